@@ -1,0 +1,97 @@
+//! Staff accounts: the municipality's office, schools, kitchen, canteen staff, and platform
+//! administrators (no tenant).
+
+use refettorio_domain::{StaffRole, StaffUserId, TenantId};
+
+use super::parse_enum;
+use crate::{Conn, Result, on_conn};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffUser {
+    pub id: StaffUserId,
+    pub tenant_id: Option<TenantId>,
+    pub username: String,
+    pub display_name: String,
+    pub role: StaffRole,
+    /// argon2 PHC string.
+    pub password_hash: String,
+    pub active: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    tenant_id: Option<i64>,
+    username: String,
+    display_name: String,
+    role: String,
+    password_hash: String,
+    active: bool,
+}
+
+impl TryFrom<Row> for StaffUser {
+    type Error = crate::DbError;
+    fn try_from(r: Row) -> Result<StaffUser> {
+        Ok(StaffUser {
+            id: StaffUserId(r.id),
+            tenant_id: r.tenant_id.map(TenantId),
+            username: r.username,
+            display_name: r.display_name,
+            role: parse_enum(&r.role, "staff role", StaffRole::parse)?,
+            password_hash: r.password_hash,
+            active: r.active,
+        })
+    }
+}
+
+pub async fn insert_staff(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    username: &str,
+    display_name: &str,
+    role: StaffRole,
+    password_hash: &str,
+) -> Result<StaffUserId> {
+    let sql = "INSERT INTO staff_user (tenant_id, username, display_name, role, password_hash) \
+               VALUES ($1, $2, $3, $4, $5) RETURNING id";
+    let id: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(username)
+            .bind(display_name)
+            .bind(role.as_str())
+            .bind(password_hash)
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(StaffUserId(id))
+}
+
+pub async fn staff_by_username(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    username: &str,
+) -> Result<Option<StaffUser>> {
+    let sql = "SELECT id, tenant_id, username, display_name, role, password_hash, active FROM staff_user \
+               WHERE tenant_id = $1 AND username = $2";
+    let row: Option<Row> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(username)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(StaffUser::try_from).transpose()
+}
+
+pub async fn staff(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<StaffUser>> {
+    let sql = "SELECT id, tenant_id, username, display_name, role, password_hash, active FROM staff_user \
+               WHERE tenant_id = $1 ORDER BY username";
+    let rows: Vec<Row> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter().map(StaffUser::try_from).collect()
+}

@@ -1,0 +1,167 @@
+//! Municipalities (tenants) of the installation.
+
+use jiff::civil::Time;
+use refettorio_domain::{EnteFiscalCode, Slug, TenantId};
+use serde::{Deserialize, Serialize};
+
+use super::corrupt;
+use crate::{Conn, Result, micros, on_conn};
+
+/// Per-tenant settings that have sensible defaults; stored as JSON so that adding one needs
+/// no migration. Unknown keys are ignored, missing ones take the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    /// E-mail and phone of the school office, shown to families.
+    pub office_email: Option<String>,
+    pub office_phone: Option<String>,
+    /// Citizens may log in with local credentials (off by default: SPID/CIE).
+    pub citizen_local_login: bool,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            office_email: None,
+            office_phone: None,
+            citizen_local_login: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: Slug,
+    pub name: String,
+    pub fiscal_code: EnteFiscalCode,
+    pub timezone: jiff::tz::TimeZone,
+    pub cutoff_time: Time,
+    /// The patron saint's day (month, day) and name, a local holiday.
+    pub patron_day: Option<(i8, i8)>,
+    pub patron_name: Option<String>,
+    pub settings: TenantSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub slug: Slug,
+    pub name: String,
+    pub fiscal_code: EnteFiscalCode,
+    pub timezone: String,
+    pub cutoff_time: Time,
+    pub patron_day: Option<(i8, i8)>,
+    pub patron_name: Option<String>,
+    pub settings: TenantSettings,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    slug: String,
+    name: String,
+    fiscal_code: String,
+    timezone: String,
+    cutoff_time: String,
+    patron_month: Option<i32>,
+    patron_day: Option<i32>,
+    patron_name: Option<String>,
+    settings: String,
+}
+
+impl TryFrom<Row> for Tenant {
+    type Error = crate::DbError;
+    fn try_from(r: Row) -> Result<Tenant> {
+        let patron_day = match (r.patron_month, r.patron_day) {
+            (Some(m), Some(d)) => Some((
+                i8::try_from(m).map_err(corrupt("patron month"))?,
+                i8::try_from(d).map_err(corrupt("patron day"))?,
+            )),
+            _ => None,
+        };
+        Ok(Tenant {
+            id: TenantId(r.id),
+            slug: Slug::parse(&r.slug).map_err(corrupt("tenant slug"))?,
+            name: r.name,
+            fiscal_code: EnteFiscalCode::parse(&r.fiscal_code)
+                .map_err(corrupt("tenant fiscal code"))?,
+            timezone: jiff::tz::TimeZone::get(&r.timezone).map_err(corrupt("tenant time zone"))?,
+            cutoff_time: r
+                .cutoff_time
+                .parse()
+                .map_err(corrupt("tenant cut-off time"))?,
+            patron_day,
+            patron_name: r.patron_name,
+            settings: serde_json::from_str(&r.settings).map_err(corrupt("tenant settings"))?,
+        })
+    }
+}
+
+macro_rules! columns {
+    () => {
+        "id, slug, name, fiscal_code, timezone, cutoff_time, patron_month, patron_day, \
+                       patron_name, settings"
+    };
+}
+
+/// Inserts a tenant; `None` when the slug is already taken (nothing written).
+pub async fn insert(
+    conn: &mut Conn<'_>,
+    t: &NewTenant,
+    now: jiff::Timestamp,
+) -> Result<Option<TenantId>> {
+    let settings = serde_json::to_string(&t.settings).map_err(corrupt("tenant settings"))?;
+    let cutoff = t.cutoff_time.strftime("%H:%M").to_string();
+    let (pm, pd) = match t.patron_day {
+        Some((m, d)) => (Some(i32::from(m)), Some(i32::from(d))),
+        None => (None, None),
+    };
+    let sql = "INSERT INTO tenant (slug, name, fiscal_code, timezone, cutoff_time, patron_month, \
+               patron_day, patron_name, settings, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+               ON CONFLICT (slug) DO NOTHING RETURNING id";
+    let id: Option<i64> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(t.slug.as_str())
+            .bind(&t.name)
+            .bind(t.fiscal_code.as_str())
+            .bind(&t.timezone)
+            .bind(&cutoff)
+            .bind(pm)
+            .bind(pd)
+            .bind(&t.patron_name)
+            .bind(&settings)
+            .bind(micros(now))
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(id.map(TenantId))
+}
+
+pub async fn by_slug(conn: &mut Conn<'_>, slug: &str) -> Result<Option<Tenant>> {
+    let sql = concat!("SELECT ", columns!(), " FROM tenant WHERE slug = $1");
+    let row: Option<Row> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(slug)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(Tenant::try_from).transpose()
+}
+
+pub async fn by_id(conn: &mut Conn<'_>, id: TenantId) -> Result<Option<Tenant>> {
+    let sql = concat!("SELECT ", columns!(), " FROM tenant WHERE id = $1");
+    let row: Option<Row> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(id.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(Tenant::try_from).transpose()
+}
+
+pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<Tenant>> {
+    let sql = concat!("SELECT ", columns!(), " FROM tenant ORDER BY name");
+    let rows: Vec<Row> = on_conn!(conn, |c| sqlx::query_as(sql).fetch_all(&mut *c).await?);
+    rows.into_iter().map(Tenant::try_from).collect()
+}

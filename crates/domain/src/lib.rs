@@ -1,0 +1,32 @@
+//! Refettorio's domain: pure types and rules (money, fiscal codes, the school calendar,
+//! the clock abstraction, ids and vocabularies). No IO here.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod calendar;
+pub mod clock;
+pub mod codice_fiscale;
+pub mod ente;
+pub mod ids;
+pub mod money;
+pub mod registry;
+pub mod slug;
+
+pub use calendar::{
+    CalendarError, Closure, ClosureKind, ClosureScope, DayStatus, SchoolCalendar, Weekdays,
+    easter_monday, easter_sunday, national_holiday, national_holidays, school_year_label,
+    school_year_of, weekday_name_it,
+};
+pub use clock::{Clock, FixedClock, SystemClock, local_now, today};
+pub use codice_fiscale::{CodiceFiscale, FiscalCodeError};
+pub use ente::{EnteFiscalCode, EnteFiscalCodeError};
+pub use ids::{
+    AccountId, ClassId, ClosureId, DietId, EnrolmentId, FamilyId, GuardianId, PupilId, SchoolId,
+    SchoolYearId, ServiceId, StaffUserId, TariffBandId, TenantId,
+};
+pub use money::{Cents, MoneyError};
+pub use registry::{
+    Billing, DietKind, EnrolmentState, IseeRange, Residency, SchoolKind, ServiceKind, StaffRole,
+    band_for, sibling_rank_reduction,
+};
+pub use slug::{Slug, SlugError};
