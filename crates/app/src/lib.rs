@@ -1,1 +1,11 @@
-//! placeholder
+//! Application services of Refettorio: the use cases the web layer calls, built on the pure
+//! rules of `refettorio-domain` and the persistence of `refettorio-db`.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod demo;
+pub mod error;
+pub mod password;
+
+pub use demo::{DemoOutcome, load_demo};
+pub use error::AppError;

@@ -9,7 +9,7 @@ use crate::{Conn, Result, micros, on_conn};
 
 /// Per-tenant settings that have sensible defaults; stored as JSON so that adding one needs
 /// no migration. Unknown keys are ignored, missing ones take the default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TenantSettings {
     /// E-mail and phone of the school office, shown to families.
@@ -17,16 +17,6 @@ pub struct TenantSettings {
     pub office_phone: Option<String>,
     /// Citizens may log in with local credentials (off by default: SPID/CIE).
     pub citizen_local_login: bool,
-}
-
-impl Default for TenantSettings {
-    fn default() -> Self {
-        TenantSettings {
-            office_email: None,
-            office_phone: None,
-            citizen_local_login: false,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,159 @@
+//! The `refettorio` program: configuration, telemetry, wiring and the commands of the CLI.
+
+pub mod config;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::ServiceExt as _;
+use refettorio_app::demo::{self, DemoOutcome};
+use refettorio_db::{Backend, Db};
+use refettorio_domain::Clock;
+use refettorio_web::{AppState, WebConfig};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Connects to the configured database and applies the migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            refettorio_db::redact(&config.database_url)
+        )
+    })?;
+    db.migrate()
+        .await
+        .context("cannot apply the database migrations")?;
+    Ok(db)
+}
+
+/// Loads the demo municipality unless it is already there; logs what happened.
+pub async fn load_demo(db: &Db, clock: &dyn Clock) -> anyhow::Result<DemoOutcome> {
+    let outcome = demo::load_demo(db, clock)
+        .await
+        .context("cannot load the demo municipality")?;
+    match &outcome {
+        DemoOutcome::Loaded {
+            families, pupils, ..
+        } => {
+            tracing::info!(families, pupils, "demo municipality 'esempio' loaded")
+        }
+        DemoOutcome::AlreadyPresent => {
+            tracing::info!("demo municipality 'esempio' already present")
+        }
+    }
+    Ok(outcome)
+}
+
+/// A running server: its address and a way to wait for it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `config.bind` and serves until `shutdown` completes, then drains open requests.
+pub async fn serve(
+    config: &Config,
+    db: Db,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    match db.backend() {
+        Backend::Sqlite => tracing::info!(
+            database = %refettorio_db::redact(&config.database_url),
+            "database mode: SQLite (single node: run one instance only)"
+        ),
+        Backend::Postgres => tracing::info!(
+            database = %refettorio_db::redact(&config.database_url),
+            "database mode: PostgreSQL (any number of nodes may share it)"
+        ),
+    }
+    let metrics =
+        refettorio_web::install_metrics().context("cannot install the metrics recorder")?;
+    let web_config = Arc::new(WebConfig {
+        base_domain: config.base_domain.clone(),
+    });
+    let state = AppState {
+        db,
+        clock,
+        config: web_config.clone(),
+        metrics,
+    };
+    let router = refettorio_web::router(state);
+    let app = tower::util::MapRequestLayer::new(move |req| {
+        refettorio_web::host_to_path(web_config.base_domain.as_deref(), req)
+    });
+    let app = tower::Layer::layer(&app, router);
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening on http://{addr}/");
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok(Running { addr, task })
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing open requests");
+}
+
+/// `refettorio health --url …`: asks a running instance for `/health`.
+pub async fn check_health(url: &str) -> anyhow::Result<String> {
+    let base = url.trim_end_matches('/');
+    if base.starts_with("https://") {
+        anyhow::bail!(
+            "health checks speak plain HTTP to a node's own listener: use http://HOST:PORT"
+        );
+    }
+    let target = if base.ends_with("/health") {
+        base.to_string()
+    } else {
+        format!("{base}/health")
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    let response = client
+        .get(&target)
+        .send()
+        .await
+        .with_context(|| format!("{target} does not answer"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("{target} answered {status}: {body}");
+    }
+    Ok(body)
+}

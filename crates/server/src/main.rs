@@ -1,0 +1,140 @@
+//! `refettorio`: the whole product in one binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use refettorio_domain::{Clock, SystemClock};
+use refettorio_server::config::{self, LogFormat, Overrides};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "refettorio",
+    version,
+    about = "Servizi scolastici comunali: refezione, trasporto, pagamenti pagoPA"
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "REFETTORIO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://path/file.sqlite or postgres://user@host/db (env REFETTORIO_DATABASE_URL).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Address to listen on (env REFETTORIO_BIND; default 127.0.0.1:8080).
+    #[arg(long, global = true)]
+    bind: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Apply migrations and serve the portal, back office, API and pagoPA station.
+    Serve {
+        /// Load the demo municipality "Comune di Esempio" if it is not there yet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Load the demo municipality into the configured database (never twice).
+    Demo,
+    /// Check a running instance: exits 0 when its /health answers ok.
+    Health {
+        /// Base URL of the instance, e.g. http://127.0.0.1:8080
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REFETTORIO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let demo_flag = matches!(cli.command, Command::Serve { demo: true }).then_some(true);
+    let overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        bind: cli.bind.clone(),
+        demo: demo_flag,
+    };
+    let config = match config::load(cli.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("refettorio: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logs(config.log_format);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "refettorio stopped");
+            eprintln!("refettorio: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        Command::Serve { .. } => {
+            let db = refettorio_server::open_database(&config).await?;
+            if config.demo {
+                refettorio_server::load_demo(&db, clock.as_ref()).await?;
+            }
+            let running = refettorio_server::serve(
+                &config,
+                db.clone(),
+                clock,
+                refettorio_server::shutdown_signal(),
+            )
+            .await?;
+            running.task.await??;
+            db.close().await;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            let db = refettorio_server::open_database(&config).await?;
+            db.close().await;
+            println!(
+                "migrations applied to {}",
+                refettorio_db::redact(&config.database_url)
+            );
+        }
+        Command::Demo => {
+            let db = refettorio_server::open_database(&config).await?;
+            let outcome = refettorio_server::load_demo(&db, clock.as_ref()).await?;
+            db.close().await;
+            match outcome {
+                refettorio_app::demo::DemoOutcome::Loaded {
+                    families, pupils, ..
+                } => {
+                    println!(
+                        "demo loaded: Comune di Esempio (esempio), {families} families, {pupils} pupils"
+                    )
+                }
+                refettorio_app::demo::DemoOutcome::AlreadyPresent => {
+                    println!("demo already present: nothing written")
+                }
+            }
+        }
+        Command::Health { url } => {
+            let body = refettorio_server::check_health(&url).await?;
+            println!("{body}");
+        }
+    }
+    Ok(())
+}

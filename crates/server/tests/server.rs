@@ -1,0 +1,169 @@
+//! The real server on port 0, on SQLite and (when configured) PostgreSQL, driven over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use refettorio_db::testing::TestDb;
+use refettorio_domain::FixedClock;
+use refettorio_server::{Config, Running};
+use tokio::sync::oneshot;
+
+struct App {
+    running: Running,
+    base: String,
+    stop: oneshot::Sender<()>,
+    client: reqwest::Client,
+}
+
+async fn spawn(t: &TestDb, demo: bool) -> App {
+    let config = Config {
+        database_url: t.url.clone(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    // Monday 23 November 2026, 08:00 in Rome: a school day of the demo.
+    let clock = Arc::new(FixedClock::new("2026-11-23T07:00:00Z".parse().unwrap()));
+    let db = refettorio_server::open_database(&config).await.unwrap();
+    if demo {
+        refettorio_server::load_demo(&db, clock.as_ref())
+            .await
+            .unwrap();
+    }
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = refettorio_server::serve(&config, db, clock, async {
+        let _ = stopped.await;
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", running.addr);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    App {
+        running,
+        base,
+        stop,
+        client,
+    }
+}
+
+impl App {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.running.task.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn health_answers_on_every_backend() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, false).await;
+        let r = app.get("/health").await;
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().contains_key("x-request-id"));
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["database"], t.db.backend().as_str());
+        // The CLI's health command reads the same endpoint.
+        let out = refettorio_server::check_health(&app.base).await.unwrap();
+        assert!(out.contains("\"ok\""), "{out}");
+        app.stop().await;
+        assert!(
+            refettorio_server::check_health(&format!("http://{}", "127.0.0.1:9"))
+                .await
+                .is_err()
+        );
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn pages_assets_metrics_and_headers() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        // The installation's home lists the municipalities.
+        let r = app.get("/").await;
+        assert_eq!(r.status(), 200);
+        let csp = r
+            .headers()
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("default-src 'self'"));
+        assert_eq!(
+            r.headers().get("x-content-type-options").unwrap(),
+            "nosniff"
+        );
+        assert_eq!(r.headers().get("x-frame-options").unwrap(), "DENY");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("href=\"/t/esempio/\"") && html.contains("Comune di Esempio"),
+            "{html}"
+        );
+        assert!(html.contains("lang=\"it\""));
+        assert!(html.contains("Dichiarazione di accessibilità"));
+
+        // The public home of the municipality, with today's status from its calendar.
+        let html = app.get("/t/esempio/").await.text().await.unwrap();
+        assert!(html.contains("Comune di Esempio"));
+        assert!(html.contains("lunedì 23 novembre 2026"), "{html}");
+        assert!(html.contains("Giorno di scuola"), "{html}");
+        assert!(html.contains("/t/esempio/accedi"));
+        let r = app.get("/t/esempio").await;
+        assert_eq!(r.status(), 308);
+        assert_eq!(r.headers()["location"], "/t/esempio/");
+
+        // Login page; private areas send to it with the way back.
+        let html = app.get("/t/esempio/accedi").await.text().await.unwrap();
+        assert!(html.contains("SPID") && html.contains("CIE"));
+        for area in ["area-personale", "backoffice"] {
+            let r = app.get(&format!("/t/esempio/{area}")).await;
+            assert_eq!(r.status(), 303, "{area}");
+            assert_eq!(
+                r.headers()["location"],
+                format!("/t/esempio/accedi?next=/t/esempio/{area}")
+            );
+        }
+
+        // Unknown municipality and unknown page: an Italian 404 page with the request id.
+        let r = app.get("/t/sconosciuto/").await;
+        assert_eq!(r.status(), 404);
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Nessun Comune"), "{html}");
+        assert!(html.contains(&id), "request id {id} not shown");
+        assert_eq!(app.get("/nessuna/pagina").await.status(), 404);
+
+        // Bootstrap Italia is served from the binary.
+        let r = app
+            .get("/static/bootstrap-italia/css/bootstrap-italia.min.css")
+            .await;
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/css")
+        );
+        assert!(r.bytes().await.unwrap().len() > 100_000);
+        assert_eq!(app.get("/static/nope.css").await.status(), 404);
+
+        // Metrics count what was served.
+        let text = app.get("/metrics").await.text().await.unwrap();
+        assert!(text.contains("http_requests_total"), "{text}");
+        assert!(text.contains("route=\"/t/{slug}/\""), "{text}");
+        app.stop().await;
+        t.cleanup().await;
+    }
+}

@@ -1,0 +1,102 @@
+//! The web layer: portal, back office and public pages (askama), health and metrics, the
+//! tenant resolution from the host or the `/t/<slug>/` prefix, and the HTTP middleware stack.
+
+pub mod assets;
+mod error;
+mod metrics;
+mod pages;
+mod tenant;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::routing::get;
+use refettorio_db::Db;
+use refettorio_domain::Clock;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::WebError;
+pub use metrics::install_metrics;
+pub use tenant::host_to_path;
+
+/// Settings of the web layer.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// When set (e.g. `refettorio.example.it`), `esempio.refettorio.example.it` serves the
+    /// tenant `esempio` at its root, as `/t/esempio/` does on any host.
+    pub base_domain: Option<String>,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<WebConfig>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application as a router, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let tenant_routes = Router::new()
+        .route("/t/{slug}/", get(pages::tenant_home))
+        .route("/t/{slug}/accedi", get(pages::login))
+        .route("/t/{slug}/area-personale", get(pages::personal_area))
+        .route("/t/{slug}/backoffice", get(pages::backoffice))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            tenant::resolve,
+        ));
+
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/health", get(pages::health))
+        .route("/metrics", get(metrics::render))
+        .route("/accessibilita", get(pages::accessibility))
+        .route("/static/{*path}", get(assets::serve))
+        .route("/t/{slug}", get(pages::tenant_home_redirect))
+        .merge(tenant_routes)
+        .fallback(pages::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
+        .layer(axum::middleware::from_fn(error::render_error_pages))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(30),
+                ))
+                .layer(security_header(
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                     script-src 'self'; font-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+                     base-uri 'self'; object-src 'none'",
+                ))
+                .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(security_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+                .layer(security_header(
+                    HeaderName::from_static("permissions-policy"),
+                    "camera=(), microphone=(), geolocation=()",
+                ))
+                .layer(security_header(HeaderName::from_static("cross-origin-opener-policy"), "same-origin")),
+        )
+        .with_state(state)
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}

@@ -1,0 +1,265 @@
+//! Pages shared by the whole installation and the public pages of a municipality.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Extension;
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::civil::Date;
+use refettorio_db::registry::{calendar, tenant};
+use refettorio_domain::{ClassId, SchoolId, today};
+use serde::Serialize;
+
+use crate::tenant::CurrentTenant;
+use crate::{AppState, WebError};
+
+/// What the base layout shows: the page title and, inside a municipality, its name and slug.
+pub(crate) struct Layout<'a> {
+    pub title: &'a str,
+    pub tenant_name: Option<&'a str>,
+    pub tenant_slug: Option<&'a str>,
+}
+
+impl<'a> Layout<'a> {
+    pub fn plain(title: &'a str) -> Self {
+        Layout {
+            title,
+            tenant_name: None,
+            tenant_slug: None,
+        }
+    }
+
+    pub fn tenant(title: &'a str, t: &'a tenant::Tenant) -> Self {
+        Layout {
+            title,
+            tenant_name: Some(&t.name),
+            tenant_slug: Some(t.slug.as_str()),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    layout: Layout<'a>,
+    tenants: Vec<tenant::Tenant>,
+}
+
+pub(crate) async fn index(State(state): State<AppState>) -> Result<Response, WebError> {
+    let mut h = state.db.acquire().await?;
+    let tenants = tenant::list(&mut h.conn()).await?;
+    Ok(IndexPage {
+        layout: Layout::plain("Servizi scolastici"),
+        tenants,
+    }
+    .into_response())
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    database: &'static str,
+    version: &'static str,
+}
+
+/// `GET /health`: 200 when the database answers, 503 otherwise.
+pub(crate) async fn health(State(state): State<AppState>) -> Response {
+    let database = state.db.backend().as_str();
+    let version = env!("CARGO_PKG_VERSION");
+    match state.db.ping().await {
+        Ok(()) => Json(Health {
+            status: "ok",
+            database,
+            version,
+        })
+        .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "unavailable",
+                    database,
+                    version,
+                }),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accessibility.html")]
+struct AccessibilityPage<'a> {
+    layout: Layout<'a>,
+}
+
+pub(crate) async fn accessibility() -> impl IntoResponse {
+    AccessibilityPage {
+        layout: Layout::plain("Dichiarazione di accessibilità"),
+    }
+}
+
+pub(crate) async fn not_found() -> WebError {
+    WebError::NotFound("L'indirizzo richiesto non esiste.".into())
+}
+
+pub(crate) async fn tenant_home_redirect(Path(slug): Path<String>) -> Redirect {
+    Redirect::permanent(&format!("/t/{slug}/"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tenant_home.html")]
+struct TenantHome<'a> {
+    layout: Layout<'a>,
+    slug: &'a str,
+    cutoff: String,
+    today_label: String,
+    today_status: String,
+    office_email: Option<&'a str>,
+    office_phone: Option<&'a str>,
+}
+
+/// "domenica 22 novembre 2026"
+pub(crate) fn date_it(d: Date) -> String {
+    const MONTHS: [&str; 12] = [
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ];
+    let weekday = refettorio_domain::weekday_name_it(d.weekday()).to_lowercase();
+    let month = MONTHS
+        .get(usize::try_from(d.month() - 1).unwrap_or(0))
+        .copied()
+        .unwrap_or_default();
+    format!("{weekday} {} {month} {}", d.day(), d.year())
+}
+
+pub(crate) async fn tenant_home(
+    State(state): State<AppState>,
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+) -> Result<Response, WebError> {
+    let day = today(state.clock.as_ref(), &t.timezone);
+    let cutoff = t.cutoff_time.strftime("%H:%M").to_string();
+    let mut h = state.db.acquire().await?;
+    let c = &mut h.conn();
+    let today_status = match calendar::school_year_at(c, t.id, day).await? {
+        None => "Nessun anno scolastico in corso.".to_string(),
+        Some(year) => {
+            let cal = calendar::load_calendar(c, &t, &year).await?;
+            // The municipality-wide status: ids that match no school or class leave out the
+            // closures of single schools and classes.
+            let status = cal.day_status(day, SchoolId(0), ClassId(0));
+            if status.is_school_day() {
+                format!("Giorno di scuola: i pasti si possono disdire fino alle {cutoff}.")
+            } else {
+                format!("Nessun pasto: {}.", status.label_it())
+            }
+        }
+    };
+    Ok(TenantHome {
+        layout: Layout::tenant("Servizi scolastici", &t),
+        slug: t.slug.as_str(),
+        cutoff,
+        today_label: date_it(day),
+        today_status,
+        office_email: t.settings.office_email.as_deref(),
+        office_phone: t.settings.office_phone.as_deref(),
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    layout: Layout<'a>,
+    next: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct NextQuery {
+    next: Option<String>,
+}
+
+pub(crate) async fn login(
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Response {
+    // Only paths inside this municipality are honoured as a return address.
+    let prefix = format!("/t/{}/", t.slug);
+    let next = q
+        .next
+        .filter(|n| n.starts_with(&prefix) && !n.contains("//"));
+    LoginPage {
+        layout: Layout::tenant("Accedi", &t),
+        next,
+    }
+    .into_response()
+}
+
+/// Pages that need a logged-in user send everyone else to the login, with the way back.
+fn to_login(t: &tenant::Tenant, uri: &OriginalUri) -> Redirect {
+    let back = uri.0.path();
+    Redirect::to(&format!(
+        "/t/{}/accedi?next={}",
+        t.slug,
+        percent_encode(back)
+    ))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub(crate) async fn personal_area(
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    uri: OriginalUri,
+) -> Redirect {
+    to_login(&t, &uri)
+}
+
+pub(crate) async fn backoffice(
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    uri: OriginalUri,
+) -> Redirect {
+    to_login(&t, &uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn dates_read_in_italian() {
+        assert_eq!(date_it(date(2026, 11, 22)), "domenica 22 novembre 2026");
+        assert_eq!(date_it(date(2027, 1, 6)), "mercoledì 6 gennaio 2027");
+    }
+
+    #[test]
+    fn return_paths_are_encoded() {
+        assert_eq!(
+            percent_encode("/t/esempio/area-personale"),
+            "/t/esempio/area-personale"
+        );
+        assert_eq!(percent_encode("/t/x/a b?c"), "/t/x/a%20b%3Fc");
+    }
+}
