@@ -1056,6 +1056,7 @@ async fn write(
             office_email: Some("ufficio.scuola@example.org".to_string()),
             office_phone: Some("+39 0123 456789".to_string()),
             citizen_local_login: true,
+            ..Default::default()
         },
     };
     let Some(t) = tenant::insert(c, &new_tenant, now).await? else {

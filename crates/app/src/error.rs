@@ -7,6 +7,11 @@ pub enum AppError {
     Db(#[from] refettorio_db::DbError),
     #[error("{0}")]
     Invalid(String),
+    /// A meal change the rules refuse; the message is for the family.
+    #[error(transparent)]
+    Booking(#[from] refettorio_domain::BookingError),
+    #[error("{0}")]
+    NotFound(String),
     #[error("password hashing failed")]
     Password,
     /// A date computation left jiff's range (never with real calendars).

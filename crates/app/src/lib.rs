@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod error;
+pub mod meals;
 pub mod password;
 
 pub use demo::{DemoOutcome, load_demo};

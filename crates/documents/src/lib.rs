@@ -1,1 +1,12 @@
-//! placeholder
+//! Documents: pure functions from a view model to bytes (PDF, CSV).
+//!
+//! This is the only crate that depends on typst. PDFs are rendered by the
+//! small in-memory typst world in [`pdf`]; data reaches the `.typ` templates
+//! under `templates/` only as JSON (`/data.json`), never as interpolated
+//! markup, so user-provided text cannot inject typst code.
+
+mod error;
+pub mod kitchen;
+pub mod pdf;
+
+pub use error::DocumentError;

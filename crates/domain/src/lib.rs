@@ -3,15 +3,18 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod booking;
 pub mod calendar;
 pub mod clock;
 pub mod codice_fiscale;
 pub mod ente;
 pub mod ids;
+pub mod ledger;
 pub mod money;
 pub mod registry;
 pub mod slug;
 
+pub use booking::{BookingError, BookingRules, MealChoice, day_it, deadline};
 pub use calendar::{
     CalendarError, Closure, ClosureKind, ClosureScope, DayStatus, SchoolCalendar, Weekdays,
     easter_monday, easter_sunday, national_holiday, national_holidays, school_year_label,
@@ -24,6 +27,7 @@ pub use ids::{
     AccountId, ClassId, ClosureId, DietId, EnrolmentId, FamilyId, GuardianId, PupilId, SchoolId,
     SchoolYearId, ServiceId, StaffUserId, TariffBandId, TenantId,
 };
+pub use ledger::EntryKind;
 pub use money::{Cents, MoneyError};
 pub use registry::{
     Billing, DietKind, EnrolmentState, IseeRange, Residency, SchoolKind, ServiceKind, StaffRole,

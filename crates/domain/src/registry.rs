@@ -11,7 +11,7 @@ macro_rules! registry_enum {
         $name:ident { $($(#[$vmeta:meta])* $variant:ident => $db:literal, $label:literal),+ $(,)? }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
@@ -52,6 +52,7 @@ macro_rules! registry_enum {
     (@count) => { 0usize };
     (@count $head:ident $($tail:ident)*) => { 1usize + registry_enum!(@count $($tail)*) };
 }
+pub(crate) use registry_enum;
 
 registry_enum!(SchoolKind {
     Nido => "nido", "Asilo nido",

@@ -7,9 +7,8 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use jiff::civil::Date;
 use refettorio_db::registry::{calendar, tenant};
-use refettorio_domain::{ClassId, SchoolId, today};
+use refettorio_domain::{ClassId, SchoolId, day_it, today};
 use serde::Serialize;
 
 use crate::tenant::CurrentTenant;
@@ -122,30 +121,6 @@ struct TenantHome<'a> {
     office_phone: Option<&'a str>,
 }
 
-/// "domenica 22 novembre 2026"
-pub(crate) fn date_it(d: Date) -> String {
-    const MONTHS: [&str; 12] = [
-        "gennaio",
-        "febbraio",
-        "marzo",
-        "aprile",
-        "maggio",
-        "giugno",
-        "luglio",
-        "agosto",
-        "settembre",
-        "ottobre",
-        "novembre",
-        "dicembre",
-    ];
-    let weekday = refettorio_domain::weekday_name_it(d.weekday()).to_lowercase();
-    let month = MONTHS
-        .get(usize::try_from(d.month() - 1).unwrap_or(0))
-        .copied()
-        .unwrap_or_default();
-    format!("{weekday} {} {month} {}", d.day(), d.year())
-}
-
 pub(crate) async fn tenant_home(
     State(state): State<AppState>,
     Extension(CurrentTenant(t)): Extension<CurrentTenant>,
@@ -172,7 +147,7 @@ pub(crate) async fn tenant_home(
         layout: Layout::tenant("Servizi scolastici", &t),
         slug: t.slug.as_str(),
         cutoff,
-        today_label: date_it(day),
+        today_label: day_it(day),
         today_status,
         office_email: t.settings.office_email.as_deref(),
         office_phone: t.settings.office_phone.as_deref(),
@@ -246,13 +221,6 @@ pub(crate) async fn backoffice(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jiff::civil::date;
-
-    #[test]
-    fn dates_read_in_italian() {
-        assert_eq!(date_it(date(2026, 11, 22)), "domenica 22 novembre 2026");
-        assert_eq!(date_it(date(2027, 1, 6)), "mercoledì 6 gennaio 2027");
-    }
 
     #[test]
     fn return_paths_are_encoded() {

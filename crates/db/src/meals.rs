@@ -1,0 +1,732 @@
+//! Bookings, the daily close, the ledger and the kitchen's numbers.
+
+use jiff::civil::Date;
+use refettorio_domain::{
+    AccountId, Cents, ClassId, DietId, EnrolmentId, EntryKind, FamilyId, MealChoice, PupilId,
+    SchoolId, ServiceId, TenantId,
+};
+
+use crate::registry::{corrupt, parse_enum};
+use crate::{Conn, Result, SqlDate, micros, on_conn};
+
+/// Writes a family's (or staff's) choice for one day of an enrolment.
+pub async fn set_booking(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    enrolment: EnrolmentId,
+    day: Date,
+    choice: MealChoice,
+    now: jiff::Timestamp,
+    by: &str,
+) -> Result<()> {
+    let sql = "INSERT INTO booking (tenant_id, enrolment_id, day, choice, changed_at, changed_by) \
+               VALUES ($1, $2, $3, $4, $5, $6) \
+               ON CONFLICT (tenant_id, enrolment_id, day) DO UPDATE \
+               SET choice = excluded.choice, changed_at = excluded.changed_at, changed_by = excluded.changed_by";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(enrolment.get())
+            .bind(SqlDate(day))
+            .bind(choice.as_str())
+            .bind(micros(now))
+            .bind(by)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// The days of `from..=to` where the choice is not the default.
+pub async fn bookings(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    enrolment: EnrolmentId,
+    from: Date,
+    to: Date,
+) -> Result<Vec<(Date, MealChoice)>> {
+    let sql = "SELECT day, choice FROM booking WHERE tenant_id = $1 AND enrolment_id = $2 AND day >= $3 AND day <= $4 \
+               ORDER BY day";
+    let rows: Vec<(SqlDate, String)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(enrolment.get())
+            .bind(SqlDate(from))
+            .bind(SqlDate(to))
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter()
+        .map(|(d, ch)| Ok((d.0, parse_enum(&ch, "meal choice", MealChoice::parse)?)))
+        .collect()
+}
+
+/// A day's number, for advisory locks.
+fn day_key(day: Date) -> i32 {
+    i32::from(day.year()) * 1000 + i32::from(day.day_of_year())
+}
+
+/// Serialises a booking change with the close of the same day. On PostgreSQL bookings take a
+/// shared transaction lock and the close an exclusive one, so a close waits for changes in
+/// flight and every change either lands before the close or sees it and is refused. On SQLite
+/// write transactions are already serial (`BEGIN IMMEDIATE`).
+pub async fn lock_day(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    day: Date,
+    exclusive: bool,
+) -> Result<()> {
+    if let Conn::Postgres(c) = conn {
+        let key = i32::try_from(tenant.get()).unwrap_or(i32::MAX);
+        let sql = if exclusive {
+            "SELECT pg_advisory_xact_lock($1, $2)"
+        } else {
+            "SELECT pg_advisory_xact_lock_shared($1, $2)"
+        };
+        sqlx::query(sql)
+            .bind(key)
+            .bind(day_key(day))
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn is_closed(conn: &mut Conn<'_>, tenant: TenantId, day: Date) -> Result<bool> {
+    let sql = "SELECT COUNT(*) FROM day_close WHERE tenant_id = $1 AND day = $2";
+    let n: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(SqlDate(day))
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(n > 0)
+}
+
+/// Claims the close of a day: true for the one run that inserts the row.
+pub async fn claim_close(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    day: Date,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "INSERT INTO day_close (tenant_id, day, closed_at, charged) VALUES ($1, $2, $3, 0) \
+               ON CONFLICT (tenant_id, day) DO NOTHING RETURNING charged";
+    let row: Option<i64> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(SqlDate(day))
+            .bind(micros(now))
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(row.is_some())
+}
+
+pub async fn set_close_count(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    day: Date,
+    charged: u64,
+) -> Result<()> {
+    let n = i64::try_from(charged).map_err(corrupt("charged"))?;
+    let sql = "UPDATE day_close SET charged = $3 WHERE tenant_id = $1 AND day = $2";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(SqlDate(day))
+            .bind(n)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// How many meals the close of `day` charged (None when the day is not closed).
+pub async fn close_count(conn: &mut Conn<'_>, tenant: TenantId, day: Date) -> Result<Option<u64>> {
+    let sql = "SELECT charged FROM day_close WHERE tenant_id = $1 AND day = $2";
+    let n: Option<i64> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(SqlDate(day))
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    n.map(|n| u64::try_from(n).map_err(corrupt("charged")))
+        .transpose()
+}
+
+/// The last closed day of a tenant.
+pub async fn last_closed_day(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Option<Date>> {
+    let sql = "SELECT MAX(day) FROM day_close WHERE tenant_id = $1";
+    let d: Option<SqlDate> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(d.map(|d| d.0))
+}
+
+/// Opens the missing accounts: one per family and prepaid service with an enrolment.
+pub async fn ensure_accounts(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    service: ServiceId,
+    now: jiff::Timestamp,
+) -> Result<u64> {
+    let sql = "INSERT INTO account (tenant_id, family_id, service_id, created_at) \
+               SELECT DISTINCT p.tenant_id, p.family_id, e.service_id, $3 FROM enrolment e \
+               JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+               WHERE e.tenant_id = $1 AND e.service_id = $2 \
+               AND NOT EXISTS (SELECT 1 FROM account a WHERE a.tenant_id = p.tenant_id AND a.family_id = p.family_id \
+                               AND a.service_id = e.service_id) \
+               ON CONFLICT (tenant_id, family_id, service_id) DO NOTHING";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(service.get())
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n)
+}
+
+/// Charges the meals of `day` for the enrolments of `service` in `classes` (the classes that eat
+/// that day): every active, started enrolment not marked absent, at its meal price (bland meals
+/// free when `bland_free`). One statement; the idempotency key makes a repeat a no-op.
+pub async fn charge_day(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    service: ServiceId,
+    day: Date,
+    classes: &[ClassId],
+    bland_free: bool,
+    now: jiff::Timestamp,
+) -> Result<u64> {
+    if classes.is_empty() {
+        return Ok(0);
+    }
+    let placeholders: Vec<String> = (0..classes.len()).map(|i| format!("${}", i + 7)).collect();
+    let sql = format!(
+        "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, school_id, \
+         class_id, meal, diet_id, idempotency_key, created_by, reason, created_at) \
+         SELECT e.tenant_id, a.id, 'meal_charge', \
+           CASE WHEN b.choice = 'bland' AND $5 THEN 0 ELSE -e.meal_price_cents END, \
+           $3, e.pupil_id, e.id, e.school_id, e.class_id, \
+           CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id, \
+           'meal:' || $4 || ':' || CAST(e.id AS TEXT), 'close', '', $6 \
+         FROM enrolment e \
+         JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+         JOIN account a ON a.tenant_id = e.tenant_id AND a.family_id = p.family_id AND a.service_id = e.service_id \
+         LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
+         WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
+           AND (b.choice IS NULL OR b.choice <> 'absent') AND e.class_id IN ({}) \
+         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+        placeholders.join(", ")
+    );
+    let day_text = day.to_string();
+    let n = on_conn!(conn, |c| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(tenant.get())
+            .bind(service.get())
+            .bind(SqlDate(day))
+            .bind(&day_text)
+            .bind(bland_free)
+            .bind(micros(now));
+        for class in classes {
+            q = q.bind(class.get());
+        }
+        q.execute(&mut *c).await?.rows_affected()
+    });
+    Ok(n)
+}
+
+/// Where a reversal applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeScope {
+    Tenant,
+    School(SchoolId),
+    Class(ClassId),
+    Enrolment(EnrolmentId),
+}
+
+/// Reverses the meal charges of `from..=to` in `scope` that are not reversed yet (a closure
+/// entered after the close, or a correction). Returns how many were reversed.
+pub async fn reverse_charges(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    from: Date,
+    to: Date,
+    scope: ChargeScope,
+    reason: &str,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<u64> {
+    let (filter, id) = match scope {
+        ChargeScope::Tenant => ("", None),
+        ChargeScope::School(s) => (" AND m.school_id = $7", Some(s.get())),
+        ChargeScope::Class(c) => (" AND m.class_id = $7", Some(c.get())),
+        ChargeScope::Enrolment(e) => (" AND m.enrolment_id = $7", Some(e.get())),
+    };
+    let sql = format!(
+        "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, school_id, \
+         class_id, meal, diet_id, reverses_id, idempotency_key, created_by, reason, created_at) \
+         SELECT m.tenant_id, m.account_id, 'reversal', -m.amount_cents, m.day, m.pupil_id, m.enrolment_id, m.school_id, \
+           m.class_id, m.meal, m.diet_id, m.id, 'reversal:' || CAST(m.id AS TEXT), $5, $6, $4 \
+         FROM ledger_entry m \
+         WHERE m.tenant_id = $1 AND m.day >= $2 AND m.day <= $3 AND m.kind = 'meal_charge'{filter} \
+           AND NOT EXISTS (SELECT 1 FROM ledger_entry r WHERE r.tenant_id = m.tenant_id AND r.reverses_id = m.id) \
+         ON CONFLICT DO NOTHING"
+    );
+    let n = on_conn!(conn, |c| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(tenant.get())
+            .bind(SqlDate(from))
+            .bind(SqlDate(to))
+            .bind(micros(now))
+            .bind(by)
+            .bind(reason);
+        if let Some(id) = id {
+            q = q.bind(id);
+        }
+        q.execute(&mut *c).await?.rows_affected()
+    });
+    Ok(n)
+}
+
+/// A ledger entry to write.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    pub account: AccountId,
+    pub kind: EntryKind,
+    pub amount: Cents,
+    pub day: Date,
+    pub pupil: Option<PupilId>,
+    pub enrolment: Option<EnrolmentId>,
+    pub school: Option<SchoolId>,
+    pub class: Option<ClassId>,
+    pub bland: Option<bool>,
+    pub diet: Option<DietId>,
+    pub reverses: Option<i64>,
+    pub reference: Option<&'a str>,
+    pub idempotency_key: &'a str,
+    pub created_by: &'a str,
+    pub reason: &'a str,
+}
+
+/// Appends an entry; `None` when its idempotency key was already used (nothing written).
+pub async fn insert_entry(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    e: &NewEntry<'_>,
+    now: jiff::Timestamp,
+) -> Result<Option<i64>> {
+    let sql = "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, \
+               school_id, class_id, meal, diet_id, reverses_id, reference, idempotency_key, created_by, reason, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+               ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id";
+    let meal = e.bland.map(|b| if b { "bland" } else { "standard" });
+    let id: Option<i64> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(e.account.get())
+            .bind(e.kind.as_str())
+            .bind(e.amount.get())
+            .bind(SqlDate(e.day))
+            .bind(e.pupil.map(PupilId::get))
+            .bind(e.enrolment.map(EnrolmentId::get))
+            .bind(e.school.map(SchoolId::get))
+            .bind(e.class.map(ClassId::get))
+            .bind(meal)
+            .bind(e.diet.map(DietId::get))
+            .bind(e.reverses)
+            .bind(e.reference)
+            .bind(e.idempotency_key)
+            .bind(e.created_by)
+            .bind(e.reason)
+            .bind(micros(now))
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(id)
+}
+
+/// A stored ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: i64,
+    pub account: AccountId,
+    pub kind: EntryKind,
+    pub amount: Cents,
+    pub day: Date,
+    pub pupil: Option<PupilId>,
+    pub enrolment: Option<EnrolmentId>,
+    pub bland: bool,
+    pub reverses: Option<i64>,
+    pub reference: Option<String>,
+    pub created_by: String,
+    pub reason: String,
+    pub created_at: jiff::Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: i64,
+    account_id: i64,
+    kind: String,
+    amount_cents: i64,
+    day: SqlDate,
+    pupil_id: Option<i64>,
+    enrolment_id: Option<i64>,
+    meal: Option<String>,
+    reverses_id: Option<i64>,
+    reference: Option<String>,
+    created_by: String,
+    reason: String,
+    created_at: i64,
+}
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = crate::DbError;
+    fn try_from(r: EntryRow) -> Result<Entry> {
+        Ok(Entry {
+            id: r.id,
+            account: AccountId(r.account_id),
+            kind: parse_enum(&r.kind, "entry kind", EntryKind::parse)?,
+            amount: Cents(r.amount_cents),
+            day: r.day.0,
+            pupil: r.pupil_id.map(PupilId),
+            enrolment: r.enrolment_id.map(EnrolmentId),
+            bland: r.meal.as_deref() == Some("bland"),
+            reverses: r.reverses_id,
+            reference: r.reference,
+            created_by: r.created_by,
+            reason: r.reason,
+            created_at: crate::from_micros(r.created_at)?,
+        })
+    }
+}
+
+macro_rules! entry_columns {
+    () => {
+        "id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, meal, reverses_id, reference, created_by, \
+         reason, created_at"
+    };
+}
+
+/// The entries of an account, oldest first.
+pub async fn entries(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    account: AccountId,
+) -> Result<Vec<Entry>> {
+    let sql = concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM ledger_entry WHERE tenant_id = $1 AND account_id = $2 ORDER BY day, id"
+    );
+    let rows: Vec<EntryRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(account.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter().map(Entry::try_from).collect()
+}
+
+/// The entries of a day of one enrolment (its charges and their reversals).
+pub async fn entries_of_enrolment_day(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    enrolment: EnrolmentId,
+    day: Date,
+) -> Result<Vec<Entry>> {
+    let sql = concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM ledger_entry WHERE tenant_id = $1 AND enrolment_id = $2 AND day = $3 ORDER BY id"
+    );
+    let rows: Vec<EntryRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(enrolment.get())
+            .bind(SqlDate(day))
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter().map(Entry::try_from).collect()
+}
+
+/// The balance: the sum of the account's entries.
+pub async fn balance(conn: &mut Conn<'_>, tenant: TenantId, account: AccountId) -> Result<Cents> {
+    let sql = "SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM ledger_entry WHERE tenant_id = $1 AND account_id = $2";
+    let n: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(account.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(Cents(n))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub family: FamilyId,
+    pub service: ServiceId,
+}
+
+pub async fn account_of(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    family: FamilyId,
+    service: ServiceId,
+) -> Result<Option<Account>> {
+    let sql = "SELECT id FROM account WHERE tenant_id = $1 AND family_id = $2 AND service_id = $3";
+    let id: Option<i64> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(family.get())
+            .bind(service.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(id.map(|id| Account {
+        id: AccountId(id),
+        family,
+        service,
+    }))
+}
+
+/// An account that needs a look after a close: its balance and the family's daily cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBalance {
+    pub account: AccountId,
+    pub family: FamilyId,
+    pub balance: Cents,
+    /// The sum of the meal prices of the family's active enrolments in the service.
+    pub daily_cost: Cents,
+}
+
+/// Balances of the accounts charged on `day`, with the families' daily cost.
+pub async fn balances_charged_on(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    service: ServiceId,
+    day: Date,
+) -> Result<Vec<AccountBalance>> {
+    let sql = "SELECT a.id, a.family_id, \
+                 CAST((SELECT COALESCE(SUM(l.amount_cents), 0) FROM ledger_entry l \
+                       WHERE l.tenant_id = a.tenant_id AND l.account_id = a.id) AS BIGINT), \
+                 CAST((SELECT COALESCE(SUM(e.meal_price_cents), 0) FROM enrolment e JOIN pupil p \
+                         ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+                       WHERE e.tenant_id = a.tenant_id AND p.family_id = a.family_id AND e.service_id = a.service_id \
+                         AND e.state = 'attivo') AS BIGINT) \
+               FROM account a WHERE a.tenant_id = $1 AND a.service_id = $2 AND a.id IN \
+                 (SELECT DISTINCT account_id FROM ledger_entry WHERE tenant_id = $1 AND day = $3 AND kind = 'meal_charge')";
+    let rows: Vec<(i64, i64, i64, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(service.get())
+            .bind(SqlDate(day))
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(a, f, b, d)| AccountBalance {
+            account: AccountId(a),
+            family: FamilyId(f),
+            balance: Cents(b),
+            daily_cost: Cents(d),
+        })
+        .collect())
+}
+
+/// Accounts below zero, for the arrears work: (account, family, balance), most negative first.
+pub async fn negative_accounts(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+) -> Result<Vec<(AccountId, FamilyId, Cents)>> {
+    let sql = "SELECT a.id, a.family_id, CAST(SUM(l.amount_cents) AS BIGINT) AS bal FROM account a \
+               JOIN ledger_entry l ON l.tenant_id = a.tenant_id AND l.account_id = a.id \
+               WHERE a.tenant_id = $1 GROUP BY a.id, a.family_id HAVING SUM(l.amount_cents) < 0 ORDER BY bal, a.id";
+    let rows: Vec<(i64, i64, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(a, f, b)| (AccountId(a), FamilyId(f), Cents(b)))
+        .collect())
+}
+
+/// One line of the kitchen's numbers: a class, the kind of meal and the diet, with a count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MealCount {
+    pub school: SchoolId,
+    pub class: ClassId,
+    pub bland: bool,
+    pub diet: Option<DietId>,
+    pub count: u32,
+}
+
+fn counts(rows: Vec<(i64, i64, String, Option<i64>, i64)>) -> Result<Vec<MealCount>> {
+    rows.into_iter()
+        .map(|(s, c, meal, diet, n)| {
+            Ok(MealCount {
+                school: SchoolId(s),
+                class: ClassId(c),
+                bland: meal == "bland",
+                diet: diet.map(DietId),
+                count: u32::try_from(n).map_err(corrupt("meal count"))?,
+            })
+        })
+        .collect()
+}
+
+/// The kitchen's final numbers of a closed day: the charged meals not reversed since.
+pub async fn frozen_counts(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    day: Date,
+) -> Result<Vec<MealCount>> {
+    let sql = "SELECT m.school_id, m.class_id, m.meal, m.diet_id, COUNT(*) FROM ledger_entry m \
+               WHERE m.tenant_id = $1 AND m.day = $2 AND m.kind = 'meal_charge' \
+                 AND NOT EXISTS (SELECT 1 FROM ledger_entry r WHERE r.tenant_id = m.tenant_id AND r.reverses_id = m.id) \
+               GROUP BY m.school_id, m.class_id, m.meal, m.diet_id";
+    let rows: Vec<(i64, i64, String, Option<i64>, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(SqlDate(day))
+            .fetch_all(&mut *c)
+            .await?
+    });
+    counts(rows)
+}
+
+/// The forecast of a day not closed yet: who would be charged if the close ran now.
+pub async fn forecast_counts(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    service: ServiceId,
+    day: Date,
+    classes: &[ClassId],
+) -> Result<Vec<MealCount>> {
+    if classes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..classes.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END AS meal, \
+           e.diet_id, COUNT(*) FROM enrolment e \
+         LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
+         WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
+           AND (b.choice IS NULL OR b.choice <> 'absent') AND e.class_id IN ({}) \
+         GROUP BY e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id",
+        placeholders.join(", ")
+    );
+    let rows: Vec<(i64, i64, String, Option<i64>, i64)> = on_conn!(conn, |c| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(tenant.get())
+            .bind(service.get())
+            .bind(SqlDate(day));
+        for class in classes {
+            q = q.bind(class.get());
+        }
+        q.fetch_all(&mut *c).await?
+    });
+    counts(rows)
+}
+
+/// Queues a message; `false` when one with the same key was already queued.
+pub async fn enqueue(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    kind: &str,
+    channel: &str,
+    recipient: &str,
+    subject: &str,
+    body: &str,
+    idempotency_key: &str,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(kind)
+            .bind(channel)
+            .bind(recipient)
+            .bind(subject)
+            .bind(body)
+            .bind(idempotency_key)
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n > 0)
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub idempotency_key: String,
+}
+
+pub async fn outbox(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<OutboxMessage>> {
+    let sql = "SELECT id, kind, channel, recipient, subject, body, idempotency_key FROM outbox WHERE tenant_id = $1 ORDER BY id";
+    let rows: Vec<OutboxMessage> = on_conn!(conn, |c| sqlx::query_as(sql)
+        .bind(tenant.get())
+        .fetch_all(&mut *c)
+        .await?);
+    Ok(rows)
+}
+
+/// Records who changed what.
+pub async fn audit(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    before: Option<&str>,
+    after: Option<&str>,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let sql = "INSERT INTO audit_log (tenant_id, actor, action, entity, entity_id, before, after, reason, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(actor)
+            .bind(action)
+            .bind(entity)
+            .bind(entity_id)
+            .bind(before)
+            .bind(after)
+            .bind(reason)
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
