@@ -195,7 +195,8 @@ fn safe_text(text: &str) -> String {
 #[derive(Serialize)]
 struct PdfView<'a> {
     tenant_name: &'a str,
-    date: String,
+    /// The day served, also used as the PDF's document date (PDF/A needs one).
+    date: PdfDate,
     date_label: &'a str,
     frozen: bool,
     generated_at_label: &'a str,
@@ -203,6 +204,13 @@ struct PdfView<'a> {
     schools: Vec<PdfSchool<'a>>,
     grand_total: Vec<u32>,
     legend: &'a [DietLegend],
+}
+
+#[derive(Serialize)]
+struct PdfDate {
+    year: i16,
+    month: i8,
+    day: i8,
 }
 
 #[derive(Serialize)]
@@ -223,7 +231,11 @@ pub fn kitchen_pdf(r: &KitchenReport) -> Result<Vec<u8>, DocumentError> {
     let codes = r.diet_columns();
     let view = PdfView {
         tenant_name: &r.tenant_name,
-        date: r.date.to_string(),
+        date: PdfDate {
+            year: r.date.year(),
+            month: r.date.month(),
+            day: r.date.day(),
+        },
         date_label: &r.date_label,
         frozen: r.frozen,
         generated_at_label: &r.generated_at_label,

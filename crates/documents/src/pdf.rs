@@ -7,6 +7,8 @@
 //!
 //! Templates must read their data with `json("/data.json")` (see
 //! [`render_with_data`]); user text is never spliced into typst markup.
+//! PDF/A needs a document date: templates set `document(date: ..)` from
+//! their data (there is no clock here).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -49,6 +51,9 @@ pub enum PdfProfile {
 
 /// An in-memory file made available to the template, e.g. an image or a
 /// JSON document. `path` is absolute inside the virtual root, e.g. `/logo.png`.
+///
+/// Use a small, fixed set of paths (not one per tenant or request): typst
+/// interns every distinct path for the life of the process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualFile {
     pub path: String,
@@ -87,6 +92,9 @@ pub fn render_with_data<T: Serialize + ?Sized>(
 
 /// Compiles the typst `source` (with the extra in-memory `files`) into PDF bytes.
 ///
+/// CPU-bound and synchronous (tens to hundreds of milliseconds): async callers
+/// should run it on a blocking thread.
+///
 /// Files ending in `.typ` can be imported or included by the main source.
 pub fn render(
     source: &str,
@@ -119,7 +127,8 @@ fn compile_pdf(world: &MemoryWorld, profile: PdfProfile) -> Result<Vec<u8>, Docu
         tagged: true,
         ..PdfOptions::default()
     };
-    typst_pdf::pdf(&document, &options).map_err(|diags| DocumentError::Export(describe(world, &diags)))
+    typst_pdf::pdf(&document, &options)
+        .map_err(|diags| DocumentError::Export(describe(world, &diags)))
 }
 
 /// Joins diagnostics as `error: message (at /main.typ:12:5)` lines with hints.
@@ -269,6 +278,7 @@ impl World for MemoryWorld {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
@@ -280,7 +290,7 @@ mod tests {
     #[test]
     fn renders_a_pdf_a() {
         let pdf = render(
-            "#set document(title: \"Prova\")\n#set text(lang: \"it\")\nCiao, mondo.",
+            "#set document(title: \"Prova\", date: datetime(year: 2026, month: 11, day: 23))\n#set text(lang: \"it\")\nCiao, mondo.",
             vec![],
             PdfProfile::ArchivalA2b,
         );
@@ -288,6 +298,15 @@ mod tests {
         assert!(pdf.starts_with(b"%PDF"));
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("pdfaid"), "no PDF/A identification in XMP");
+    }
+
+    #[test]
+    fn pdf_a_without_a_date_is_an_export_error() {
+        let err = render("Senza data", vec![], PdfProfile::ArchivalA2b);
+        match err {
+            Err(DocumentError::Export(text)) => assert!(text.contains("date"), "{text}"),
+            other => panic!("unexpected: {other:?}"),
+        }
     }
 
     #[test]

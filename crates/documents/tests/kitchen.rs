@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use refettorio_documents::kitchen::{
-    DietLegend, KitchenClass, KitchenCounts, KitchenReport, KitchenSchool, kitchen_csv,
-    kitchen_pdf,
+    DietLegend, KitchenClass, KitchenCounts, KitchenReport, KitchenSchool, kitchen_csv, kitchen_pdf,
 };
 
 fn counts(standard: u32, bland: u32, diets: &[(&str, u32)]) -> KitchenCounts {
@@ -119,7 +118,10 @@ fn pdf_contains_the_numbers() {
 #[test]
 fn pdf_forecast_is_labelled() {
     let text = pdf_text(&kitchen_pdf(&report("Comune di Prova", false)).unwrap());
-    assert!(text.contains("PREVISIONE (prima dell'ora limite)"), "{text}");
+    assert!(
+        text.contains("PREVISIONE (prima dell'ora limite)"),
+        "{text}"
+    );
     assert!(!text.contains("DEFINITIVO"));
 }
 
