@@ -1187,10 +1187,12 @@ async fn write(
 
     let key = |b: &Band| (b.range, b.residency);
     let mut card = 0u32;
-    for f in &plan.families {
+    let mut opening = Vec::with_capacity(plan.families.len());
+    for (index, f) in plan.families.iter().enumerate() {
         let hash = f.demo_parent.then_some(hashes.parent.as_str());
         let payer = family::insert_guardian(c, t, &new_guardian(&f.payer, f), hash).await?;
         let fam = family::insert_family(c, t, payer, f.isee).await?;
+        opening.push((fam, opening_balance(index, f.demo_parent)));
         if let Some((g, can_see_payments)) = &f.delegate {
             let g = family::insert_guardian(c, t, &new_guardian(g, f), None).await?;
             family::add_delegate(c, t, fam, g, *can_see_payments).await?;
@@ -1274,7 +1276,49 @@ async fn write(
             }
         }
     }
+    // Each family's meal account starts with last year's credit (a few with a debt), so the
+    // balances look like a running service.
+    refettorio_db::meals::ensure_accounts(c, t, meals, now).await?;
+    for (fam, amount) in opening {
+        let Some(account) = refettorio_db::meals::account_of(c, t, fam, meals).await? else {
+            continue;
+        };
+        let key = format!("demo:carry-over:{}", account.id.get());
+        refettorio_db::meals::insert_entry(
+            c,
+            t,
+            &refettorio_db::meals::NewEntry {
+                account: account.id,
+                kind: refettorio_domain::EntryKind::CarryOver,
+                amount,
+                day: plan.first_day,
+                pupil: None,
+                enrolment: None,
+                school: None,
+                class: None,
+                bland: None,
+                diet: None,
+                reverses: None,
+                reference: None,
+                idempotency_key: &key,
+                created_by: "demo",
+                reason: "Saldo dell'anno scolastico precedente",
+            },
+            now,
+        )
+        .await?;
+    }
     Ok(Some(t))
+}
+
+/// Last year's balance of the `index`-th family: from -5,00 € to 54,50 €, 45,00 € for the demo
+/// parent.
+fn opening_balance(index: usize, demo_parent: bool) -> Cents {
+    if demo_parent {
+        return Cents(4500);
+    }
+    let step = i64::try_from(index.wrapping_mul(7919) % 120).unwrap_or(0);
+    Cents((step - 10) * 50)
 }
 
 #[cfg(test)]

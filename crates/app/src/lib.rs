@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod meals;
 pub mod password;
+pub mod scheduler;
 
 pub use demo::{DemoOutcome, load_demo};
 pub use error::AppError;

@@ -183,17 +183,13 @@ async fn queue_low_balance(
     now: jiff::Timestamp,
 ) -> Result<(), AppError> {
     let threshold = tenant.settings.low_balance_meals;
-    for a in meals::balances_charged_on(conn, tenant.id, service, day).await? {
+    for a in meals::balances_charged_on(conn, tenant.id, service, day, threshold).await? {
         if !refettorio_domain::ledger::is_low(a.balance, a.daily_cost, threshold) {
             continue;
         }
-        let Some(f) = family::family(conn, tenant.id, a.family).await? else {
+        let Some(email) = a.payer_email.as_deref() else {
             continue;
         };
-        let Some(payer) = family::guardian(conn, tenant.id, f.payer_id).await? else {
-            continue;
-        };
-        let Some(email) = payer.email else { continue };
         let subject = if a.balance.is_negative() {
             "Conto mensa in negativo".to_string()
         } else {
@@ -202,8 +198,8 @@ async fn queue_low_balance(
         let body = format!(
             "Gentile {} {},\nil saldo del conto della refezione scolastica è {} (aggiornato al {}).\n\
              Ricarica il conto dall'area personale con pagoPA per coprire i prossimi pasti.\n\n{}",
-            payer.first_name,
-            payer.last_name,
+            a.payer_first_name,
+            a.payer_last_name,
             a.balance,
             day.strftime("%d/%m/%Y"),
             tenant.name
@@ -214,7 +210,7 @@ async fn queue_low_balance(
             tenant.id,
             "low_balance",
             "email",
-            &email,
+            email,
             &subject,
             &body,
             &key,
@@ -227,6 +223,7 @@ async fn queue_low_balance(
 
 /// Changes `from..=to` of a refezione enrolment to `choice`, for every canteen day of the pupil
 /// in the range, if the municipality's rules allow it now. All days or none are written.
+#[allow(clippy::too_many_arguments)]
 pub async fn change_meals(
     db: &Db,
     clock: &dyn Clock,
@@ -353,6 +350,14 @@ pub async fn add_closure(
     if closure.from < y.starts_on || closure.to > y.ends_on {
         return Err(BookingError::OutsideSchoolYear.into());
     }
+    // Serialise with a close of any day in the range (in day order, as change_meals does):
+    // otherwise a close that read the calendar before this commit would charge the closed
+    // days after this reversal ran, and those charges would stay.
+    let mut d = closure.from;
+    while d <= closure.to {
+        meals::lock_day(c, tenant.id, d, true).await?;
+        d = d.tomorrow()?;
+    }
     let id = calendar::insert_closure(c, tenant.id, year, closure, now).await?;
     let scope = match closure.scope {
         ClosureScope::Tenant => ChargeScope::Tenant,
@@ -409,6 +414,7 @@ pub enum Correction {
 
 /// Applies a canteen-staff correction to a closed day, with the matching reversal or charge,
 /// and records it in the audit log. Repeating it is refused and writes nothing.
+#[allow(clippy::too_many_arguments)]
 pub async fn correct_attendance(
     db: &Db,
     clock: &dyn Clock,

@@ -7,6 +7,7 @@
 
 pub mod meals;
 pub mod registry;
+pub mod synthetic;
 pub mod testing;
 mod types;
 

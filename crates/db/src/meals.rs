@@ -256,6 +256,7 @@ pub enum ChargeScope {
 
 /// Reverses the meal charges of `from..=to` in `scope` that are not reversed yet (a closure
 /// entered after the close, or a correction). Returns how many were reversed.
+#[allow(clippy::too_many_arguments)]
 pub async fn reverse_charges(
     conn: &mut Conn<'_>,
     tenant: TenantId,
@@ -510,41 +511,56 @@ pub struct AccountBalance {
     pub account: AccountId,
     pub family: FamilyId,
     pub balance: Cents,
-    /// The sum of the meal prices of the family's active enrolments in the service.
+    /// What the family's meals cost that day (the day's charges).
     pub daily_cost: Cents,
+    pub payer_first_name: String,
+    pub payer_last_name: String,
+    pub payer_email: Option<String>,
 }
 
-/// Balances of the accounts charged on `day`, with the families' daily cost.
+/// The accounts charged on `day` whose balance is negative or pays for fewer than
+/// `threshold_meals` days of that day's meals, with their payer.
 pub async fn balances_charged_on(
     conn: &mut Conn<'_>,
     tenant: TenantId,
     service: ServiceId,
     day: Date,
+    threshold_meals: u32,
 ) -> Result<Vec<AccountBalance>> {
-    let sql = "SELECT a.id, a.family_id, \
-                 CAST((SELECT COALESCE(SUM(l.amount_cents), 0) FROM ledger_entry l \
-                       WHERE l.tenant_id = a.tenant_id AND l.account_id = a.id) AS BIGINT), \
-                 CAST((SELECT COALESCE(SUM(e.meal_price_cents), 0) FROM enrolment e JOIN pupil p \
-                         ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
-                       WHERE e.tenant_id = a.tenant_id AND p.family_id = a.family_id AND e.service_id = a.service_id \
-                         AND e.state = 'attivo') AS BIGINT) \
-               FROM account a WHERE a.tenant_id = $1 AND a.service_id = $2 AND a.id IN \
-                 (SELECT DISTINCT account_id FROM ledger_entry WHERE tenant_id = $1 AND day = $3 AND kind = 'meal_charge')";
-    let rows: Vec<(i64, i64, i64, i64)> = on_conn!(conn, |c| {
+    // Driven by the day's charges (one group per account charged), each balance read from the
+    // covering index (tenant_id, account_id, amount_cents); only low accounts are joined to
+    // their payer.
+    let sql = "SELECT s.account_id, a.family_id, CAST(s.balance AS BIGINT), CAST(s.daily AS BIGINT), \
+                 g.first_name, g.last_name, g.email \
+               FROM (SELECT m.account_id, SUM(-m.amount_cents) AS daily, \
+                       (SELECT SUM(l.amount_cents) FROM ledger_entry l \
+                        WHERE l.tenant_id = $1 AND l.account_id = m.account_id) AS balance \
+                     FROM ledger_entry m WHERE m.tenant_id = $1 AND m.day = $3 AND m.kind = 'meal_charge' \
+                     GROUP BY m.account_id) s \
+               JOIN account a ON a.tenant_id = $1 AND a.id = s.account_id AND a.service_id = $2 \
+               JOIN family f ON f.tenant_id = $1 AND f.id = a.family_id \
+               JOIN guardian g ON g.tenant_id = $1 AND g.id = f.payer_id \
+               WHERE s.balance < 0 OR s.balance < s.daily * $4";
+    type Row = (i64, i64, i64, i64, String, String, Option<String>);
+    let rows: Vec<Row> = on_conn!(conn, |c| {
         sqlx::query_as(sql)
             .bind(tenant.get())
             .bind(service.get())
             .bind(SqlDate(day))
+            .bind(i64::from(threshold_meals))
             .fetch_all(&mut *c)
             .await?
     });
     Ok(rows
         .into_iter()
-        .map(|(a, f, b, d)| AccountBalance {
+        .map(|(a, f, b, d, first, last, email)| AccountBalance {
             account: AccountId(a),
             family: FamilyId(f),
             balance: Cents(b),
             daily_cost: Cents(d),
+            payer_first_name: first,
+            payer_last_name: last,
+            payer_email: email,
         })
         .collect())
 }
@@ -648,6 +664,7 @@ pub async fn forecast_counts(
 }
 
 /// Queues a message; `false` when one with the same key was already queued.
+#[allow(clippy::too_many_arguments)]
 pub async fn enqueue(
     conn: &mut Conn<'_>,
     tenant: TenantId,
@@ -700,6 +717,7 @@ pub async fn outbox(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<OutboxM
 }
 
 /// Records who changed what.
+#[allow(clippy::too_many_arguments)]
 pub async fn audit(
     conn: &mut Conn<'_>,
     tenant: TenantId,

@@ -1,5 +1,6 @@
 //! The `refettorio` program: configuration, telemetry, wiring and the commands of the CLI.
 
+pub mod bench;
 pub mod config;
 
 use std::future::Future;
@@ -156,4 +157,19 @@ pub async fn check_health(url: &str) -> anyhow::Result<String> {
         anyhow::bail!("{target} answered {status}: {body}");
     }
     Ok(body)
+}
+
+/// `refettorio close-day`: closes a municipality's day.
+pub async fn close_day(
+    db: &Db,
+    clock: &dyn Clock,
+    slug: &str,
+    day: jiff::civil::Date,
+) -> anyhow::Result<refettorio_app::meals::CloseOutcome> {
+    let tenant = {
+        let mut h = db.acquire().await?;
+        refettorio_db::registry::tenant::by_slug(&mut h.conn(), slug).await?
+    };
+    let tenant = tenant.ok_or_else(|| anyhow::anyhow!("unknown municipality '{slug}'"))?;
+    Ok(refettorio_app::meals::close_day(db, clock, &tenant, day).await?)
 }

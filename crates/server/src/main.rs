@@ -40,11 +40,33 @@ enum Command {
     Migrate,
     /// Load the demo municipality into the configured database (never twice).
     Demo,
+    /// Close a municipality's day: freeze attendance and charge each meal (exactly once).
+    CloseDay {
+        /// The municipality's slug, e.g. esempio
+        #[arg(long)]
+        tenant: String,
+        /// The day, YYYY-MM-DD
+        #[arg(long)]
+        date: String,
+    },
+    /// Benchmarks that print their figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Check a running instance: exits 0 when its /health answers ok.
     Health {
         /// Base URL of the instance, e.g. http://127.0.0.1:8080
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Close one day of a synthetic municipality with N enrolments in a scratch database, and
+    /// time a bare INSERT … SELECT of as many rows as the reference.
+    CloseDay {
+        #[arg(long, default_value_t = 100_000)]
+        enrolments: u32,
     },
 }
 
@@ -77,7 +99,7 @@ async fn main() -> ExitCode {
         }
     };
     init_logs(config.log_format);
-    match run(cli.command, config).await {
+    match run(cli.command, config, cli.database_url).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "refettorio stopped");
@@ -87,7 +109,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
+async fn run(
+    command: Command,
+    config: config::Config,
+    cli_database_url: Option<String>,
+) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match command {
         Command::Serve { .. } => {
@@ -130,6 +156,24 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
                     println!("demo already present: nothing written")
                 }
             }
+        }
+        Command::CloseDay { tenant, date } => {
+            let day: jiff::civil::Date = date
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid --date '{date}' (use YYYY-MM-DD): {e}"))?;
+            let db = refettorio_server::open_database(&config).await?;
+            let result = refettorio_server::close_day(&db, clock.as_ref(), &tenant, day).await;
+            db.close().await;
+            let o = result?;
+            println!(
+                "close-day tenant={tenant} date={day} charged={} already={}",
+                o.charged, o.already
+            );
+        }
+        Command::Bench(BenchCommand::CloseDay { enrolments }) => {
+            let line = refettorio_server::bench::close_day(cli_database_url.as_deref(), enrolments)
+                .await?;
+            println!("{line}");
         }
         Command::Health { url } => {
             let body = refettorio_server::check_health(&url).await?;
