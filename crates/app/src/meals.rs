@@ -536,44 +536,9 @@ pub async fn correct_attendance(
     Ok(())
 }
 
-/// Counts of one class or school: standard meals, bland meals, and meals per diet code.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub standard: u32,
-    pub bland: u32,
-    pub diets: BTreeMap<String, u32>,
-    pub total: u32,
-}
-
-impl Counts {
-    fn add_line(&mut self, bland: bool, diet: Option<&str>, n: u32) {
-        match diet {
-            Some(code) => *self.diets.entry(code.to_string()).or_default() += n,
-            None if bland => self.bland += n,
-            None => self.standard += n,
-        }
-        self.total += n;
-    }
-
-    fn add(&mut self, o: &Counts) {
-        self.standard += o.standard;
-        self.bland += o.bland;
-        for (k, v) in &o.diets {
-            *self.diets.entry(k.clone()).or_default() += v;
-        }
-        self.total += o.total;
-    }
-
-    /// "24 pasti: 20 standard, 2 in bianco, CEL 1, NOMAI 1"
-    pub fn describe(&self) -> String {
-        let mut parts = vec![
-            format!("{} standard", self.standard),
-            format!("{} in bianco", self.bland),
-        ];
-        parts.extend(self.diets.iter().map(|(k, v)| format!("{k} {v}")));
-        format!("{} pasti: {}", self.total, parts.join(", "))
-    }
-}
+/// Counts of one class or school: standard meals, bland meals, and meals per diet code (the
+/// documents crate's type, so the report renders what the kitchen numbers hold).
+pub use refettorio_documents::kitchen::KitchenCounts as Counts;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassCounts {
@@ -661,7 +626,7 @@ async fn kitchen_numbers_in(
             .or_default()
             .entry((cname, l.class.get()))
             .or_default()
-            .add_line(l.bland, code, l.count);
+            .count(l.bland, code, l.count);
     }
     let mut total = Counts::default();
     let schools = by_school
@@ -700,4 +665,48 @@ async fn kitchen_numbers_in(
         total,
         diets,
     })
+}
+
+impl KitchenNumbers {
+    /// The view model of the kitchen's report (CSV and PDF), without names of pupils.
+    pub fn report(
+        &self,
+        tenant_name: &str,
+        generated_at_label: &str,
+    ) -> refettorio_documents::kitchen::KitchenReport {
+        use refettorio_documents::kitchen::{
+            DietLegend, KitchenClass, KitchenReport, KitchenSchool,
+        };
+        KitchenReport {
+            tenant_name: tenant_name.to_string(),
+            date: self.day,
+            date_label: day_it(self.day),
+            frozen: self.frozen,
+            generated_at_label: generated_at_label.to_string(),
+            schools: self
+                .schools
+                .iter()
+                .map(|s| KitchenSchool {
+                    name: s.name.clone(),
+                    classes: s
+                        .classes
+                        .iter()
+                        .map(|k| KitchenClass {
+                            name: k.name.clone(),
+                            counts: k.counts.clone(),
+                        })
+                        .collect(),
+                    total: s.total.clone(),
+                })
+                .collect(),
+            diet_codes: self
+                .diets
+                .iter()
+                .map(|(code, name)| DietLegend {
+                    code: code.clone(),
+                    name: name.clone(),
+                })
+                .collect(),
+        }
+    }
 }

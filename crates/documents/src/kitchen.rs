@@ -70,6 +70,30 @@ impl KitchenCounts {
         self.total = self.total.saturating_add(other.total);
     }
 
+    /// Adds `n` meals of one kind: a diet meal counts under its code (also when bland: the
+    /// kitchen prepares the diet), otherwise as bland or standard.
+    pub fn count(&mut self, bland: bool, diet: Option<&str>, n: u32) {
+        match diet {
+            Some(code) => {
+                let entry = self.diets.entry(code.to_string()).or_insert(0);
+                *entry = entry.saturating_add(n);
+            }
+            None if bland => self.bland = self.bland.saturating_add(n),
+            None => self.standard = self.standard.saturating_add(n),
+        }
+        self.total = self.total.saturating_add(n);
+    }
+
+    /// "24 pasti: 20 standard, 2 in bianco, CEL 1, NOMAI 1"
+    pub fn describe(&self) -> String {
+        let mut parts = vec![
+            format!("{} standard", self.standard),
+            format!("{} in bianco", self.bland),
+        ];
+        parts.extend(self.diets.iter().map(|(k, v)| format!("{k} {v}")));
+        format!("{} pasti: {}", self.total, parts.join(", "))
+    }
+
     /// The count for `code`, 0 when absent.
     pub fn diet(&self, code: &str) -> u32 {
         self.diets.get(code).copied().unwrap_or(0)

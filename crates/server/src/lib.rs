@@ -159,6 +159,41 @@ pub async fn check_health(url: &str) -> anyhow::Result<String> {
     Ok(body)
 }
 
+async fn tenant_by_slug(
+    db: &Db,
+    slug: &str,
+) -> anyhow::Result<refettorio_db::registry::tenant::Tenant> {
+    let mut h = db.acquire().await?;
+    refettorio_db::registry::tenant::by_slug(&mut h.conn(), slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("unknown municipality '{slug}'"))
+}
+
+/// `refettorio kitchen`: the kitchen's numbers of a day as CSV or PDF bytes.
+pub async fn kitchen_report(
+    db: &Db,
+    clock: &dyn Clock,
+    slug: &str,
+    day: jiff::civil::Date,
+    format: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let tenant = tenant_by_slug(db, slug).await?;
+    let numbers = refettorio_app::meals::kitchen_numbers(db, &tenant, day).await?;
+    let now = clock.now().to_zoned(tenant.timezone.clone());
+    let report = numbers.report(
+        &tenant.name,
+        &format!("Generato il {}", now.strftime("%d/%m/%Y alle %H:%M")),
+    );
+    match format {
+        "csv" => Ok(refettorio_documents::kitchen::kitchen_csv(&report)),
+        "pdf" => Ok(tokio::task::spawn_blocking(move || {
+            refettorio_documents::kitchen::kitchen_pdf(&report)
+        })
+        .await??),
+        other => anyhow::bail!("unknown --format '{other}': use csv or pdf"),
+    }
+}
+
 /// `refettorio close-day`: closes a municipality's day.
 pub async fn close_day(
     db: &Db,
@@ -166,10 +201,6 @@ pub async fn close_day(
     slug: &str,
     day: jiff::civil::Date,
 ) -> anyhow::Result<refettorio_app::meals::CloseOutcome> {
-    let tenant = {
-        let mut h = db.acquire().await?;
-        refettorio_db::registry::tenant::by_slug(&mut h.conn(), slug).await?
-    };
-    let tenant = tenant.ok_or_else(|| anyhow::anyhow!("unknown municipality '{slug}'"))?;
+    let tenant = tenant_by_slug(db, slug).await?;
     Ok(refettorio_app::meals::close_day(db, clock, &tenant, day).await?)
 }

@@ -49,6 +49,20 @@ enum Command {
         #[arg(long)]
         date: String,
     },
+    /// Write the kitchen's numbers of a day (forecast before the close, final after) as CSV or PDF.
+    Kitchen {
+        #[arg(long)]
+        tenant: String,
+        /// The day, YYYY-MM-DD
+        #[arg(long)]
+        date: String,
+        /// csv or pdf
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Output file (default: standard output)
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -169,6 +183,25 @@ async fn run(
                 "close-day tenant={tenant} date={day} charged={} already={}",
                 o.charged, o.already
             );
+        }
+        Command::Kitchen {
+            tenant,
+            date,
+            format,
+            output,
+        } => {
+            let day: jiff::civil::Date = date
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid --date '{date}' (use YYYY-MM-DD): {e}"))?;
+            let db = refettorio_server::open_database(&config).await?;
+            let result =
+                refettorio_server::kitchen_report(&db, clock.as_ref(), &tenant, day, &format).await;
+            db.close().await;
+            let bytes = result?;
+            match output {
+                Some(path) => std::fs::write(&path, bytes)?,
+                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
+            }
         }
         Command::Bench(BenchCommand::CloseDay { enrolments }) => {
             let line = refettorio_server::bench::close_day(cli_database_url.as_deref(), enrolments)

@@ -61,6 +61,55 @@ fn close_day_from_the_command_line_charges_once() {
         format!("close-day tenant=esempio date={date} charged=0 already={charged}")
     );
 
+    // The kitchen's numbers of the closed day, as CSV and as PDF.
+    let o = refettorio(
+        &db,
+        &[
+            "kitchen", "--tenant", "esempio", "--date", &date, "--format", "csv",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        o.stdout
+            .starts_with(b"\xEF\xBB\xBFScuola;Classe;Standard;In bianco;"),
+        "{o:?}"
+    );
+    if charged > 0 {
+        let csv = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            csv.contains(&format!(";{charged}\r\n")),
+            "grand total {charged} missing: {csv}"
+        );
+    }
+    let pdf = dir.path().join("cucina.pdf");
+    let o = refettorio(
+        &db,
+        &[
+            "kitchen",
+            "--tenant",
+            "esempio",
+            "--date",
+            &date,
+            "--format",
+            "pdf",
+            "--output",
+            pdf.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+    let o = refettorio(
+        &db,
+        &[
+            "kitchen", "--tenant", "esempio", "--date", &date, "--format", "xml",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown --format 'xml'"),
+        "{o:?}"
+    );
+
     let o = refettorio(&db, &["close-day", "--tenant", "nessuno", "--date", &date]);
     assert!(!o.status.success());
     assert!(
