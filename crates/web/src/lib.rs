@@ -73,7 +73,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                     let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
                     tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
-                }))
+                }).on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                     axum::http::StatusCode::REQUEST_TIMEOUT,
