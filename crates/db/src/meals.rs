@@ -210,7 +210,7 @@ pub async fn charge_day(
     if classes.is_empty() {
         return Ok(0);
     }
-    let placeholders: Vec<String> = (0..classes.len()).map(|i| format!("${}", i + 7)).collect();
+    let list = placeholders(7, classes.len());
     let sql = format!(
         "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, school_id, \
          class_id, meal, diet_id, idempotency_key, created_by, reason, created_at) \
@@ -226,7 +226,7 @@ pub async fn charge_day(
          WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
            AND (b.choice IS NULL OR b.choice <> 'absent') AND e.class_id IN ({}) \
          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
-        placeholders.join(", ")
+        list
     );
     let day_text = day.to_string();
     let n = on_conn!(conn, |c| {
@@ -243,6 +243,14 @@ pub async fn charge_day(
         q.execute(&mut *c).await?.rows_affected()
     });
     Ok(n)
+}
+
+/// `$first, $first+1, …`: `n` numbered placeholders for an `IN (…)` list bound one by one.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Where a reversal applies.
@@ -643,7 +651,7 @@ pub async fn forecast_counts(
     if classes.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..classes.len()).map(|i| format!("${}", i + 4)).collect();
+    let list = placeholders(4, classes.len());
     let sql = format!(
         "SELECT e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END AS meal, \
            e.diet_id, COUNT(*) FROM enrolment e \
@@ -651,7 +659,7 @@ pub async fn forecast_counts(
          WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
            AND (b.choice IS NULL OR b.choice <> 'absent') AND e.class_id IN ({}) \
          GROUP BY e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id",
-        placeholders.join(", ")
+        list
     );
     let rows: Vec<(i64, i64, String, Option<i64>, i64)> = on_conn!(conn, |c| {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
