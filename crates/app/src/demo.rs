@@ -22,7 +22,7 @@ use refettorio_db::registry::{calendar, family, school, service, staff, tenant};
 use refettorio_db::{Conn, Db};
 use refettorio_domain::{
     Billing, Cents, ClassId, Clock, Closure, ClosureKind, ClosureScope, CodiceFiscale, DietId,
-    DietKind, EnrolmentState, EnteFiscalCode, IseeRange, Residency, SchoolId, SchoolKind,
+    DietKind, EnrolmentState, EnteFiscalCode, FamilyId, IseeRange, Residency, SchoolId, SchoolKind,
     ServiceKind, Slug, StaffRole, TariffBandId, TenantId, Weekdays, band_for, easter_sunday,
     school_year_label, school_year_of, sibling_rank_reduction, today,
 };
@@ -1188,11 +1188,15 @@ async fn write(
     let key = |b: &Band| (b.range, b.residency);
     let mut card = 0u32;
     let mut opening = Vec::with_capacity(plan.families.len());
+    let mut demo_family = None;
     for (index, f) in plan.families.iter().enumerate() {
         let hash = f.demo_parent.then_some(hashes.parent.as_str());
         let payer = family::insert_guardian(c, t, &new_guardian(&f.payer, f), hash).await?;
         let fam = family::insert_family(c, t, payer, f.isee).await?;
         opening.push((fam, opening_balance(index, f.demo_parent)));
+        if f.demo_parent {
+            demo_family = Some(fam);
+        }
         if let Some((g, can_see_payments)) = &f.delegate {
             let g = family::insert_guardian(c, t, &new_guardian(g, f), None).await?;
             family::add_delegate(c, t, fam, g, *can_see_payments).await?;
@@ -1308,7 +1312,112 @@ async fn write(
         )
         .await?;
     }
+    write_content(c, t, plan, demo_family, now).await?;
     Ok(Some(t))
+}
+
+/// The public pages' news and documents, and a letter to the demo family.
+async fn write_content(
+    c: &mut Conn<'_>,
+    t: TenantId,
+    plan: &Plan,
+    demo_family: Option<FamilyId>,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    use refettorio_db::content::{self, NewDocument};
+    let opening = plan.first_day.checked_sub(jiff::ToSpan::days(10))?;
+    content::insert_news(
+        c,
+        t,
+        "Al via la refezione scolastica",
+        "Il servizio di refezione comincia con il primo giorno di scuola. I pasti sono prenotati in \
+         automatico: se tuo figlio è assente, disdici il pasto dall'area personale entro l'ora limite.",
+        opening,
+        None,
+        now,
+    )
+    .await?;
+    content::insert_news(
+        c,
+        t,
+        "Nuovo menù autunno-inverno",
+        "Dal 2 novembre è in vigore il menù autunno-inverno, approvato dal servizio di igiene degli \
+         alimenti dell'ASL. Lo trovi tra i documenti.",
+        plan.first_day.checked_add(jiff::ToSpan::days(50))?,
+        None,
+        now,
+    )
+    .await?;
+    let mut tariffs = String::from("Tariffe della refezione scolastica (costo di un pasto)\n\n");
+    for (name, _, _, _, price, _) in MEAL_BANDS {
+        tariffs.push_str(&format!("{name}: {}\n", Cents(price).format_it()));
+    }
+    tariffs.push_str("\nRiduzioni per fratelli: dal secondo figlio iscritto.\n");
+    let regulation = "Regolamento del servizio di refezione scolastica\n\n\
+        Art. 1 - Il servizio è prepagato: ogni pasto consumato è addebitato sul conto della famiglia.\n\
+        Art. 2 - Il pasto è prenotato in automatico in ogni giorno di mensa; la famiglia lo disdice \
+        entro l'ora limite del giorno stesso.\n\
+        Art. 3 - Il saldo negativo non sospende il servizio: il Comune invia un sollecito.\n";
+    let privacy = "Informativa sul trattamento dei dati personali (art. 13 del Regolamento UE 2016/679)\n\n\
+        Titolare del trattamento: Comune di Esempio. I dati dei genitori e degli alunni sono trattati \
+        per l'erogazione dei servizi scolastici e non sono comunicati a terzi, salvo obblighi di legge.\n";
+    let docs = [
+        (
+            "regolamento",
+            "Regolamento del servizio di refezione",
+            "regolamento-refezione.txt",
+            regulation.to_string(),
+        ),
+        (
+            "tariffe",
+            "Tariffe della refezione scolastica",
+            "tariffe-refezione.txt",
+            tariffs,
+        ),
+        (
+            "privacy",
+            "Informativa privacy",
+            "informativa-privacy.txt",
+            privacy.to_string(),
+        ),
+    ];
+    for (category, title, file_name, text) in &docs {
+        content::insert_document(
+            c,
+            t,
+            &NewDocument {
+                family: None,
+                category,
+                title,
+                file_name,
+                content_type: "text/plain; charset=utf-8",
+                content: text.as_bytes(),
+                published_on: opening,
+            },
+            now,
+        )
+        .await?;
+    }
+    if let Some(fam) = demo_family {
+        let letter = "Gentile famiglia,\n\ncon l'inizio dell'anno scolastico riparte la refezione. Il saldo \
+            dell'anno precedente è stato riportato sul conto. Buon anno scolastico!\n\nL'Ufficio Scuola\n";
+        content::insert_document(
+            c,
+            t,
+            &NewDocument {
+                family: Some(fam),
+                category: "comunicazione",
+                title: "Comunicazione di inizio anno scolastico",
+                file_name: "comunicazione-inizio-anno.txt",
+                content_type: "text/plain; charset=utf-8",
+                content: letter.as_bytes(),
+                published_on: plan.first_day,
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Last year's balance of the `index`-th family: from -5,00 € to 54,50 €, 45,00 € for the demo

@@ -12,9 +12,28 @@ pub enum AppError {
     Booking(#[from] refettorio_domain::BookingError),
     #[error("{0}")]
     NotFound(String),
+    /// Wrong credentials or a login method that is off; the message is for the user.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Too many failed logins; the message says when to try again.
+    #[error("{0}")]
+    Throttled(String),
+    /// The user may not see or change this.
+    #[error("forbidden")]
+    Forbidden,
+    /// A form with invalid fields, each with its message.
+    #[error("invalid fields: {}", .0.iter().map(|e| e.field).collect::<Vec<_>>().join(", "))]
+    Fields(Vec<FieldError>),
     #[error("password hashing failed")]
     Password,
     /// A date computation left jiff's range (never with real calendars).
     #[error("date computation failed: {0}")]
     Date(#[from] jiff::Error),
+}
+
+/// A field of a form and what is wrong with it (Italian).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
 }

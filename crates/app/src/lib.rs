@@ -3,11 +3,13 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod meals;
 pub mod password;
+pub mod portal;
 pub mod scheduler;
 
 pub use demo::{DemoOutcome, load_demo};
-pub use error::AppError;
+pub use error::{AppError, FieldError};

@@ -27,7 +27,7 @@ pub use ids::{
     AccountId, ClassId, ClosureId, DietId, EnrolmentId, FamilyId, GuardianId, PupilId, SchoolId,
     SchoolYearId, ServiceId, StaffUserId, TariffBandId, TenantId,
 };
-pub use ledger::EntryKind;
+pub use ledger::{EntryKind, is_low, meals_left};
 pub use money::{Cents, MoneyError};
 pub use registry::{
     Billing, DietKind, EnrolmentState, IseeRange, Residency, SchoolKind, ServiceKind, StaffRole,

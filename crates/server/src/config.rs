@@ -21,6 +21,9 @@ pub struct Config {
     pub demo: bool,
     /// Serve `<slug>.<base_domain>` as the municipality `<slug>`.
     pub base_domain: Option<String>,
+    /// The address families reach the service at (`https://scuola.example.it`), used in e-mailed
+    /// links; with https the cookies are marked `Secure`. Unset: the request's own host.
+    pub public_url: Option<String>,
     /// `json` (default) or `text` logs on standard error.
     pub log_format: LogFormat,
 }
@@ -39,6 +42,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo: false,
             base_domain: None,
+            public_url: None,
             log_format: LogFormat::Json,
         }
     }
@@ -57,7 +61,14 @@ pub struct Overrides {
 
 /// The keys read from the environment (`REFETTORIO_DATABASE_URL`, …). Other `REFETTORIO_*`
 /// variables (such as the tests' `REFETTORIO_TEST_POSTGRES_URL`) are not configuration.
-const ENV_KEYS: [&str; 5] = ["database_url", "bind", "demo", "base_domain", "log_format"];
+const ENV_KEYS: [&str; 6] = [
+    "database_url",
+    "bind",
+    "demo",
+    "base_domain",
+    "public_url",
+    "log_format",
+];
 
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));

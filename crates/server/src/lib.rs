@@ -76,6 +76,7 @@ pub async fn serve(
         refettorio_web::install_metrics().context("cannot install the metrics recorder")?;
     let web_config = Arc::new(WebConfig {
         base_domain: config.base_domain.clone(),
+        public_url: config.public_url.clone(),
     });
     let state = AppState {
         db,

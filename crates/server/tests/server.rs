@@ -1,67 +1,10 @@
 //! The real server on port 0, on SQLite and (when configured) PostgreSQL, driven over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
+mod common;
 
+use common::spawn;
 use refettorio_db::testing::TestDb;
-use refettorio_domain::FixedClock;
-use refettorio_server::{Config, Running};
-use tokio::sync::oneshot;
-
-struct App {
-    running: Running,
-    base: String,
-    stop: oneshot::Sender<()>,
-    client: reqwest::Client,
-}
-
-async fn spawn(t: &TestDb, demo: bool) -> App {
-    let config = Config {
-        database_url: t.url.clone(),
-        bind: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    // Monday 23 November 2026, 08:00 in Rome: a school day of the demo.
-    let clock = Arc::new(FixedClock::new("2026-11-23T07:00:00Z".parse().unwrap()));
-    let db = refettorio_server::open_database(&config).await.unwrap();
-    if demo {
-        refettorio_server::load_demo(&db, clock.as_ref())
-            .await
-            .unwrap();
-    }
-    let (stop, stopped) = oneshot::channel::<()>();
-    let running = refettorio_server::serve(&config, db, clock, async {
-        let _ = stopped.await;
-    })
-    .await
-    .unwrap();
-    let base = format!("http://{}", running.addr);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    App {
-        running,
-        base,
-        stop,
-        client,
-    }
-}
-
-impl App {
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn stop(self) {
-        self.stop.send(()).unwrap();
-        self.running.task.await.unwrap().unwrap();
-    }
-}
 
 #[tokio::test]
 async fn health_answers_on_every_backend() {

@@ -15,6 +15,9 @@ use axum::response::{Html, IntoResponse, Response};
 pub enum WebError {
     #[error("not found: {0}")]
     NotFound(String),
+    /// Not this user's to see or change (a tampered id, a missing CSRF token, another role).
+    #[error("forbidden")]
+    Forbidden,
     #[error(transparent)]
     Db(#[from] refettorio_db::DbError),
     #[error(transparent)]
@@ -34,6 +37,23 @@ impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, page) = match self {
             WebError::NotFound(message) => (
+                StatusCode::NOT_FOUND,
+                ErrorPage {
+                    title: "Pagina non trovata",
+                    message,
+                },
+            ),
+            WebError::Forbidden | WebError::App(refettorio_app::AppError::Forbidden) => (
+                StatusCode::FORBIDDEN,
+                ErrorPage {
+                    title: "Operazione non consentita",
+                    message:
+                        "Non hai i permessi per questa operazione, oppure il modulo è scaduto: \
+                              ricarica la pagina e riprova."
+                            .into(),
+                },
+            ),
+            WebError::App(refettorio_app::AppError::NotFound(message)) => (
                 StatusCode::NOT_FOUND,
                 ErrorPage {
                     title: "Pagina non trovata",

@@ -1,10 +1,13 @@
 //! The web layer: portal, back office and public pages (askama), health and metrics, the
 //! tenant resolution from the host or the `/t/<slug>/` prefix, and the HTTP middleware stack.
 
+mod access;
+mod area;
 pub mod assets;
 mod error;
 mod metrics;
 mod pages;
+mod session;
 mod tenant;
 
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use refettorio_db::Db;
 use refettorio_domain::Clock;
 use tower::ServiceBuilder;
@@ -30,6 +33,16 @@ pub struct WebConfig {
     /// When set (e.g. `refettorio.example.it`), `esempio.refettorio.example.it` serves the
     /// tenant `esempio` at its root, as `/t/esempio/` does on any host.
     pub base_domain: Option<String>,
+    /// The public address (for e-mailed links); https marks cookies `Secure`.
+    pub public_url: Option<String>,
+}
+
+impl WebConfig {
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
 }
 
 /// What every handler can reach.
@@ -47,8 +60,53 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let tenant_routes = Router::new()
         .route("/t/{slug}/", get(pages::tenant_home))
-        .route("/t/{slug}/accedi", get(pages::login))
-        .route("/t/{slug}/area-personale", get(pages::personal_area))
+        .route(
+            "/t/{slug}/accedi",
+            get(access::login_form).post(access::login),
+        )
+        .route("/t/{slug}/esci", post(access::logout))
+        .route(
+            "/t/{slug}/registrati",
+            get(access::register_form).post(access::register),
+        )
+        .route("/t/{slug}/attiva", get(access::activate))
+        .route(
+            "/t/{slug}/password/recupera",
+            get(access::reset_request_form).post(access::reset_request),
+        )
+        .route(
+            "/t/{slug}/password/nuova",
+            get(access::reset_new_form).post(access::reset_new),
+        )
+        .route("/t/{slug}/documenti/{id}", get(pages::public_document))
+        .route("/t/{slug}/area-personale", get(area::home))
+        .route("/t/{slug}/area-personale/figli", get(area::children))
+        .route(
+            "/t/{slug}/area-personale/figli/{id}/presenze",
+            get(area::attendance),
+        )
+        .route(
+            "/t/{slug}/area-personale/prenotazioni",
+            get(area::bookings).post(area::change),
+        )
+        .route("/t/{slug}/area-personale/pagamenti", get(area::payments))
+        .route(
+            "/t/{slug}/area-personale/comunicazioni",
+            get(area::messages),
+        )
+        .route(
+            "/t/{slug}/area-personale/comunicazioni/{id}",
+            get(area::message_file),
+        )
+        .route("/t/{slug}/area-personale/profilo", get(area::profile))
+        .route(
+            "/t/{slug}/area-personale/profilo/contatti",
+            post(area::save_contacts),
+        )
+        .route(
+            "/t/{slug}/area-personale/profilo/password",
+            post(area::change_password),
+        )
         .route("/t/{slug}/backoffice", get(pages::backoffice))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

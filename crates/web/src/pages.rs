@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_db::content;
 use refettorio_db::registry::{calendar, tenant};
 use refettorio_domain::{ClassId, SchoolId, day_it, today};
 use serde::Serialize;
@@ -19,6 +20,8 @@ pub(crate) struct Layout<'a> {
     pub title: &'a str,
     pub tenant_name: Option<&'a str>,
     pub tenant_slug: Option<&'a str>,
+    /// The logged-in user's name and the session's CSRF token (for the logout form).
+    pub user: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Layout<'a> {
@@ -27,6 +30,7 @@ impl<'a> Layout<'a> {
             title,
             tenant_name: None,
             tenant_slug: None,
+            user: None,
         }
     }
 
@@ -35,6 +39,17 @@ impl<'a> Layout<'a> {
             title,
             tenant_name: Some(&t.name),
             tenant_slug: Some(t.slug.as_str()),
+            user: None,
+        }
+    }
+
+    /// A page of the personal area: the header shows who is logged in and the logout button.
+    pub fn citizen(title: &'a str, c: &'a crate::session::Citizen, name: &'a str) -> Self {
+        Layout {
+            title,
+            tenant_name: Some(&c.tenant.name),
+            tenant_slug: Some(c.tenant.slug.as_str()),
+            user: Some((name, c.session.csrf_token.as_str())),
         }
     }
 }
@@ -119,6 +134,21 @@ struct TenantHome<'a> {
     today_status: String,
     office_email: Option<&'a str>,
     office_phone: Option<&'a str>,
+    news: Vec<content::News>,
+    documents: Vec<content::DocumentInfo>,
+}
+
+impl TenantHome<'_> {
+    fn category_label(c: &str) -> &'static str {
+        match c {
+            "regolamento" => "Regolamento",
+            "tariffe" => "Tariffe",
+            "privacy" => "Informativa privacy",
+            "moduli" => "Moduli",
+            "menu" => "Menù",
+            _ => "Documento",
+        }
+    }
 }
 
 pub(crate) async fn tenant_home(
@@ -143,7 +173,11 @@ pub(crate) async fn tenant_home(
             }
         }
     };
+    let news = content::visible_news(c, t.id, day, 10).await?;
+    let documents = content::documents(c, t.id, None).await?;
     Ok(TenantHome {
+        news,
+        documents,
         layout: Layout::tenant("Servizi scolastici", &t),
         slug: t.slug.as_str(),
         cutoff,
@@ -156,78 +190,53 @@ pub(crate) async fn tenant_home(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "login.html")]
-struct LoginPage<'a> {
+#[template(path = "backoffice.html")]
+struct BackofficePage<'a> {
     layout: Layout<'a>,
-    next: Option<String>,
+    role: &'a str,
 }
 
-#[derive(serde::Deserialize)]
-pub(crate) struct NextQuery {
-    next: Option<String>,
-}
-
-pub(crate) async fn login(
-    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
-    axum::extract::Query(q): axum::extract::Query<NextQuery>,
-) -> Response {
-    // Only paths inside this municipality are honoured as a return address.
-    let prefix = format!("/t/{}/", t.slug);
-    let next = q
-        .next
-        .filter(|n| n.starts_with(&prefix) && !n.contains("//"));
-    LoginPage {
-        layout: Layout::tenant("Accedi", &t),
-        next,
-    }
-    .into_response()
-}
-
-/// Pages that need a logged-in user send everyone else to the login, with the way back.
-fn to_login(t: &tenant::Tenant, uri: &OriginalUri) -> Redirect {
-    let back = uri.0.path();
-    Redirect::to(&format!(
-        "/t/{}/accedi?next={}",
-        t.slug,
-        percent_encode(back)
-    ))
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-pub(crate) async fn personal_area(
-    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
-    uri: OriginalUri,
-) -> Redirect {
-    to_login(&t, &uri)
-}
-
+/// The back office's entry: staff of this municipality only; everyone else goes to the login.
 pub(crate) async fn backoffice(
+    State(state): State<AppState>,
     Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    headers: axum::http::HeaderMap,
     uri: OriginalUri,
-) -> Redirect {
-    to_login(&t, &uri)
+) -> Result<Response, WebError> {
+    let Some((session, _)) = crate::session::current_session(&state, &headers).await? else {
+        return Ok(crate::session::to_login(&t, &uri.0));
+    };
+    let refettorio_db::auth::Subject::Staff(id) = session.subject else {
+        return Err(WebError::Forbidden);
+    };
+    if session.tenant != t.id {
+        return Ok(crate::session::to_login(&t, &uri.0));
+    }
+    let mut h = state.db.acquire().await?;
+    let user = refettorio_db::registry::staff::staff(&mut h.conn(), t.id)
+        .await?
+        .into_iter()
+        .find(|u| u.id == id && u.active)
+        .ok_or(WebError::Forbidden)?;
+    Ok(BackofficePage {
+        layout: Layout {
+            user: Some((&user.display_name, &session.csrf_token)),
+            ..Layout::tenant("Back office", &t)
+        },
+        role: user.role.label_it(),
+    }
+    .into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn return_paths_are_encoded() {
-        assert_eq!(
-            percent_encode("/t/esempio/area-personale"),
-            "/t/esempio/area-personale"
-        );
-        assert_eq!(percent_encode("/t/x/a b?c"), "/t/x/a%20b%3Fc");
+/// A public document of the municipality (regulation, tariffs, menus, forms).
+pub(crate) async fn public_document(
+    State(state): State<AppState>,
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    Path((_, id)): Path<(String, i64)>,
+) -> Result<Response, WebError> {
+    let mut h = state.db.acquire().await?;
+    match content::document(&mut h.conn(), t.id, id, None).await? {
+        Some((info, bytes)) => Ok(crate::area::download(&info, bytes)),
+        None => Err(WebError::NotFound("Documento non trovato.".into())),
     }
 }

@@ -248,10 +248,15 @@ pub async fn families_of_guardian(
     tenant: TenantId,
     guardian: GuardianId,
 ) -> Result<Vec<(Family, Link)>> {
-    let sql = "SELECT f.id, f.payer_id, f.isee_cents, d.can_see_payments AS delegate_payments \
-               FROM family f LEFT JOIN family_delegate d \
-                 ON d.tenant_id = f.tenant_id AND d.family_id = f.id AND d.guardian_id = $2 \
-               WHERE f.tenant_id = $1 AND (f.payer_id = $2 OR d.guardian_id IS NOT NULL) ORDER BY f.id";
+    // Two indexed lookups (as payer, as delegate) rather than one OR that scans every family.
+    let sql = "SELECT id, payer_id, isee_cents, delegate_payments FROM ( \
+                 SELECT f.id, f.payer_id, f.isee_cents, CAST(NULL AS BOOLEAN) AS delegate_payments \
+                 FROM family f WHERE f.tenant_id = $1 AND f.payer_id = $2 \
+                 UNION ALL \
+                 SELECT f.id, f.payer_id, f.isee_cents, d.can_see_payments AS delegate_payments \
+                 FROM family_delegate d JOIN family f ON f.tenant_id = d.tenant_id AND f.id = d.family_id \
+                 WHERE d.tenant_id = $1 AND d.guardian_id = $2 AND f.payer_id <> $2 \
+               ) x ORDER BY id";
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]

@@ -437,3 +437,23 @@ pub async fn enrolment_by_card(
     });
     row.map(Enrolment::try_from).transpose()
 }
+
+pub async fn enrolment(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: EnrolmentId,
+) -> Result<Option<Enrolment>> {
+    let sql = concat!(
+        "SELECT ",
+        enrolment_columns!(),
+        " FROM enrolment WHERE tenant_id = $1 AND id = $2"
+    );
+    let row: Option<EnrolmentRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(Enrolment::try_from).transpose()
+}

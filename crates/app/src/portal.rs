@@ -1,0 +1,626 @@
+//! What a family sees in its personal area: the children with their services and today's
+//! meal, the meal calendar, the accounts with their movements and summary. Every function
+//! starts from the logged-in guardian and reaches only that guardian's families: an id of
+//! another family is answered as if it did not exist.
+
+use std::collections::BTreeMap;
+
+use jiff::ToSpan;
+use jiff::civil::Date;
+use refettorio_db::meals::{self, Account, Entry};
+use refettorio_db::registry::calendar::{self, SchoolYear};
+use refettorio_db::registry::family::{self, Family, Link, Pupil};
+use refettorio_db::registry::school::{self, Class, School};
+use refettorio_db::registry::service::{self, Diet, Enrolment, Service, TariffBand};
+use refettorio_db::registry::tenant::Tenant;
+use refettorio_db::{Conn, Db};
+use refettorio_domain::{
+    AccountId, Billing, Cents, Clock, DayStatus, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
+    GuardianId, MealChoice, SchoolCalendar, ServiceKind, deadline, meals_left, today,
+};
+
+use crate::AppError;
+
+/// The families a guardian belongs to, and whether payments may be shown for each.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub families: Vec<(Family, Link)>,
+}
+
+impl Access {
+    pub fn family(&self, id: FamilyId) -> Option<&(Family, Link)> {
+        self.families.iter().find(|(f, _)| f.id == id)
+    }
+
+    pub fn sees_payments(&self, id: FamilyId) -> bool {
+        matches!(
+            self.family(id),
+            Some((
+                _,
+                Link::Payer
+                    | Link::Delegate {
+                        can_see_payments: true
+                    }
+            ))
+        )
+    }
+}
+
+pub async fn access(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant,
+    guardian: GuardianId,
+) -> Result<Access, AppError> {
+    Ok(Access {
+        families: family::families_of_guardian(conn, tenant.id, guardian).await?,
+    })
+}
+
+/// Today's meal of an enrolment in refezione.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TodayMeal {
+    /// A canteen day: the choice, and whether it can still be changed.
+    Canteen {
+        choice: MealChoice,
+        changeable: bool,
+    },
+    /// No meal today, with the reason.
+    NoMeal(String),
+}
+
+/// One service of a child, with everything its card shows.
+#[derive(Debug, Clone)]
+pub struct ChildService {
+    pub enrolment: Enrolment,
+    pub service: Service,
+    pub school: School,
+    pub class: Class,
+    pub band: Option<TariffBand>,
+    pub diet: Option<Diet>,
+    pub today: Option<TodayMeal>,
+    pub cutoff: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Child {
+    pub pupil: Pupil,
+    pub services: Vec<ChildService>,
+}
+
+/// A prepaid account as the family sees it.
+#[derive(Debug, Clone)]
+pub struct AccountView {
+    pub account: Account,
+    pub service: Service,
+    pub year: SchoolYear,
+    pub balance: Cents,
+    /// The meal prices of the family's active enrolments in the service, summed.
+    pub daily_cost: Cents,
+    /// Days of meals the balance still pays for (None when meals are free).
+    pub meals_left: Option<i64>,
+    pub low: bool,
+}
+
+/// The home of the personal area.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub today: Date,
+    pub children: Vec<Child>,
+    pub accounts: Vec<AccountView>,
+}
+
+/// The school year in course (or the next one, before it starts).
+async fn current_year(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant,
+    day: Date,
+) -> Result<Option<SchoolYear>, AppError> {
+    if let Some(y) = calendar::school_year_at(conn, tenant.id, day).await? {
+        return Ok(Some(y));
+    }
+    Ok(calendar::school_years(conn, tenant.id)
+        .await?
+        .into_iter()
+        .filter(|y| y.ends_on >= day)
+        .min_by_key(|y| y.starts_on))
+}
+
+/// Everything the home and the children's page need, for the current school year.
+pub async fn overview(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    access: &Access,
+) -> Result<Overview, AppError> {
+    let now = clock.now();
+    let day = today(clock, &tenant.timezone);
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let mut out = Overview {
+        today: day,
+        children: Vec::new(),
+        accounts: Vec::new(),
+    };
+    let Some(year) = current_year(c, tenant, day).await? else {
+        return Ok(out);
+    };
+    let services = service::services(c, tenant.id, year.id).await?;
+    let cal = calendar::load_calendar(c, tenant, &year).await?;
+    let diets = service::diets(c, tenant.id).await?;
+    let mut bands: BTreeMap<i64, Vec<TariffBand>> = BTreeMap::new();
+    for s in &services {
+        bands.insert(s.id.get(), service::bands(c, tenant.id, s.id).await?);
+    }
+    for (fam, _) in &access.families {
+        let mut daily: BTreeMap<i64, Cents> = BTreeMap::new();
+        for pupil in family::pupils_of_family(c, tenant.id, fam.id).await? {
+            let mut child = Child {
+                pupil,
+                services: Vec::new(),
+            };
+            for e in service::enrolments_of_pupil(c, tenant.id, child.pupil.id).await? {
+                let Some(svc) = services.iter().find(|s| s.id == e.service_id) else {
+                    continue; // another school year
+                };
+                if e.state == EnrolmentState::Attivo {
+                    let d = daily.entry(svc.id.get()).or_insert(Cents(0));
+                    *d = d.checked_add(e.meal_price).unwrap_or(*d);
+                }
+                let (Some(school), Some(class)) = (
+                    school::school(c, tenant.id, e.school_id).await?,
+                    school::class(c, tenant.id, e.class_id).await?,
+                ) else {
+                    continue;
+                };
+                let rules = tenant.booking_rules(school.kind);
+                let today_meal = if svc.kind == ServiceKind::Refezione {
+                    Some(today_meal(c, tenant, &cal, &e, &class, day, now, rules.cutoff).await?)
+                } else {
+                    None
+                };
+                child.services.push(ChildService {
+                    band: bands
+                        .get(&svc.id.get())
+                        .and_then(|b| b.iter().find(|b| b.id == e.tariff_band_id))
+                        .cloned(),
+                    diet: e
+                        .diet_id
+                        .and_then(|d| diets.iter().find(|x| x.id == d))
+                        .cloned(),
+                    service: svc.clone(),
+                    school,
+                    class,
+                    today: today_meal,
+                    cutoff: rules.cutoff.strftime("%H:%M").to_string(),
+                    enrolment: e,
+                });
+            }
+            out.children.push(child);
+        }
+        if !access.sees_payments(fam.id) {
+            continue;
+        }
+        for svc in services.iter().filter(|s| s.billing == Billing::Prepaid) {
+            let Some(account) = meals::account_of(c, tenant.id, fam.id, svc.id).await? else {
+                continue;
+            };
+            let balance = meals::balance(c, tenant.id, account.id).await?;
+            let daily_cost = daily.get(&svc.id.get()).copied().unwrap_or(Cents(0));
+            out.accounts.push(account_view(
+                tenant,
+                account,
+                svc.clone(),
+                year.clone(),
+                balance,
+                daily_cost,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn account_view(
+    tenant: &Tenant,
+    account: Account,
+    service: Service,
+    year: SchoolYear,
+    balance: Cents,
+    daily_cost: Cents,
+) -> AccountView {
+    let left = (daily_cost.get() > 0).then(|| meals_left(balance, daily_cost));
+    AccountView {
+        low: daily_cost.get() > 0
+            && refettorio_domain::is_low(balance, daily_cost, tenant.settings.low_balance_meals),
+        account,
+        service,
+        year,
+        balance,
+        daily_cost,
+        meals_left: left,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn today_meal(
+    c: &mut Conn<'_>,
+    tenant: &Tenant,
+    cal: &SchoolCalendar,
+    e: &Enrolment,
+    class: &Class,
+    day: Date,
+    now: jiff::Timestamp,
+    cutoff: jiff::civil::Time,
+) -> Result<TodayMeal, AppError> {
+    if e.state != EnrolmentState::Attivo {
+        return Ok(TodayMeal::NoMeal("servizio non attivo".into()));
+    }
+    if day < e.start_date {
+        return Ok(TodayMeal::NoMeal(
+            "il servizio non è ancora iniziato".into(),
+        ));
+    }
+    match cal.day_status(day, class.school_id, class.id) {
+        DayStatus::SchoolDay => {}
+        other => return Ok(TodayMeal::NoMeal(other.label_it())),
+    }
+    if !cal.is_canteen_day(day, class.school_id, class.id, class.canteen_weekdays) {
+        return Ok(TodayMeal::NoMeal("la classe non ha il rientro oggi".into()));
+    }
+    let choice = meals::bookings(c, tenant.id, e.id, day, day)
+        .await?
+        .into_iter()
+        .next()
+        .map_or(MealChoice::Present, |(_, ch)| ch);
+    let changeable = deadline(day, cutoff, &tenant.timezone).is_some_and(|d| now < d);
+    Ok(TodayMeal::Canteen { choice, changeable })
+}
+
+/// An enrolment of one of the guardian's children, with its pupil; NotFound otherwise.
+pub async fn enrolment_of(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant,
+    access: &Access,
+    id: EnrolmentId,
+) -> Result<(Enrolment, Pupil), AppError> {
+    let not_found = || AppError::NotFound("Iscrizione non trovata.".into());
+    let e = service::enrolment(conn, tenant.id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let p = family::pupil(conn, tenant.id, e.pupil_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if access.family(p.family_id).is_none() {
+        return Err(not_found());
+    }
+    Ok((e, p))
+}
+
+/// One day of the meal calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarDay {
+    pub date: Date,
+    pub state: DayState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DayState {
+    /// A canteen day: the choice, and why it can't be changed (None: it can).
+    Canteen {
+        choice: MealChoice,
+        locked: Option<String>,
+    },
+    /// No canteen that day, with the reason.
+    NoCanteen(String),
+}
+
+/// A month of an enrolment's meal calendar.
+#[derive(Debug, Clone)]
+pub struct MonthView {
+    pub enrolment: Enrolment,
+    pub pupil: Pupil,
+    pub school: School,
+    pub class: Class,
+    pub first: Date,
+    pub days: Vec<CalendarDay>,
+    pub cutoff: String,
+    pub today: Date,
+    pub bland_enabled: bool,
+}
+
+/// The calendar of `month` (its first day) for an enrolment in refezione.
+pub async fn month(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    access: &Access,
+    id: EnrolmentId,
+    first: Date,
+) -> Result<MonthView, AppError> {
+    let now = clock.now();
+    let day = today(clock, &tenant.timezone);
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let (e, pupil) = enrolment_of(c, tenant, access, id).await?;
+    let not_found = || AppError::NotFound("Iscrizione non trovata.".into());
+    let school = school::school(c, tenant.id, e.school_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let class = school::class(c, tenant.id, e.class_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let year = calendar::school_year(c, tenant.id, class.school_year_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let cal = calendar::load_calendar(c, tenant, &year).await?;
+    let rules = tenant.booking_rules(school.kind);
+    let first = first.first_of_month();
+    let last = first.last_of_month();
+    let choices: BTreeMap<Date, MealChoice> = meals::bookings(c, tenant.id, e.id, first, last)
+        .await?
+        .into_iter()
+        .collect();
+    let mut days = Vec::new();
+    let mut d = first;
+    while d <= last {
+        let state = if e.state != EnrolmentState::Attivo {
+            DayState::NoCanteen("servizio non attivo".into())
+        } else if d < e.start_date {
+            DayState::NoCanteen("prima dell'inizio del servizio".into())
+        } else {
+            match cal.day_status(d, class.school_id, class.id) {
+                DayStatus::SchoolDay
+                    if cal.is_canteen_day(d, class.school_id, class.id, class.canteen_weekdays) =>
+                {
+                    let locked = match rules.check_day(now, &tenant.timezone, d) {
+                        Ok(()) => None,
+                        Err(refettorio_domain::BookingError::TooFarAhead { max_days }) => {
+                            Some(format!("modificabile al massimo {max_days} giorni prima"))
+                        }
+                        Err(_) => Some("ora limite passata".to_string()),
+                    };
+                    DayState::Canteen {
+                        choice: choices.get(&d).copied().unwrap_or(MealChoice::Present),
+                        locked,
+                    }
+                }
+                DayStatus::SchoolDay => DayState::NoCanteen("nessun rientro".into()),
+                other => DayState::NoCanteen(other.label_it()),
+            }
+        };
+        days.push(CalendarDay { date: d, state });
+        d = d.checked_add(1.day())?;
+    }
+    Ok(MonthView {
+        cutoff: rules.cutoff.strftime("%H:%M").to_string(),
+        bland_enabled: rules.bland_enabled,
+        enrolment: e,
+        pupil,
+        school,
+        class,
+        first,
+        days,
+        today: day,
+    })
+}
+
+/// Changes meals of one of the guardian's children (a delegate may too).
+#[allow(clippy::too_many_arguments)]
+pub async fn change(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    access: &Access,
+    id: EnrolmentId,
+    from: Date,
+    to: Date,
+    choice: MealChoice,
+    by: &str,
+) -> Result<Vec<Date>, AppError> {
+    let mut h = db.acquire().await?;
+    let (e, _) = enrolment_of(&mut h.conn(), tenant, access, id).await?;
+    drop(h);
+    crate::meals::change_meals(db, clock, tenant, &e, from, to, choice, by).await
+}
+
+/// A movement of an account, described for the family.
+#[derive(Debug, Clone)]
+pub struct Movement {
+    pub entry: Entry,
+    pub description: String,
+}
+
+/// The summary families know from Halley.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Meals charged, net of reversals (negative or zero).
+    pub consumed: Cents,
+    pub meals_consumed: i64,
+    /// Recharges paid with a pagoPA notice (reference starting with a notice number).
+    pub paid_notice: Cents,
+    /// Other recharges (spontaneous payments, office entries).
+    pub paid_spontaneous: Cents,
+    /// The carry-over from the previous year (positive: credit; negative: debt).
+    pub carry_over: Cents,
+    /// Adjustments, refunds and transfers.
+    pub other: Cents,
+    pub balance: Cents,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentsView {
+    pub account: AccountView,
+    pub family: FamilyId,
+    pub movements: Vec<Movement>,
+    pub summary: Summary,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    /// Every prepaid account the guardian may see, for the year selector.
+    pub others: Vec<(AccountId, String)>,
+    pub updated_at: jiff::Timestamp,
+}
+
+/// The accounts (all years) the guardian may see, newest year first.
+pub async fn visible_accounts(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant,
+    access: &Access,
+) -> Result<Vec<(Account, Service, SchoolYear)>, AppError> {
+    let years = calendar::school_years(conn, tenant.id).await?;
+    let mut out = Vec::new();
+    for y in years.iter().rev() {
+        for svc in service::services(conn, tenant.id, y.id).await? {
+            if svc.billing != Billing::Prepaid {
+                continue;
+            }
+            for (fam, _) in &access.families {
+                if !access.sees_payments(fam.id) {
+                    continue;
+                }
+                if let Some(a) = meals::account_of(conn, tenant.id, fam.id, svc.id).await? {
+                    out.push((a, svc.clone(), y.clone()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The movements of an account (optionally within `from..=to`) and its summary.
+pub async fn payments(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    access: &Access,
+    account: Option<AccountId>,
+    from: Option<Date>,
+    to: Option<Date>,
+) -> Result<Option<PaymentsView>, AppError> {
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let visible = visible_accounts(c, tenant, access).await?;
+    let chosen = match account {
+        Some(id) => visible
+            .iter()
+            .find(|(a, _, _)| a.id == id)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound("Conto non trovato.".into()))?,
+        None => match visible.first() {
+            Some(v) => v.clone(),
+            None => return Ok(None),
+        },
+    };
+    let (acc, svc, year) = chosen;
+    let entries = meals::entries(c, tenant.id, acc.id).await?;
+    let mut names: BTreeMap<i64, String> = BTreeMap::new();
+    let mut daily = Cents(0);
+    for p in family::pupils_of_family(c, tenant.id, acc.family).await? {
+        for e in service::enrolments_of_pupil(c, tenant.id, p.id).await? {
+            if e.service_id == svc.id && e.state == EnrolmentState::Attivo {
+                daily = daily.checked_add(e.meal_price).unwrap_or(daily);
+            }
+        }
+        names.insert(p.id.get(), p.first_name.clone());
+    }
+    let mut summary = Summary::default();
+    let add = |a: &mut Cents, b: Cents| *a = a.checked_add(b).unwrap_or(*a);
+    for e in &entries {
+        add(&mut summary.balance, e.amount);
+        match e.kind {
+            EntryKind::MealCharge => {
+                add(&mut summary.consumed, e.amount);
+                summary.meals_consumed += 1;
+            }
+            EntryKind::Reversal if e.enrolment.is_some() => {
+                add(&mut summary.consumed, e.amount);
+                summary.meals_consumed -= 1;
+            }
+            EntryKind::Recharge
+                if e.reference
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("avviso:")) =>
+            {
+                add(&mut summary.paid_notice, e.amount)
+            }
+            EntryKind::Recharge => add(&mut summary.paid_spontaneous, e.amount),
+            EntryKind::CarryOver => add(&mut summary.carry_over, e.amount),
+            _ => add(&mut summary.other, e.amount),
+        }
+    }
+    let movements = entries
+        .into_iter()
+        .rev()
+        .filter(|e| from.is_none_or(|f| e.day >= f) && to.is_none_or(|t| e.day <= t))
+        .map(|e| Movement {
+            description: describe(&e, &names),
+            entry: e,
+        })
+        .collect();
+    let others = visible
+        .iter()
+        .map(|(a, s, y)| (a.id, format!("{} {}", s.name, y.label)))
+        .collect();
+    let balance = summary.balance;
+    Ok(Some(PaymentsView {
+        family: acc.family,
+        account: account_view(tenant, acc, svc, year, balance, daily),
+        movements,
+        summary,
+        from,
+        to,
+        others,
+        updated_at: clock.now(),
+    }))
+}
+
+fn describe(e: &Entry, names: &BTreeMap<i64, String>) -> String {
+    let who = e
+        .pupil
+        .and_then(|p| names.get(&p.get()))
+        .map(|n| format!(" – {n}"))
+        .unwrap_or_default();
+    let meal = if e.bland { " (pasto in bianco)" } else { "" };
+    let base = match e.kind {
+        EntryKind::MealCharge => format!("Pasto{meal}{who}"),
+        EntryKind::Reversal if e.enrolment.is_some() => format!("Storno pasto{meal}{who}"),
+        other => other.label_it().to_string(),
+    };
+    let reason = e.reason.trim();
+    if reason.is_empty() || e.kind == EntryKind::MealCharge {
+        base
+    } else {
+        format!("{base}: {reason}")
+    }
+}
+
+/// Meals consumed by one child (charges not reversed), newest first, with date and amount.
+pub async fn attendance(
+    db: &Db,
+    tenant: &Tenant,
+    access: &Access,
+    id: EnrolmentId,
+) -> Result<(Enrolment, Pupil, Vec<Entry>), AppError> {
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let (e, p) = enrolment_of(c, tenant, access, id).await?;
+    let Some(acc) = meals::account_of(c, tenant.id, p.family_id, e.service_id).await? else {
+        return Ok((e, p, Vec::new()));
+    };
+    let entries = meals::entries(c, tenant.id, acc.id).await?;
+    let reversed: std::collections::BTreeSet<i64> =
+        entries.iter().filter_map(|x| x.reverses).collect();
+    let mut meals: Vec<Entry> = entries
+        .into_iter()
+        .filter(|x| {
+            x.kind == EntryKind::MealCharge
+                && x.enrolment == Some(e.id)
+                && !reversed.contains(&x.id)
+        })
+        .collect();
+    meals.reverse();
+    Ok((e, p, meals))
+}
+
+/// The first day of the month after/before `d`'s.
+pub fn shift_month(d: Date, months: i32) -> Option<Date> {
+    d.first_of_month().checked_add(months.months()).ok()
+}

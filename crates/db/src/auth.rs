@@ -1,0 +1,358 @@
+//! Login sessions, failed-login records for throttling, password-reset tokens and the
+//! guardian's credentials and contact preferences. Tokens arrive here already hashed.
+
+use refettorio_domain::{GuardianId, StaffUserId, TenantId};
+
+use crate::{Conn, Result, from_micros, micros, on_conn};
+
+/// Who a session belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Guardian(GuardianId),
+    Staff(StaffUserId),
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub tenant: TenantId,
+    pub subject: Subject,
+    pub csrf_token: String,
+    pub expires_at: jiff::Timestamp,
+    pub absolute_expiry: jiff::Timestamp,
+}
+
+pub async fn insert_session(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    s: &Session,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let (guardian, staff) = match s.subject {
+        Subject::Guardian(g) => (Some(g.get()), None),
+        Subject::Staff(u) => (None, Some(u.get())),
+    };
+    let sql = "INSERT INTO web_session (token_hash, tenant_id, guardian_id, staff_id, csrf_token, created_at, \
+               expires_at, absolute_expiry) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(token_hash)
+            .bind(s.tenant.get())
+            .bind(guardian)
+            .bind(staff)
+            .bind(&s.csrf_token)
+            .bind(micros(now))
+            .bind(micros(s.expires_at))
+            .bind(micros(s.absolute_expiry))
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// The session with this token hash, if it has not expired at `now`.
+pub async fn session(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    now: jiff::Timestamp,
+) -> Result<Option<Session>> {
+    let sql = "SELECT tenant_id, guardian_id, staff_id, csrf_token, expires_at, absolute_expiry \
+               FROM web_session WHERE token_hash = $1 AND expires_at > $2";
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        tenant_id: i64,
+        guardian_id: Option<i64>,
+        staff_id: Option<i64>,
+        csrf_token: String,
+        expires_at: i64,
+        absolute_expiry: i64,
+    }
+    let row: Option<Row> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(token_hash)
+            .bind(micros(now))
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    let Some(r) = row else { return Ok(None) };
+    let subject = match (r.guardian_id, r.staff_id) {
+        (Some(g), None) => Subject::Guardian(GuardianId(g)),
+        (None, Some(u)) => Subject::Staff(StaffUserId(u)),
+        _ => {
+            return Err(crate::DbError::Corrupt(
+                "session without one subject".into(),
+            ));
+        }
+    };
+    Ok(Some(Session {
+        tenant: TenantId(r.tenant_id),
+        subject,
+        csrf_token: r.csrf_token,
+        expires_at: from_micros(r.expires_at)?,
+        absolute_expiry: from_micros(r.absolute_expiry)?,
+    }))
+}
+
+/// Moves a session's idle expiry forward.
+pub async fn extend_session(
+    conn: &mut Conn<'_>,
+    token_hash: &str,
+    expires_at: jiff::Timestamp,
+) -> Result<()> {
+    let sql = "UPDATE web_session SET expires_at = $2 WHERE token_hash = $1";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(token_hash)
+            .bind(micros(expires_at))
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn delete_session(conn: &mut Conn<'_>, token_hash: &str) -> Result<()> {
+    let sql = "DELETE FROM web_session WHERE token_hash = $1";
+    on_conn!(conn, |c| {
+        sqlx::query(sql).bind(token_hash).execute(&mut *c).await?;
+    });
+    Ok(())
+}
+
+/// Ends every session of a guardian (after a password change or reset), but `keep`.
+pub async fn delete_guardian_sessions(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+    keep: Option<&str>,
+) -> Result<u64> {
+    let sql =
+        "DELETE FROM web_session WHERE tenant_id = $1 AND guardian_id = $2 AND token_hash <> $3";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(keep.unwrap_or(""))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n)
+}
+
+/// Removes expired sessions and old failure records.
+pub async fn purge_expired(conn: &mut Conn<'_>, now: jiff::Timestamp) -> Result<u64> {
+    let n = on_conn!(conn, |c| {
+        let a = sqlx::query("DELETE FROM web_session WHERE expires_at <= $1")
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        let day = micros(now) - 86_400_000_000;
+        let b = sqlx::query("DELETE FROM login_failure WHERE failed_at < $1")
+            .bind(day)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        a + b
+    });
+    Ok(n)
+}
+
+pub async fn record_failure(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    subject: &str,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let sql = "INSERT INTO login_failure (tenant_id, subject, failed_at) VALUES ($1, $2, $3)";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(subject)
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Failures for `subject` since `since`, and the oldest of them.
+pub async fn failures_since(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    subject: &str,
+    since: jiff::Timestamp,
+) -> Result<(u32, Option<jiff::Timestamp>)> {
+    let sql = "SELECT COUNT(*), MIN(failed_at) FROM login_failure WHERE tenant_id = $1 AND subject = $2 AND failed_at > $3";
+    let (n, first): (i64, Option<i64>) = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(subject)
+            .bind(micros(since))
+            .fetch_one(&mut *c)
+            .await?
+    });
+    let first = first.map(from_micros).transpose()?;
+    Ok((u32::try_from(n).unwrap_or(u32::MAX), first))
+}
+
+pub async fn clear_failures(conn: &mut Conn<'_>, tenant: TenantId, subject: &str) -> Result<()> {
+    let sql = "DELETE FROM login_failure WHERE tenant_id = $1 AND subject = $2";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(subject)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// A guardian's stored password hash (None: no local credentials).
+pub async fn guardian_password(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+) -> Result<Option<String>> {
+    let sql = "SELECT password_hash FROM guardian WHERE tenant_id = $1 AND id = $2";
+    let h: Option<Option<String>> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(h.flatten())
+}
+
+pub async fn set_guardian_password(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+    password_hash: &str,
+) -> Result<()> {
+    let sql = "UPDATE guardian SET password_hash = $3 WHERE tenant_id = $1 AND id = $2";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(password_hash)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// A guardian's contacts and channel preferences.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Contacts {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub notify_email: bool,
+    pub notify_sms: bool,
+}
+
+pub async fn contacts(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+) -> Result<Option<Contacts>> {
+    let sql = "SELECT email, phone, notify_email, notify_sms FROM guardian WHERE tenant_id = $1 AND id = $2";
+    let row: Option<Contacts> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(row)
+}
+
+pub async fn set_contacts(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+    k: &Contacts,
+) -> Result<()> {
+    let sql = "UPDATE guardian SET email = $3, phone = $4, notify_email = $5, notify_sms = $6 \
+               WHERE tenant_id = $1 AND id = $2";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(&k.email)
+            .bind(&k.phone)
+            .bind(k.notify_email)
+            .bind(k.notify_sms)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn insert_reset(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+    token_hash: &str,
+    new_password_hash: Option<&str>,
+    now: jiff::Timestamp,
+    expires_at: jiff::Timestamp,
+) -> Result<()> {
+    let sql = "INSERT INTO password_reset (token_hash, tenant_id, guardian_id, created_at, expires_at, \
+               new_password_hash) VALUES ($1, $2, $3, $4, $5, $6)";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(token_hash)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(micros(now))
+            .bind(micros(expires_at))
+            .bind(new_password_hash)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Marks a token used and returns its guardian and the password waiting for activation (if
+/// any): only once, only before it expires.
+pub async fn use_reset(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    token_hash: &str,
+    now: jiff::Timestamp,
+) -> Result<Option<(GuardianId, Option<String>)>> {
+    let sql = "UPDATE password_reset SET used_at = $3 \
+               WHERE tenant_id = $1 AND token_hash = $2 AND used_at IS NULL AND expires_at > $3 \
+               RETURNING guardian_id, new_password_hash";
+    let g: Option<(i64, Option<String>)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(token_hash)
+            .bind(micros(now))
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(g.map(|(g, h)| (GuardianId(g), h)))
+}
+
+/// Whether a reset token can still be used (for showing the form).
+pub async fn reset_is_valid(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    token_hash: &str,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "SELECT COUNT(*) FROM password_reset WHERE tenant_id = $1 AND token_hash = $2 \
+               AND used_at IS NULL AND expires_at > $3";
+    let n: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(token_hash)
+            .bind(micros(now))
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(n > 0)
+}

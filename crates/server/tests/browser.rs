@@ -1,0 +1,356 @@
+//! The portal in a real browser: Debian's headless Chromium driven through chromedriver
+//! (WebDriver), against the real server with the demo on SQLite.
+//!
+//! * A parent logs in, cancels tomorrow's meal from the calendar, asks for a bland meal for a
+//!   range, sees the calendar change (htmx) and sees the balance.
+//! * axe-core (npm, `tests/browser/node_modules`) reports no WCAG 2.1 A/AA violation on every
+//!   public and personal-area page, at 1280 px and at 375 px (phone emulation).
+//!
+//! Needs `chromium`, `chromium-driver` and `npm ci` in `tests/browser` (`.ci/run` does all three).
+//! Without them the test says so and passes locally; with `CI` set it fails instead.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{App, spawn};
+use fantoccini::{Client, ClientBuilder, Locator};
+use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
+use refettorio_db::testing::TestDb;
+use serde_json::json;
+
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+fn axe_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules/axe-core/axe.min.js")
+}
+
+/// chromedriver on a free loopback port, or None (with the reason) when it is not installed.
+async fn start_driver() -> Option<Driver> {
+    let missing = |what: &str| {
+        let msg = format!("browser tests need {what} (installed by .ci/run)");
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("skipped: {msg}");
+        None
+    };
+    let Some(driver) = find(&["/usr/bin/chromedriver"]) else {
+        return missing("chromium-driver");
+    };
+    if find(&["/usr/bin/chromium"]).is_none() {
+        return missing("chromium");
+    }
+    if !axe_path().exists() {
+        return missing("axe-core (npm ci in crates/server/tests/browser)");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // From here on, Drop stops chromedriver whatever happens.
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let probe = reqwest::Client::new();
+    for _ in 0..100 {
+        if probe
+            .get(format!("{}/status", driver.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Some(driver);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+/// A headless Chromium, 1280 px wide or a 375 px phone.
+async fn browser(driver: &Driver, phone: bool) -> Client {
+    let mut options = json!({
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,900", "--lang=it-IT"],
+    });
+    if phone {
+        options["mobileEmulation"] =
+            json!({"deviceMetrics": {"width": 375, "height": 812, "pixelRatio": 2.0}});
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .unwrap()
+}
+
+/// Runs axe-core on the current page; the WCAG 2.1 A and AA violations, described.
+async fn axe(c: &Client, axe_source: &str) -> Vec<String> {
+    c.execute(axe_source, vec![]).await.unwrap();
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+          .then(r => done(r.violations.map(v =>
+             v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))))
+          .catch(e => done(['axe failed: ' + e]));
+    "#;
+    let v = c.execute_async(script, vec![]).await.unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Clicks an element as a user would: scrolled to the middle of the screen first, so that no
+/// fixed header or footer covers it.
+async fn click(c: &Client, css: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap();
+    c.execute(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+        vec![serde_json::to_value(&e).unwrap()],
+    )
+    .await
+    .unwrap();
+    if let Err(err) = e.click().await {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write("/tmp/click-failed.png", png).unwrap();
+        let html = c.source().await.unwrap();
+        std::fs::write("/tmp/click-failed.html", html).unwrap();
+        panic!("{css}: {err}");
+    }
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits until `css` holds `needle` (htmx swaps are asynchronous).
+async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            last = e.text().await.unwrap_or_default();
+            if last.contains(needle) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {needle:?}; last: {last}");
+}
+
+async fn log_in(c: &Client, app: &App) {
+    c.goto(&app.url("/t/esempio/accedi")).await.unwrap();
+    c.find(Locator::Id("identifier"))
+        .await
+        .unwrap()
+        .send_keys(DEMO_PARENT_CF)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(DEMO_PARENT_PASSWORD)
+        .await
+        .unwrap();
+    click(c, "form[action$='/accedi'] button[type=submit]").await;
+    for _ in 0..50 {
+        if c.current_url().await.unwrap().path() == "/t/esempio/area-personale" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("login did not reach the personal area");
+}
+
+#[tokio::test]
+async fn a_parent_changes_meals_in_the_browser() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let t = TestDb::sqlite().await.unwrap();
+    let app = spawn(&t, true).await;
+    let c = browser(&driver, false).await;
+    log_in(&c, &app).await;
+    let home = text(&c, "main").await;
+    assert!(home.contains("Ciao Mario Rossi"), "{home}");
+
+    // The calendar: choose tomorrow, keep "Assente", save. htmx swaps the calendar in place.
+    click(&c, "nav a[href$='/prenotazioni']").await;
+    wait_text(&c, "#calendario", "Novembre 2026").await;
+    let tomorrow = "li.rf-day a[href*='giorno=2026-11-24']";
+    click(&c, tomorrow).await;
+    for _ in 0..50 {
+        // htmx may replace the form between the lookup and the read: then look again.
+        if let Ok(e) = c.find(Locator::Id("dal")).await
+            && let Ok(Some(v)) = e.prop("value").await
+            && v == "2026-11-24"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click(&c, "#modifica button[type=submit]").await;
+    wait_text(&c, "#calendario", "Modifica salvata").await;
+    let day = text(&c, "li.rf-day:has(a[href*='giorno=2026-11-24'])").await;
+    assert!(day.contains("Assente"), "{day}");
+
+    // A bland meal for Wednesday to Thursday.
+    c.execute(
+        "document.getElementById('dal').value = '2026-11-25'; document.getElementById('al').value = '2026-11-26';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "label[for=scelta-bianco]").await;
+    click(&c, "#modifica button[type=submit]").await;
+    wait_text(&c, "#calendario", "2 giorni aggiornati").await;
+    for d in ["25", "26"] {
+        let cell = text(&c, &format!("li.rf-day:has(a[href*='giorno=2026-11-{d}'])")).await;
+        assert!(cell.contains("Pasto in bianco"), "{d}: {cell}");
+    }
+
+    // The balance.
+    click(&c, "nav a[href$='/pagamenti']").await;
+    let main = wait_text(&c, "main", "Saldo aggiornato al").await;
+    assert!(main.contains("45,00"), "{main}");
+    c.close().await.unwrap();
+    app.stop().await;
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_page_passes_axe_at_desktop_and_phone_width() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let axe_source = std::fs::read_to_string(axe_path()).unwrap();
+    let t = TestDb::sqlite().await.unwrap();
+    let app = spawn(&t, true).await;
+    let public = [
+        "/",
+        "/accessibilita",
+        "/t/esempio/",
+        "/t/esempio/accedi",
+        "/t/esempio/registrati",
+        "/t/esempio/password/recupera",
+        "/t/esempio/pagina-che-non-esiste",
+    ];
+    let private = [
+        "/t/esempio/area-personale",
+        "/t/esempio/area-personale/figli",
+        "/t/esempio/area-personale/prenotazioni",
+        "/t/esempio/area-personale/prenotazioni?mese=2026-12",
+        "/t/esempio/area-personale/pagamenti",
+        "/t/esempio/area-personale/comunicazioni",
+        "/t/esempio/area-personale/profilo",
+    ];
+    let mut failures = Vec::new();
+    // First, proof that the check can fail: a planted unlabelled field is reported.
+    {
+        let c = browser(&driver, false).await;
+        c.goto(&app.url("/")).await.unwrap();
+        c.execute(
+            "document.querySelector('main').insertAdjacentHTML('beforeend', '<input type=\"text\">');",
+            vec![],
+        )
+        .await
+        .unwrap();
+        let planted = axe(&c, &axe_source).await;
+        assert!(
+            planted.iter().any(|v| v.starts_with("label ")),
+            "axe-core did not report a planted violation: {planted:?}"
+        );
+        c.close().await.unwrap();
+    }
+    for phone in [false, true] {
+        let width = if phone { 375 } else { 1280 };
+        let c = browser(&driver, phone).await;
+        for path in public {
+            c.goto(&app.url(path)).await.unwrap();
+            for v in axe(&c, &axe_source).await {
+                failures.push(format!("{width}px {path}: {v}"));
+            }
+        }
+        log_in(&c, &app).await;
+        let mut pages: Vec<String> = private.iter().map(|p| p.to_string()).collect();
+        // The attendance page of the first child, found from the children's page.
+        c.goto(&app.url("/t/esempio/area-personale/figli"))
+            .await
+            .unwrap();
+        let href = c
+            .find(Locator::Css("a[href$='/presenze']"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        pages.push(href);
+        for path in &pages {
+            c.goto(&app.url(path)).await.unwrap();
+            // REFETTORIO_SCREENSHOTS=<dir> keeps a picture of every page, to look at.
+            if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
+                let name = path.trim_start_matches('/').replace(['/', '?', '=', '&'], "_");
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(Path::new(&dir).join(format!("{width}-{name}.png")), png).unwrap();
+            }
+            for v in axe(&c, &axe_source).await {
+                failures.push(format!("{width}px {path}: {v}"));
+            }
+        }
+        // A form with errors, as a parent sees it.
+        c.goto(&app.url("/t/esempio/area-personale/profilo"))
+            .await
+            .unwrap();
+        c.execute(
+            "document.getElementById('email').value = 'non-valida';",
+            vec![],
+        )
+        .await
+        .unwrap();
+        click(&c, "form[action$='/contatti'] button[type=submit]").await;
+        wait_text(&c, "main", "non valido").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px profile with errors: {v}"));
+        }
+        c.close().await.unwrap();
+    }
+    app.stop().await;
+    t.cleanup().await;
+    assert!(
+        failures.is_empty(),
+        "axe-core violations:\n{}",
+        failures.join("\n")
+    );
+}

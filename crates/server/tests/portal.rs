@@ -1,0 +1,654 @@
+//! The families' portal over real HTTP on both databases: login and throttling, sessions, CSRF,
+//! the personal area's pages, meal changes (htmx and plain forms), registration and password
+//! reset through the outbox, and privacy: another family's ids get 403/404 and write nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{App, browser, spawn};
+use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
+use refettorio_db::registry::{family, service, tenant};
+use refettorio_db::testing::TestDb;
+use refettorio_domain::{CodiceFiscale, EnrolmentId, FamilyId, TenantId};
+
+/// The value of the first `name="_csrf"` field of a page.
+fn csrf_of(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+async fn login_page_csrf(app: &App, client: &reqwest::Client) -> String {
+    let html = client
+        .get(app.url("/t/esempio/accedi"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    csrf_of(&html)
+}
+
+async fn login(app: &App, client: &reqwest::Client, id: &str, pw: &str) -> reqwest::Response {
+    let csrf = login_page_csrf(app, client).await;
+    client
+        .post(app.url("/t/esempio/accedi"))
+        .form(&[("identifier", id), ("password", pw), ("_csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn page(client: &reqwest::Client, app: &App, path: &str) -> (u16, String) {
+    let r = client.get(app.url(path)).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+struct Ids {
+    tenant: TenantId,
+    mine: Vec<EnrolmentId>,
+    other_family: FamilyId,
+    other_enrolment: EnrolmentId,
+}
+
+async fn ids(t: &TestDb) -> Ids {
+    let mut h = t.db.acquire().await.unwrap();
+    let c = &mut h.conn();
+    let tn = tenant::by_slug(c, "esempio").await.unwrap().unwrap();
+    let cf = CodiceFiscale::parse(DEMO_PARENT_CF).unwrap();
+    let mario = family::guardian_by_fiscal_code(c, tn.id, &cf)
+        .await
+        .unwrap()
+        .unwrap();
+    let fams = family::families_of_guardian(c, tn.id, mario.id)
+        .await
+        .unwrap();
+    let my_family = fams[0].0.id;
+    let mut mine = Vec::new();
+    for p in family::pupils_of_family(c, tn.id, my_family).await.unwrap() {
+        for e in service::enrolments_of_pupil(c, tn.id, p.id).await.unwrap() {
+            mine.push(e.id);
+        }
+    }
+    let other = family::families(c, tn.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|f| f.id != my_family)
+        .unwrap();
+    let pupil = family::pupils_of_family(c, tn.id, other.id).await.unwrap()[0].clone();
+    let other_enrolment = service::enrolments_of_pupil(c, tn.id, pupil.id)
+        .await
+        .unwrap()[0]
+        .id;
+    Ids {
+        tenant: tn.id,
+        mine,
+        other_family: other.id,
+        other_enrolment,
+    }
+}
+
+async fn booking_rows(t: &TestDb, tenant: TenantId) -> i64 {
+    let mut h = t.db.acquire().await.unwrap();
+    let c = &mut h.conn();
+    let _ = tenant;
+    match c {
+        refettorio_db::Conn::Postgres(c) => sqlx::query_scalar("SELECT COUNT(*) FROM booking")
+            .fetch_one(&mut **c)
+            .await
+            .unwrap(),
+        refettorio_db::Conn::Sqlite(c) => sqlx::query_scalar("SELECT COUNT(*) FROM booking")
+            .fetch_one(&mut **c)
+            .await
+            .unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_parent_logs_in_and_uses_the_personal_area() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let ids = ids(&t).await;
+        let client = browser();
+
+        // Wrong password: a generic message, 401, no session.
+        let r = login(&app, &client, DEMO_PARENT_CF, "sbagliata-1").await;
+        assert_eq!(r.status(), 401);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Credenziali non valide"), "{html}");
+        assert_eq!(
+            page(&client, &app, "/t/esempio/area-personale").await.0,
+            303
+        );
+
+        // Right password: to the personal area, which greets Mario and shows his children.
+        let r = login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/t/esempio/area-personale");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        let (status, home) = page(&client, &app, "/t/esempio/area-personale").await;
+        assert_eq!(status, 200, "{home}");
+        assert!(home.contains("Ciao Mario Rossi"), "{home}");
+        assert!(home.contains("Oggi: Presente"), "{home}");
+        assert!(home.contains("fino alle 09:30"), "{home}");
+        assert!(home.contains("Saldo"), "{home}");
+
+        // Children, attendance, payments, communications, profile.
+        let (status, html) = page(&client, &app, "/t/esempio/area-personale/figli").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Codice tessera") && html.contains("Fascia tariffaria"));
+        let (status, _) = page(
+            &client,
+            &app,
+            &format!("/t/esempio/area-personale/figli/{}/presenze", ids.mine[0]),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, html) = page(&client, &app, "/t/esempio/area-personale/pagamenti").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Saldo aggiornato al 23/11/2026 alle 08:00"),
+            "{html}"
+        );
+        assert!(html.contains("Riporto anno precedente"), "{html}");
+        assert!(html.contains("45,00"), "{html}");
+        let (status, html) = page(&client, &app, "/t/esempio/area-personale/comunicazioni").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Comunicazione di inizio anno scolastico"));
+        let (status, html) = page(&client, &app, "/t/esempio/area-personale/profilo").await;
+        assert_eq!(status, 200);
+        assert!(html.contains(DEMO_PARENT_CF));
+
+        // The calendar: tomorrow is a canteen day, present by default.
+        let path = format!(
+            "/t/esempio/area-personale/prenotazioni?iscrizione={}&mese=2026-11",
+            ids.mine[0]
+        );
+        let (status, html) = page(&client, &app, &path).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(
+            html.contains(
+                "martedì 24 novembre 2026:</span>\n      <span class=\"rf-day__label\">Presente"
+            ),
+            "{html}"
+        );
+        let csrf = csrf_of(&html);
+
+        // A change without the CSRF token: 403 and nothing written.
+        let before = booking_rows(&t, ids.tenant).await;
+        let r = client
+            .post(app.url("/t/esempio/area-personale/prenotazioni"))
+            .form(&[
+                ("iscrizione", ids.mine[0].to_string().as_str()),
+                ("dal", "2026-11-24"),
+                ("al", "2026-11-24"),
+                ("scelta", "absent"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(booking_rows(&t, ids.tenant).await, before);
+
+        // Tomorrow absent, with a plain form: redirect back to the calendar, which shows it.
+        let id = ids.mine[0].to_string();
+        let r = client
+            .post(app.url("/t/esempio/area-personale/prenotazioni"))
+            .form(&[
+                ("iscrizione", id.as_str()),
+                ("dal", "2026-11-24"),
+                ("al", ""),
+                ("scelta", "absent"),
+                ("_csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(to.ends_with("mese=2026-11&salvati=1"), "{to}");
+        let (_, html) = page(&client, &app, &to).await;
+        assert!(
+            html.contains("Modifica salvata: 1 giorno aggiornato."),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "martedì 24 novembre 2026:</span>\n      <span class=\"rf-day__label\">Assente"
+            ),
+            "{html}"
+        );
+        assert_eq!(booking_rows(&t, ids.tenant).await, before + 1);
+
+        // A bland-meal range with htmx: the answer is the page with the new calendar.
+        let r = client
+            .post(app.url("/t/esempio/area-personale/prenotazioni"))
+            .header("HX-Request", "true")
+            .form(&[
+                ("iscrizione", id.as_str()),
+                ("dal", "2026-11-25"),
+                ("al", "2026-11-26"),
+                ("scelta", "bland"),
+                ("_csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("giorni aggiornati"), "{html}");
+        assert!(html.contains("mercoledì 25 novembre 2026:</span>\n      <span class=\"rf-day__label\">Pasto in bianco"), "{html}");
+
+        // Today after the cut-off: refused with the time, nothing written.
+        app.clock.advance(jiff::SignedDuration::from_mins(95)); // 09:35
+        // 95 idle minutes ended the session: the area sends to the login first.
+        assert_eq!(
+            page(&client, &app, "/t/esempio/area-personale").await.0,
+            303
+        );
+        assert_eq!(
+            login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD)
+                .await
+                .status(),
+            303
+        );
+        let (_, html) = page(&client, &app, &path).await;
+        let csrf = csrf_of(&html);
+        let before = booking_rows(&t, ids.tenant).await;
+        let r = client
+            .post(app.url("/t/esempio/area-personale/prenotazioni"))
+            .form(&[
+                ("iscrizione", id.as_str()),
+                ("dal", "2026-11-23"),
+                ("al", "2026-11-23"),
+                ("scelta", "absent"),
+                ("_csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("l&#39;ora limite era le 09:30")
+                || html.contains("l'ora limite era le 09:30"),
+            "{html}"
+        );
+        assert_eq!(booking_rows(&t, ids.tenant).await, before);
+
+        // Logout needs the token; afterwards the area sends to the login again.
+        let (_, html) = page(&client, &app, "/t/esempio/area-personale").await;
+        let csrf = csrf_of(&html);
+        let r = client
+            .post(app.url("/t/esempio/esci"))
+            .form(&[("_csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            page(&client, &app, "/t/esempio/area-personale").await.0,
+            303
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn another_familys_ids_are_refused_and_nothing_is_written() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let ids = ids(&t).await;
+        let client = browser();
+        assert_eq!(
+            login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD)
+                .await
+                .status(),
+            303
+        );
+        let (_, html) = page(&client, &app, "/t/esempio/area-personale/prenotazioni").await;
+        let csrf = csrf_of(&html);
+        let other = ids.other_enrolment.to_string();
+
+        // Pages with another family's ids: 404.
+        for path in [
+            format!("/t/esempio/area-personale/prenotazioni?iscrizione={other}"),
+            format!("/t/esempio/area-personale/figli/{other}/presenze"),
+        ] {
+            assert_eq!(page(&client, &app, &path).await.0, 404, "{path}");
+        }
+        // Another family's account and documents.
+        let mut h = t.db.acquire().await.unwrap();
+        let services = {
+            let c = &mut h.conn();
+            let year = refettorio_db::registry::calendar::school_years(c, ids.tenant)
+                .await
+                .unwrap()[0]
+                .id;
+            service::services(c, ids.tenant, year).await.unwrap()
+        };
+        let mut other_account = None;
+        for s in &services {
+            if let Some(a) =
+                refettorio_db::meals::account_of(&mut h.conn(), ids.tenant, ids.other_family, s.id)
+                    .await
+                    .unwrap()
+            {
+                other_account = Some(a.id);
+            }
+        }
+        let other_doc = refettorio_db::content::insert_document(
+            &mut h.conn(),
+            ids.tenant,
+            &refettorio_db::content::NewDocument {
+                family: Some(ids.other_family),
+                category: "sollecito",
+                title: "Sollecito",
+                file_name: "sollecito.txt",
+                content_type: "text/plain",
+                content: b"riservato",
+                published_on: "2026-11-20".parse().unwrap(),
+            },
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+        drop(h);
+        let account = other_account.expect("the other family has an account");
+        assert_eq!(
+            page(
+                &client,
+                &app,
+                &format!("/t/esempio/area-personale/pagamenti?conto={account}")
+            )
+            .await
+            .0,
+            404
+        );
+        assert_eq!(
+            page(
+                &client,
+                &app,
+                &format!("/t/esempio/area-personale/comunicazioni/{other_doc}")
+            )
+            .await
+            .0,
+            404
+        );
+        // Nor is a family letter a public document.
+        assert_eq!(
+            page(&client, &app, &format!("/t/esempio/documenti/{other_doc}"))
+                .await
+                .0,
+            404
+        );
+
+        // A change for another family's child, with a valid token: 403 and nothing written.
+        let before = booking_rows(&t, ids.tenant).await;
+        for tampered in [other.as_str(), "abc", "-1", "999999999"] {
+            let r = client
+                .post(app.url("/t/esempio/area-personale/prenotazioni"))
+                .form(&[
+                    ("iscrizione", tampered),
+                    ("dal", "2026-11-24"),
+                    ("al", "2026-11-24"),
+                    ("scelta", "absent"),
+                    ("_csrf", csrf.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{tampered}");
+        }
+        assert_eq!(booking_rows(&t, ids.tenant).await, before);
+
+        // A session token of this municipality does not open another one's area.
+        let r = client
+            .get(app.url("/t/altro/area-personale"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_and_sessions_expire() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let client = browser();
+        for _ in 0..5 {
+            assert_eq!(
+                login(&app, &client, DEMO_PARENT_CF, "sbagliata-1")
+                    .await
+                    .status(),
+                401
+            );
+        }
+        // Even the right password is refused while throttled, with a message saying when.
+        let r = login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD).await;
+        assert_eq!(r.status(), 429);
+        assert!(r.text().await.unwrap().contains("Riprova fra"));
+        // Fifteen minutes later it works.
+        app.clock.advance(jiff::SignedDuration::from_mins(16));
+        assert_eq!(
+            login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD)
+                .await
+                .status(),
+            303
+        );
+        assert_eq!(
+            page(&client, &app, "/t/esempio/area-personale").await.0,
+            200
+        );
+        // 31 idle minutes later the session is gone: the login, then back to the page asked for.
+        app.clock.advance(jiff::SignedDuration::from_mins(31));
+        let r = client
+            .get(app.url("/t/esempio/area-personale/pagamenti"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(
+            to,
+            "/t/esempio/accedi?next=/t/esempio/area-personale/pagamenti"
+        );
+        let csrf = login_page_csrf(&app, &client).await;
+        let r = client
+            .post(app.url("/t/esempio/accedi"))
+            .form(&[
+                ("identifier", DEMO_PARENT_CF),
+                ("password", DEMO_PARENT_PASSWORD),
+                ("next", "/t/esempio/area-personale/pagamenti"),
+                ("_csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()["location"],
+            "/t/esempio/area-personale/pagamenti"
+        );
+        // A login form posted without its CSRF cookie is refused.
+        let r = reqwest::Client::new()
+            .post(app.url("/t/esempio/accedi"))
+            .form(&[
+                ("identifier", DEMO_PARENT_CF),
+                ("password", DEMO_PARENT_PASSWORD),
+                ("_csrf", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        app.stop().await;
+    }
+}
+
+/// The newest message of the outbox for `recipient`, and the link it carries.
+async fn last_link(t: &TestDb, tenant: TenantId, recipient: &str) -> String {
+    let mut h = t.db.acquire().await.unwrap();
+    let msgs = refettorio_db::meals::outbox(&mut h.conn(), tenant)
+        .await
+        .unwrap();
+    let m = msgs
+        .iter()
+        .rev()
+        .find(|m| m.recipient == recipient)
+        .expect("a message");
+    let start = m.body.find("http").unwrap();
+    let link = m.body[start..].split_whitespace().next().unwrap();
+    link[link.find("/t/").unwrap()..].to_string()
+}
+
+#[tokio::test]
+async fn registration_activation_and_password_reset() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let ids = ids(&t).await;
+        let client = browser();
+        let html = client
+            .get(app.url("/t/esempio/registrati"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_of(&html);
+        // Every bad field is reported, nothing is written.
+        let r = client
+            .post(app.url("/t/esempio/registrati"))
+            .form(&[
+                ("fiscal_code", "XXX"),
+                ("email", "non-una-mail"),
+                ("password", "corta"),
+                ("confirm", "corta"),
+                ("_csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.unwrap();
+        for m in [
+            "Codice fiscale non valido",
+            "Inserisci il nome",
+            "Indirizzo e-mail non valido",
+            "almeno 10 caratteri",
+            "informativa",
+        ] {
+            assert!(html.contains(m), "{m}: {html}");
+        }
+        // A new parent registers; the account works after the e-mailed link.
+        let cf = CodiceFiscale::compute(
+            "Verdi",
+            "Luigi",
+            "1985-08-01".parse().unwrap(),
+            false,
+            "F205",
+        )
+        .unwrap()
+        .as_str()
+        .to_string();
+        let r = client
+            .post(app.url("/t/esempio/registrati"))
+            .form(&[
+                ("fiscal_code", cf.as_str()),
+                ("first_name", "Luigi"),
+                ("last_name", "Verdi"),
+                ("email", "luigi.verdi@example.org"),
+                ("password", "una-password-9"),
+                ("confirm", "una-password-9"),
+                ("privacy", "si"),
+                ("_csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            login(&app, &client, &cf, "una-password-9").await.status(),
+            401
+        );
+        let link = last_link(&t, ids.tenant, "luigi.verdi@example.org").await;
+        assert!(link.starts_with("/t/esempio/attiva?token="), "{link}");
+        let r = client.get(app.url(&link)).send().await.unwrap();
+        assert_eq!(r.headers()["location"], "/t/esempio/accedi?esito=attivato");
+        // The link works once.
+        assert_eq!(
+            client.get(app.url(&link)).send().await.unwrap().status(),
+            400
+        );
+        assert_eq!(
+            login(&app, &client, &cf, "una-password-9").await.status(),
+            303
+        );
+        let (status, html) = page(&client, &app, "/t/esempio/area-personale").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Non ci sono figli iscritti"), "{html}");
+
+        // Mario forgets his password: a reset link to the e-mail on file.
+        let other = browser();
+        let html = other
+            .get(app.url("/t/esempio/password/recupera"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_of(&html);
+        let r = other
+            .post(app.url("/t/esempio/password/recupera"))
+            .form(&[("fiscal_code", DEMO_PARENT_CF), ("_csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let link = last_link(&t, ids.tenant, refettorio_app::demo::DEMO_PARENT_EMAIL).await;
+        let html = other
+            .get(app.url(&link))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_of(&html);
+        let token = link.split("token=").nth(1).unwrap().to_string();
+        let r = other
+            .post(app.url("/t/esempio/password/nuova"))
+            .form(&[
+                ("token", token.as_str()),
+                ("password", "nuova-password-7"),
+                ("confirm", "nuova-password-7"),
+                ("_csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], "/t/esempio/accedi?esito=password");
+        assert_eq!(
+            login(&app, &other, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD)
+                .await
+                .status(),
+            401
+        );
+        assert_eq!(
+            login(&app, &other, DEMO_PARENT_CF, "nuova-password-7")
+                .await
+                .status(),
+            303
+        );
+        app.stop().await;
+    }
+}
