@@ -321,7 +321,9 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             c.goto(&app.url(path)).await.unwrap();
             // REFETTORIO_SCREENSHOTS=<dir> keeps a picture of every page, to look at.
             if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
-                let name = path.trim_start_matches('/').replace(['/', '?', '=', '&'], "_");
+                let name = path
+                    .trim_start_matches('/')
+                    .replace(['/', '?', '=', '&'], "_");
                 let png = c.screenshot().await.unwrap();
                 std::fs::write(Path::new(&dir).join(format!("{width}-{name}.png")), png).unwrap();
             }
