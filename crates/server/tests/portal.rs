@@ -652,3 +652,120 @@ async fn registration_activation_and_password_reset() {
         app.stop().await;
     }
 }
+
+async fn set_password(t: &TestDb, tenant: TenantId, cf: &str, pw: &str) {
+    let hash = refettorio_app::password::hash(pw).unwrap();
+    let mut h = t.db.acquire().await.unwrap();
+    let c = &mut h.conn();
+    let g = family::guardian_by_fiscal_code(c, tenant, &CodiceFiscale::parse(cf).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    refettorio_db::auth::set_guardian_password(c, tenant, g.id, &hash)
+        .await
+        .unwrap();
+}
+
+async fn sql(t: &TestDb, statement: &'static str) {
+    let mut h = t.db.acquire().await.unwrap();
+    match h.conn() {
+        refettorio_db::Conn::Postgres(c) => {
+            sqlx::query(statement).execute(&mut *c).await.unwrap();
+        }
+        refettorio_db::Conn::Sqlite(c) => {
+            sqlx::query(statement).execute(&mut *c).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn delegates_see_payments_only_when_allowed() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let ids = ids(&t).await;
+        let giulia = refettorio_app::demo::DEMO_DELEGATE_CF;
+        set_password(&t, ids.tenant, giulia, "password-di-giulia-1").await;
+        let client = browser();
+        assert_eq!(
+            login(&app, &client, giulia, "password-di-giulia-1")
+                .await
+                .status(),
+            303
+        );
+        // Giulia manages the children's meals and, as the payer allowed, sees the balance.
+        let (_, home) = page(&client, &app, "/t/esempio/area-personale").await;
+        assert!(home.contains("Luca") && home.contains("Saldo"), "{home}");
+        assert_eq!(
+            page(&client, &app, "/t/esempio/area-personale/pagamenti")
+                .await
+                .0,
+            200
+        );
+        let path = format!(
+            "/t/esempio/area-personale/prenotazioni?iscrizione={}",
+            ids.mine[0]
+        );
+        assert_eq!(page(&client, &app, &path).await.0, 200);
+
+        // Without the payer's permission the payments are hidden and refused.
+        sql(&t, "UPDATE family_delegate SET can_see_payments = FALSE").await;
+        let (_, home) = page(&client, &app, "/t/esempio/area-personale").await;
+        assert!(home.contains("Luca"), "{home}");
+        assert!(
+            !home.contains("Saldo") && !home.contains("/pagamenti"),
+            "{home}"
+        );
+        assert_eq!(
+            page(&client, &app, "/t/esempio/area-personale/pagamenti")
+                .await
+                .0,
+            403
+        );
+        assert_eq!(page(&client, &app, &path).await.0, 200);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn local_login_can_be_off_for_citizens_but_not_for_staff() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        sql(
+            &t,
+            "UPDATE tenant SET settings = REPLACE(settings, '\"citizen_local_login\":true', '\"citizen_local_login\":false')",
+        )
+        .await;
+        let client = browser();
+        let r = login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD).await;
+        assert_eq!(r.status(), 401);
+        assert!(r.text().await.unwrap().contains("SPID o CIE"));
+        let html = client
+            .get(app.url("/t/esempio/registrati"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("la registrazione non è necessaria"), "{html}");
+        // Staff still log in, and land in the back office.
+        let r = login(
+            &app,
+            &client,
+            refettorio_app::demo::DEMO_OFFICE_USER,
+            refettorio_app::demo::DEMO_OFFICE_PASSWORD,
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/t/esempio/backoffice");
+        let (status, html) = page(&client, &app, "/t/esempio/backoffice").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Ufficio scuola"), "{html}");
+        // A staff session is not a family's: the personal area asks for a family login.
+        assert_eq!(
+            page(&client, &app, "/t/esempio/area-personale").await.0,
+            303
+        );
+        app.stop().await;
+    }
+}

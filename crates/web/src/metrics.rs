@@ -15,6 +15,9 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Installs the process-wide recorder once and returns its handle (later calls reuse it, so
 /// several app instances in one test process share it).
 pub fn install_metrics() -> Result<PrometheusHandle, BuildError> {
+    // One installation per process, also when several servers start at once (tests).
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(h) = HANDLE.get() {
         return Ok(h.clone());
     }
