@@ -82,6 +82,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         enrolments: u32,
     },
+    /// Time the personal area's home, meal calendar and payments pages on loopback, with the
+    /// demo or with a synthetic municipality of N pupils, in a scratch database.
+    Portal {
+        /// Pupils of a synthetic municipality (without it: the demo municipality)
+        #[arg(long)]
+        pupils: Option<u32>,
+        /// School days closed before the run, so that accounts have a ledger
+        #[arg(long, default_value_t = 20)]
+        history_days: u32,
+        /// Requests per page
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
 }
 
 fn init_logs(format: LogFormat) {
@@ -202,6 +215,20 @@ async fn run(
                 Some(path) => std::fs::write(&path, bytes)?,
                 None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
             }
+        }
+        Command::Bench(BenchCommand::Portal {
+            pupils,
+            history_days,
+            requests,
+        }) => {
+            let line = refettorio_server::bench_portal::portal(
+                cli_database_url.as_deref(),
+                pupils,
+                history_days,
+                requests,
+            )
+            .await?;
+            println!("{line}");
         }
         Command::Bench(BenchCommand::CloseDay { enrolments }) => {
             let line = refettorio_server::bench::close_day(cli_database_url.as_deref(), enrolments)
