@@ -769,3 +769,127 @@ async fn local_login_can_be_off_for_citizens_but_not_for_staff() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn profile_contacts_and_password_change() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let ids = ids(&t).await;
+        let (me, other_device) = (browser(), browser());
+        for c in [&me, &other_device] {
+            assert_eq!(
+                login(&app, c, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD)
+                    .await
+                    .status(),
+                303
+            );
+        }
+        let (_, html) = page(&me, &app, "/t/esempio/area-personale/profilo").await;
+        let csrf = csrf_of(&html);
+        let contacts = || async {
+            let mut h = t.db.acquire().await.unwrap();
+            let cf = CodiceFiscale::parse(DEMO_PARENT_CF).unwrap();
+            let g = family::guardian_by_fiscal_code(&mut h.conn(), ids.tenant, &cf)
+                .await
+                .unwrap()
+                .unwrap();
+            refettorio_db::auth::contacts(&mut h.conn(), ids.tenant, g.id)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let before = contacts().await;
+        // Bad e-mail and phone: both reported, nothing written.
+        let r = me
+            .post(app.url("/t/esempio/area-personale/profilo/contatti"))
+            .form(&[
+                ("email", "mario@"),
+                ("phone", "12ab"),
+                ("notify_email", "si"),
+                ("_csrf", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("Indirizzo e-mail non valido")
+                && html.contains("Numero di telefono non valido"),
+            "{html}"
+        );
+        assert_eq!(contacts().await, before);
+        // Good ones are saved.
+        let r = me
+            .post(app.url("/t/esempio/area-personale/profilo/contatti"))
+            .form(&[
+                ("email", "mario.nuovo@example.org"),
+                ("phone", "+39 333 1234567"),
+                ("notify_email", "si"),
+                ("notify_sms", "si"),
+                ("_csrf", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let after = contacts().await;
+        assert_eq!(after.email.as_deref(), Some("mario.nuovo@example.org"));
+        assert_eq!(after.phone.as_deref(), Some("+393331234567"));
+        assert!(after.notify_email && after.notify_sms);
+
+        // Password: the current one must be right; then the other device's session ends.
+        let change = |current: &'static str| {
+            let (me, app, csrf) = (&me, &app, csrf.clone());
+            async move {
+                me.post(app.url("/t/esempio/area-personale/profilo/password"))
+                    .form(&[
+                        ("current", current),
+                        ("password", "password-nuova-42"),
+                        ("confirm", "password-nuova-42"),
+                        ("_csrf", csrf.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let r = change("sbagliata").await;
+        assert_eq!(r.status(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("La password attuale non è corretta")
+        );
+        assert_eq!(
+            page(&other_device, &app, "/t/esempio/area-personale")
+                .await
+                .0,
+            200
+        );
+        let r = change(DEMO_PARENT_PASSWORD).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(page(&me, &app, "/t/esempio/area-personale").await.0, 200);
+        assert_eq!(
+            page(&other_device, &app, "/t/esempio/area-personale")
+                .await
+                .0,
+            303
+        );
+        let fresh = browser();
+        assert_eq!(
+            login(&app, &fresh, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD)
+                .await
+                .status(),
+            401
+        );
+        assert_eq!(
+            login(&app, &fresh, DEMO_PARENT_CF, "password-nuova-42")
+                .await
+                .status(),
+            303
+        );
+        app.stop().await;
+    }
+}
