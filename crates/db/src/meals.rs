@@ -436,8 +436,10 @@ pub async fn entries(
     let sql = concat!(
         "SELECT ",
         entry_columns!(),
-        " FROM ledger_entry WHERE tenant_id = $1 AND account_id = $2 ORDER BY day, id"
+        " FROM ledger_entry WHERE tenant_id = $1 AND account_id = $2"
     );
+    // Sorted here, not by the query: with `ORDER BY day` SQLite walks the tenant's whole
+    // ledger in `ledger_by_day` order instead of looking up the account's few rows.
     let rows: Vec<EntryRow> = on_conn!(conn, |c| {
         sqlx::query_as(sql)
             .bind(tenant.get())
@@ -445,7 +447,12 @@ pub async fn entries(
             .fetch_all(&mut *c)
             .await?
     });
-    rows.into_iter().map(Entry::try_from).collect()
+    let mut entries = rows
+        .into_iter()
+        .map(Entry::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    entries.sort_by_key(|e| (e.day, e.id));
+    Ok(entries)
 }
 
 /// The entries of a day of one enrolment (its charges and their reversals).
