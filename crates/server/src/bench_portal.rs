@@ -81,7 +81,11 @@ async fn run(
     let mut closed = 0;
     let mut day = jiff::civil::date(2026, 11, 20);
     while closed < history_days && day >= jiff::civil::date(2026, 9, 14) {
-        let at = FixedClock::new(day.at(12, 0, 0, 0).to_zoned(t.timezone.clone())?.timestamp());
+        let at = FixedClock::new(
+            day.at(12, 0, 0, 0)
+                .to_zoned(t.timezone.clone())?
+                .timestamp(),
+        );
         let out = refettorio_app::meals::close_day(db, &at, &t, day).await?;
         if out.charged > 0 {
             closed += 1;
@@ -176,7 +180,9 @@ async fn prepare_parents(
         let Some(p) = pupils.first() else { continue };
         let enrolments =
             refettorio_db::registry::service::enrolments_of_pupil(c, t.id, p.id).await?;
-        let Some(e) = enrolments.first() else { continue };
+        let Some(e) = enrolments.first() else {
+            continue;
+        };
         let payer = f.payer_id.get();
         on_conn!(c, |x| {
             sqlx::query(
@@ -239,12 +245,7 @@ async fn log_in(
     })
 }
 
-async fn get(
-    client: &reqwest::Client,
-    base: &str,
-    p: &Parent,
-    page: usize,
-) -> anyhow::Result<()> {
+async fn get(client: &reqwest::Client, base: &str, p: &Parent, page: usize) -> anyhow::Result<()> {
     let path = p.pages.get(page).context("no such page")?;
     let r = client
         .get(format!("{base}{path}"))

@@ -17,7 +17,9 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn install_metrics() -> Result<PrometheusHandle, BuildError> {
     // One installation per process, also when several servers start at once (tests).
     static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INSTALLING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(h) = HANDLE.get() {
         return Ok(h.clone());
     }
