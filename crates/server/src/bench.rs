@@ -9,13 +9,13 @@ use refettorio_domain::FixedClock;
 
 /// A scratch database: a new SQLite file, or a new database on the given PostgreSQL server;
 /// removed afterwards.
-struct Scratch {
-    db: Db,
-    drop:
+pub(crate) struct Scratch {
+    pub(crate) db: Db,
+    pub(crate) drop:
         Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>,
 }
 
-async fn scratch(url: Option<&str>) -> anyhow::Result<Scratch> {
+pub(crate) async fn scratch(url: Option<&str>) -> anyhow::Result<Scratch> {
     let name = format!("refettorio_bench_{}", std::process::id());
     match url {
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
