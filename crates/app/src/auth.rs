@@ -151,6 +151,9 @@ pub async fn login(
         return Err(AppError::Unauthorized(WRONG_CREDENTIALS.into()));
     };
     auth::clear_failures(c, tenant.id, &subject_key).await?;
+    // Housekeeping, cheap through the expiry index: sessions past their expiry and failed
+    // logins older than a day.
+    auth::purge_expired(c, now).await?;
     open_session(c, tenant, subject, now).await
 }
 

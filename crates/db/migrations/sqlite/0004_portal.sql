@@ -28,6 +28,7 @@ CREATE TABLE login_failure (
     failed_at       INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX login_failure_by_subject ON login_failure (tenant_id, subject, failed_at);
+CREATE INDEX login_failure_by_time ON login_failure (failed_at);
 
 -- A token sent by e-mail (through the outbox); only its SHA-256 is stored. A password reset
 -- (new_password_hash NULL: the password is chosen on the link's page) or the activation of a
