@@ -1,7 +1,7 @@
 //! The canteen's day: meal changes by families before the cut-off, closures, the daily close
 //! that charges each meal exactly once, canteen-staff corrections and the kitchen's numbers.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -26,7 +26,10 @@ pub struct CanteenDay {
     pub year: SchoolYear,
     pub service: Service,
     pub calendar: SchoolCalendar,
+    /// The classes that eat that day.
     pub classes: Vec<Class>,
+    /// Every class of the year (for the names on the kitchen's numbers).
+    pub year_classes: Vec<Class>,
 }
 
 /// The canteen service of the year that contains `day`, with the classes eating that day.
@@ -42,16 +45,18 @@ pub async fn canteen_day(
         return Ok(None);
     };
     let calendar = calendar::load_calendar(conn, tenant, &year).await?;
-    let classes = school::classes(conn, tenant.id, year.id)
-        .await?
-        .into_iter()
+    let year_classes = school::classes(conn, tenant.id, year.id).await?;
+    let classes = year_classes
+        .iter()
         .filter(|c| calendar.is_canteen_day(day, c.school_id, c.id, c.canteen_weekdays))
+        .cloned()
         .collect();
     Ok(Some(CanteenDay {
         year,
         service,
         calendar,
         classes,
+        year_classes,
     }))
 }
 
@@ -73,11 +78,28 @@ pub struct CloseOutcome {
     pub already: u64,
 }
 
-/// Closes `day` for the municipality: freezes the attendance, charges each meal to the payer's
-/// account, queues the kitchen's e-mail and the low-balance warnings. Exactly once: a second run
-/// (or a concurrent one on another node) charges nothing and reports what the first charged;
-/// a crash in the middle rolls the whole close back.
+/// Closes `day` for the municipality ([`close`]) and then queues its low-balance warnings
+/// ([`warn_low_balances`]). Both happen once however many times, and on however many nodes, this
+/// runs; a run that finds the day closed but its warnings not queued (a node stopped between
+/// the two) queues them.
 pub async fn close_day(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    day: Date,
+) -> Result<CloseOutcome, AppError> {
+    let outcome = close(db, clock, tenant, day).await?;
+    warn_low_balances(db, clock, tenant, day).await?;
+    Ok(outcome)
+}
+
+/// The close of `day`, in one transaction: freezes the attendance, charges each meal to the
+/// payer's account and queues the kitchen's e-mail. Exactly once: a second run (or a concurrent
+/// one on another node) charges nothing and reports what the first charged; a crash in the
+/// middle rolls the whole close back. The low-balance warnings follow in their own transaction
+/// ([`warn_low_balances`]): they read every charged account's balance, which is not work to do
+/// while holding the day's lock (and, on SQLite, the database's only writer).
+pub async fn close(
     db: &Db,
     clock: &dyn Clock,
     tenant: &Tenant,
@@ -119,8 +141,7 @@ pub async fn close_day(
         .await?;
         meals::set_close_count(c, tenant.id, day, charged).await?;
         if charged > 0 {
-            queue_kitchen_mail(c, tenant, day, now).await?;
-            queue_low_balance(c, tenant, cd.service.id, day, now).await?;
+            queue_kitchen_mail(c, tenant, day, &cd, now).await?;
         }
     }
     tx.commit().await?;
@@ -135,9 +156,10 @@ async fn queue_kitchen_mail(
     conn: &mut Conn<'_>,
     tenant: &Tenant,
     day: Date,
+    cd: &CanteenDay,
     now: jiff::Timestamp,
 ) -> Result<(), AppError> {
-    let numbers = kitchen_numbers_in(conn, tenant, day, true).await?;
+    let numbers = kitchen_numbers_of(conn, tenant, day, true, Some(cd)).await?;
     let schools = school::schools(conn, tenant.id).await?;
     for s in &numbers.schools {
         let Some(email) = schools
@@ -175,19 +197,66 @@ async fn queue_kitchen_mail(
     Ok(())
 }
 
+/// The low-balance warnings of a closed day: one e-mail to each payer whose account was charged
+/// that day and whose balance is negative or pays for fewer than the tenant's number of days of
+/// the family's meals. Once per close: the transaction claims the day's warnings
+/// (`day_close.warned_at`) and queues them all, or rolls back and leaves them to the next run
+/// (each message's key, `low-balance:<account>:<day>`, is unique as well). Returns how many
+/// were queued: 0 when the day is not closed or its warnings were queued already.
+pub async fn warn_low_balances(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    day: Date,
+) -> Result<u64, AppError> {
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    if !meals::claim_warnings(c, tenant.id, day, now).await? {
+        return Ok(0);
+    }
+    let mut queued = 0;
+    if let Some(year) = calendar::school_year_at(c, tenant.id, day).await?
+        && let Some(service) = refezione(c, tenant, year.id).await?
+    {
+        queued = queue_low_balance(c, tenant, service.id, day, now).await?;
+    }
+    tx.commit().await?;
+    Ok(queued)
+}
+
+/// Queues the warnings of the closed days whose warnings are not queued (a node stopped
+/// between a close and its warnings). Returns the days and how many warnings each queued.
+pub async fn warn_pending(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+) -> Result<Vec<(Date, u64)>, AppError> {
+    let days = {
+        let mut h = db.acquire().await?;
+        meals::days_to_warn(&mut h.conn(), tenant.id).await?
+    };
+    let mut done = Vec::new();
+    for day in days {
+        done.push((day, warn_low_balances(db, clock, tenant, day).await?));
+    }
+    Ok(done)
+}
+
 async fn queue_low_balance(
     conn: &mut Conn<'_>,
     tenant: &Tenant,
     service: refettorio_domain::ServiceId,
     day: Date,
     now: jiff::Timestamp,
-) -> Result<(), AppError> {
+) -> Result<u64, AppError> {
     let threshold = tenant.settings.low_balance_meals;
+    let mut messages = Vec::new();
     for a in meals::balances_charged_on(conn, tenant.id, service, day, threshold).await? {
         if !refettorio_domain::ledger::is_low(a.balance, a.daily_cost, threshold) {
             continue;
         }
-        let Some(email) = a.payer_email.as_deref() else {
+        let Some(email) = a.payer_email else {
             continue;
         };
         let subject = if a.balance.is_negative() {
@@ -204,21 +273,14 @@ async fn queue_low_balance(
             day.strftime("%d/%m/%Y"),
             tenant.name
         );
-        let key = format!("low-balance:{}:{day}", a.account.get());
-        meals::enqueue(
-            conn,
-            tenant.id,
-            "low_balance",
-            "email",
-            email,
-            &subject,
-            &body,
-            &key,
-            now,
-        )
-        .await?;
+        messages.push(meals::NewMessage {
+            recipient: email,
+            subject,
+            body,
+            idempotency_key: format!("low-balance:{}:{day}", a.account.get()),
+        });
     }
-    Ok(())
+    Ok(meals::enqueue_many(conn, tenant.id, "low_balance", "email", &messages, now).await?)
 }
 
 /// Changes `from..=to` of a refezione enrolment to `choice`, for every canteen day of the pupil
@@ -577,17 +639,26 @@ pub async fn kitchen_numbers(
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let frozen = meals::is_closed(c, tenant.id, day).await?;
-    kitchen_numbers_in(c, tenant, day, frozen).await
+    kitchen_numbers_of(c, tenant, day, frozen, None).await
 }
 
-async fn kitchen_numbers_in(
+/// The kitchen's numbers, with the canteen day when the caller has it already.
+async fn kitchen_numbers_of(
     conn: &mut Conn<'_>,
     tenant: &Tenant,
     day: Date,
     frozen: bool,
+    cd: Option<&CanteenDay>,
 ) -> Result<KitchenNumbers, AppError> {
-    let cd = canteen_day(conn, tenant, day).await?;
-    let lines: Vec<MealCount> = match (&cd, frozen) {
+    let loaded;
+    let cd = match cd {
+        Some(cd) => Some(cd),
+        None => {
+            loaded = canteen_day(conn, tenant, day).await?;
+            loaded.as_ref()
+        }
+    };
+    let lines: Vec<MealCount> = match (cd, frozen) {
         (_, true) => meals::frozen_counts(conn, tenant.id, day).await?,
         (Some(cd), false) => {
             let ids: Vec<ClassId> = cd.classes.iter().map(|k| k.id).collect();
@@ -597,34 +668,31 @@ async fn kitchen_numbers_in(
     };
     let schools = school::schools(conn, tenant.id).await?;
     let diets = service::diets(conn, tenant.id).await?;
-    let classes: Vec<Class> = match &cd {
-        Some(cd) => school::classes(conn, tenant.id, cd.year.id).await?,
-        None => Vec::new(),
-    };
+    let school_names: HashMap<refettorio_domain::SchoolId, &str> =
+        schools.iter().map(|s| (s.id, s.name.as_str())).collect();
+    let class_names: HashMap<ClassId, &str> = cd
+        .map(|cd| {
+            cd.year_classes
+                .iter()
+                .map(|k| (k.id, k.name.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let diet_codes: HashMap<refettorio_domain::DietId, &str> =
+        diets.iter().map(|d| (d.id, d.code.as_str())).collect();
     let mut by_school: BTreeMap<(String, i64), BTreeMap<(String, i64), Counts>> = BTreeMap::new();
     let mut used_diets = BTreeSet::new();
     for l in &lines {
-        let sname = schools
-            .iter()
-            .find(|s| s.id == l.school)
-            .map(|s| s.name.clone())
-            .unwrap_or_default();
-        let cname = classes
-            .iter()
-            .find(|k| k.id == l.class)
-            .map(|k| k.name.clone())
-            .unwrap_or_default();
-        let code = l
-            .diet
-            .and_then(|d| diets.iter().find(|x| x.id == d))
-            .map(|d| d.code.as_str());
+        let sname = school_names.get(&l.school).copied().unwrap_or_default();
+        let cname = class_names.get(&l.class).copied().unwrap_or_default();
+        let code = l.diet.and_then(|d| diet_codes.get(&d).copied());
         if let Some(code) = code {
             used_diets.insert(code.to_string());
         }
         by_school
-            .entry((sname, l.school.get()))
+            .entry((sname.to_string(), l.school.get()))
             .or_default()
-            .entry((cname, l.class.get()))
+            .entry((cname.to_string(), l.class.get()))
             .or_default()
             .count(l.bland, code, l.count);
     }

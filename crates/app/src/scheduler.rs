@@ -1,6 +1,7 @@
 //! The scheduler: closes each municipality's day once its cut-off has passed, and catches up
-//! the closes missed while no node was running. Every node runs it; the close's claim row
-//! makes each close happen once.
+//! the closes (and the low-balance warnings that follow them) missed while no node was running.
+//! Every node runs it; the close's claim row makes each close happen once, and the warnings'
+//! claim each close's warnings.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_domain::{Clock, deadline};
 
 use crate::AppError;
-use crate::meals::{CloseOutcome, close_day};
+use crate::meals::{CloseOutcome, close_day, warn_pending};
 
 /// How far back a catch-up reaches.
 const MAX_CATCH_UP_DAYS: i32 = 31;
@@ -62,6 +63,10 @@ pub async fn run_due_closes(
             for day in due_days(db, t, clock.now()).await? {
                 let outcome = close_day(db, clock, t, day).await?;
                 done.push((t.slug.to_string(), day, outcome));
+            }
+            // The warnings of a close whose node stopped before queuing them.
+            for (day, queued) in warn_pending(db, clock, t).await? {
+                tracing::info!(tenant = %t.slug, %day, queued, "low-balance warnings caught up");
             }
             Ok::<(), AppError>(())
         }

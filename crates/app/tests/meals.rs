@@ -1948,3 +1948,268 @@ async fn a_closure_racing_the_close_leaves_no_charge_in_its_scope() {
         t.cleanup().await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 14. The account each enrolment is charged to
+
+/// Enrolments whose `account_id` is not the account of their pupil's family for their service.
+async fn wrongly_linked(db: &Db) -> i64 {
+    scalar(
+        db,
+        "SELECT COUNT(*) FROM enrolment e \
+         JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+         LEFT JOIN account a ON a.tenant_id = e.tenant_id AND a.family_id = p.family_id \
+           AND a.service_id = e.service_id \
+         WHERE e.account_id IS NOT NULL AND (a.id IS NULL OR a.id <> e.account_id)",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn enrolments_added_after_the_accounts_are_charged_to_their_familys_account() {
+    for t in TestDb::all().await.unwrap() {
+        let db = &t.db;
+        let backend = db.backend().as_str();
+        let day = monday();
+        let d = Demo::load(db, &morning_cet(day)).await;
+        // The demo loader links every refezione enrolment to its family's account.
+        let unlinked = format!(
+            "SELECT COUNT(*) FROM enrolment WHERE service_id = {} AND account_id IS NULL",
+            d.service.id.get()
+        );
+        assert_eq!(scalar(db, &unlinked).await, 0, "{backend}");
+        assert_eq!(wrongly_linked(db).await, 0, "{backend}");
+
+        // After the accounts exist: a third child for Mario's family (which has an account) and
+        // the only child of a new family (which has none), in a class that eats on Monday.
+        let model = d.eaters(day)[0].clone();
+        let (sibling, newcomer, new_family) = {
+            let mut tx = db.begin().await.unwrap();
+            let c = &mut tx.conn();
+            let guardian = family::insert_guardian(
+                c,
+                d.tenant.id,
+                &family::NewGuardian {
+                    fiscal_code: CodiceFiscale::parse("VRDGPP75C15L219H").unwrap(),
+                    first_name: "Giuseppe".into(),
+                    last_name: "Verdi".into(),
+                    email: Some("giuseppe.verdi@example.org".into()),
+                    phone: None,
+                    address: String::new(),
+                    resident: true,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+            let new_family = family::insert_family(c, d.tenant.id, guardian, None)
+                .await
+                .unwrap();
+            let mut enrolments = Vec::new();
+            for (n, (fam, name)) in [(d.mario_family, "Anna"), (new_family, "Pietro")]
+                .into_iter()
+                .enumerate()
+            {
+                let pupil = family::insert_pupil(
+                    c,
+                    d.tenant.id,
+                    &family::NewPupil {
+                        family_id: fam,
+                        fiscal_code: None,
+                        first_name: name.into(),
+                        last_name: "Nuovo".into(),
+                        birth_date: date(2019, 1, 10),
+                    },
+                )
+                .await
+                .unwrap();
+                let id = service::insert_enrolment(
+                    c,
+                    d.tenant.id,
+                    &service::NewEnrolment {
+                        pupil_id: pupil,
+                        service_id: d.service.id,
+                        school_id: model.school_id,
+                        class_id: model.class_id,
+                        tariff_band_id: model.tariff_band_id,
+                        meal_price: Cents(517 + n as i64),
+                        fixed_fee: Cents(0),
+                        diet_id: None,
+                        state: EnrolmentState::Attivo,
+                        start_date: date(2026, 11, 16),
+                        card_code: format!("NUOVO-{n}"),
+                    },
+                )
+                .await
+                .unwrap();
+                enrolments.push(id);
+            }
+            tx.commit().await.unwrap();
+            (enrolments[0], enrolments[1], new_family)
+        };
+        assert_eq!(scalar(db, &unlinked).await, 2, "{backend}");
+        let accounts_before = scalar(db, "SELECT COUNT(*) FROM account").await;
+
+        let outcome = close(db, &d, day).await;
+        assert_eq!(
+            outcome.charged as usize,
+            d.expected(day, &BTreeMap::new()).len() + 2,
+            "{backend}"
+        );
+        assert_eq!(scalar(db, &unlinked).await, 0, "{backend}");
+        assert_eq!(wrongly_linked(db).await, 0, "{backend}");
+        assert_eq!(
+            scalar(db, "SELECT COUNT(*) FROM account").await,
+            accounts_before + 1,
+            "{backend}: one account opened, for the new family"
+        );
+        let mut h = db.acquire().await.unwrap();
+        let c = &mut h.conn();
+        for (enrolment, fam, price) in [(sibling, d.mario_family, 517), (newcomer, new_family, 518)]
+        {
+            let account = dbm::account_of(c, d.tenant.id, fam, d.service.id)
+                .await
+                .unwrap()
+                .unwrap();
+            let entries = dbm::entries_of_enrolment_day(c, d.tenant.id, enrolment, day)
+                .await
+                .unwrap();
+            assert_eq!(entries.len(), 1, "{backend}: {entries:?}");
+            assert_eq!(entries[0].kind, EntryKind::MealCharge);
+            assert_eq!(entries[0].account, account.id, "{backend}");
+            assert_eq!(entries[0].amount, Cents(-price));
+        }
+        drop(h);
+        check_balances_are_sums(db, &d).await;
+        t.cleanup().await;
+    }
+}
+
+/// The benchmark's tenant, small: every enrolment charged once, every tenth family (2 meals of
+/// credit left) warned, nobody else.
+#[tokio::test]
+async fn the_synthetic_tenant_closes_like_the_benchmark_expects() {
+    for t in TestDb::all().await.unwrap() {
+        let db = &t.db;
+        let backend = db.backend().as_str();
+        let clock = clock("2026-11-23T12:00:00Z");
+        let mut tx = db.begin().await.unwrap();
+        let syn = refettorio_db::synthetic::build(&mut tx.conn(), "sintetico", 120, clock.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut h = db.acquire().await.unwrap();
+        let tenant = tenant::by_id(&mut h.conn(), syn.tenant)
+            .await
+            .unwrap()
+            .unwrap();
+        drop(h);
+        let outcome = meals::close_day(db, &clock, &tenant, monday())
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            CloseOutcome {
+                charged: 120,
+                already: 0
+            },
+            "{backend}"
+        );
+        let warned = scalar(
+            db,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'low_balance' AND subject = 'Credito mensa in esaurimento'",
+        )
+        .await;
+        let low = scalar(
+            db,
+            "SELECT COUNT(*) FROM (SELECT account_id FROM ledger_entry GROUP BY account_id \
+             HAVING SUM(amount_cents) < 3 * 450) x",
+        )
+        .await;
+        assert_eq!(low, 12, "{backend}");
+        assert_eq!(warned, low, "{backend}");
+        // And one kitchen e-mail, for the one school.
+        assert_eq!(scalar(db, "SELECT COUNT(*) FROM outbox").await, low + 1);
+        assert_eq!(
+            scalar(
+                db,
+                "SELECT COUNT(*) FROM ledger_entry WHERE kind = 'meal_charge' AND amount_cents = -450"
+            )
+            .await,
+            120
+        );
+        t.cleanup().await;
+    }
+}
+
+/// The warnings follow the close in their own transaction: a node that stops between the two
+/// leaves them to the next run (the scheduler's, or a close run again), which queues them once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn warnings_left_by_a_stopped_node_are_queued_once_by_the_next_run() {
+    for t in TestDb::all().await.unwrap() {
+        let db = &t.db;
+        let backend = db.backend().as_str();
+        let day = monday();
+        let d = Arc::new(Demo::load(db, &morning_cet(day)).await);
+        let reference = fresh(db.backend()).await;
+        let d2 = Demo::load(&reference.db, &morning_cet(day)).await;
+        close(&reference.db, &d2, day).await;
+        let expected = outbox_rows(&reference.db, "low_balance").await;
+        assert!(!expected.is_empty(), "{backend}");
+        reference.cleanup().await;
+
+        // The close commits, then the node stops.
+        let outcome = meals::close(db, &cutoff_cet(day), &d.tenant, day)
+            .await
+            .unwrap();
+        assert!(outcome.charged > 0);
+        assert!(outbox_rows(db, "low_balance").await.is_empty(), "{backend}");
+        assert_eq!(
+            scalar(db, "SELECT COUNT(*) FROM day_close WHERE warned_at IS NULL").await,
+            1
+        );
+
+        // Four nodes catch up at once; then a close run again, and the scheduler.
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let db = db.clone();
+                let d = d.clone();
+                tokio::spawn(
+                    async move { meals::warn_pending(&db, &cutoff_cet(day), &d.tenant).await },
+                )
+            })
+            .collect();
+        let mut queued = Vec::new();
+        for task in tasks {
+            for (_, n) in task.await.unwrap().unwrap() {
+                queued.push(n);
+            }
+        }
+        assert_eq!(
+            queued.iter().sum::<u64>(),
+            expected.len() as u64,
+            "{backend}: {queued:?}"
+        );
+        assert_eq!(queued.iter().filter(|n| **n > 0).count(), 1, "{backend}");
+        let again = close(db, &d, day).await;
+        assert_eq!(again.already, outcome.charged);
+        let done = refettorio_app::scheduler::run_due_closes(db, &cutoff_cet(day))
+            .await
+            .unwrap();
+        assert!(done.iter().all(|(_, _, o)| o.charged == 0), "{done:?}");
+
+        let rows = outbox_rows(db, "low_balance").await;
+        let strip = |rows: &[(String, String, String, String)]| {
+            let mut v: Vec<(String, String)> =
+                rows.iter().map(|r| (r.0.clone(), r.1.clone())).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(strip(&rows), strip(&expected), "{backend}");
+        assert_eq!(
+            scalar(db, "SELECT COUNT(*) FROM day_close WHERE warned_at IS NULL").await,
+            0
+        );
+        t.cleanup().await;
+    }
+}

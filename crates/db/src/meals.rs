@@ -143,6 +143,39 @@ pub async fn set_close_count(
     Ok(())
 }
 
+/// Claims the low-balance warnings of a closed day: true for the one run that marks them
+/// queued (`warned_at`), false when the day is not closed or another run did.
+pub async fn claim_warnings(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    day: Date,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "UPDATE day_close SET warned_at = $3 WHERE tenant_id = $1 AND day = $2 AND warned_at IS NULL";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(SqlDate(day))
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// The closed days whose low-balance warnings are not queued yet, oldest first.
+pub async fn days_to_warn(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<Date>> {
+    let sql = "SELECT day FROM day_close WHERE tenant_id = $1 AND warned_at IS NULL ORDER BY day";
+    let days: Vec<SqlDate> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(days.into_iter().map(|d| d.0).collect())
+}
+
 /// How many meals the close of `day` charged (None when the day is not closed).
 pub async fn close_count(conn: &mut Conn<'_>, tenant: TenantId, day: Date) -> Result<Option<u64>> {
     let sql = "SELECT charged FROM day_close WHERE tenant_id = $1 AND day = $2";
@@ -169,35 +202,106 @@ pub async fn last_closed_day(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Op
     Ok(d.map(|d| d.0))
 }
 
-/// Opens the missing accounts: one per family and prepaid service with an enrolment.
+/// Opens the missing accounts (one per family and prepaid service with an enrolment) and links
+/// each enrolment of the service to its family's account (`enrolment.account_id`, which the
+/// close charges). Only enrolments not linked yet are looked at, so once every enrolment is
+/// linked this costs two index look-ups. Returns the number of accounts opened.
 pub async fn ensure_accounts(
     conn: &mut Conn<'_>,
     tenant: TenantId,
     service: ServiceId,
     now: jiff::Timestamp,
 ) -> Result<u64> {
-    let sql = "INSERT INTO account (tenant_id, family_id, service_id, created_at) \
-               SELECT DISTINCT p.tenant_id, p.family_id, e.service_id, $3 FROM enrolment e \
-               JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
-               WHERE e.tenant_id = $1 AND e.service_id = $2 \
-               AND NOT EXISTS (SELECT 1 FROM account a WHERE a.tenant_id = p.tenant_id AND a.family_id = p.family_id \
-                               AND a.service_id = e.service_id) \
-               ON CONFLICT (tenant_id, family_id, service_id) DO NOTHING";
+    let open = "INSERT INTO account (tenant_id, family_id, service_id, created_at) \
+                SELECT DISTINCT p.tenant_id, p.family_id, e.service_id, $3 FROM enrolment e \
+                JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+                WHERE e.tenant_id = $1 AND e.account_id IS NULL AND e.service_id = $2 \
+                ON CONFLICT (tenant_id, family_id, service_id) DO NOTHING";
+    let link = "UPDATE enrolment SET account_id = \
+                  (SELECT a.id FROM pupil p \
+                   JOIN account a ON a.tenant_id = p.tenant_id AND a.family_id = p.family_id \
+                     AND a.service_id = enrolment.service_id \
+                   WHERE p.tenant_id = enrolment.tenant_id AND p.id = enrolment.pupil_id) \
+                WHERE tenant_id = $1 AND account_id IS NULL AND service_id = $2";
     let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
+        let n = sqlx::query(open)
             .bind(tenant.get())
             .bind(service.get())
             .bind(micros(now))
             .execute(&mut *c)
             .await?
-            .rows_affected()
+            .rows_affected();
+        sqlx::query(link)
+            .bind(tenant.get())
+            .bind(service.get())
+            .execute(&mut *c)
+            .await?;
+        n
     });
     Ok(n)
 }
 
+/// `e.class_id` is one of the classes bound as `$n`, one parameter however many classes eat that
+/// day (a list of placeholders would hit PostgreSQL's limit of 65,535 parameters at about 1.6
+/// million enrolments, and be a new statement for every count): an array on PostgreSQL, whose
+/// planner hashes it when the statement is planned with the array's values (so the statements
+/// using it are not kept prepared), and a JSON array on SQLite, which builds an index of it once.
+macro_rules! in_classes {
+    (postgres, $n:literal) => {
+        concat!("e.class_id = ANY($", $n, ")")
+    };
+    (sqlite, $n:literal) => {
+        concat!("e.class_id IN (SELECT value FROM json_each($", $n, "))")
+    };
+}
+
+/// The classes of [`in_classes!`], in each database's form.
+struct ClassList {
+    ids: Vec<i64>,
+    json: String,
+}
+
+impl ClassList {
+    fn new(classes: &[ClassId]) -> ClassList {
+        let ids: Vec<i64> = classes.iter().map(|c| c.get()).collect();
+        let json = format!(
+            "[{}]",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        );
+        ClassList { ids, json }
+    }
+}
+
+/// The charge of a close: one ledger row per meal, from the enrolments alone (`account_id` is
+/// on the enrolment) and the day's bookings.
+macro_rules! charge_day_sql {
+    ($backend:ident) => {
+        concat!(
+            "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, \
+             school_id, class_id, meal, diet_id, idempotency_key, created_by, reason, created_at) \
+             SELECT e.tenant_id, e.account_id, 'meal_charge', \
+               CASE WHEN b.choice = 'bland' AND $5 THEN 0 ELSE -e.meal_price_cents END, \
+               $3, e.pupil_id, e.id, e.school_id, e.class_id, \
+               CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id, \
+               'meal:' || $4 || ':' || CAST(e.id AS TEXT), 'close', '', $6 \
+             FROM enrolment e \
+             LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
+             WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
+               AND (b.choice IS NULL OR b.choice <> 'absent') AND ",
+            in_classes!($backend, "7")
+        )
+    };
+}
+
 /// Charges the meals of `day` for the enrolments of `service` in `classes` (the classes that eat
 /// that day): every active, started enrolment not marked absent, at its meal price (bland meals
-/// free when `bland_free`). One statement; the idempotency key makes a repeat a no-op.
+/// free when `bland_free`), to the account linked on the enrolment. One statement.
+///
+/// Call it after [`ensure_accounts`] and after claiming the day ([`claim_close`]) in the same
+/// transaction: the claim is what makes the close happen once. The idempotency key
+/// `meal:<day>:<enrolment>` is unique, so a meal charged twice would make the statement fail
+/// (and the close roll back) rather than charge again; an enrolment not linked to an account
+/// fails it too (`account_id` is NOT NULL in the ledger) rather than go uncharged.
 pub async fn charge_day(
     conn: &mut Conn<'_>,
     tenant: TenantId,
@@ -210,47 +314,36 @@ pub async fn charge_day(
     if classes.is_empty() {
         return Ok(0);
     }
-    let list = placeholders(7, classes.len());
-    let sql = format!(
-        "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, school_id, \
-         class_id, meal, diet_id, idempotency_key, created_by, reason, created_at) \
-         SELECT e.tenant_id, a.id, 'meal_charge', \
-           CASE WHEN b.choice = 'bland' AND $5 THEN 0 ELSE -e.meal_price_cents END, \
-           $3, e.pupil_id, e.id, e.school_id, e.class_id, \
-           CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id, \
-           'meal:' || $4 || ':' || CAST(e.id AS TEXT), 'close', '', $6 \
-         FROM enrolment e \
-         JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
-         JOIN account a ON a.tenant_id = e.tenant_id AND a.family_id = p.family_id AND a.service_id = e.service_id \
-         LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
-         WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
-           AND (b.choice IS NULL OR b.choice <> 'absent') AND e.class_id IN ({}) \
-         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
-        list
-    );
     let day_text = day.to_string();
-    let n = on_conn!(conn, |c| {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+    let list = ClassList::new(classes);
+    // The statements differ only in the class list; PostgreSQL's is not kept prepared, so that
+    // it is always planned with the list's values (a cached generic plan would not hash it).
+    let n = match conn {
+        Conn::Postgres(c) => sqlx::query(charge_day_sql!(postgres))
+            .persistent(false)
             .bind(tenant.get())
             .bind(service.get())
             .bind(SqlDate(day))
             .bind(&day_text)
             .bind(bland_free)
-            .bind(micros(now));
-        for class in classes {
-            q = q.bind(class.get());
-        }
-        q.execute(&mut *c).await?.rows_affected()
-    });
+            .bind(micros(now))
+            .bind(&list.ids)
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+        Conn::Sqlite(c) => sqlx::query(charge_day_sql!(sqlite))
+            .bind(tenant.get())
+            .bind(service.get())
+            .bind(SqlDate(day))
+            .bind(&day_text)
+            .bind(bland_free)
+            .bind(micros(now))
+            .bind(&list.json)
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+    };
     Ok(n)
-}
-
-/// `$first, $first+1, …`: `n` numbered placeholders for an `IN (…)` list bound one by one.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Where a reversal applies.
@@ -534,7 +627,7 @@ pub struct AccountBalance {
 }
 
 /// The accounts charged on `day` whose balance is negative or pays for fewer than
-/// `threshold_meals` days of that day's meals, with their payer.
+/// `threshold_meals` days of the family's meals, with their payer.
 pub async fn balances_charged_on(
     conn: &mut Conn<'_>,
     tenant: TenantId,
@@ -542,23 +635,26 @@ pub async fn balances_charged_on(
     day: Date,
     threshold_meals: u32,
 ) -> Result<Vec<AccountBalance>> {
-    // Driven by the day's charges (one group per account charged), each balance read from the
-    // covering index (tenant_id, account_id, amount_cents) and each family's daily cost (the
-    // meal prices of its active enrolments) from its pupils: `CROSS JOIN` makes SQLite start
-    // from the family's pupils instead of scanning the service's enrolments per account.
-    let sql = "SELECT s.account_id, s.family_id, CAST(s.balance AS BIGINT), CAST(s.daily AS BIGINT), \
+    // Driven by the accounts charged that day, each balance read from the covering index
+    // (tenant_id, account_id, amount_cents) and each family's daily cost (the meal prices of
+    // the active enrolments linked to the account) from the covering index enrolment_by_account.
+    // MATERIALIZED: each look-up runs once per account, not once per mention of its column.
+    let sql = "WITH s AS MATERIALIZED ( \
+                 SELECT t.account_id, \
+                   (SELECT SUM(l.amount_cents) FROM ledger_entry l \
+                    WHERE l.tenant_id = $1 AND l.account_id = t.account_id) AS balance, \
+                   (SELECT COALESCE(SUM(e.meal_price_cents), 0) FROM enrolment e \
+                    WHERE e.tenant_id = $1 AND e.account_id = t.account_id AND e.state = 'attivo') AS daily \
+                 FROM (SELECT DISTINCT account_id FROM ledger_entry \
+                       WHERE tenant_id = $1 AND day = $3 AND kind = 'meal_charge') t) \
+               SELECT s.account_id, a.family_id, CAST(s.balance AS BIGINT), CAST(s.daily AS BIGINT), \
                  g.first_name, g.last_name, g.email \
-               FROM (SELECT a.id AS account_id, a.family_id, \
-                       (SELECT SUM(l.amount_cents) FROM ledger_entry l \
-                        WHERE l.tenant_id = $1 AND l.account_id = a.id) AS balance, \
-                       (SELECT COALESCE(SUM(e.meal_price_cents), 0) FROM pupil p CROSS JOIN enrolment e \
-                        WHERE p.tenant_id = $1 AND p.family_id = a.family_id AND e.tenant_id = $1 \
-                          AND e.pupil_id = p.id AND e.service_id = $2 AND e.state = 'attivo') AS daily \
-                     FROM account a WHERE a.tenant_id = $1 AND a.service_id = $2 AND a.id IN \
-                       (SELECT account_id FROM ledger_entry WHERE tenant_id = $1 AND day = $3 AND kind = 'meal_charge')) s \
-               JOIN family f ON f.tenant_id = $1 AND f.id = s.family_id \
+               FROM s \
+               JOIN account a ON a.tenant_id = $1 AND a.id = s.account_id \
+               JOIN family f ON f.tenant_id = $1 AND f.id = a.family_id \
                JOIN guardian g ON g.tenant_id = $1 AND g.id = f.payer_id \
-               WHERE s.balance < 0 OR s.balance < s.daily * $4";
+               WHERE a.service_id = $2 AND (s.balance < 0 OR s.balance < s.daily * $4) \
+               ORDER BY s.account_id";
     type Row = (i64, i64, i64, i64, String, String, Option<String>);
     let rows: Vec<Row> = on_conn!(conn, |c| {
         sqlx::query_as(sql)
@@ -633,10 +729,16 @@ pub async fn frozen_counts(
     tenant: TenantId,
     day: Date,
 ) -> Result<Vec<MealCount>> {
-    let sql = "SELECT m.school_id, m.class_id, m.meal, m.diet_id, COUNT(*) FROM ledger_entry m \
-               WHERE m.tenant_id = $1 AND m.day = $2 AND m.kind = 'meal_charge' \
-                 AND NOT EXISTS (SELECT 1 FROM ledger_entry r WHERE r.tenant_id = m.tenant_id AND r.reverses_id = m.id) \
-               GROUP BY m.school_id, m.class_id, m.meal, m.diet_id";
+    // Each meal charge counts 1 and each reversal of one -1: a reversal copies the day, school,
+    // class, meal and diet of the charge it reverses (`reverse_charges`), a charge is reversed
+    // at most once, and only meal entries have a `meal`. One pass over the day's entries, with
+    // no look-up per charge for its reversal.
+    let sql = "SELECT school_id, class_id, meal, diet_id, \
+                 CAST(SUM(CASE WHEN kind = 'reversal' THEN -1 ELSE 1 END) AS BIGINT) \
+               FROM ledger_entry \
+               WHERE tenant_id = $1 AND day = $2 AND kind IN ('meal_charge', 'reversal') AND meal IS NOT NULL \
+               GROUP BY school_id, class_id, meal, diet_id \
+               HAVING SUM(CASE WHEN kind = 'reversal' THEN -1 ELSE 1 END) <> 0";
     let rows: Vec<(i64, i64, String, Option<i64>, i64)> = on_conn!(conn, |c| {
         sqlx::query_as(sql)
             .bind(tenant.get())
@@ -645,6 +747,20 @@ pub async fn frozen_counts(
             .await?
     });
     counts(rows)
+}
+
+macro_rules! forecast_sql {
+    ($backend:ident) => {
+        concat!(
+            "SELECT e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END AS meal, \
+               e.diet_id, COUNT(*) FROM enrolment e \
+             LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
+             WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
+               AND (b.choice IS NULL OR b.choice <> 'absent') AND ",
+            in_classes!($backend, "4"),
+            " GROUP BY e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id"
+        )
+    };
 }
 
 /// The forecast of a day not closed yet: who would be charged if the close ran now.
@@ -658,26 +774,28 @@ pub async fn forecast_counts(
     if classes.is_empty() {
         return Ok(Vec::new());
     }
-    let list = placeholders(4, classes.len());
-    let sql = format!(
-        "SELECT e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END AS meal, \
-           e.diet_id, COUNT(*) FROM enrolment e \
-         LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
-         WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
-           AND (b.choice IS NULL OR b.choice <> 'absent') AND e.class_id IN ({}) \
-         GROUP BY e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id",
-        list
-    );
-    let rows: Vec<(i64, i64, String, Option<i64>, i64)> = on_conn!(conn, |c| {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(tenant.get())
-            .bind(service.get())
-            .bind(SqlDate(day));
-        for class in classes {
-            q = q.bind(class.get());
+    let list = ClassList::new(classes);
+    let rows: Vec<(i64, i64, String, Option<i64>, i64)> = match conn {
+        Conn::Postgres(c) => {
+            sqlx::query_as(forecast_sql!(postgres))
+                .persistent(false)
+                .bind(tenant.get())
+                .bind(service.get())
+                .bind(SqlDate(day))
+                .bind(&list.ids)
+                .fetch_all(&mut **c)
+                .await?
         }
-        q.fetch_all(&mut *c).await?
-    });
+        Conn::Sqlite(c) => {
+            sqlx::query_as(forecast_sql!(sqlite))
+                .bind(tenant.get())
+                .bind(service.get())
+                .bind(SqlDate(day))
+                .bind(&list.json)
+                .fetch_all(&mut **c)
+                .await?
+        }
+    };
     counts(rows)
 }
 
@@ -711,6 +829,70 @@ pub async fn enqueue(
             .rows_affected()
     });
     Ok(n > 0)
+}
+
+/// A message for [`enqueue_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub idempotency_key: String,
+}
+
+/// Queues many messages of one kind and channel with one statement (the messages travel as one
+/// JSON parameter); those whose key was already used are skipped. Returns how many were queued.
+pub async fn enqueue_many(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    kind: &str,
+    channel: &str,
+    messages: &[NewMessage],
+    now: jiff::Timestamp,
+) -> Result<u64> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<[&str; 4]> = messages
+        .iter()
+        .map(|m| {
+            [
+                m.recipient.as_str(),
+                m.subject.as_str(),
+                m.body.as_str(),
+                m.idempotency_key.as_str(),
+            ]
+        })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(corrupt("outbox messages"))?;
+    // `WHERE true`: SQLite needs a WHERE before an upsert's ON CONFLICT in an INSERT … SELECT.
+    let sql = match conn {
+        Conn::Postgres(_) => {
+            "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, created_at) \
+             SELECT $1, $2, $3, m ->> 0, m ->> 1, m ->> 2, m ->> 3, $4 \
+             FROM jsonb_array_elements(CAST($5 AS JSONB)) WITH ORDINALITY AS j(m, n) WHERE true ORDER BY n \
+             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
+        }
+        Conn::Sqlite(_) => {
+            "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, created_at) \
+             SELECT $1, $2, $3, json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+               json_extract(value, '$[2]'), json_extract(value, '$[3]'), $4 \
+             FROM json_each($5) WHERE true ORDER BY key \
+             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
+        }
+    };
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(kind)
+            .bind(channel)
+            .bind(micros(now))
+            .bind(&json)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n)
 }
 
 /// A queued message.

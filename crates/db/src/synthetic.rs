@@ -14,8 +14,10 @@ pub struct Synthetic {
 }
 
 /// Builds tenant `slug` with `enrolments` pupils (one per family, 25 per class, every class
-/// eating Monday to Friday) enrolled in refezione at 4,50 €, each family with an account and
-/// an opening credit.
+/// eating Monday to Friday) enrolled in refezione at 4,50 €, each family with an account linked
+/// to its enrolment and an opening credit: 30 meals, except every tenth family, which has 2
+/// meals left (so that a close warns it), and every payer with an e-mail address. The one school
+/// has a kitchen address (the close e-mails it the day's numbers).
 /// The school year is 2026/2027 (lessons 14 Sept 2026 – 8 June 2027).
 pub async fn build(
     conn: &mut Conn<'_>,
@@ -54,7 +56,8 @@ pub async fn build(
         .fetch_one(&mut *c)
         .await?;
         let school: i64 = sqlx::query_scalar(
-            "INSERT INTO school (tenant_id, name, kind) VALUES ($1, 'Scuola primaria sintetica', 'primaria') RETURNING id",
+            "INSERT INTO school (tenant_id, name, kind, kitchen_email) \
+             VALUES ($1, 'Scuola primaria sintetica', 'primaria', 'cucina@sintetico.invalid') RETURNING id",
         )
         .bind(tenant)
         .fetch_one(&mut *c)
@@ -87,9 +90,10 @@ pub async fn build(
         .fetch_one(&mut *c)
         .await?;
         sqlx::query(
-            "INSERT INTO guardian (tenant_id, fiscal_code, first_name, last_name) \
+            "INSERT INTO guardian (tenant_id, fiscal_code, first_name, last_name, email) \
              WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $2) \
-             SELECT $1, 'SYN' || CAST(n AS TEXT), 'Genitore', 'Sintetico' FROM seq",
+             SELECT $1, 'SYN' || CAST(n AS TEXT), 'Genitore', 'Sintetico', \
+               'genitore' || CAST(n AS TEXT) || '@sintetico.invalid' FROM seq",
         )
         .bind(tenant)
         .bind(n)
@@ -107,14 +111,25 @@ pub async fn build(
         .bind(d(2018, 5, 5))
         .execute(&mut *c)
         .await?;
-        // The k-th pupil goes to the ((k - 1) / 25)-th class of the year.
+        sqlx::query(
+            "INSERT INTO account (tenant_id, family_id, service_id, created_at) \
+             SELECT tenant_id, id, $2, $3 FROM family WHERE tenant_id = $1",
+        )
+        .bind(tenant)
+        .bind(service)
+        .bind(at)
+        .execute(&mut *c)
+        .await?;
+        // The k-th pupil goes to the ((k - 1) / 25)-th class of the year, charged to the
+        // account of the pupil's family.
         sqlx::query(
             "INSERT INTO enrolment (tenant_id, pupil_id, service_id, school_id, class_id, tariff_band_id, \
-               meal_price_cents, fixed_fee_cents, state, start_date, card_code) \
-             SELECT p.tenant_id, p.id, $2, $3, k.id, $4, 450, 0, 'attivo', $5, 'SYN-' || CAST(p.id AS TEXT) \
-             FROM (SELECT id, tenant_id, ROW_NUMBER() OVER (ORDER BY id) AS r FROM pupil WHERE tenant_id = $1) p \
+               meal_price_cents, fixed_fee_cents, state, start_date, card_code, account_id) \
+             SELECT p.tenant_id, p.id, $2, $3, k.id, $4, 450, 0, 'attivo', $5, 'SYN-' || CAST(p.id AS TEXT), a.id \
+             FROM (SELECT id, tenant_id, family_id, ROW_NUMBER() OVER (ORDER BY id) AS r FROM pupil WHERE tenant_id = $1) p \
              JOIN (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS r FROM class WHERE tenant_id = $1) k \
-               ON k.r = (p.r - 1) / 25 + 1",
+               ON k.r = (p.r - 1) / 25 + 1 \
+             JOIN account a ON a.tenant_id = p.tenant_id AND a.family_id = p.family_id AND a.service_id = $2",
         )
         .bind(tenant)
         .bind(service)
@@ -123,12 +138,16 @@ pub async fn build(
         .bind(d(2026, 9, 14))
         .execute(&mut *c)
         .await?;
+        // Last year's credit: 30 meals, or 2 for every tenth family.
         sqlx::query(
-            "INSERT INTO account (tenant_id, family_id, service_id, created_at) \
-             SELECT tenant_id, id, $2, $3 FROM family WHERE tenant_id = $1",
+            "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, idempotency_key, \
+               created_by, reason, created_at) \
+             SELECT tenant_id, id, 'carry_over', CASE WHEN id % 10 = 0 THEN 900 ELSE 13500 END, $2, \
+               'carry-over:' || CAST(id AS TEXT), 'synthetic', 'Credito dell''anno precedente', $3 \
+             FROM account WHERE tenant_id = $1",
         )
         .bind(tenant)
-        .bind(service)
+        .bind(d(2026, 9, 1))
         .bind(at)
         .execute(&mut *c)
         .await?;

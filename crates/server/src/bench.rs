@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use refettorio_db::testing::with_database;
-use refettorio_db::{Backend, Db, on_conn};
+use refettorio_db::{Conn, Db, on_conn};
 use refettorio_domain::FixedClock;
 
 /// A scratch database: a new SQLite file, or a new database on the given PostgreSQL server;
@@ -72,8 +72,10 @@ pub(crate) async fn scratch(url: Option<&str>) -> anyhow::Result<Scratch> {
 }
 
 /// Builds a synthetic municipality with `enrolments` enrolments, closes Monday 23 Nov 2026 and
-/// times it against a bare `INSERT … SELECT` of as many rows into a table equivalent to the
-/// ledger (same columns, keys and indexes). Returns the summary line.
+/// times the close (`meals::close`: claim, accounts, charges, kitchen e-mail, commit) against a
+/// bare `INSERT … SELECT` of as many rows into a copy of the ledger's table (see [`reference`]).
+/// The low-balance warnings that follow the close in their own transaction are timed apart and
+/// printed on stderr. Returns the summary line.
 pub async fn close_day(url: Option<&str>, enrolments: u32) -> anyhow::Result<String> {
     let s = scratch(url).await?;
     let result = run(&s.db, enrolments).await;
@@ -96,25 +98,41 @@ async fn run(db: &Db, enrolments: u32) -> anyhow::Result<String> {
         "bench: built {enrolments} enrolments in {} ms",
         started.elapsed().as_millis()
     );
-    let mut h = db.acquire().await?;
-    let tenant = refettorio_db::registry::tenant::by_id(&mut h.conn(), syn.tenant)
-        .await?
-        .context("synthetic tenant missing")?;
-    // Warm the caches the same way for both runs.
-    on_conn!(&mut h.conn(), |c| {
-        sqlx::query("SELECT COUNT(*) FROM enrolment")
-            .execute(&mut *c)
-            .await?;
-    });
-    drop(h);
+    let tenant = {
+        let mut h = db.acquire().await?;
+        refettorio_db::registry::tenant::by_id(&mut h.conn(), syn.tenant)
+            .await?
+            .context("synthetic tenant missing")?
+    };
 
+    settle(db).await?;
     let t = Instant::now();
-    let outcome = refettorio_app::meals::close_day(db, &clock, &tenant, day).await?;
+    let outcome = refettorio_app::meals::close(db, &clock, &tenant, day).await?;
     let close = t.elapsed();
     anyhow::ensure!(
         outcome.charged == u64::from(enrolments),
         "the close charged {} meals, expected {enrolments}",
         outcome.charged
+    );
+    // What follows each close, in its own transaction: timed apart, and printed.
+    let t = Instant::now();
+    let warnings = refettorio_app::meals::warn_low_balances(db, &clock, &tenant, day).await?;
+    let warn = t.elapsed();
+    let kitchen: i64 = {
+        let mut h = db.acquire().await?;
+        on_conn!(&mut h.conn(), |c| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'kitchen_numbers'")
+                .fetch_one(&mut *c)
+                .await?
+        })
+    };
+    eprintln!(
+        "bench: the close charged {} meals and queued {kitchen} kitchen e-mail(s) in {} ms; \
+         the low-balance warnings after it queued {warnings} e-mails in {} ms (both: {} ms)",
+        outcome.charged,
+        close.as_millis(),
+        warn.as_millis(),
+        (close + warn).as_millis()
     );
 
     let reference = reference(db, syn.tenant.get(), day).await?;
@@ -130,34 +148,91 @@ fn clock_now(c: &FixedClock) -> jiff::Timestamp {
     refettorio_domain::Clock::now(c)
 }
 
-/// The reference: the same number of rows written by one bare INSERT … SELECT into a copy of
-/// the ledger's table (same columns, unique keys and indexes).
+/// Puts the database in the same state before each timed run: written pages checkpointed (on
+/// PostgreSQL only when the user may run CHECKPOINT) and the enrolments read once.
+async fn settle(db: &Db) -> anyhow::Result<()> {
+    let mut h = db.acquire().await?;
+    match &mut h.conn() {
+        Conn::Postgres(c) => {
+            if let Err(e) = sqlx::query("CHECKPOINT").execute(&mut **c).await {
+                eprintln!("bench: no CHECKPOINT before the timed run ({e})");
+            }
+        }
+        Conn::Sqlite(c) => {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut **c)
+                .await?;
+        }
+    }
+    on_conn!(&mut h.conn(), |c| {
+        sqlx::query("SELECT COUNT(*), SUM(meal_price_cents) FROM enrolment")
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// The reference: the same rows as the close's charges written by one bare `INSERT … SELECT`
+/// from the enrolments (no bookings, no classes, no accounts to open, no messages) into
+/// `bench_ledger_entry`, a copy of `ledger_entry` made from the database's own definition of
+/// it: the same columns, checks, keys, indexes and foreign keys (SQLite: its `CREATE`
+/// statements with the names changed; PostgreSQL: `LIKE … INCLUDING ALL` plus the foreign
+/// keys), holding the same rows the ledger held before the close. Timed with its commit, as
+/// the close is.
 async fn reference(
     db: &Db,
     tenant: i64,
     day: jiff::civil::Date,
 ) -> anyhow::Result<std::time::Duration> {
-    let (id, date) = match db.backend() {
-        Backend::Postgres => ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "DATE"),
-        Backend::Sqlite => ("INTEGER PRIMARY KEY", "TEXT"),
+    let ddl: Vec<String> = {
+        let mut h = db.acquire().await?;
+        match &mut h.conn() {
+            Conn::Sqlite(c) => {
+                let rows: Vec<String> = sqlx::query_scalar(
+                    "SELECT sql FROM sqlite_master WHERE tbl_name = 'ledger_entry' AND sql IS NOT NULL \
+                     ORDER BY type DESC, name",
+                )
+                .fetch_all(&mut **c)
+                .await?;
+                rows.iter()
+                    .map(|s| s.replace("ledger_", "bench_ledger_"))
+                    .collect()
+            }
+            Conn::Postgres(c) => {
+                let fks: Vec<String> = sqlx::query_scalar(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+                     WHERE conrelid = 'ledger_entry'::regclass AND contype = 'f' ORDER BY conname",
+                )
+                .fetch_all(&mut **c)
+                .await?;
+                let mut ddl = vec![
+                    "CREATE TABLE bench_ledger_entry (LIKE ledger_entry INCLUDING ALL)".to_string(),
+                ];
+                ddl.extend(fks.iter().map(|fk| {
+                    format!(
+                        "ALTER TABLE bench_ledger_entry ADD {}",
+                        fk.replace("REFERENCES ledger_entry(", "REFERENCES bench_ledger_entry(")
+                    )
+                }));
+                ddl
+            }
+        }
     };
-    let ddl = [
-        format!(
-            "CREATE TABLE bench_ledger (id {id}, tenant_id BIGINT NOT NULL, account_id BIGINT NOT NULL, \
-             kind TEXT NOT NULL, amount_cents BIGINT NOT NULL, day {date} NOT NULL, pupil_id BIGINT, enrolment_id BIGINT, \
-             school_id BIGINT, class_id BIGINT, meal TEXT, diet_id BIGINT, reverses_id BIGINT, reference TEXT, \
-             idempotency_key TEXT NOT NULL, created_by TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', \
-             created_at BIGINT NOT NULL, UNIQUE (tenant_id, id), UNIQUE (tenant_id, idempotency_key))"
-        ),
-        "CREATE INDEX bench_ledger_by_account ON bench_ledger (tenant_id, account_id, amount_cents)".to_string(),
-        "CREATE INDEX bench_ledger_by_day ON bench_ledger (tenant_id, day, kind)".to_string(),
-        "CREATE UNIQUE INDEX bench_ledger_reversal ON bench_ledger (tenant_id, reverses_id)".to_string(),
-    ];
-    let insert = "INSERT INTO bench_ledger (tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, \
-                  school_id, class_id, meal, diet_id, idempotency_key, created_by, reason, created_at) \
-                  SELECT e.tenant_id, e.pupil_id, 'meal_charge', -e.meal_price_cents, $2, e.pupil_id, e.id, e.school_id, \
-                  e.class_id, 'standard', e.diet_id, 'meal:' || $3 || ':' || CAST(e.id AS TEXT), 'close', '', 0 \
+    // SQLite: the table and its three indexes; PostgreSQL: the table and its two foreign keys.
+    anyhow::ensure!(ddl.len() >= 3, "the ledger's definition was not found");
+    let columns = "tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, school_id, class_id, \
+                   meal, diet_id, reverses_id, reference, idempotency_key, created_by, reason, created_at";
+    let fill = format!(
+        "INSERT INTO bench_ledger_entry ({columns}) SELECT {columns} FROM ledger_entry \
+         WHERE tenant_id = $1 AND NOT (day = $2 AND kind = 'meal_charge') ORDER BY id"
+    );
+    let insert = "INSERT INTO bench_ledger_entry (tenant_id, account_id, kind, amount_cents, day, pupil_id, \
+                  enrolment_id, school_id, class_id, meal, diet_id, idempotency_key, created_by, reason, created_at) \
+                  SELECT e.tenant_id, e.account_id, 'meal_charge', -e.meal_price_cents, $2, e.pupil_id, e.id, \
+                  e.school_id, e.class_id, 'standard', e.diet_id, 'meal:' || $3 || ':' || CAST(e.id AS TEXT), \
+                  'close', '', 0 \
                   FROM enrolment e WHERE e.tenant_id = $1";
+    let day_sql = refettorio_db::SqlDate(day);
     let mut tx = db.begin().await?;
     on_conn!(&mut tx.conn(), |c| {
         for stmt in &ddl {
@@ -165,9 +240,14 @@ async fn reference(
                 .execute(&mut *c)
                 .await?;
         }
+        sqlx::query(sqlx::AssertSqlSafe(fill.clone()))
+            .bind(tenant)
+            .bind(day_sql)
+            .execute(&mut *c)
+            .await?;
     });
     tx.commit().await?;
-    let day_sql = refettorio_db::SqlDate(day);
+    settle(db).await?;
     let day_text = day.to_string();
     let t = Instant::now();
     let mut tx = db.begin().await?;
