@@ -261,10 +261,11 @@ pub(crate) struct Cell {
     pub changeable: bool,
 }
 
-fn cells(v: &MonthView) -> Vec<Vec<Option<Cell>>> {
-    let offset = usize::try_from(v.first.weekday().to_monday_zero_offset()).unwrap_or(0);
+/// The weeks of a month, Monday first, with empty cells before the 1st and after the last day.
+fn cells(first: Date, days: &[portal::CalendarDay], today: Date) -> Vec<Vec<Option<Cell>>> {
+    let offset = usize::try_from(first.weekday().to_monday_zero_offset()).unwrap_or(0);
     let mut flat: Vec<Option<Cell>> = (0..offset).map(|_| None).collect();
-    for d in &v.days {
+    for d in days {
         let (label, detail, class, changeable) = match &d.state {
             DayState::Canteen { choice, locked } => (
                 choice.label_it().to_string(),
@@ -293,7 +294,7 @@ fn cells(v: &MonthView) -> Vec<Vec<Option<Cell>>> {
             label,
             detail,
             class,
-            today: d.date == v.today,
+            today: d.date == today,
             changeable,
         }));
     }
@@ -394,7 +395,10 @@ async fn bookings_page(
                 selected: Some(id) == selected,
             })
             .collect(),
-        weeks: view.as_ref().map(cells).unwrap_or_default(),
+        weeks: view
+            .as_ref()
+            .map(|v| cells(v.first, &v.days, v.today))
+            .unwrap_or_default(),
         view,
         month_label: month_name(month),
         prev: prev.strftime("%Y-%m").to_string(),
@@ -922,5 +926,47 @@ pub(crate) async fn change_password(
         .into_response()),
         Err(AppError::Fields(errors)) => profile_page(&state, &c, None, errors, None).await,
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use portal::CalendarDay;
+
+    #[test]
+    fn a_month_is_laid_out_in_weeks_from_monday() {
+        // November 2026 starts on a Sunday: six empty cells, then 30 days, then six more.
+        let first = jiff::civil::date(2026, 11, 1);
+        let days: Vec<CalendarDay> = (0..30)
+            .map(|i| CalendarDay {
+                date: first.checked_add(jiff::Span::new().days(i)).unwrap(),
+                state: if i == 23 {
+                    DayState::Canteen {
+                        choice: MealChoice::Bland,
+                        locked: None,
+                    }
+                } else {
+                    DayState::NoCanteen("Domenica".into())
+                },
+            })
+            .collect();
+        let weeks = cells(first, &days, jiff::civil::date(2026, 11, 23));
+        assert_eq!(weeks.len(), 6);
+        assert!(weeks.iter().all(|w| w.len() == 7));
+        assert!(weeks[0][..6].iter().all(Option::is_none));
+        let sunday = weeks[0][6].as_ref().unwrap();
+        assert_eq!((sunday.day, sunday.changeable), (1, false));
+        let monday = weeks[4][0].as_ref().unwrap();
+        assert_eq!(monday.full, "lunedì 23 novembre 2026");
+        assert!(monday.today);
+        let tuesday = weeks[4][1].as_ref().unwrap();
+        assert_eq!(tuesday.label, "Pasto in bianco");
+        assert_eq!(tuesday.class, "rf-day--bland");
+        assert!(tuesday.changeable && !tuesday.today);
+        let last = weeks[5][0].as_ref().unwrap();
+        assert_eq!(last.day, 30);
+        assert!(weeks[5][1..].iter().all(Option::is_none));
     }
 }
