@@ -25,12 +25,22 @@ use serde_json::json;
 struct Driver {
     child: Child,
     url: String,
+    /// Every browser of this driver keeps its profile under here, so that the browsers (which
+    /// outlive chromedriver when a test fails) can be found and stopped.
+    profiles: PathBuf,
+    browsers: std::sync::atomic::AtomicUsize,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = Command::new("pkill")
+            .arg("-KILL")
+            .arg("-f")
+            .arg(self.profiles.as_os_str())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.profiles);
     }
 }
 
@@ -75,6 +85,9 @@ async fn start_driver() -> Option<Driver> {
     let driver = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
+        profiles: std::env::temp_dir()
+            .join(format!("refettorio-browser-{}-{port}", std::process::id())),
+        browsers: std::sync::atomic::AtomicUsize::new(0),
     };
     let probe = reqwest::Client::new();
     for _ in 0..100 {
@@ -93,10 +106,15 @@ async fn start_driver() -> Option<Driver> {
 
 /// A headless Chromium, 1280 px wide or a 375 px phone.
 async fn browser(driver: &Driver, phone: bool) -> Client {
+    let n = driver
+        .browsers
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let profile = driver.profiles.join(n.to_string());
     let mut options = json!({
         "binary": "/usr/bin/chromium",
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,900", "--lang=it-IT"],
+                 "--window-size=1280,900", "--lang=it-IT",
+                 format!("--user-data-dir={}", profile.display())],
     });
     if phone {
         options["mobileEmulation"] =
