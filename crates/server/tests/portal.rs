@@ -297,6 +297,7 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
             303
         );
         app.stop().await;
+        t.cleanup().await;
     }
 }
 
@@ -416,6 +417,7 @@ async fn another_familys_ids_are_refused_and_nothing_is_written() {
             .unwrap();
         assert_eq!(r.status(), 404);
         app.stop().await;
+        t.cleanup().await;
     }
 }
 
@@ -490,6 +492,7 @@ async fn failed_logins_are_throttled_and_sessions_expire() {
             .unwrap();
         assert_eq!(r.status(), 403);
         app.stop().await;
+        t.cleanup().await;
     }
 }
 
@@ -650,6 +653,7 @@ async fn registration_activation_and_password_reset() {
             303
         );
         app.stop().await;
+        t.cleanup().await;
     }
 }
 
@@ -723,6 +727,7 @@ async fn delegates_see_payments_only_when_allowed() {
         );
         assert_eq!(page(&client, &app, &path).await.0, 200);
         app.stop().await;
+        t.cleanup().await;
     }
 }
 
@@ -767,6 +772,7 @@ async fn local_login_can_be_off_for_citizens_but_not_for_staff() {
             303
         );
         app.stop().await;
+        t.cleanup().await;
     }
 }
 
@@ -891,5 +897,6 @@ async fn profile_contacts_and_password_change() {
             303
         );
         app.stop().await;
+        t.cleanup().await;
     }
 }
