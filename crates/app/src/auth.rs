@@ -472,6 +472,17 @@ pub async fn reset_link_is_valid(
     Ok(auth::reset_is_valid(&mut h.conn(), tenant.id, &token_hash(token), clock.now()).await?)
 }
 
+/// Checks a new password against the rules (an error on the `password` field) and hashes it.
+async fn checked_new_password(new: &str, confirm: &str) -> Result<String, AppError> {
+    check_password_rules(new, confirm, None).map_err(|m| {
+        AppError::Fields(vec![FieldError {
+            field: "password",
+            message: m,
+        }])
+    })?;
+    hash_blocking(new.to_string()).await
+}
+
 /// Sets a new password from a reset link; every session of the guardian ends.
 pub async fn complete_reset(
     db: &Db,
@@ -481,13 +492,7 @@ pub async fn complete_reset(
     new: &str,
     confirm: &str,
 ) -> Result<(), AppError> {
-    check_password_rules(new, confirm, None).map_err(|m| {
-        AppError::Fields(vec![FieldError {
-            field: "password",
-            message: m,
-        }])
-    })?;
-    let phc = hash_blocking(new.to_string()).await?;
+    let phc = checked_new_password(new, confirm).await?;
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -523,13 +528,7 @@ pub async fn change_password(
             message: "La password attuale non è corretta.".into(),
         }]));
     }
-    check_password_rules(new, confirm, None).map_err(|m| {
-        AppError::Fields(vec![FieldError {
-            field: "password",
-            message: m,
-        }])
-    })?;
-    let phc = hash_blocking(new.to_string()).await?;
+    let phc = checked_new_password(new, confirm).await?;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     auth::set_guardian_password(c, tenant.id, guardian, &phc).await?;
