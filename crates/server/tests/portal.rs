@@ -32,9 +32,25 @@ async fn login_page_csrf(app: &App, client: &reqwest::Client) -> String {
 
 async fn login(app: &App, client: &reqwest::Client, id: &str, pw: &str) -> reqwest::Response {
     let csrf = login_page_csrf(app, client).await;
+    post(
+        client,
+        app,
+        "/t/esempio/accedi",
+        &[("identifier", id), ("password", pw), ("_csrf", &csrf)],
+    )
+    .await
+}
+
+/// Posts a form as a browser does.
+async fn post(
+    client: &reqwest::Client,
+    app: &App,
+    path: impl AsRef<str>,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     client
-        .post(app.url("/t/esempio/accedi"))
-        .form(&[("identifier", id), ("password", pw), ("_csrf", &csrf)])
+        .post(app.url(path.as_ref()))
+        .form(form)
         .send()
         .await
         .unwrap()
@@ -182,34 +198,36 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
 
         // A change without the CSRF token: 403 and nothing written.
         let before = booking_rows(&t, ids.tenant).await;
-        let r = client
-            .post(app.url("/t/esempio/area-personale/prenotazioni"))
-            .form(&[
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni",
+            &[
                 ("iscrizione", ids.mine[0].to_string().as_str()),
                 ("dal", "2026-11-24"),
                 ("al", "2026-11-24"),
                 ("scelta", "absent"),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 403);
         assert_eq!(booking_rows(&t, ids.tenant).await, before);
 
         // Tomorrow absent, with a plain form: redirect back to the calendar, which shows it.
         let id = ids.mine[0].to_string();
-        let r = client
-            .post(app.url("/t/esempio/area-personale/prenotazioni"))
-            .form(&[
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni",
+            &[
                 ("iscrizione", id.as_str()),
                 ("dal", "2026-11-24"),
                 ("al", ""),
                 ("scelta", "absent"),
                 ("_csrf", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 303);
         let to = r.headers()["location"].to_str().unwrap().to_string();
         assert!(to.ends_with("mese=2026-11&salvati=1"), "{to}");
@@ -261,18 +279,19 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
         let (_, html) = page(&client, &app, &path).await;
         let csrf = csrf_of(&html);
         let before = booking_rows(&t, ids.tenant).await;
-        let r = client
-            .post(app.url("/t/esempio/area-personale/prenotazioni"))
-            .form(&[
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni",
+            &[
                 ("iscrizione", id.as_str()),
                 ("dal", "2026-11-23"),
                 ("al", "2026-11-23"),
                 ("scelta", "absent"),
                 ("_csrf", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 422);
         let html = r.text().await.unwrap();
         assert!(
@@ -285,12 +304,13 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
         // Logout needs the token; afterwards the area sends to the login again.
         let (_, html) = page(&client, &app, "/t/esempio/area-personale").await;
         let csrf = csrf_of(&html);
-        let r = client
-            .post(app.url("/t/esempio/esci"))
-            .form(&[("_csrf", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/esci",
+            &[("_csrf", csrf.as_str())],
+        )
+        .await;
         assert_eq!(r.status(), 303);
         assert_eq!(
             page(&client, &app, "/t/esempio/area-personale").await.0,
@@ -393,18 +413,19 @@ async fn another_familys_ids_are_refused_and_nothing_is_written() {
         // A change for another family's child, with a valid token: 403 and nothing written.
         let before = booking_rows(&t, ids.tenant).await;
         for tampered in [other.as_str(), "abc", "-1", "999999999"] {
-            let r = client
-                .post(app.url("/t/esempio/area-personale/prenotazioni"))
-                .form(&[
+            let r = post(
+                &client,
+                &app,
+                "/t/esempio/area-personale/prenotazioni",
+                &[
                     ("iscrizione", tampered),
                     ("dal", "2026-11-24"),
                     ("al", "2026-11-24"),
                     ("scelta", "absent"),
                     ("_csrf", csrf.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap();
+                ],
+            )
+            .await;
             assert_eq!(r.status(), 403, "{tampered}");
         }
         assert_eq!(booking_rows(&t, ids.tenant).await, before);
@@ -464,17 +485,18 @@ async fn failed_logins_are_throttled_and_sessions_expire() {
             "/t/esempio/accedi?next=/t/esempio/area-personale/pagamenti"
         );
         let csrf = login_page_csrf(&app, &client).await;
-        let r = client
-            .post(app.url("/t/esempio/accedi"))
-            .form(&[
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/accedi",
+            &[
                 ("identifier", DEMO_PARENT_CF),
                 ("password", DEMO_PARENT_PASSWORD),
                 ("next", "/t/esempio/area-personale/pagamenti"),
                 ("_csrf", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(
             r.headers()["location"],
             "/t/esempio/area-personale/pagamenti"
@@ -528,18 +550,19 @@ async fn registration_activation_and_password_reset() {
             .unwrap();
         let csrf = csrf_of(&html);
         // Every bad field is reported, nothing is written.
-        let r = client
-            .post(app.url("/t/esempio/registrati"))
-            .form(&[
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/registrati",
+            &[
                 ("fiscal_code", "XXX"),
                 ("email", "non-una-mail"),
                 ("password", "corta"),
                 ("confirm", "corta"),
                 ("_csrf", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 422);
         let html = r.text().await.unwrap();
         for m in [
@@ -562,9 +585,11 @@ async fn registration_activation_and_password_reset() {
         .unwrap()
         .as_str()
         .to_string();
-        let r = client
-            .post(app.url("/t/esempio/registrati"))
-            .form(&[
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/registrati",
+            &[
                 ("fiscal_code", cf.as_str()),
                 ("first_name", "Luigi"),
                 ("last_name", "Verdi"),
@@ -573,10 +598,9 @@ async fn registration_activation_and_password_reset() {
                 ("confirm", "una-password-9"),
                 ("privacy", "si"),
                 ("_csrf", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 200);
         assert_eq!(
             login(&app, &client, &cf, "una-password-9").await.status(),
@@ -610,12 +634,13 @@ async fn registration_activation_and_password_reset() {
             .await
             .unwrap();
         let csrf = csrf_of(&html);
-        let r = other
-            .post(app.url("/t/esempio/password/recupera"))
-            .form(&[("fiscal_code", DEMO_PARENT_CF), ("_csrf", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let r = post(
+            &other,
+            &app,
+            "/t/esempio/password/recupera",
+            &[("fiscal_code", DEMO_PARENT_CF), ("_csrf", csrf.as_str())],
+        )
+        .await;
         assert_eq!(r.status(), 200);
         let link = last_link(&t, ids.tenant, refettorio_app::demo::DEMO_PARENT_EMAIL).await;
         let html = other
@@ -628,17 +653,18 @@ async fn registration_activation_and_password_reset() {
             .unwrap();
         let csrf = csrf_of(&html);
         let token = link.split("token=").nth(1).unwrap().to_string();
-        let r = other
-            .post(app.url("/t/esempio/password/nuova"))
-            .form(&[
+        let r = post(
+            &other,
+            &app,
+            "/t/esempio/password/nuova",
+            &[
                 ("token", token.as_str()),
                 ("password", "nuova-password-7"),
                 ("confirm", "nuova-password-7"),
                 ("_csrf", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.headers()["location"], "/t/esempio/accedi?esito=password");
         assert_eq!(
             login(&app, &other, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD)
@@ -806,17 +832,18 @@ async fn profile_contacts_and_password_change() {
         };
         let before = contacts().await;
         // Bad e-mail and phone: both reported, nothing written.
-        let r = me
-            .post(app.url("/t/esempio/area-personale/profilo/contatti"))
-            .form(&[
+        let r = post(
+            &me,
+            &app,
+            "/t/esempio/area-personale/profilo/contatti",
+            &[
                 ("email", "mario@"),
                 ("phone", "12ab"),
                 ("notify_email", "si"),
                 ("_csrf", csrf.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 422);
         let html = r.text().await.unwrap();
         assert!(
@@ -826,18 +853,19 @@ async fn profile_contacts_and_password_change() {
         );
         assert_eq!(contacts().await, before);
         // Good ones are saved.
-        let r = me
-            .post(app.url("/t/esempio/area-personale/profilo/contatti"))
-            .form(&[
+        let r = post(
+            &me,
+            &app,
+            "/t/esempio/area-personale/profilo/contatti",
+            &[
                 ("email", "mario.nuovo@example.org"),
                 ("phone", "+39 333 1234567"),
                 ("notify_email", "si"),
                 ("notify_sms", "si"),
                 ("_csrf", csrf.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(r.status(), 303);
         let after = contacts().await;
         assert_eq!(after.email.as_deref(), Some("mario.nuovo@example.org"));
@@ -848,16 +876,18 @@ async fn profile_contacts_and_password_change() {
         let change = |current: &'static str| {
             let (me, app, csrf) = (&me, &app, csrf.clone());
             async move {
-                me.post(app.url("/t/esempio/area-personale/profilo/password"))
-                    .form(&[
+                post(
+                    me,
+                    app,
+                    "/t/esempio/area-personale/profilo/password",
+                    &[
                         ("current", current),
                         ("password", "password-nuova-42"),
                         ("confirm", "password-nuova-42"),
                         ("_csrf", csrf.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .unwrap()
+                    ],
+                )
+                .await
             }
         };
         let r = change("sbagliata").await;
