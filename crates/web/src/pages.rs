@@ -213,10 +213,9 @@ pub(crate) async fn backoffice(
         return Ok(crate::session::to_login(&t, &uri.0));
     }
     let mut h = state.db.acquire().await?;
-    let user = refettorio_db::registry::staff::staff(&mut h.conn(), t.id)
+    let user = refettorio_db::registry::staff::staff_by_id(&mut h.conn(), t.id, id)
         .await?
-        .into_iter()
-        .find(|u| u.id == id && u.active)
+        .filter(|u| u.active)
         .ok_or(WebError::Forbidden)?;
     Ok(BackofficePage {
         layout: Layout {

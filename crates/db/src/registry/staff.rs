@@ -95,3 +95,21 @@ pub async fn staff(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<StaffUse
     });
     rows.into_iter().map(StaffUser::try_from).collect()
 }
+
+/// One staff user of a municipality.
+pub async fn staff_by_id(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: StaffUserId,
+) -> Result<Option<StaffUser>> {
+    let sql = "SELECT id, tenant_id, username, display_name, role, password_hash, active FROM staff_user \
+               WHERE tenant_id = $1 AND id = $2";
+    let row: Option<Row> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(StaffUser::try_from).transpose()
+}
