@@ -18,16 +18,13 @@ fn csrf_of(html: &str) -> String {
     html[start..].split('"').next().unwrap().to_string()
 }
 
+/// The CSRF token of the form on `path` (setting the pre-login cookie, as a browser would).
+async fn form_csrf(app: &App, client: &reqwest::Client, path: &str) -> String {
+    csrf_of(&page(client, app, path).await.1)
+}
+
 async fn login_page_csrf(app: &App, client: &reqwest::Client) -> String {
-    let html = client
-        .get(app.url("/t/esempio/accedi"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    csrf_of(&html)
+    form_csrf(app, client, "/t/esempio/accedi").await
 }
 
 async fn login(app: &App, client: &reqwest::Client, id: &str, pw: &str) -> reqwest::Response {
@@ -540,15 +537,7 @@ async fn registration_activation_and_password_reset() {
         let app = spawn(&t, true).await;
         let ids = ids(&t).await;
         let client = browser();
-        let html = client
-            .get(app.url("/t/esempio/registrati"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = csrf_of(&html);
+        let csrf = form_csrf(&app, &client, "/t/esempio/registrati").await;
         // Every bad field is reported, nothing is written.
         let r = post(
             &client,
@@ -625,15 +614,7 @@ async fn registration_activation_and_password_reset() {
 
         // Mario forgets his password: a reset link to the e-mail on file.
         let other = browser();
-        let html = other
-            .get(app.url("/t/esempio/password/recupera"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = csrf_of(&html);
+        let csrf = form_csrf(&app, &other, "/t/esempio/password/recupera").await;
         let r = post(
             &other,
             &app,
