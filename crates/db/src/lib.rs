@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod content;
 pub mod meals;
+pub mod pagopa;
 pub mod registry;
 pub mod synthetic;
 pub mod testing;

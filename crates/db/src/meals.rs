@@ -591,6 +591,27 @@ pub struct Account {
     pub service: ServiceId,
 }
 
+/// An account by id.
+pub async fn account_by_id(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: AccountId,
+) -> Result<Option<Account>> {
+    let sql = "SELECT family_id, service_id FROM account WHERE tenant_id = $1 AND id = $2";
+    let row: Option<(i64, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(row.map(|(f, s)| Account {
+        id,
+        family: FamilyId(f),
+        service: ServiceId(s),
+    }))
+}
+
 pub async fn account_of(
     conn: &mut Conn<'_>,
     tenant: TenantId,

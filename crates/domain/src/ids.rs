@@ -49,6 +49,8 @@ define_ids!(
     StaffUserId,
     ClosureId,
     AccountId,
+    /// A pagoPA payment position (a recharge or a fee to pay).
+    PositionId,
 );
 
 #[cfg(test)]

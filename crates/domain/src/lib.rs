@@ -11,6 +11,7 @@ pub mod ente;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod pagopa;
 pub mod registry;
 pub mod slug;
 
@@ -24,11 +25,12 @@ pub use clock::{Clock, FixedClock, SystemClock, local_now, today};
 pub use codice_fiscale::{CodiceFiscale, FiscalCodeError};
 pub use ente::{EnteFiscalCode, EnteFiscalCodeError};
 pub use ids::{
-    AccountId, ClassId, ClosureId, DietId, EnrolmentId, FamilyId, GuardianId, PupilId, SchoolId,
-    SchoolYearId, ServiceId, StaffUserId, TariffBandId, TenantId,
+    AccountId, ClassId, ClosureId, DietId, EnrolmentId, FamilyId, GuardianId, PositionId, PupilId,
+    SchoolId, SchoolYearId, ServiceId, StaffUserId, TariffBandId, TenantId,
 };
 pub use ledger::{EntryKind, is_low, meals_left};
 pub use money::{Cents, MoneyError};
+pub use pagopa::{Iban, NoticeNumber, PagoPaMode, PagoPaSettings, SegregationCode};
 pub use registry::{
     Billing, DietKind, EnrolmentState, IseeRange, Residency, SchoolKind, ServiceKind, StaffRole,
     band_for, sibling_rank_reduction,

@@ -1,7 +1,7 @@
 //! Municipalities (tenants) of the installation.
 
 use jiff::civil::Time;
-use refettorio_domain::{BookingRules, EnteFiscalCode, SchoolKind, Slug, TenantId};
+use refettorio_domain::{BookingRules, EnteFiscalCode, PagoPaSettings, SchoolKind, Slug, TenantId};
 use serde::{Deserialize, Serialize};
 
 use super::corrupt;
@@ -30,6 +30,8 @@ pub struct TenantSettings {
     pub low_balance_meals: u32,
     /// A different cut-off for some school kinds (`"infanzia" = "09:00"`).
     pub cutoff_by_school_kind: std::collections::BTreeMap<String, String>,
+    /// pagoPA: station, accounts, Checkout, sandbox or live.
+    pub pagopa: PagoPaSettings,
 }
 
 impl Default for TenantSettings {
@@ -46,6 +48,7 @@ impl Default for TenantSettings {
             bland_meal_free: false,
             low_balance_meals: 3,
             cutoff_by_school_kind: Default::default(),
+            pagopa: PagoPaSettings::default(),
         }
     }
 }
@@ -199,6 +202,36 @@ pub async fn by_slug(conn: &mut Conn<'_>, slug: &str) -> Result<Option<Tenant>> 
             .await?
     });
     row.map(Tenant::try_from).transpose()
+}
+
+/// The tenant whose fiscal code is `fiscal_code` (pagoPA's idPA routes the station's calls).
+pub async fn by_fiscal_code(conn: &mut Conn<'_>, fiscal_code: &str) -> Result<Option<Tenant>> {
+    let sql = concat!("SELECT ", columns!(), " FROM tenant WHERE fiscal_code = $1");
+    let row: Option<Row> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(fiscal_code)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(Tenant::try_from).transpose()
+}
+
+/// Replaces a tenant's settings.
+pub async fn set_settings(
+    conn: &mut Conn<'_>,
+    id: TenantId,
+    settings: &TenantSettings,
+) -> Result<()> {
+    let json = serde_json::to_string(settings).map_err(corrupt("tenant settings"))?;
+    let sql = "UPDATE tenant SET settings = $1 WHERE id = $2";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(&json)
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
 }
 
 pub async fn by_id(conn: &mut Conn<'_>, id: TenantId) -> Result<Option<Tenant>> {
