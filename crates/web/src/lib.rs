@@ -7,6 +7,7 @@ pub mod assets;
 mod error;
 mod metrics;
 mod pages;
+pub mod pagopa;
 mod session;
 mod tenant;
 
