@@ -7,6 +7,7 @@
 
 mod error;
 pub mod kitchen;
+pub mod notice;
 pub mod pdf;
 
 pub use error::DocumentError;
