@@ -22,9 +22,10 @@ use refettorio_db::registry::{calendar, family, school, service, staff, tenant};
 use refettorio_db::{Conn, Db};
 use refettorio_domain::{
     Billing, Cents, ClassId, Clock, Closure, ClosureKind, ClosureScope, CodiceFiscale, DietId,
-    DietKind, EnrolmentState, EnteFiscalCode, FamilyId, IseeRange, Residency, SchoolId, SchoolKind,
-    ServiceKind, Slug, StaffRole, TariffBandId, TenantId, Weekdays, band_for, easter_sunday,
-    school_year_label, school_year_of, sibling_rank_reduction, today,
+    DietKind, EnrolmentState, EnteFiscalCode, FamilyId, Iban, IseeRange, PagoPaMode,
+    PagoPaSettings, Residency, SchoolId, SchoolKind, SegregationCode, ServiceKind, Slug, StaffRole,
+    TariffBandId, TenantId, Weekdays, band_for, easter_sunday, school_year_label, school_year_of,
+    sibling_rank_reduction, today,
 };
 
 use crate::error::AppError;
@@ -1044,6 +1045,7 @@ async fn write(
     let slug = Slug::parse(DEMO_SLUG).map_err(|e| AppError::Invalid(e.to_string()))?;
     let fiscal_code = EnteFiscalCode::with_check_digit("8000215047")
         .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let broker = fiscal_code.as_str().to_string();
     let new_tenant = tenant::NewTenant {
         slug,
         name: DEMO_NAME.to_string(),
@@ -1056,6 +1058,22 @@ async fn write(
             office_email: Some("ufficio.scuola@example.org".to_string()),
             office_phone: Some("+39 0123 456789".to_string()),
             citizen_local_login: true,
+            // Sandbox: payments go through the local stand-in for Checkout, which plays the
+            // pagoPA node against our own station. The IBAN is a made-up one with valid
+            // check digits.
+            pagopa: PagoPaSettings {
+                mode: PagoPaMode::Sandbox,
+                station_id: format!("{broker}_01"),
+                broker_id: broker,
+                segregation_code: SegregationCode::new(2)
+                    .map_err(|e| AppError::Invalid(e.to_string()))?,
+                ibans: vec![
+                    Iban::parse("IT61X0306909606100000012345")
+                        .map_err(|e| AppError::Invalid(e.to_string()))?,
+                ],
+                cbill: Some("A1B2C".to_string()),
+                ..PagoPaSettings::default()
+            },
             ..Default::default()
         },
     };

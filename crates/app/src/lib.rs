@@ -7,6 +7,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod meals;
+pub mod pagopa;
 pub mod password;
 pub mod portal;
 pub mod scheduler;

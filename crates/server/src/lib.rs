@@ -73,11 +73,22 @@ pub async fn serve(
             "database mode: PostgreSQL (any number of nodes may share it)"
         ),
     }
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    // The node reaches itself on loopback when it listens on every interface.
+    let own = if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
     let metrics =
         refettorio_web::install_metrics().context("cannot install the metrics recorder")?;
     let web_config = Arc::new(WebConfig {
         base_domain: config.base_domain.clone(),
         public_url: config.public_url.clone(),
+        self_url: Some(format!("http://{own}")),
     });
     let state = AppState {
         db,
@@ -90,10 +101,6 @@ pub async fn serve(
         refettorio_web::host_to_path(web_config.base_domain.as_deref(), req)
     });
     let app = tower::Layer::layer(&app, router);
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening on http://{addr}/");
     let task = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service())

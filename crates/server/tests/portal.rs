@@ -5,58 +5,11 @@
 
 mod common;
 
-use common::{App, browser, spawn};
+use common::{browser, csrf_of, form_csrf, login, login_page_csrf, page, post, spawn};
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_db::registry::{family, service, tenant};
 use refettorio_db::testing::TestDb;
 use refettorio_domain::{CodiceFiscale, EnrolmentId, FamilyId, TenantId};
-
-/// The value of the first `name="_csrf"` field of a page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field") + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-/// The CSRF token of the form on `path` (setting the pre-login cookie, as a browser would).
-async fn form_csrf(app: &App, client: &reqwest::Client, path: &str) -> String {
-    csrf_of(&page(client, app, path).await.1)
-}
-
-async fn login_page_csrf(app: &App, client: &reqwest::Client) -> String {
-    form_csrf(app, client, "/t/esempio/accedi").await
-}
-
-async fn login(app: &App, client: &reqwest::Client, id: &str, pw: &str) -> reqwest::Response {
-    let csrf = login_page_csrf(app, client).await;
-    post(
-        client,
-        app,
-        "/t/esempio/accedi",
-        &[("identifier", id), ("password", pw), ("_csrf", &csrf)],
-    )
-    .await
-}
-
-/// Posts a form as a browser does.
-async fn post(
-    client: &reqwest::Client,
-    app: &App,
-    path: impl AsRef<str>,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(app.url(path.as_ref()))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn page(client: &reqwest::Client, app: &App, path: &str) -> (u16, String) {
-    let r = client.get(app.url(path)).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 struct Ids {
     tenant: TenantId,

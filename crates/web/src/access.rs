@@ -48,7 +48,12 @@ fn message_of(errors: &[FieldError], field: &str) -> Option<String> {
 }
 
 /// Adds the pre-login CSRF cookie to a form page when it is new.
-fn with_csrf_cookie(state: &AppState, mut r: Response, token: &str, new: bool) -> Response {
+pub(crate) fn with_csrf_cookie(
+    state: &AppState,
+    mut r: Response,
+    token: &str,
+    new: bool,
+) -> Response {
     if new {
         r.headers_mut().append(
             header::SET_COOKIE,

@@ -113,7 +113,7 @@ impl Nav<'_> {
     }
 }
 
-fn nav(c: &Citizen, current: Section) -> Nav<'_> {
+pub(crate) fn nav(c: &Citizen, current: Section) -> Nav<'_> {
     Nav {
         slug: c.tenant.slug.as_str(),
         current,
@@ -559,6 +559,9 @@ struct PaymentsPage<'a> {
     from: String,
     to: String,
     error: Option<String>,
+    /// The pagoPA notices of the guardian's families (recharges and fees).
+    positions: Vec<crate::recharge::PositionRow>,
+    pagopa: bool,
 }
 
 pub(crate) async fn payments(
@@ -610,6 +613,11 @@ pub(crate) async fn payments(
             format!("{} alle {}", dmy(&z.date()), z.strftime("%H:%M"))
         })
         .unwrap_or_default();
+    let positions = refettorio_app::pagopa::positions(&state.db, &c.tenant, &c.access).await?;
+    let positions = crate::recharge::rows(
+        &positions,
+        refettorio_domain::today(state.clock.as_ref(), &c.tenant.timezone),
+    );
     let name = full_name(&c);
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -627,6 +635,8 @@ pub(crate) async fn payments(
             from: from_s.unwrap_or_default(),
             to: to_s.unwrap_or_default(),
             error,
+            positions,
+            pagopa: refettorio_app::pagopa::enabled(&c.tenant),
         },
     )
         .into_response())

@@ -1,13 +1,14 @@
 //! The web layer: portal, back office and public pages (askama), health and metrics, the
 //! tenant resolution from the host or the `/t/<slug>/` prefix, and the HTTP middleware stack.
 
-mod access;
+pub(crate) mod access;
 mod area;
 pub mod assets;
 mod error;
 mod metrics;
 mod pages;
 pub mod pagopa;
+mod recharge;
 mod session;
 mod tenant;
 
@@ -36,6 +37,9 @@ pub struct WebConfig {
     pub base_domain: Option<String>,
     /// The public address (for e-mailed links); https marks cookies `Secure`.
     pub public_url: Option<String>,
+    /// How this node reaches itself (`http://127.0.0.1:8080`), set once the listener is bound:
+    /// the pagoPA sandbox calls our own station through it.
+    pub self_url: Option<String>,
 }
 
 impl WebConfig {
@@ -108,6 +112,26 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/area-personale/profilo/password",
             post(area::change_password),
         )
+        .route(
+            "/t/{slug}/area-personale/ricarica",
+            get(recharge::recharge_form).post(recharge::recharge),
+        )
+        .route(
+            "/t/{slug}/area-personale/avvisi/{id}",
+            get(recharge::notice),
+        )
+        .route(
+            "/t/{slug}/area-personale/avvisi/{id}/paga",
+            post(recharge::pay),
+        )
+        .route(
+            "/t/{slug}/area-personale/avvisi/{id}/avviso.pdf",
+            get(recharge::notice_pdf),
+        )
+        .route(
+            "/t/{slug}/area-personale/avvisi/{id}/ricevuta.pdf",
+            get(recharge::receipt_pdf),
+        )
         .route("/t/{slug}/backoffice", get(pages::backoffice))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -121,6 +145,15 @@ pub fn router(state: AppState) -> Router {
         .route("/accessibilita", get(pages::accessibility))
         .route("/static/{*path}", get(assets::serve))
         .route("/t/{slug}", get(pages::tenant_home_redirect))
+        .route("/pagopa/paForNode", post(pagopa::station::pa_for_node))
+        .route(
+            "/pagopa/sandbox/checkout/ec/v1/carts",
+            post(pagopa::sandbox::carts),
+        )
+        .route(
+            "/pagopa/sandbox/pagamento",
+            get(pagopa::sandbox::page).post(pagopa::sandbox::pay),
+        )
         .merge(tenant_routes)
         .fallback(pages::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))

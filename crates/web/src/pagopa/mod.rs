@@ -1,8 +1,15 @@
-//! pagoPA, the national payment platform: the municipality's station (`paForNode`), which the
-//! pagoPA node calls to verify a notice, get its payment data and deliver the receipt.
+//! pagoPA, the national payment platform.
 //!
 //! - [`soap`]: the pure SOAP codec of the station's messages, both directions (the station reads
 //!   requests and writes responses; the sandbox and the benchmark play the node with the same
 //!   functions).
+//! - [`station`]: `POST /pagopa/paForNode`, the municipality's station, which the pagoPA node
+//!   calls to verify a notice, get its payment data and deliver the receipt.
+//! - [`checkout`]: the cart sent to pagoPA Checkout when a family pays online.
+//! - [`sandbox`]: a local stand-in for Checkout that plays the node against our own station
+//!   (sandbox mode only).
 
+pub mod checkout;
+pub mod sandbox;
 pub mod soap;
+pub mod station;

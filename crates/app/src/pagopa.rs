@@ -1,0 +1,703 @@
+//! pagoPA use cases: a family's recharge (a spontaneous payment position with its notice
+//! number), what the station answers the node (verify, get payment), receipts applied to the
+//! ledger exactly once, payments the office records by hand, and the documents (the printed
+//! notice, the receipt).
+
+use std::collections::BTreeMap;
+
+use jiff::ToSpan;
+use jiff::civil::Date;
+use refettorio_db::meals::{self, NewEntry};
+use refettorio_db::pagopa::{
+    self as store, NewPosition, NewReceipt, Position, PositionKind, PositionStatus, ReceiptStatus,
+};
+use refettorio_db::registry::family;
+use refettorio_db::registry::service;
+use refettorio_db::registry::tenant::{self, Tenant};
+use refettorio_db::{Conn, Db};
+use refettorio_documents::notice::{
+    NoticeCreditor, NoticeDebtor, NoticeInstalment, NoticeView, ReceiptView, notice_pdf,
+    receipt_pdf,
+};
+use refettorio_domain::pagopa::{CATEGORY_CANTEEN, CATEGORY_TRANSPORT, check_recharge};
+use refettorio_domain::{
+    AccountId, Cents, Clock, CodiceFiscale, EnrolmentId, EnrolmentState, EntryKind, NoticeNumber,
+    PositionId, ServiceKind, local_now, today,
+};
+
+use crate::portal::{Access, visible_accounts};
+use crate::{AppError, FieldError};
+
+/// How a family chose the amount of a recharge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RechargeAmount {
+    /// An amount typed by the family.
+    Amount(Cents),
+    /// A number of meals per child, each at the child's meal price (as in Halley).
+    Meals(Vec<(EnrolmentId, u32)>),
+}
+
+/// The children whose meals a recharge of `account` can buy, with their meal price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MealPrice {
+    pub enrolment: EnrolmentId,
+    pub child: String,
+    pub price: Cents,
+}
+
+/// The accounts a guardian may recharge, each with the meal prices of its children.
+pub async fn rechargeable(
+    db: &Db,
+    tenant: &Tenant,
+    access: &Access,
+) -> Result<Vec<(AccountId, String, Vec<MealPrice>)>, AppError> {
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let mut out = Vec::new();
+    for (acc, svc, year) in visible_accounts(c, tenant, access).await? {
+        let mut prices = Vec::new();
+        for p in family::pupils_of_family(c, tenant.id, acc.family).await? {
+            for e in service::enrolments_of_pupil(c, tenant.id, p.id).await? {
+                if e.service_id == svc.id && e.state == EnrolmentState::Attivo {
+                    prices.push(MealPrice {
+                        enrolment: e.id,
+                        child: p.first_name.clone(),
+                        price: e.meal_price,
+                    });
+                }
+            }
+        }
+        out.push((acc.id, format!("{} {}", svc.name, year.label), prices));
+    }
+    Ok(out)
+}
+
+/// Whether the municipality can take pagoPA payments (an IBAN and a station are set).
+pub fn enabled(tenant: &Tenant) -> bool {
+    let p = &tenant.settings.pagopa;
+    !p.ibans.is_empty() && !p.station_id.is_empty() && !p.broker_id.is_empty()
+}
+
+/// Creates the payment position of a recharge of one of the guardian's accounts: a new notice
+/// number from the tenant's sequence, the family's payer as debtor, a description without
+/// pupils' data, the canteen's transfer category.
+pub async fn create_recharge(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    access: &Access,
+    account: AccountId,
+    amount: &RechargeAmount,
+    by: &str,
+) -> Result<Position, AppError> {
+    let settings = &tenant.settings.pagopa;
+    let Some(iban) = settings.ibans.first().filter(|_| enabled(tenant)) else {
+        return Err(AppError::Invalid(
+            "I pagamenti con pagoPA non sono ancora attivi per questo Comune: rivolgiti all'ufficio scuola."
+                .into(),
+        ));
+    };
+    let now = clock.now();
+    let day = today(clock, &tenant.timezone);
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let visible = visible_accounts(c, tenant, access).await?;
+    let (acc, svc, year) = visible
+        .into_iter()
+        .find(|(a, _, _)| a.id == account)
+        .ok_or(AppError::Forbidden)?;
+    let max = Cents(settings.max_recharge_cents);
+    let total = match amount {
+        RechargeAmount::Amount(a) => *a,
+        RechargeAmount::Meals(items) => {
+            let mut prices: BTreeMap<EnrolmentId, Cents> = BTreeMap::new();
+            for p in family::pupils_of_family(c, tenant.id, acc.family).await? {
+                for e in service::enrolments_of_pupil(c, tenant.id, p.id).await? {
+                    if e.service_id == svc.id && e.state == EnrolmentState::Attivo {
+                        prices.insert(e.id, e.meal_price);
+                    }
+                }
+            }
+            let mut total = Cents::ZERO;
+            for (enrolment, n) in items {
+                let price = prices.get(enrolment).ok_or(AppError::Forbidden)?;
+                total = price
+                    .checked_mul(i64::from(*n))
+                    .and_then(|x| total.checked_add(x))
+                    .ok_or_else(|| {
+                        AppError::Invalid("Il numero di pasti è troppo grande.".into())
+                    })?;
+            }
+            total
+        }
+    };
+    let total = check_recharge(total, max).map_err(|e| {
+        AppError::Fields(vec![FieldError {
+            field: "importo",
+            message: capitalise(&e.to_string()),
+        }])
+    })?;
+    let fam = family::family(c, tenant.id, acc.family)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Famiglia non trovata.".into()))?;
+    let payer = family::guardian(c, tenant.id, fam.payer_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Pagatore non trovato.".into()))?;
+    let base = store::next_iuv_base(c, tenant.id, settings.segregation_code).await?;
+    let notice = NoticeNumber::generate(settings.segregation_code, base)
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let description = format!("Ricarica {} a.s. {}", svc.name.to_lowercase(), year.label);
+    let category = match svc.kind {
+        ServiceKind::Trasporto => CATEGORY_TRANSPORT,
+        _ => CATEGORY_CANTEEN,
+    };
+    let debtor_name = format!("{} {}", payer.first_name, payer.last_name);
+    let due = day.checked_add(i64::from(settings.recharge_due_days).days())?;
+    let id = store::insert_position(
+        c,
+        tenant.id,
+        &NewPosition {
+            kind: PositionKind::Recharge,
+            notice_number: &notice,
+            family: acc.family,
+            account: Some(acc.id),
+            debtor_fiscal_code: payer.fiscal_code.as_str(),
+            debtor_name: &debtor_name,
+            description: &description,
+            amount: total,
+            due_date: due,
+            iban: iban.as_str(),
+            transfer_category: category,
+            created_by: by,
+        },
+        now,
+    )
+    .await?;
+    let position = store::position(c, tenant.id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Posizione non trovata.".into()))?;
+    tx.commit().await?;
+    Ok(position)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(f) => f.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Why the station refuses a request (each is one of pagoPA's faults).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StationFault {
+    #[error("unknown creditor (idPA)")]
+    UnknownTenant,
+    #[error("wrong broker (idBrokerPA)")]
+    WrongBroker,
+    #[error("wrong station (idStation)")]
+    WrongStation,
+    #[error("unknown notice number")]
+    UnknownNotice,
+    #[error("the notice is already paid")]
+    AlreadyPaid,
+    #[error("the notice has expired")]
+    Expired,
+    #[error("the notice was cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Semantics(String),
+    #[error("system error")]
+    System,
+}
+
+/// The tenant a call of the node is for: its idPA, then broker and station must match.
+pub async fn station_tenant(
+    db: &Db,
+    id_pa: &str,
+    broker: &str,
+    station: &str,
+) -> Result<Tenant, StationFault> {
+    let t = known_tenant(db, id_pa).await?;
+    let s = &t.settings.pagopa;
+    if s.broker_id != broker {
+        return Err(StationFault::WrongBroker);
+    }
+    if s.station_id != station {
+        return Err(StationFault::WrongStation);
+    }
+    Ok(t)
+}
+
+/// The tenant of an idPA, whatever broker and station the call names (a receipt is never
+/// refused for a known tenant).
+pub async fn known_tenant(db: &Db, id_pa: &str) -> Result<Tenant, StationFault> {
+    let mut h = db.acquire().await.map_err(system)?;
+    tenant::by_fiscal_code(&mut h.conn(), id_pa)
+        .await
+        .map_err(system)?
+        .ok_or(StationFault::UnknownTenant)
+}
+
+fn system<E: std::fmt::Display>(e: E) -> StationFault {
+    tracing::error!(error = %e, "pagoPA station: database error");
+    StationFault::System
+}
+
+/// The open position of a notice the node asks about (paVerifyPaymentNotice, paGetPayment).
+/// Read only: asking again changes nothing.
+pub async fn payable(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    fiscal_code: &str,
+    notice_number: &str,
+) -> Result<Position, StationFault> {
+    if fiscal_code != tenant.fiscal_code.as_str() {
+        return Err(StationFault::UnknownTenant);
+    }
+    let mut h = db.acquire().await.map_err(system)?;
+    let p = store::position_by_notice(&mut h.conn(), tenant.id, notice_number)
+        .await
+        .map_err(system)?
+        .ok_or(StationFault::UnknownNotice)?;
+    match p.status {
+        PositionStatus::Paid => Err(StationFault::AlreadyPaid),
+        PositionStatus::Cancelled => Err(StationFault::Cancelled),
+        PositionStatus::Open if p.due_date < today(clock, &tenant.timezone) => {
+            Err(StationFault::Expired)
+        }
+        PositionStatus::Open => Ok(p),
+    }
+}
+
+/// paGetPayment: the position, checked against the amount the node verified (when it says).
+pub async fn payment(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    fiscal_code: &str,
+    notice_number: &str,
+    amount: Option<Cents>,
+) -> Result<Position, StationFault> {
+    let p = payable(db, clock, tenant, fiscal_code, notice_number).await?;
+    if let Some(a) = amount
+        && a != p.amount
+    {
+        return Err(StationFault::Semantics(format!(
+            "amount {} differs from the notice's {}",
+            a.get(),
+            p.amount.get()
+        )));
+    }
+    Ok(p)
+}
+
+/// A receipt as the node delivered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingReceipt {
+    pub receipt_id: String,
+    pub notice_number: String,
+    pub outcome_ok: bool,
+    pub amount: Cents,
+    pub psp_id: String,
+    pub psp_name: String,
+    pub payment_method: Option<String>,
+    pub paid_at: Option<jiff::Timestamp>,
+    pub standin: bool,
+    /// The message as received, kept for the office and the auditors.
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    /// Stored and applied (a recharge credited, a fee marked paid).
+    Applied,
+    /// Stored for the office: no position matches it.
+    Unmatched,
+    /// A negative outcome, stored; nothing was paid.
+    Ko,
+    /// The same receipt id came before: nothing written.
+    Duplicate,
+}
+
+/// Applies a receipt exactly once. In one transaction: the claim of the receipt id (a unique
+/// key: a second copy, from a retry or another node at the same moment, finds it and writes
+/// nothing), then the credit of a recharge to its account (idempotency key
+/// `pagopa:rt:<receiptId>`) and the position marked paid. A receipt with no earlier
+/// paGetPayment (Stand-In) is applied the same way; one for a notice we don't know is kept.
+pub async fn apply_receipt(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    r: &IncomingReceipt,
+) -> Result<ReceiptOutcome, AppError> {
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let position = store::position_by_notice(c, tenant.id, &r.notice_number).await?;
+    let status = match (&position, r.outcome_ok) {
+        (_, false) => ReceiptStatus::Ko,
+        (Some(_), true) => ReceiptStatus::Applied,
+        (None, true) => ReceiptStatus::Unmatched,
+    };
+    let Some(stored) = store::insert_receipt(
+        c,
+        tenant.id,
+        &NewReceipt {
+            receipt_id: &r.receipt_id,
+            notice_number: &r.notice_number,
+            position: position.as_ref().map(|p| p.id),
+            outcome_ok: r.outcome_ok,
+            amount: r.amount,
+            status,
+            psp_id: &r.psp_id,
+            psp_name: &r.psp_name,
+            payment_method: r.payment_method.as_deref(),
+            paid_at: r.paid_at,
+            standin: r.standin,
+            payload: &r.payload,
+        },
+        now,
+    )
+    .await?
+    else {
+        return Ok(ReceiptOutcome::Duplicate);
+    };
+    let outcome = match (status, position) {
+        (ReceiptStatus::Applied, Some(p)) => {
+            if let (PositionKind::Recharge, Some(account)) = (p.kind, p.account) {
+                let day = r
+                    .paid_at
+                    .map(|t| t.to_zoned(tenant.timezone.clone()).date())
+                    .unwrap_or_else(|| today(clock, &tenant.timezone));
+                let key = format!("pagopa:rt:{}", r.receipt_id);
+                let reference = format!("pagopa:{}", p.notice_number);
+                let entry = meals::insert_entry(
+                    c,
+                    tenant.id,
+                    &NewEntry {
+                        account,
+                        kind: EntryKind::Recharge,
+                        amount: r.amount,
+                        day,
+                        pupil: None,
+                        enrolment: None,
+                        school: None,
+                        class: None,
+                        bland: None,
+                        diet: None,
+                        reverses: None,
+                        reference: Some(&reference),
+                        idempotency_key: &key,
+                        created_by: "pagopa",
+                        reason: &format!("Ricarica pagoPA – {}", r.psp_name),
+                    },
+                    now,
+                )
+                .await?
+                .ok_or_else(|| {
+                    AppError::Invalid(format!("receipt {} was already credited", r.receipt_id))
+                })?;
+                store::set_receipt_entry(c, tenant.id, stored, entry).await?;
+            }
+            store::mark_paid(c, tenant.id, p.id, now).await?;
+            ReceiptOutcome::Applied
+        }
+        (ReceiptStatus::Ko, _) => ReceiptOutcome::Ko,
+        _ => ReceiptOutcome::Unmatched,
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// The ways a payment made elsewhere reaches the municipality.
+pub const OFFICE_CHANNELS: [(&str, &str); 5] = [
+    ("bonifico", "Bonifico bancario"),
+    ("contanti", "Contanti allo sportello"),
+    ("pos", "POS allo sportello"),
+    ("bollettino", "Bollettino postale"),
+    ("altro", "Altro"),
+];
+
+/// A payment made elsewhere that the office records, with its proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfficePayment {
+    pub account: AccountId,
+    /// As typed: `25,50`.
+    pub amount: String,
+    /// As typed: `2026-11-20`.
+    pub day: String,
+    pub channel: String,
+    /// The proof: the transfer's CRO/TRN, the receipt number of the counter...
+    pub reference: String,
+    pub note: String,
+}
+
+/// Records a payment made elsewhere: a recharge in the ledger under the key
+/// `office:<channel>:<reference>`, so the same proof can never be credited twice; audited.
+/// Returns the new entry's id.
+pub async fn record_office_payment(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    p: &OfficePayment,
+) -> Result<i64, AppError> {
+    let mut errors = Vec::new();
+    let amount = match Cents::parse_it(&p.amount) {
+        Ok(a) if a.get() > 0 => Some(a),
+        Ok(_) => {
+            errors.push(field("importo", "L'importo deve essere maggiore di zero."));
+            None
+        }
+        Err(_) => {
+            errors.push(field(
+                "importo",
+                "Scrivi l'importo in euro, con al massimo due decimali (ad esempio 25,50).",
+            ));
+            None
+        }
+    };
+    let today = today(clock, &tenant.timezone);
+    let day = match p.day.trim().parse::<Date>() {
+        Ok(d) if d > today => {
+            errors.push(field(
+                "data",
+                "La data del pagamento non può essere futura.",
+            ));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push(field("data", "Indica la data del pagamento."));
+            None
+        }
+    };
+    let channel = OFFICE_CHANNELS
+        .iter()
+        .find(|(k, _)| *k == p.channel)
+        .map(|(k, label)| (*k, *label));
+    if channel.is_none() {
+        errors.push(field("canale", "Scegli come è stato fatto il pagamento."));
+    }
+    let reference = p.reference.trim();
+    if reference.is_empty() {
+        errors.push(field(
+            "riferimento",
+            "Indica il riferimento del pagamento (CRO/TRN del bonifico, numero della ricevuta...).",
+        ));
+    } else if reference.chars().count() > 100 {
+        errors.push(field(
+            "riferimento",
+            "Il riferimento è troppo lungo (al massimo 100 caratteri).",
+        ));
+    }
+    let (Some(amount), Some(day), Some((channel, channel_label)), true) =
+        (amount, day, channel, errors.is_empty())
+    else {
+        return Err(AppError::Fields(errors));
+    };
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    if !account_exists(c, tenant, p.account).await? {
+        return Err(AppError::NotFound("Conto non trovato.".into()));
+    }
+    let normalised: String = reference
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect();
+    let key = format!("office:{channel}:{normalised}");
+    let reason = if p.note.trim().is_empty() {
+        format!("{channel_label}, rif. {reference}")
+    } else {
+        format!("{channel_label}, rif. {reference}: {}", p.note.trim())
+    };
+    let entry = meals::insert_entry(
+        c,
+        tenant.id,
+        &NewEntry {
+            account: p.account,
+            kind: EntryKind::Recharge,
+            amount,
+            day,
+            pupil: None,
+            enrolment: None,
+            school: None,
+            class: None,
+            bland: None,
+            diet: None,
+            reverses: None,
+            reference: Some(&format!("ufficio:{channel}:{reference}")),
+            idempotency_key: &key,
+            created_by: actor,
+            reason: &reason,
+        },
+        now,
+    )
+    .await?;
+    let Some(entry) = entry else {
+        return Err(AppError::Fields(vec![field(
+            "riferimento",
+            "Un pagamento con questo canale e questo riferimento è già stato registrato: non viene accreditato due volte.",
+        )]));
+    };
+    let after = format!(
+        "{{\"account\":{},\"amount_cents\":{},\"day\":\"{day}\",\"channel\":\"{channel}\",\"reference\":{:?}}}",
+        p.account,
+        amount.get(),
+        reference
+    );
+    meals::audit(
+        c,
+        tenant.id,
+        actor,
+        "office_payment",
+        "ledger_entry",
+        Some(entry),
+        None,
+        Some(&after),
+        &reason,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(entry)
+}
+
+fn field(name: &'static str, message: &str) -> FieldError {
+    FieldError {
+        field: name,
+        message: message.into(),
+    }
+}
+
+async fn account_exists(
+    c: &mut Conn<'_>,
+    tenant: &Tenant,
+    account: AccountId,
+) -> Result<bool, AppError> {
+    Ok(meals::account_by_id(c, tenant.id, account).await?.is_some())
+}
+
+/// A family's positions the guardian may see (payments visible), newest first.
+pub async fn positions(
+    db: &Db,
+    tenant: &Tenant,
+    access: &Access,
+) -> Result<Vec<Position>, AppError> {
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let mut out = Vec::new();
+    for (fam, _) in &access.families {
+        if access.sees_payments(fam.id) {
+            out.extend(store::positions_of_family(c, tenant.id, fam.id).await?);
+        }
+    }
+    out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    Ok(out)
+}
+
+/// One of the guardian's positions (another family's is "not found").
+pub async fn position_of(
+    db: &Db,
+    tenant: &Tenant,
+    access: &Access,
+    id: PositionId,
+) -> Result<Position, AppError> {
+    let mut h = db.acquire().await?;
+    store::position(&mut h.conn(), tenant.id, id)
+        .await?
+        .filter(|p| access.sees_payments(p.family))
+        .ok_or_else(|| AppError::NotFound("Avviso non trovato.".into()))
+}
+
+fn creditor(tenant: &Tenant) -> NoticeCreditor {
+    let s = &tenant.settings;
+    let contacts = [s.office_email.as_deref(), s.office_phone.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" – ");
+    NoticeCreditor {
+        name: tenant.name.clone(),
+        fiscal_code: tenant.fiscal_code.as_str().to_string(),
+        sector: s.pagopa.sector.clone(),
+        contacts,
+        cbill: s.pagopa.cbill.clone(),
+        postal_account: s.pagopa.postal_account.clone(),
+        postal_holder: s.pagopa.postal_holder.clone(),
+    }
+}
+
+/// The printed notice (avviso di pagamento) of a position.
+pub async fn notice_document(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    p: &Position,
+) -> Result<Vec<u8>, AppError> {
+    let mut h = db.acquire().await?;
+    let mut address = None;
+    if let Ok(cf) = CodiceFiscale::parse(&p.debtor_fiscal_code)
+        && let Some(g) = family::guardian_by_fiscal_code(&mut h.conn(), tenant.id, &cf).await?
+        && !g.address.trim().is_empty()
+    {
+        address = Some(g.address);
+    }
+    let view = NoticeView {
+        creditor: creditor(tenant),
+        debtor: NoticeDebtor {
+            fiscal_code: p.debtor_fiscal_code.clone(),
+            full_name: p.debtor_name.clone(),
+            address,
+        },
+        subject: p.description.clone(),
+        instalments: vec![NoticeInstalment {
+            notice_number: p.notice_number.as_str().to_string(),
+            amount_cents: p.amount.get(),
+            due_date: Some(p.due_date),
+        }],
+        issued_on: today(clock, &tenant.timezone),
+    };
+    notice_pdf(&view).map_err(|e| AppError::Invalid(format!("notice PDF: {e}")))
+}
+
+/// The receipt (ricevuta) of a paid position.
+pub async fn receipt_document(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    p: &Position,
+) -> Result<Vec<u8>, AppError> {
+    let mut h = db.acquire().await?;
+    let receipts = store::receipts_of_position(&mut h.conn(), tenant.id, p.id).await?;
+    let r = receipts
+        .into_iter()
+        .find(|r| r.status == ReceiptStatus::Applied)
+        .ok_or_else(|| {
+            AppError::NotFound("Ricevuta non trovata: il pagamento non risulta ancora.".into())
+        })?;
+    let paid = r
+        .paid_at
+        .unwrap_or(r.received_at)
+        .to_zoned(tenant.timezone.clone());
+    let view = ReceiptView {
+        creditor_name: tenant.name.clone(),
+        creditor_fiscal_code: tenant.fiscal_code.as_str().to_string(),
+        debtor_fiscal_code: p.debtor_fiscal_code.clone(),
+        debtor_name: p.debtor_name.clone(),
+        subject: p.description.clone(),
+        notice_number: p.notice_number.as_str().to_string(),
+        iuv: p.iuv.clone(),
+        receipt_id: r.receipt_id,
+        amount_cents: r.amount.get(),
+        paid_at_label: paid.strftime("%d/%m/%Y alle %H:%M").to_string(),
+        psp_name: r.psp_name,
+        payment_method: r.payment_method,
+        issued_on: local_now(clock, &tenant.timezone).date(),
+    };
+    receipt_pdf(&view).map_err(|e| AppError::Invalid(format!("receipt PDF: {e}")))
+}
