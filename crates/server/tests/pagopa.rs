@@ -779,11 +779,14 @@ async fn a_thousand_copies_of_one_receipt_credit_once() {
     }
 }
 
+/// The carts a Checkout stand-in received, each with the subscription key it came with.
+type Carts = Arc<Mutex<Vec<(serde_json::Value, Option<String>)>>>;
+
 /// A stand-in for pagoPA Checkout: keeps the carts and the keys it got, answers 302.
-async fn fake_checkout() -> (String, Arc<Mutex<Vec<(serde_json::Value, Option<String>)>>>) {
+async fn fake_checkout() -> (String, Carts) {
     use axum::http::{HeaderMap, StatusCode, header};
     use axum::response::IntoResponse;
-    let seen: Arc<Mutex<Vec<(serde_json::Value, Option<String>)>>> = Arc::default();
+    let seen: Carts = Arc::default();
     let kept = seen.clone();
     let app = axum::Router::new().route(
         "/checkout/ec/v1/carts",
