@@ -5,6 +5,7 @@
 //! `ON CONFLICT` and `RETURNING` work on both. Every function that touches tenant-owned rows takes
 //! the [`TenantId`](refettorio_domain::TenantId) first.
 
+pub mod audit;
 pub mod auth;
 pub mod content;
 pub mod meals;
