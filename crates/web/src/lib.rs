@@ -4,6 +4,7 @@
 pub(crate) mod access;
 mod area;
 pub mod assets;
+mod backoffice;
 mod error;
 mod metrics;
 mod pages;
@@ -132,7 +133,27 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/area-personale/avvisi/{id}/ricevuta.pdf",
             get(recharge::receipt_pdf),
         )
-        .route("/t/{slug}/backoffice", get(pages::backoffice))
+        // The back office: each handler checks the staff user's role (backoffice::SECTIONS).
+        .route("/t/{slug}/backoffice", get(backoffice::home))
+        .route("/t/{slug}/backoffice/conti", get(backoffice::search))
+        .route("/t/{slug}/backoffice/conti/{id}", get(backoffice::account))
+        .route(
+            "/t/{slug}/backoffice/conti/{id}/pagamento",
+            post(backoffice::office_payment),
+        )
+        .route(
+            "/t/{slug}/backoffice/conti/{id}/rettifica",
+            post(backoffice::adjustment),
+        )
+        .route(
+            "/t/{slug}/backoffice/conti/{id}/rimborso",
+            post(backoffice::refund),
+        )
+        .route(
+            "/t/{slug}/backoffice/pagopa/ricevute",
+            get(backoffice::unmatched),
+        )
+        .route("/t/{slug}/backoffice/registro", get(backoffice::log))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             tenant::resolve,

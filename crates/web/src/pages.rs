@@ -4,7 +4,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Extension;
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_db::content;
@@ -185,44 +185,6 @@ pub(crate) async fn tenant_home(
         today_status,
         office_email: t.settings.office_email.as_deref(),
         office_phone: t.settings.office_phone.as_deref(),
-    }
-    .into_response())
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "backoffice.html")]
-struct BackofficePage<'a> {
-    layout: Layout<'a>,
-    role: &'a str,
-}
-
-/// The back office's entry: staff of this municipality only; everyone else goes to the login.
-pub(crate) async fn backoffice(
-    State(state): State<AppState>,
-    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
-    headers: axum::http::HeaderMap,
-    uri: OriginalUri,
-) -> Result<Response, WebError> {
-    let Some((session, _)) = crate::session::current_session(&state, &headers).await? else {
-        return Ok(crate::session::to_login(&t, &uri.0));
-    };
-    let refettorio_db::auth::Subject::Staff(id) = session.subject else {
-        return Err(WebError::Forbidden);
-    };
-    if session.tenant != t.id {
-        return Ok(crate::session::to_login(&t, &uri.0));
-    }
-    let mut h = state.db.acquire().await?;
-    let user = refettorio_db::registry::staff::staff_by_id(&mut h.conn(), t.id, id)
-        .await?
-        .filter(|u| u.active)
-        .ok_or(WebError::Forbidden)?;
-    Ok(BackofficePage {
-        layout: Layout {
-            user: Some((&user.display_name, &session.csrf_token)),
-            ..Layout::tenant("Back office", &t)
-        },
-        role: user.role.label_it(),
     }
     .into_response())
 }

@@ -1,0 +1,154 @@
+//! The audit log for the office: newest first, by action and days, a page at a time.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::civil::Date;
+use refettorio_app::backoffice::{self as office, AUDIT_ACTIONS};
+use refettorio_db::audit::AuditRecord;
+use refettorio_db::registry::staff;
+use serde::Deserialize;
+
+use super::{AUDIT, Staff};
+use crate::pages::Layout;
+use crate::session::percent_encode;
+use crate::{AppState, WebError};
+
+#[derive(Deserialize, Default)]
+pub(crate) struct AuditQuery {
+    azione: Option<String>,
+    dal: Option<String>,
+    al: Option<String>,
+    pagina: Option<u32>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/audit.html")]
+struct AuditPage<'a> {
+    layout: Layout<'a>,
+    nav: Vec<(String, &'static str, bool)>,
+    slug: &'a str,
+    action: String,
+    from: String,
+    to: String,
+    actions: &'static [(&'static str, &'static str)],
+    error: Option<(&'static str, String)>,
+    rows: Vec<AuditRecord>,
+    /// "staff:3" → the staff user's name.
+    names: HashMap<String, String>,
+    page: u32,
+    prev: Option<String>,
+    next: Option<String>,
+    tz: &'a jiff::tz::TimeZone,
+}
+
+impl AuditPage<'_> {
+    fn error(&self, field: &str) -> Option<String> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, m)| m.clone())
+    }
+
+    fn who(&self, actor: &str) -> String {
+        match self.names.get(actor) {
+            Some(n) => n.clone(),
+            None => actor.to_string(),
+        }
+    }
+
+    fn label(&self, action: &str) -> String {
+        office::action_label(action).to_string()
+    }
+}
+
+fn blank(s: &Option<String>) -> String {
+    s.as_deref().map(str::trim).unwrap_or_default().to_string()
+}
+
+/// `GET /t/<slug>/backoffice/registro?azione=…&dal=…&al=…&pagina=…`
+pub(crate) async fn log(
+    State(state): State<AppState>,
+    s: Staff,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, WebError> {
+    s.require(AUDIT.roles)?;
+    let (action, from_s, to_s) = (blank(&q.azione), blank(&q.dal), blank(&q.al));
+    let day = |v: &str| -> Result<Option<Date>, ()> {
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            v.parse::<Date>().map(Some).map_err(|_| ())
+        }
+    };
+    let mut error = None;
+    if !action.is_empty() && !AUDIT_ACTIONS.iter().any(|(k, _)| *k == action) {
+        error = Some(("azione", "Scegli un'operazione dell'elenco.".to_string()));
+    }
+    let from = day(&from_s).unwrap_or_else(|()| {
+        error = Some(("dal", "Data non valida: usa il formato gg/mm/aaaa.".into()));
+        None
+    });
+    let to = day(&to_s).unwrap_or_else(|()| {
+        error = Some(("al", "Data non valida: usa il formato gg/mm/aaaa.".into()));
+        None
+    });
+    if let (Some(a), Some(b)) = (from, to)
+        && b < a
+    {
+        error = Some((
+            "al",
+            "La data finale viene prima di quella iniziale.".into(),
+        ));
+    }
+    let page = q.pagina.unwrap_or(1).max(1);
+    let (rows, more) = if error.is_some() {
+        (Vec::new(), false)
+    } else {
+        let chosen = (!action.is_empty()).then_some(action.as_str());
+        office::audit_log(&state.db, &s.tenant, chosen, from, to, page).await?
+    };
+    let names = {
+        let mut h = state.db.acquire().await?;
+        staff::staff(&mut h.conn(), s.tenant.id)
+            .await?
+            .into_iter()
+            .map(|u| (format!("staff:{}", u.id.get()), u.display_name))
+            .collect()
+    };
+    let link = |p: u32| {
+        format!(
+            "/t/{}/backoffice/registro?azione={}&dal={}&al={}&pagina={p}",
+            s.slug(),
+            percent_encode(&action),
+            percent_encode(&from_s),
+            percent_encode(&to_s)
+        )
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let body = AuditPage {
+        layout: s.layout(AUDIT.title),
+        nav: s.nav(&AUDIT),
+        slug: s.slug(),
+        prev: (page > 1).then(|| link(page - 1)),
+        next: more.then(|| link(page + 1)),
+        action,
+        from: from_s,
+        to: to_s,
+        actions: &AUDIT_ACTIONS,
+        error,
+        rows,
+        names,
+        page,
+        tz: &s.tenant.timezone,
+    };
+    Ok((status, body).into_response())
+}

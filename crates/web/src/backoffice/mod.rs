@@ -1,0 +1,223 @@
+//! The back office of a municipality at `/t/<slug>/backoffice`: the [`Staff`] extractor, the
+//! one table of sections with the roles that may use each ([`SECTIONS`]), and the home with
+//! the menu of what the user's role may do.
+//!
+//! Every handler takes [`Staff`] (an active staff user of this municipality, in a session of
+//! this municipality) and, first thing, `staff.require(SECTION.roles)?`: the menu and the
+//! guard read the same table, so a page is in the menu exactly when its role may open it.
+
+mod accounts;
+mod audit;
+mod receipts;
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use refettorio_db::auth::{Session, Subject};
+use refettorio_db::registry::staff::{self, StaffUser};
+use refettorio_db::registry::tenant::Tenant;
+use refettorio_domain::StaffRole;
+
+pub(crate) use accounts::{account, adjustment, office_payment, refund, search};
+pub(crate) use audit::log;
+pub(crate) use receipts::unmatched;
+
+use crate::pages::Layout;
+use crate::session::{current_session, same_origin, same_token, to_login};
+use crate::tenant::CurrentTenant;
+use crate::{AppState, WebError};
+
+/// A part of the back office and the roles that may use it.
+pub(crate) struct Section {
+    /// Below `/t/<slug>/backoffice`.
+    pub path: &'static str,
+    pub title: &'static str,
+    pub summary: &'static str,
+    pub roles: &'static [StaffRole],
+}
+
+/// Every role of a municipality's staff (the home).
+const ANY_STAFF: &[StaffRole] = &[
+    StaffRole::Office,
+    StaffRole::School,
+    StaffRole::Kitchen,
+    StaffRole::CanteenStaff,
+];
+const OFFICE: &[StaffRole] = &[StaffRole::Office];
+
+pub(crate) const HOME: Section = Section {
+    path: "",
+    title: "Home",
+    summary: "",
+    roles: ANY_STAFF,
+};
+pub(crate) const ACCOUNTS: Section = Section {
+    path: "/conti",
+    title: "Conti delle famiglie",
+    summary: "Cerca una famiglia, vedi saldo e movimenti, registra pagamenti ricevuti altrove, rettifiche e rimborsi.",
+    roles: OFFICE,
+};
+pub(crate) const RECEIPTS: Section = Section {
+    path: "/pagopa/ricevute",
+    title: "Ricevute pagoPA da riconciliare",
+    summary: "Pagamenti arrivati da pagoPA per avvisi che il Comune non riconosce.",
+    roles: OFFICE,
+};
+pub(crate) const AUDIT: Section = Section {
+    path: "/registro",
+    title: "Registro delle modifiche",
+    summary: "Chi ha cambiato cosa e quando: pagamenti, rettifiche, rimborsi, chiusure, presenze.",
+    roles: OFFICE,
+};
+
+/// The sections of the menu, in order.
+pub(crate) const SECTIONS: [&Section; 3] = [&ACCOUNTS, &RECEIPTS, &AUDIT];
+
+/// A logged-in staff user of the municipality of the page.
+pub(crate) struct Staff {
+    pub tenant: Arc<Tenant>,
+    pub user: StaffUser,
+    pub session: Session,
+}
+
+impl Staff {
+    /// Refuses (403) a user whose role is not among `roles`.
+    pub fn require(&self, roles: &[StaffRole]) -> Result<(), WebError> {
+        if roles.contains(&self.user.role) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
+    /// Checks the CSRF token of a form posted in this session.
+    pub fn check_csrf(&self, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
+        (same_origin(headers) && same_token(&self.session.csrf_token, submitted))
+            .then_some(())
+            .ok_or(WebError::Forbidden)
+    }
+
+    /// Who is written in the ledger and the audit log.
+    pub fn actor(&self) -> String {
+        format!("staff:{}", self.user.id.get())
+    }
+
+    pub fn slug(&self) -> &str {
+        self.tenant.slug.as_str()
+    }
+
+    /// The base layout of a back-office page: the user's name and the logout form.
+    pub fn layout<'a>(&'a self, title: &'a str) -> Layout<'a> {
+        Layout {
+            user: Some((&self.user.display_name, &self.session.csrf_token)),
+            ..Layout::tenant(title, &self.tenant)
+        }
+    }
+
+    /// The menu: home and the sections this role may use, with `current` marked.
+    pub fn nav(&self, current: &Section) -> Vec<(String, &'static str, bool)> {
+        let base = format!("/t/{}/backoffice", self.slug());
+        std::iter::once(&HOME)
+            .chain(SECTIONS)
+            .filter(|s| s.roles.contains(&self.user.role))
+            .map(|s| {
+                (
+                    format!("{base}{}", s.path),
+                    s.title,
+                    std::ptr::eq(s, current),
+                )
+            })
+            .collect()
+    }
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    /// No session, or a session of another municipality: the login. A family's session, or a
+    /// staff user no longer active: 403.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(CurrentTenant(tenant)) = parts.extensions.get::<CurrentTenant>().cloned() else {
+            return Err(WebError::NotFound("Comune non trovato.".into()).into_response());
+        };
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.clone())
+            .unwrap_or_else(|| parts.uri.clone());
+        let found = current_session(state, &parts.headers)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some((session, _)) = found.filter(|(s, _)| s.tenant == tenant.id) else {
+            return Err(to_login(&tenant, &uri));
+        };
+        let Subject::Staff(id) = session.subject else {
+            return Err(WebError::Forbidden.into_response());
+        };
+        let user = async {
+            let mut h = state.db.acquire().await?;
+            Ok::<_, WebError>(staff::staff_by_id(&mut h.conn(), tenant.id, id).await?)
+        }
+        .await
+        .map_err(IntoResponse::into_response)?;
+        match user {
+            Some(user) if user.active && user.tenant_id == Some(tenant.id) => Ok(Staff {
+                tenant,
+                user,
+                session,
+            }),
+            _ => Err(WebError::Forbidden.into_response()),
+        }
+    }
+}
+
+/// A menu entry of the home: link, title, what it is for.
+pub(crate) struct Entry {
+    pub href: String,
+    pub title: &'static str,
+    pub summary: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/home.html")]
+struct HomePage<'a> {
+    layout: Layout<'a>,
+    nav: Vec<(String, &'static str, bool)>,
+    name: &'a str,
+    role: &'static str,
+    entries: Vec<Entry>,
+}
+
+/// `GET /t/<slug>/backoffice`: what this role may do.
+pub(crate) async fn home(s: Staff) -> Result<Response, WebError> {
+    s.require(HOME.roles)?;
+    let base = format!("/t/{}/backoffice", s.slug());
+    let entries = SECTIONS
+        .iter()
+        .filter(|x| x.roles.contains(&s.user.role))
+        .map(|x| Entry {
+            href: format!("{base}{}", x.path),
+            title: x.title,
+            summary: x.summary,
+        })
+        .collect();
+    Ok(HomePage {
+        layout: s.layout("Back office"),
+        nav: s.nav(&HOME),
+        name: &s.user.display_name,
+        role: s.user.role.label_it(),
+        entries,
+    }
+    .into_response())
+}
+
+/// "23/11/2026 08:00" in the municipality's time zone.
+pub(crate) fn when(t: &jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    let z = t.to_zoned(tz.clone());
+    format!("{} {}", crate::area::dmy(&z.date()), z.strftime("%H:%M"))
+}
