@@ -262,3 +262,13 @@ async fn reference(
     tx.commit().await?;
     Ok(t.elapsed())
 }
+
+/// The `p`-th percentile of sorted latencies, in milliseconds (nearest rank).
+pub(crate) fn pct(sorted: &[std::time::Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let last = sorted.len() - 1;
+    let i = ((p / 100.0) * last as f64).round() as usize;
+    sorted[i.min(last)].as_secs_f64() * 1000.0
+}

@@ -8,7 +8,7 @@
 //! loopback, so it is an upper bound of the server's time.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use refettorio_db::registry::{family, tenant};
@@ -132,7 +132,11 @@ async fn run(
             times.push(t.elapsed());
         }
         times.sort();
-        let (p50, p99, max) = (pct(&times, 50.0), pct(&times, 99.0), pct(&times, 100.0));
+        let (p50, p99, max) = (
+            crate::bench::pct(&times, 50.0),
+            crate::bench::pct(&times, 99.0),
+            crate::bench::pct(&times, 100.0),
+        );
         let line = format!(
             "portal page={name} requests={requests} parents={} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2}",
             logged.len()
@@ -148,15 +152,6 @@ async fn run(
         "portal tenant={label} database={backend} home_p99_ms={:.2} calendar_p99_ms={:.2} payments_p99_ms={:.2}",
         p99s[0], p99s[1], p99s[2]
     ))
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let last = sorted.len() - 1;
-    let i = ((p / 100.0) * last as f64).round() as usize;
-    sorted[i.min(last)].as_secs_f64() * 1000.0
 }
 
 /// Gives `n` parents spread over the tenant a valid fiscal code and the bench password; returns

@@ -95,6 +95,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// Play the pagoPA node against the station on loopback: paVerifyPaymentNotice and
+    /// paGetPaymentV2 at a fixed rate on the demo's open notices, in a scratch database.
+    Pagopa {
+        /// Requests per second
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// Seconds of measured load
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+        /// Open notices to ask about
+        #[arg(long, default_value_t = 1000)]
+        notices: u32,
+    },
 }
 
 fn init_logs(format: LogFormat) {
@@ -226,6 +239,20 @@ async fn run(
                 pupils,
                 history_days,
                 requests,
+            )
+            .await?;
+            println!("{line}");
+        }
+        Command::Bench(BenchCommand::Pagopa {
+            rate,
+            seconds,
+            notices,
+        }) => {
+            let line = refettorio_server::bench_pagopa::pagopa(
+                cli_database_url.as_deref(),
+                rate,
+                seconds,
+                notices,
             )
             .await?;
             println!("{line}");
