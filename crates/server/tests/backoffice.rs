@@ -1,0 +1,504 @@
+//! The back office over real HTTP on both databases: every route tried with every demo role, a
+//! parent, no session and another municipality's staff (only the allowed role gets through,
+//! and a refused POST writes nothing); the office's money forms: a payment received elsewhere
+//! credited once, an adjustment submitted twice credited once, bad input refused with Italian
+//! field errors and nothing written.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{App, browser, csrf_of, form_csrf, login, page, post, spawn};
+use refettorio_app::demo::{
+    DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD, DEMO_STAFF,
+};
+use refettorio_db::registry::staff;
+use refettorio_db::registry::tenant::{self, NewTenant, Tenant, TenantSettings};
+use refettorio_db::testing::TestDb;
+use refettorio_domain::{AccountId, Cents, Clock, EnteFiscalCode, Slug, StaffRole};
+
+/// Mario Rossi's first prepaid account (found as the office finds it).
+async fn marios_account(t: &TestDb) -> (Tenant, AccountId) {
+    let tn = {
+        let mut h = t.db.acquire().await.unwrap();
+        tenant::by_slug(&mut h.conn(), "esempio")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let hits = refettorio_app::backoffice::search_families(&t.db, &tn, DEMO_PARENT_CF)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    let acc = hits[0].accounts[0].0;
+    (tn, acc)
+}
+
+async fn balance(t: &TestDb, tn: &Tenant, acc: AccountId) -> Cents {
+    let mut h = t.db.acquire().await.unwrap();
+    refettorio_db::meals::balance(&mut h.conn(), tn.id, acc)
+        .await
+        .unwrap()
+}
+
+async fn count(t: &TestDb, sql: &'static str) -> i64 {
+    let mut h = t.db.acquire().await.unwrap();
+    match &mut h.conn() {
+        refettorio_db::Conn::Postgres(c) => {
+            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
+        }
+        refettorio_db::Conn::Sqlite(c) => {
+            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
+        }
+    }
+}
+
+/// Ledger entries and audit rows: what a refused POST must leave as it was.
+async fn written(t: &TestDb) -> (i64, i64) {
+    (
+        count(t, "SELECT COUNT(*) FROM ledger_entry").await,
+        count(t, "SELECT COUNT(*) FROM audit_log").await,
+    )
+}
+
+/// The value of the `nth` (0-based) hidden field `name` of a page.
+fn hidden(html: &str, name: &str, nth: usize) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.match_indices(&marker).nth(nth).expect(name).0 + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// A second municipality with one office user, logged in on `client`; its session's CSRF token.
+async fn other_tenants_office(t: &TestDb, app: &App, client: &reqwest::Client) -> String {
+    {
+        let mut h = t.db.acquire().await.unwrap();
+        let c = &mut h.conn();
+        let id = tenant::insert(
+            c,
+            &NewTenant {
+                slug: Slug::parse("altro").unwrap(),
+                name: "Comune di Altro".into(),
+                fiscal_code: EnteFiscalCode::with_check_digit("8000111122").unwrap(),
+                timezone: "Europe/Rome".into(),
+                cutoff_time: "09:30".parse().unwrap(),
+                patron_day: None,
+                patron_name: None,
+                settings: TenantSettings::default(),
+            },
+            app.clock.now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let hash = refettorio_app::password::hash("altro-ufficio-1").unwrap();
+        staff::insert_staff(
+            c,
+            id,
+            "ufficio",
+            "Ufficio di Altro",
+            StaffRole::Office,
+            &hash,
+        )
+        .await
+        .unwrap();
+    }
+    let csrf = form_csrf(app, client, "/t/altro/accedi").await;
+    let r = post(
+        client,
+        app,
+        "/t/altro/accedi",
+        &[
+            ("identifier", "ufficio"),
+            ("password", "altro-ufficio-1"),
+            ("_csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (status, html) = page(client, app, "/t/altro/backoffice").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Ufficio di Altro"));
+    // Its own office pages work, and show nothing of Esempio.
+    let (status, html) = page(client, app, "/t/altro/backoffice/conti?q=Rossi").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Nessuna famiglia trovata"), "{html}");
+    csrf_of(&html)
+}
+
+/// Who tries the routes.
+enum Who {
+    Staff(StaffRole),
+    Parent,
+    Nobody,
+    OtherTenant,
+}
+
+impl Who {
+    fn name(&self) -> String {
+        match self {
+            Who::Staff(r) => r.as_str().to_string(),
+            Who::Parent => "parent".into(),
+            Who::Nobody => "no session".into(),
+            Who::OtherTenant => "another municipality's office".into(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_route_lets_in_only_its_roles() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (tn, acc) = marios_account(&t).await;
+        let base = "/t/esempio/backoffice";
+        let account = format!("{base}/conti/{acc}");
+        // (path, roles allowed); every role of the demo may open the home.
+        let gets: Vec<(String, &[StaffRole])> = vec![
+            (
+                base.to_string(),
+                &[
+                    StaffRole::Office,
+                    StaffRole::School,
+                    StaffRole::Kitchen,
+                    StaffRole::CanteenStaff,
+                ],
+            ),
+            (format!("{base}/conti"), &[StaffRole::Office]),
+            (format!("{base}/conti?q=Rossi"), &[StaffRole::Office]),
+            (account.clone(), &[StaffRole::Office]),
+            (format!("{base}/pagopa/ricevute"), &[StaffRole::Office]),
+            (format!("{base}/registro"), &[StaffRole::Office]),
+            (
+                format!("{base}/registro?azione=refund&dal=2026-11-01&al=2026-11-30"),
+                &[StaffRole::Office],
+            ),
+        ];
+        let token = "ab".repeat(32);
+        let posts: Vec<(String, Vec<(&str, String)>)> = vec![
+            (
+                format!("{account}/pagamento"),
+                vec![
+                    ("pagamento-data", "2026-11-20".into()),
+                    ("pagamento-importo", "10,00".into()),
+                    ("pagamento-canale", "bonifico".into()),
+                    ("pagamento-riferimento", "CRO-RUOLI".into()),
+                ],
+            ),
+            (
+                format!("{account}/rettifica"),
+                vec![
+                    ("rettifica-importo", "2,00".into()),
+                    ("rettifica-causale", "prova dei ruoli".into()),
+                    ("_modulo", token.clone()),
+                ],
+            ),
+            (
+                format!("{account}/rimborso"),
+                vec![
+                    ("rimborso-importo", "1,00".into()),
+                    ("rimborso-causale", "prova dei ruoli".into()),
+                    ("_modulo", token.clone()),
+                ],
+            ),
+        ];
+        let mut whos: Vec<Who> = vec![Who::Nobody, Who::Parent, Who::OtherTenant];
+        // The office last: its POSTs are the ones that write.
+        whos.extend(
+            DEMO_STAFF
+                .iter()
+                .rev()
+                .map(|&(_, _, _, role)| Who::Staff(role)),
+        );
+        assert!(matches!(whos.last(), Some(Who::Staff(StaffRole::Office))));
+        for who in &whos {
+            let client = browser();
+            let csrf = match who {
+                Who::Nobody => "0".repeat(64),
+                Who::Parent => {
+                    let r = login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD).await;
+                    assert_eq!(r.status(), 303);
+                    csrf_of(&page(&client, &app, "/t/esempio/area-personale").await.1)
+                }
+                Who::OtherTenant => other_tenants_office(&t, &app, &client).await,
+                Who::Staff(role) => {
+                    let (user, pw, _, _) = DEMO_STAFF.iter().find(|s| s.3 == *role).unwrap();
+                    assert_eq!(login(&app, &client, user, pw).await.status(), 303);
+                    let (status, html) = page(&client, &app, base).await;
+                    assert_eq!(status, 200, "{}", who.name());
+                    assert!(html.contains(role.label_it()), "{html}");
+                    csrf_of(&html)
+                }
+            };
+            let expect = |allowed: &[StaffRole]| match who {
+                Who::Staff(r) if allowed.contains(r) => 200,
+                Who::Staff(_) | Who::Parent => 403,
+                Who::Nobody | Who::OtherTenant => 303,
+            };
+            for (path, allowed) in &gets {
+                let r = client.get(app.url(path)).send().await.unwrap();
+                let want = expect(allowed);
+                assert_eq!(r.status().as_u16(), want, "GET {path} as {}", who.name());
+                if want == 303 {
+                    let to = r.headers()["location"].to_str().unwrap();
+                    assert!(to.starts_with("/t/esempio/accedi?next="), "{to}");
+                }
+                let html = r.text().await.unwrap();
+                if want != 200 {
+                    // Never a name or an amount of the municipality's families.
+                    assert!(!html.contains("Rossi"), "GET {path} as {}", who.name());
+                }
+            }
+            for (path, form) in &posts {
+                let before = written(&t).await;
+                let mut fields: Vec<(&str, &str)> =
+                    form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                fields.push(("_csrf", csrf.as_str()));
+                let r = post(&client, &app, path, &fields).await;
+                let status = r.status().as_u16();
+                match who {
+                    Who::Staff(StaffRole::Office) => {
+                        assert_eq!(status, 303, "POST {path}: {}", r.text().await.unwrap());
+                        assert_ne!(written(&t).await, before, "POST {path}");
+                    }
+                    Who::Staff(_) | Who::Parent => {
+                        assert_eq!(status, 403, "POST {path} as {}", who.name());
+                        assert_eq!(written(&t).await, before, "POST {path} as {}", who.name());
+                    }
+                    Who::Nobody | Who::OtherTenant => {
+                        assert_eq!(status, 303, "POST {path} as {}", who.name());
+                        let to = r.headers()["location"].to_str().unwrap();
+                        assert!(to.starts_with("/t/esempio/accedi"), "{to}");
+                        assert_eq!(written(&t).await, before, "POST {path} as {}", who.name());
+                    }
+                }
+            }
+            // A form of the office without its CSRF token: 403, nothing written.
+            if matches!(who, Who::Staff(StaffRole::Office)) {
+                let before = written(&t).await;
+                let r = post(
+                    &client,
+                    &app,
+                    format!("{account}/rettifica"),
+                    &[
+                        ("rettifica-importo", "2,00"),
+                        ("rettifica-causale", "senza token"),
+                        ("_modulo", &"cd".repeat(32)),
+                    ],
+                )
+                .await;
+                assert_eq!(r.status(), 403);
+                assert_eq!(written(&t).await, before);
+            }
+        }
+        // 45,00 + 10,00 + 2,00 - 1,00 for the office's three forms.
+        assert_eq!(balance(&t, &tn, acc).await, Cents(5600));
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_office_changes_balances_once_with_reasons() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (tn, acc) = marios_account(&t).await;
+        let client = browser();
+        let r = login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/t/esempio/backoffice");
+        let (status, home) = page(&client, &app, "/t/esempio/backoffice").await;
+        assert_eq!(status, 200);
+        assert!(home.contains("Conti delle famiglie") && home.contains("Registro delle modifiche"));
+
+        // Search by the pupil's or the payer's name: the family and its balance.
+        let (status, html) = page(&client, &app, "/t/esempio/backoffice/conti?q=rossi+mario").await;
+        assert_eq!(status, 200);
+        assert!(html.contains(DEMO_PARENT_CF), "{html}");
+        assert!(html.contains(&format!("/backoffice/conti/{acc}")), "{html}");
+        let (status, html) = page(&client, &app, "/t/esempio/backoffice/conti?q=x").await;
+        assert_eq!(status, 422);
+        assert!(html.contains("almeno due caratteri") && html.contains("aria-invalid"));
+
+        let path = format!("/t/esempio/backoffice/conti/{acc}");
+        let (status, html) = page(&client, &app, &path).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("45,00"), "{html}");
+        let csrf = csrf_of(&html);
+        let start = balance(&t, &tn, acc).await;
+
+        // A payment received elsewhere: credited, then the same proof again is refused.
+        let payment = [
+            ("pagamento-data", "2026-11-20"),
+            ("pagamento-importo", "25,50"),
+            ("pagamento-canale", "bonifico"),
+            ("pagamento-riferimento", "CRO 123456"),
+            ("pagamento-note", "ricevuta allo sportello"),
+            ("_csrf", csrf.as_str()),
+        ];
+        let r = post(&client, &app, format!("{path}/pagamento"), &payment).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            format!("{path}?esito=pagamento")
+        );
+        assert_eq!(balance(&t, &tn, acc).await, Cents(start.get() + 2550));
+        let before = written(&t).await;
+        let r = post(&client, &app, format!("{path}/pagamento"), &payment).await;
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("già stato registrato"), "{html}");
+        assert!(
+            html.contains("aria-describedby=\"pagamento-riferimento-error\""),
+            "{html}"
+        );
+        assert_eq!(written(&t).await, before);
+        assert_eq!(balance(&t, &tn, acc).await, Cents(start.get() + 2550));
+
+        // An adjustment submitted twice with the same form: credited once, audited once.
+        let (_, html) = page(&client, &app, &path).await;
+        let token = hidden(&html, "_modulo", 0);
+        let adjustment = [
+            ("rettifica-importo", "-3,20"),
+            (
+                "rettifica-causale",
+                "pasto addebitato per errore il 2 novembre",
+            ),
+            ("_modulo", token.as_str()),
+            ("_csrf", csrf.as_str()),
+        ];
+        let r = post(&client, &app, format!("{path}/rettifica"), &adjustment).await;
+        assert_eq!(r.status(), 303);
+        let after_first = written(&t).await;
+        let r = post(&client, &app, format!("{path}/rettifica"), &adjustment).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            format!("{path}?esito=ripetuto")
+        );
+        assert_eq!(written(&t).await, after_first);
+        assert_eq!(balance(&t, &tn, acc).await, Cents(start.get() + 2550 - 320));
+        let (_, html) = page(&client, &app, &format!("{path}?esito=ripetuto")).await;
+        assert!(html.contains("non è stata ripetuta"), "{html}");
+        assert!(
+            html.contains("Rettifica: pasto addebitato per errore"),
+            "{html}"
+        );
+        // A fresh page gives a fresh form: another adjustment is a new entry.
+        assert_ne!(hidden(&html, "_modulo", 0), token);
+
+        // Bad input: 422, Italian messages by field, nothing written.
+        let before = written(&t).await;
+        let token = hidden(&html, "_modulo", 1);
+        for (amount, reason, needle) in [
+            ("5,00", "  ", "Indica il motivo"),
+            ("abc", "motivo", "al massimo due decimali"),
+            ("12,345", "motivo", "al massimo due decimali"),
+            ("-5,00", "motivo", "senza segno"),
+            ("500,00", "motivo", "supera il credito del conto"),
+        ] {
+            let r = post(
+                &client,
+                &app,
+                format!("{path}/rimborso"),
+                &[
+                    ("rimborso-importo", amount),
+                    ("rimborso-causale", reason),
+                    ("_modulo", token.as_str()),
+                    ("_csrf", csrf.as_str()),
+                ],
+            )
+            .await;
+            assert_eq!(r.status(), 422, "{amount} {reason:?}");
+            let html = r.text().await.unwrap();
+            assert!(html.contains(needle), "{amount}: {html}");
+            assert!(html.contains("aria-invalid=\"true\""), "{amount}");
+            // The form comes back as typed, with the same token.
+            assert!(html.contains(&format!("value=\"{amount}\"")), "{amount}");
+            assert_eq!(hidden(&html, "_modulo", 1), token);
+            assert_eq!(written(&t).await, before, "{amount}");
+        }
+        for (amount, reason) in [("", "motivo"), ("abc", ""), ("1,234", "x"), ("0", "x")] {
+            let r = post(
+                &client,
+                &app,
+                format!("{path}/rettifica"),
+                &[
+                    ("rettifica-importo", amount),
+                    ("rettifica-causale", reason),
+                    ("_modulo", &"ef".repeat(32)),
+                    ("_csrf", csrf.as_str()),
+                ],
+            )
+            .await;
+            assert_eq!(r.status(), 422, "{amount} {reason:?}");
+            assert!(r.text().await.unwrap().contains("rettifica-importo-error"));
+        }
+        // A form token the page never gave: refused outright.
+        let r = post(
+            &client,
+            &app,
+            format!("{path}/rettifica"),
+            &[
+                ("rettifica-importo", "1,00"),
+                ("rettifica-causale", "x"),
+                ("_modulo", "fatto-a-mano"),
+                ("_csrf", csrf.as_str()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(written(&t).await, before);
+
+        // A refund within the credit.
+        let r = post(
+            &client,
+            &app,
+            format!("{path}/rimborso"),
+            &[
+                ("rimborso-importo", "10"),
+                (
+                    "rimborso-causale",
+                    "rimborso su IBAN IT60X0542811101000000123456",
+                ),
+                ("_modulo", token.as_str()),
+                ("_csrf", csrf.as_str()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            balance(&t, &tn, acc).await,
+            Cents(start.get() + 2550 - 320 - 1000)
+        );
+
+        // The audit log: newest first, with the reasons; filtered by action.
+        let (status, html) = page(&client, &app, "/t/esempio/backoffice/registro").await;
+        assert_eq!(status, 200);
+        let refund = html.find("rimborso su IBAN").expect(&html);
+        let adjustment = html.find("pasto addebitato per errore").unwrap();
+        assert!(refund < adjustment);
+        assert!(html.contains("Ufficio Scuola"), "{html}");
+        let (_, html) = page(
+            &client,
+            &app,
+            "/t/esempio/backoffice/registro?azione=adjustment&dal=2026-11-23&al=2026-11-23",
+        )
+        .await;
+        assert!(html.contains("pasto addebitato") && !html.contains("rimborso su IBAN"));
+        let (_, html) = page(
+            &client,
+            &app,
+            "/t/esempio/backoffice/registro?azione=adjustment&dal=2026-11-24",
+        )
+        .await;
+        assert!(html.contains("Nessuna modifica"), "{html}");
+        let (status, html) = page(&client, &app, "/t/esempio/backoffice/registro?dal=ieri").await;
+        assert_eq!(status, 422);
+        assert!(html.contains("Data non valida"));
+
+        // No unmatched pagoPA receipt in the demo.
+        let (status, html) = page(&client, &app, "/t/esempio/backoffice/pagopa/ricevute").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Nessuna ricevuta da riconciliare"));
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
