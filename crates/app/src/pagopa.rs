@@ -134,7 +134,7 @@ pub async fn create_recharge(
     let total = check_recharge(total, max).map_err(|e| {
         AppError::Fields(vec![FieldError {
             field: "importo",
-            message: capitalise(&e.to_string()),
+            message: e.to_string(),
         }])
     })?;
     let fam = family::family(c, tenant.id, acc.family)
@@ -178,14 +178,6 @@ pub async fn create_recharge(
         .ok_or_else(|| AppError::NotFound("Posizione non trovata.".into()))?;
     tx.commit().await?;
     Ok(position)
-}
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(f) => f.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Why the station refuses a request (each is one of pagoPA's faults).
@@ -373,26 +365,20 @@ pub async fn apply_receipt(
                     .unwrap_or_else(|| today(clock, &tenant.timezone));
                 let key = format!("pagopa:rt:{}", r.receipt_id);
                 let reference = format!("pagopa:{}", p.notice_number);
+                let reason = format!("Ricarica pagoPA – {}", r.psp_name);
                 let entry = meals::insert_entry(
                     c,
                     tenant.id,
-                    &NewEntry {
+                    &NewEntry::money(
                         account,
-                        kind: EntryKind::Recharge,
-                        amount: r.amount,
+                        EntryKind::Recharge,
+                        r.amount,
                         day,
-                        pupil: None,
-                        enrolment: None,
-                        school: None,
-                        class: None,
-                        bland: None,
-                        diet: None,
-                        reverses: None,
-                        reference: Some(&reference),
-                        idempotency_key: &key,
-                        created_by: "pagopa",
-                        reason: &format!("Ricarica pagoPA – {}", r.psp_name),
-                    },
+                        Some(&reference),
+                        &key,
+                        "pagopa",
+                        &reason,
+                    ),
                     now,
                 )
                 .await?
@@ -515,26 +501,20 @@ pub async fn record_office_payment(
     } else {
         format!("{channel_label}, rif. {reference}: {}", p.note.trim())
     };
+    let ledger_reference = format!("ufficio:{channel}:{reference}");
     let entry = meals::insert_entry(
         c,
         tenant.id,
-        &NewEntry {
-            account: p.account,
-            kind: EntryKind::Recharge,
+        &NewEntry::money(
+            p.account,
+            EntryKind::Recharge,
             amount,
             day,
-            pupil: None,
-            enrolment: None,
-            school: None,
-            class: None,
-            bland: None,
-            diet: None,
-            reverses: None,
-            reference: Some(&format!("ufficio:{channel}:{reference}")),
-            idempotency_key: &key,
-            created_by: actor,
-            reason: &reason,
-        },
+            Some(&ledger_reference),
+            &key,
+            actor,
+            &reason,
+        ),
         now,
     )
     .await?;

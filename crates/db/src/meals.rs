@@ -420,6 +420,40 @@ pub struct NewEntry<'a> {
     pub reason: &'a str,
 }
 
+impl<'a> NewEntry<'a> {
+    /// A movement of money that is not a meal (recharge, adjustment, refund, transfer...):
+    /// no pupil, school, class or meal.
+    #[allow(clippy::too_many_arguments)]
+    pub fn money(
+        account: AccountId,
+        kind: EntryKind,
+        amount: Cents,
+        day: Date,
+        reference: Option<&'a str>,
+        idempotency_key: &'a str,
+        created_by: &'a str,
+        reason: &'a str,
+    ) -> NewEntry<'a> {
+        NewEntry {
+            account,
+            kind,
+            amount,
+            day,
+            pupil: None,
+            enrolment: None,
+            school: None,
+            class: None,
+            bland: None,
+            diet: None,
+            reverses: None,
+            reference,
+            idempotency_key,
+            created_by,
+            reason,
+        }
+    }
+}
+
 /// Appends an entry; `None` when its idempotency key was already used (nothing written).
 pub async fn insert_entry(
     conn: &mut Conn<'_>,

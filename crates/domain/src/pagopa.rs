@@ -285,15 +285,15 @@ impl Default for PagoPaSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
-    #[error("indica l'importo da ricaricare")]
+    #[error("Indica l'importo da ricaricare.")]
     Empty,
-    #[error("l'importo non è valido: scrivi ad esempio 25 oppure 25,50")]
+    #[error("L'importo non è valido: scrivi ad esempio 25 oppure 25,50.")]
     Format,
-    #[error("l'importo può avere al massimo due decimali")]
+    #[error("L'importo può avere al massimo due decimali.")]
     TooManyDecimals,
-    #[error("l'importo deve essere maggiore di zero")]
+    #[error("L'importo deve essere maggiore di zero.")]
     NotPositive,
-    #[error("l'importo massimo di una ricarica è {0}")]
+    #[error("L'importo massimo di una ricarica è {0}.")]
     TooLarge(String),
 }
 

@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::{App, browser, csrf_of, login, page, post, spawn};
+use common::{App, browser, csrf_of, login, page, post, spawn, value_of};
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_app::pagopa::{self as pay, OfficePayment, RechargeAmount};
 use refettorio_app::{AppError, portal};
@@ -256,14 +256,7 @@ async fn a_family_recharges_online_through_the_sandbox_and_by_notice() {
         assert_eq!(status, 200);
         assert!(html.contains("Paga online con pagoPA"), "{html}");
         let csrf = csrf_of(&html);
-        let account = html
-            .split("name=\"conto\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
+        let account = value_of(&html, "conto");
         let enrolment = html
             .split("name=\"pasti_")
             .nth(1)
@@ -351,14 +344,7 @@ async fn a_family_recharges_online_through_the_sandbox_and_by_notice() {
         assert!(html.contains("SIMULAZIONE"));
         assert!(html.contains("25,50 €"));
         let sandbox_csrf = csrf_of(&html);
-        let cart = html
-            .split("name=\"carrello\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
+        let cart = value_of(&html, "carrello");
         // Pay: the sandbox plays the node (verify, get payment, receipt) over HTTP.
         let r = post(
             &client,
@@ -502,14 +488,7 @@ async fn a_family_recharges_online_through_the_sandbox_and_by_notice() {
         .await;
         let to = r.headers()["location"].to_str().unwrap().to_string();
         let (_, html) = page(&client, &app, &to).await;
-        let cart = html
-            .split("name=\"carrello\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
+        let cart = value_of(&html, "carrello");
         let r = post(
             &client,
             &app,
@@ -634,6 +613,21 @@ async fn the_station_answers_the_node_and_applies_receipts_once() {
         let text = r.text().await.unwrap();
         assert_valid("the KO of a malformed paGetPaymentV2", &text);
         assert_eq!(fault_code(&text).as_deref(), Some("PAA_SINTASSI_EXTRAXSD"));
+
+        // A receipt whose transfers don't add up to the amount paid: PAA_SEMANTICA, nothing
+        // stored or credited.
+        let odd_sum = receipt(&d, Version::V2, "rt-sum", &nav, 3000, false).replace(
+            "<paymentAmount>30.00</paymentAmount>",
+            "<paymentAmount>31.00</paymentAmount>",
+        );
+        let answer = station(&app, "paSendRTV2 not adding up", &odd_sum).await;
+        assert_eq!(
+            fault_code(&answer).as_deref(),
+            Some("PAA_SEMANTICA"),
+            "{answer}"
+        );
+        assert_eq!(count(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 0);
+        assert_eq!(balance_of(&t, &d, &p).await, before);
 
         // The receipt: credited once; the same receiptId again is a duplicate.
         let rt = receipt(&d, Version::V2, "rt-0001", &nav, 3000, false);
@@ -832,14 +826,7 @@ async fn live_mode_sends_the_cart_to_checkout_and_turns_the_sandbox_off() {
     let client = browser();
     login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD).await;
     let (_, html) = page(&client, &app, "/t/esempio/area-personale/ricarica").await;
-    let account = html
-        .split("name=\"conto\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let account = value_of(&html, "conto");
     let r = post(
         &client,
         &app,

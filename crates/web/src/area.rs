@@ -676,13 +676,18 @@ pub(crate) async fn messages(
 
 /// A file as a download.
 pub(crate) fn download(info: &DocumentInfo, bytes: Vec<u8>) -> Response {
+    attachment(bytes, &info.content_type, &info.file_name)
+}
+
+/// Bytes as a private, uncached download named `file_name`.
+pub(crate) fn attachment(bytes: Vec<u8>, content_type: &str, file_name: &str) -> Response {
     let disposition = format!(
         "attachment; filename=\"{}\"",
-        info.file_name.replace(['"', '\\', '\r', '\n'], "_")
+        file_name.replace(['"', '\\', '\r', '\n'], "_")
     );
     let mut r = bytes.into_response();
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&info.content_type) {
+    if let Ok(v) = HeaderValue::from_str(content_type) {
         h.insert(header::CONTENT_TYPE, v);
     }
     if let Ok(v) = HeaderValue::from_str(&disposition) {

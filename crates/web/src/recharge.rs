@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::pagopa::{self as pay, MealPrice, RechargeAmount};
 use refettorio_app::{AppError, FieldError};
@@ -250,7 +250,7 @@ pub(crate) async fn recharge(
             Err(e) => {
                 errors.push(FieldError {
                     field: "importo",
-                    message: capitalise(&e.to_string()),
+                    message: e.to_string(),
                 });
                 None
             }
@@ -298,14 +298,6 @@ pub(crate) async fn recharge(
         c.tenant.slug, position.id
     ))
     .into_response())
-}
-
-fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(f) => f.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Sends a position to Checkout and the family after it.
@@ -433,20 +425,7 @@ pub(crate) async fn pay(
 }
 
 fn pdf(bytes: Vec<u8>, name: &str) -> Response {
-    let mut r = bytes.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    r
+    crate::area::attachment(bytes, "application/pdf", name)
 }
 
 pub(crate) async fn notice_pdf(

@@ -74,8 +74,13 @@ impl App {
 
 /// The value of the first `name="_csrf"` field of a page.
 pub fn csrf_of(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    value_of(html, "_csrf")
+}
+
+/// The value of the first field named `name` in a page.
+pub fn value_of(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the field") + marker.len();
     html[start..].split('"').next().unwrap().to_string()
 }
 
