@@ -6,13 +6,21 @@
 //! ([`portal::payments`]), as if it were the payer: one way to compute balances, summaries and
 //! descriptions of movements.
 
+use std::collections::{BTreeSet, HashMap};
+
 use jiff::civil::Date;
 use refettorio_db::Db;
 use refettorio_db::audit::{self, AuditFilter, AuditRecord};
 use refettorio_db::meals::{self, NewEntry};
+use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family::{self, Family, Guardian, Link, Pupil};
+use refettorio_db::registry::school::{self, Class, School};
+use refettorio_db::registry::service::{self, Enrolment};
 use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::{AccountId, Cents, Clock, EntryKind, today};
+use refettorio_domain::{
+    AccountId, Cents, ClassId, Clock, Closure, ClosureId, ClosureKind, ClosureScope,
+    EnrolmentState, EntryKind, FamilyId, PupilId, SchoolId, ServiceId, today,
+};
 
 use crate::portal::{self, Access, PaymentsView};
 use crate::{AppError, FieldError};
@@ -403,6 +411,467 @@ pub async fn audit_log(
     let more = rows.len() > AUDIT_PAGE as usize;
     rows.truncate(AUDIT_PAGE as usize);
     Ok((rows, more))
+}
+
+/// The kinds of closure the office enters by hand (a break comes with the school year).
+pub const CLOSURE_KINDS: [ClosureKind; 5] = [
+    ClosureKind::Holiday,
+    ClosureKind::Strike,
+    ClosureKind::Trip,
+    ClosureKind::SchoolClosed,
+    ClosureKind::Other,
+];
+
+/// The current school year with what its closures page needs: schools, classes, closures.
+#[derive(Debug, Clone)]
+pub struct ClosureYear {
+    pub year: SchoolYear,
+    pub schools: Vec<School>,
+    pub classes: Vec<Class>,
+    pub closures: Vec<(ClosureId, Closure)>,
+}
+
+impl ClosureYear {
+    /// "Tutto il Comune", "Scuola Primaria Rodari", "Classe 1A (Scuola Primaria Rodari)".
+    pub fn scope_label(&self, scope: ClosureScope) -> String {
+        let school = |id: SchoolId| {
+            self.schools
+                .iter()
+                .find(|s| s.id == id)
+                .map_or_else(String::new, |s| s.name.clone())
+        };
+        match scope {
+            ClosureScope::Tenant => "Tutto il Comune".into(),
+            ClosureScope::School(id) => school(id),
+            ClosureScope::Class(id) => self
+                .classes
+                .iter()
+                .find(|k| k.id == id)
+                .map_or_else(String::new, |k| {
+                    format!("Classe {} ({})", k.name, school(k.school_id))
+                }),
+        }
+    }
+}
+
+/// The school year of today with its schools, classes and closures; `None` between years.
+pub async fn closure_year(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+) -> Result<Option<ClosureYear>, AppError> {
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let day = today(clock, &tenant.timezone);
+    let Some(year) = calendar::school_year_at(c, tenant.id, day).await? else {
+        return Ok(None);
+    };
+    let schools = school::schools(c, tenant.id).await?;
+    let classes = school::classes(c, tenant.id, year.id).await?;
+    let closures = calendar::closures(c, tenant.id, year.id).await?;
+    Ok(Some(ClosureYear {
+        year,
+        schools,
+        classes,
+        closures,
+    }))
+}
+
+/// A closure as typed in the office's form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClosureInput {
+    /// `comune`, `scuola-<id>` or `classe-<id>`.
+    pub scope: String,
+    /// `YYYY-MM-DD`
+    pub from: String,
+    pub to: String,
+    /// [`ClosureKind::as_str`] of one of [`CLOSURE_KINDS`].
+    pub kind: String,
+    pub reason: String,
+}
+
+/// Checks a closure form against the current school year (`cy`): the closure to enter, or the
+/// Italian errors by field (`ambito`, `dal`, `al`, `tipo`, `motivo`). A school or class that is
+/// not this municipality's (or, for a class, not this year's) is an error of `ambito`.
+pub fn check_closure(cy: &ClosureYear, input: &ClosureInput) -> Result<Closure, AppError> {
+    let mut errors = Vec::new();
+    let id = |prefix: &str| {
+        input
+            .scope
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse::<i64>().ok())
+    };
+    let scope = if input.scope == "comune" {
+        Some(ClosureScope::Tenant)
+    } else if let Some(n) = id("scuola-") {
+        cy.schools
+            .iter()
+            .find(|s| s.id.get() == n)
+            .map(|s| ClosureScope::School(s.id))
+    } else if let Some(n) = id("classe-") {
+        cy.classes
+            .iter()
+            .find(|k| k.id.get() == n)
+            .map(|k| ClosureScope::Class(k.id))
+    } else {
+        None
+    };
+    if scope.is_none() {
+        errors.push(field(
+            "ambito",
+            "Scegli dall'elenco dove vale la chiusura: tutto il Comune, una scuola o una classe.",
+        ));
+    }
+    let date = |name: &'static str, v: &str, errors: &mut Vec<FieldError>| match v
+        .trim()
+        .parse::<Date>()
+    {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push(field(name, "Data non valida: usa il formato gg/mm/aaaa."));
+            None
+        }
+    };
+    let from = date("dal", &input.from, &mut errors);
+    let to = date("al", &input.to, &mut errors);
+    if let (Some(a), Some(b)) = (from, to) {
+        let y = &cy.year;
+        if b < a {
+            errors.push(field(
+                "al",
+                "La data finale viene prima di quella iniziale.",
+            ));
+        } else if a < y.starts_on || b > y.ends_on {
+            errors.push(field(
+                "dal",
+                &format!(
+                    "La chiusura deve cadere nell'anno scolastico {} (dal {} al {}).",
+                    y.label,
+                    y.starts_on.strftime("%d/%m/%Y"),
+                    y.ends_on.strftime("%d/%m/%Y")
+                ),
+            ));
+        }
+    }
+    let kind = ClosureKind::parse(&input.kind).filter(|k| CLOSURE_KINDS.contains(k));
+    if kind.is_none() {
+        errors.push(field("tipo", "Scegli il tipo di chiusura."));
+    }
+    let reason = input.reason.trim();
+    if reason.is_empty() {
+        errors.push(field(
+            "motivo",
+            "Indica il motivo: lo leggono le famiglie e resta nel registro delle modifiche.",
+        ));
+    } else if reason.chars().count() > REASON_MAX {
+        errors.push(field(
+            "motivo",
+            "Il motivo è troppo lungo (al massimo 500 caratteri).",
+        ));
+    }
+    match (scope, from, to, kind) {
+        (Some(scope), Some(from), Some(to), Some(kind)) if errors.is_empty() => Ok(Closure {
+            scope,
+            from,
+            to,
+            kind,
+            reason: reason.to_string(),
+        }),
+        _ => Err(AppError::Fields(errors)),
+    }
+}
+
+/// What a closure would touch, computed as the kitchen's numbers are: on days not closed yet,
+/// the forecast meals of the classes in scope (they will not be charged); on days already
+/// closed, the meals charged (they will be reversed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClosurePreview {
+    /// Meals of days not closed yet that will not be served nor charged.
+    pub meals: u64,
+    /// Meals already charged, on closed days, whose charges will be reversed.
+    pub charged: u64,
+    /// Families with at least one pupil enrolled in a class in scope on a canteen day of the
+    /// range.
+    pub families: u64,
+    /// Canteen days of the range with at least one class in scope.
+    pub days: u64,
+}
+
+/// The preview of `closure` on the data of now (nothing written).
+pub async fn closure_preview(
+    db: &Db,
+    tenant: &Tenant,
+    closure: &Closure,
+) -> Result<ClosurePreview, AppError> {
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let family_of: HashMap<PupilId, FamilyId> = family::pupils(c, tenant.id)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.family_id))
+        .collect();
+    let mut enrolments: HashMap<ServiceId, Vec<Enrolment>> = HashMap::new();
+    let mut families = BTreeSet::new();
+    let mut out = ClosurePreview::default();
+    let mut d = closure.from;
+    while d <= closure.to {
+        if let Some(cd) = crate::meals::canteen_day(c, tenant, d).await? {
+            let ids: Vec<ClassId> = cd
+                .classes
+                .iter()
+                .filter(|k| closure.scope.applies_to(k.school_id, k.id))
+                .map(|k| k.id)
+                .collect();
+            if !ids.is_empty() {
+                out.days += 1;
+                let lines = if meals::is_closed(c, tenant.id, d).await? {
+                    let lines = meals::frozen_counts(c, tenant.id, d).await?;
+                    let n: u64 = lines
+                        .iter()
+                        .filter(|l| ids.contains(&l.class))
+                        .map(|l| u64::from(l.count))
+                        .sum();
+                    out.charged += n;
+                    n
+                } else {
+                    let lines =
+                        meals::forecast_counts(c, tenant.id, cd.service.id, d, &ids).await?;
+                    let n: u64 = lines.iter().map(|l| u64::from(l.count)).sum();
+                    out.meals += n;
+                    n
+                };
+                if lines > 0 {
+                    if let std::collections::hash_map::Entry::Vacant(v) =
+                        enrolments.entry(cd.service.id)
+                    {
+                        v.insert(service::enrolments(c, tenant.id, cd.service.id).await?);
+                    }
+                    let list = enrolments
+                        .get(&cd.service.id)
+                        .map_or(&[][..], Vec::as_slice);
+                    families.extend(
+                        list.iter()
+                            .filter(|e| {
+                                e.state == EnrolmentState::Attivo
+                                    && e.start_date <= d
+                                    && ids.contains(&e.class_id)
+                            })
+                            .filter_map(|e| family_of.get(&e.pupil_id).copied()),
+                    );
+                }
+            }
+        }
+        d = d.tomorrow()?;
+    }
+    out.families = families.len() as u64;
+    Ok(out)
+}
+
+/// What entering a closure did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosureDone {
+    pub closure: ClosureId,
+    /// Meals of days not closed yet that will not be charged (as previewed just before).
+    pub cancelled: u64,
+    /// Charges reversed on days already closed.
+    pub reversed: u64,
+}
+
+/// Checks and enters a closure of the current school year ([`crate::meals::add_closure`]).
+pub async fn confirm_closure(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    input: &ClosureInput,
+) -> Result<ClosureDone, AppError> {
+    let cy = closure_year(db, clock, tenant).await?.ok_or_else(|| {
+        AppError::Fields(vec![field("dal", "Non c'è un anno scolastico in corso.")])
+    })?;
+    let closure = check_closure(&cy, input)?;
+    let preview = closure_preview(db, tenant, &closure).await?;
+    let outcome = crate::meals::add_closure(db, clock, tenant, cy.year.id, &closure, actor).await?;
+    Ok(ClosureDone {
+        closure: outcome.closure,
+        cancelled: preview.meals,
+        reversed: outcome.reversed,
+    })
+}
+
+/// A class that eats today, for the canteen staff's chooser.
+#[derive(Debug, Clone)]
+pub struct TodayClass {
+    pub class: Class,
+    pub school: String,
+}
+
+/// One pupil of a class list: no diagnosis, only the diet's code.
+#[derive(Debug, Clone)]
+pub struct ListPupil {
+    pub enrolment: refettorio_domain::EnrolmentId,
+    pub name: String,
+    /// Before the close: booked (not marked absent). After it: a meal charged and not reversed.
+    pub present: bool,
+    pub bland: bool,
+    pub diet: Option<String>,
+}
+
+/// Today's class list of the canteen staff.
+#[derive(Debug, Clone)]
+pub struct ClassList {
+    pub day: Date,
+    /// The close has run: corrections make a reversal or a charge.
+    pub closed: bool,
+    /// The classes eating today (for the chooser).
+    pub classes: Vec<TodayClass>,
+    /// The class chosen, with its pupils by surname.
+    pub chosen: Option<(TodayClass, Vec<ListPupil>)>,
+}
+
+/// Today's classes and, for `class` (one of them), its pupils with what they eat. A class of
+/// another municipality, or one that does not eat today, is [`AppError::NotFound`].
+pub async fn class_list(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    class: Option<ClassId>,
+) -> Result<ClassList, AppError> {
+    let day = today(clock, &tenant.timezone);
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let closed = meals::is_closed(c, tenant.id, day).await?;
+    let Some(cd) = crate::meals::canteen_day(c, tenant, day).await? else {
+        if class.is_some() {
+            return Err(AppError::NotFound("Oggi la classe non ha il pasto.".into()));
+        }
+        return Ok(ClassList {
+            day,
+            closed,
+            classes: Vec::new(),
+            chosen: None,
+        });
+    };
+    let schools = school::schools(c, tenant.id).await?;
+    let mut classes: Vec<TodayClass> = cd
+        .classes
+        .iter()
+        .map(|k| TodayClass {
+            class: k.clone(),
+            school: schools
+                .iter()
+                .find(|s| s.id == k.school_id)
+                .map_or_else(String::new, |s| s.name.clone()),
+        })
+        .collect();
+    classes.sort_by(|a, b| (&a.school, &a.class.name).cmp(&(&b.school, &b.class.name)));
+    let Some(id) = class else {
+        return Ok(ClassList {
+            day,
+            closed,
+            classes,
+            chosen: None,
+        });
+    };
+    let Some(chosen) = classes.iter().find(|k| k.class.id == id).cloned() else {
+        return Err(AppError::NotFound("Oggi la classe non ha il pasto.".into()));
+    };
+    let pupils = family::pupils(c, tenant.id).await?;
+    let diets = service::diets(c, tenant.id).await?;
+    let mut rows = Vec::new();
+    for e in service::enrolments(c, tenant.id, cd.service.id).await? {
+        if e.class_id != id || e.state != EnrolmentState::Attivo || e.start_date > day {
+            continue;
+        }
+        let Some(p) = pupils.iter().find(|p| p.id == e.pupil_id) else {
+            continue;
+        };
+        let choice = meals::bookings(c, tenant.id, e.id, day, day)
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, ch)| ch);
+        let present = if closed {
+            let entries = meals::entries_of_enrolment_day(c, tenant.id, e.id, day).await?;
+            let reversed: BTreeSet<i64> = entries.iter().filter_map(|x| x.reverses).collect();
+            entries
+                .iter()
+                .any(|x| x.kind == EntryKind::MealCharge && !reversed.contains(&x.id))
+        } else {
+            choice != Some(refettorio_domain::MealChoice::Absent)
+        };
+        rows.push((
+            (p.last_name.clone(), p.first_name.clone()),
+            ListPupil {
+                enrolment: e.id,
+                name: format!("{} {}", p.last_name, p.first_name),
+                present,
+                bland: choice == Some(refettorio_domain::MealChoice::Bland),
+                diet: e
+                    .diet_id
+                    .and_then(|d| diets.iter().find(|x| x.id == d))
+                    .map(|d| d.code.clone()),
+            },
+        ));
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(ClassList {
+        day,
+        closed,
+        classes,
+        chosen: Some((chosen, rows.into_iter().map(|(_, r)| r).collect())),
+    })
+}
+
+/// A correction of today's attendance as posted by the canteen staff.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorrectionInput {
+    pub enrolment: i64,
+    /// `assente` or `presente`.
+    pub correction: String,
+    pub reason: String,
+}
+
+/// Applies a correction of today ([`crate::meals::correct_attendance`]). An enrolment of
+/// another municipality is [`AppError::Forbidden`]; a bad correction, a missing reason, a day
+/// not closed yet or a repeated correction are errors of the field `motivo` and write nothing.
+pub async fn correct_today(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    input: &CorrectionInput,
+) -> Result<(), AppError> {
+    let day = today(clock, &tenant.timezone);
+    let enrolment = {
+        let mut h = db.acquire().await?;
+        service::enrolment(
+            &mut h.conn(),
+            tenant.id,
+            refettorio_domain::EnrolmentId(input.enrolment),
+        )
+        .await?
+        .ok_or(AppError::Forbidden)?
+    };
+    let correction = match input.correction.as_str() {
+        "assente" => crate::meals::Correction::Absent,
+        "presente" => crate::meals::Correction::Present,
+        _ => return Err(AppError::Forbidden),
+    };
+    let reason = input.reason.trim();
+    if reason.chars().count() > REASON_MAX {
+        return Err(AppError::Fields(vec![field(
+            "motivo",
+            "Il motivo è troppo lungo (al massimo 500 caratteri).",
+        )]));
+    }
+    match crate::meals::correct_attendance(
+        db, clock, tenant, &enrolment, day, correction, reason, actor,
+    )
+    .await
+    {
+        Err(AppError::Invalid(m)) => Err(AppError::Fields(vec![field("motivo", &m)])),
+        other => other,
+    }
 }
 
 #[cfg(test)]

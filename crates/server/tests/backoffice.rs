@@ -170,6 +170,7 @@ async fn every_route_lets_in_only_its_roles() {
                 format!("{base}/registro?azione=refund&dal=2026-11-01&al=2026-11-30"),
                 &[StaffRole::Office],
             ),
+            (format!("{base}/chiusure"), &[StaffRole::Office]),
         ];
         let token = "ab".repeat(32);
         let posts: Vec<(String, Vec<(&str, String)>)> = vec![
@@ -196,6 +197,17 @@ async fn every_route_lets_in_only_its_roles() {
                     ("rimborso-importo", "1,00".into()),
                     ("rimborso-causale", "prova dei ruoli".into()),
                     ("_modulo", token.clone()),
+                ],
+            ),
+            (
+                format!("{base}/chiusure"),
+                vec![
+                    ("ambito", "comune".into()),
+                    ("dal", "2027-03-10".into()),
+                    ("al", "2027-03-10".into()),
+                    ("tipo", "strike".into()),
+                    ("motivo", "prova dei ruoli".into()),
+                    ("conferma", "1".into()),
                 ],
             ),
         ];
@@ -501,4 +513,268 @@ async fn the_office_changes_balances_once_with_reasons() {
         app.stop().await;
         t.cleanup().await;
     }
+}
+
+/// A municipality with one class of its own: its class id.
+async fn foreign_class(t: &TestDb, app: &App) -> i64 {
+    use refettorio_db::registry::{calendar, school};
+    let mut h = t.db.acquire().await.unwrap();
+    let c = &mut h.conn();
+    let id = tenant::insert(
+        c,
+        &NewTenant {
+            slug: Slug::parse("straniero").unwrap(),
+            name: "Comune di Straniero".into(),
+            fiscal_code: EnteFiscalCode::with_check_digit("8000333344").unwrap(),
+            timezone: "Europe/Rome".into(),
+            cutoff_time: "09:30".parse().unwrap(),
+            patron_day: None,
+            patron_name: None,
+            settings: TenantSettings::default(),
+        },
+        app.clock.now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let d = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+    let year = calendar::insert_school_year(
+        c,
+        id,
+        &calendar::NewSchoolYear {
+            label: "2026/2027".into(),
+            starts_on: d("2026-09-01"),
+            ends_on: d("2027-08-31"),
+            first_day: d("2026-09-14"),
+            last_day: d("2027-06-08"),
+        },
+    )
+    .await
+    .unwrap();
+    let sc = school::insert_school(
+        c,
+        id,
+        &school::NewSchool {
+            name: "Scuola straniera".into(),
+            kind: refettorio_domain::SchoolKind::Primaria,
+            address: "Via Altrove 1".into(),
+            kitchen_email: None,
+        },
+    )
+    .await
+    .unwrap();
+    school::insert_class(
+        c,
+        id,
+        &school::NewClass {
+            school_year_id: year,
+            school_id: sc,
+            name: "1Z".into(),
+            canteen_weekdays: refettorio_domain::Weekdays::MON_FRI,
+        },
+    )
+    .await
+    .unwrap()
+    .get()
+}
+
+async fn forecast_total(t: &TestDb, tn: &Tenant, day: &str) -> u32 {
+    refettorio_app::meals::kitchen_numbers(&t.db, tn, day.parse().unwrap())
+        .await
+        .unwrap()
+        .total
+        .total
+}
+
+/// The number in the element with `id` of a page.
+fn number_in(html: &str, id: &str) -> u64 {
+    let marker = format!("id=\"{id}\">");
+    let start = html.find(&marker).expect(id) + marker.len();
+    html[start..].split('<').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_closure_is_previewed_then_cancels_its_meals() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (tn, _) = marios_account(&t).await;
+        let other_class = foreign_class(&t, &app).await;
+        let client = browser();
+        let r = login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD).await;
+        assert_eq!(r.status(), 303);
+        let path = "/t/esempio/backoffice/chiusure";
+        let (status, html) = page(&client, &app, path).await;
+        assert_eq!(status, 200, "{html}");
+        let csrf = csrf_of(&html);
+        // The first school of the list.
+        let school = hidden_option(&html, "scuola-");
+        let tomorrow = "2026-11-24";
+        let before = forecast_total(&t, &tn, tomorrow).await;
+        let written_before = written(&t).await;
+        let closures_before = count(&t, "SELECT COUNT(*) FROM closure").await;
+        let form = |confirm: bool| {
+            let mut f = vec![
+                ("ambito", school.clone()),
+                ("dal", tomorrow.to_string()),
+                ("al", tomorrow.to_string()),
+                ("tipo", "strike".to_string()),
+                ("motivo", "Sciopero del personale".to_string()),
+                ("_csrf", csrf.clone()),
+            ];
+            if confirm {
+                f.push(("conferma", "1".into()));
+            }
+            f
+        };
+        let as_refs = |f: &[(&'static str, String)]| -> Vec<(&'static str, String)> { f.to_vec() };
+        let fields = as_refs(&form(false));
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, path, &pairs).await;
+        assert_eq!(r.status(), 200);
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("Anteprima") && html.contains("Conferma"),
+            "{html}"
+        );
+        let n = number_in(&html, "anteprima-pasti");
+        let families = number_in(&html, "anteprima-famiglie");
+        assert!(n > 0 && families > 0 && families <= n, "{n} {families}");
+        // The preview wrote nothing.
+        assert_eq!(written(&t).await, written_before);
+        assert_eq!(
+            count(&t, "SELECT COUNT(*) FROM closure").await,
+            closures_before
+        );
+
+        let fields = as_refs(&form(true));
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, path, &pairs).await;
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(to, format!("{path}?annullati={n}&stornati=0"));
+        let (_, html) = page(&client, &app, &to).await;
+        assert!(
+            html.contains(&format!("{n} pasti annullati, 0 addebiti stornati")),
+            "{html}"
+        );
+        assert!(html.contains("Sciopero del personale"));
+        assert_eq!(
+            forecast_total(&t, &tn, tomorrow).await,
+            before - u32::try_from(n).unwrap()
+        );
+        assert_eq!(
+            count(&t, "SELECT COUNT(*) FROM closure").await,
+            closures_before + 1
+        );
+
+        // Bad input: 422 with the field's message, nothing written.
+        let written_before = written(&t).await;
+        let unknown = "classe-999999".to_string();
+        let foreign = format!("classe-{other_class}");
+        for (scope, from, to, needle, field) in [
+            (
+                school.as_str(),
+                "2026-11-27",
+                "2026-11-25",
+                "prima di quella iniziale",
+                "al",
+            ),
+            (
+                unknown.as_str(),
+                "2026-11-25",
+                "2026-11-25",
+                "dove vale la chiusura",
+                "ambito",
+            ),
+            (
+                foreign.as_str(),
+                "2026-11-25",
+                "2026-11-25",
+                "dove vale la chiusura",
+                "ambito",
+            ),
+            ("comune", "ieri", "2026-11-25", "Data non valida", "dal"),
+            (
+                "comune",
+                "2027-09-10",
+                "2027-09-10",
+                "anno scolastico",
+                "dal",
+            ),
+        ] {
+            for confirm in ["", "1"] {
+                let r = post(
+                    &client,
+                    &app,
+                    path,
+                    &[
+                        ("ambito", scope),
+                        ("dal", from),
+                        ("al", to),
+                        ("tipo", "trip"),
+                        ("motivo", "gita"),
+                        ("conferma", confirm),
+                        ("_csrf", csrf.as_str()),
+                    ],
+                )
+                .await;
+                assert_eq!(r.status(), 422, "{scope} {from} {to}");
+                let html = r.text().await.unwrap();
+                assert!(html.contains(needle), "{needle}: {html}");
+                assert!(
+                    html.contains(&format!("aria-describedby=\"{field}-error\"")),
+                    "{field}"
+                );
+            }
+        }
+        // No reason, no kind.
+        let r = post(
+            &client,
+            &app,
+            path,
+            &[
+                ("ambito", "comune"),
+                ("dal", "2026-11-25"),
+                ("al", "2026-11-25"),
+                ("tipo", "vacanza"),
+                ("motivo", " "),
+                ("conferma", "1"),
+                ("_csrf", csrf.as_str()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("tipo-error") && html.contains("motivo-error"));
+        // Without the CSRF token: 403.
+        let r = post(
+            &client,
+            &app,
+            path,
+            &[
+                ("ambito", "comune"),
+                ("dal", "2026-11-25"),
+                ("al", "2026-11-25"),
+                ("tipo", "strike"),
+                ("motivo", "x"),
+                ("conferma", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(written(&t).await, written_before);
+        assert_eq!(
+            count(&t, "SELECT COUNT(*) FROM closure").await,
+            closures_before + 1
+        );
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+/// The first `<option value="<prefix>…">` of a page.
+fn hidden_option(html: &str, prefix: &str) -> String {
+    let marker = format!("<option value=\"{prefix}");
+    let start = html.find(&marker).expect(prefix) + "<option value=\"".len();
+    html[start..].split('"').next().unwrap().to_string()
 }

@@ -154,6 +154,10 @@ pub fn router(state: AppState) -> Router {
             get(backoffice::unmatched),
         )
         .route("/t/{slug}/backoffice/registro", get(backoffice::log))
+        .route(
+            "/t/{slug}/backoffice/chiusure",
+            get(backoffice::closures).post(backoffice::add_closure),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             tenant::resolve,

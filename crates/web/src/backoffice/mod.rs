@@ -8,6 +8,7 @@
 
 mod accounts;
 mod audit;
+mod closures;
 mod receipts;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use refettorio_domain::StaffRole;
 
 pub(crate) use accounts::{account, adjustment, office_payment, refund, search};
 pub(crate) use audit::log;
+pub(crate) use closures::{add_closure, closures};
 pub(crate) use receipts::unmatched;
 
 use crate::pages::Layout;
@@ -75,8 +77,15 @@ pub(crate) const AUDIT: Section = Section {
     roles: OFFICE,
 };
 
+pub(crate) const CLOSURES: Section = Section {
+    path: "/chiusure",
+    title: "Chiusure del servizio",
+    summary: "Scioperi, gite, chiusure di una scuola o di una classe: anteprima dei pasti e delle famiglie coinvolte, poi i pasti annullati senza addebito.",
+    roles: OFFICE,
+};
+
 /// The sections of the menu, in order.
-pub(crate) const SECTIONS: [&Section; 3] = [&ACCOUNTS, &RECEIPTS, &AUDIT];
+pub(crate) const SECTIONS: [&Section; 4] = [&ACCOUNTS, &RECEIPTS, &CLOSURES, &AUDIT];
 
 /// A logged-in staff user of the municipality of the page.
 pub(crate) struct Staff {
