@@ -184,7 +184,16 @@ impl FromRequestParts<AppState> for Citizen {
         };
         let guardian_id = match session.subject {
             Subject::Guardian(g) if session.tenant == tenant.id => g,
-            // Staff, or a session of another municipality: not this area.
+            // The municipality's staff have the back office instead (the header's user button
+            // points here on every page).
+            Subject::Staff(_) if session.tenant == tenant.id => {
+                return Err(axum::response::Redirect::to(&format!(
+                    "/t/{}/backoffice",
+                    tenant.slug
+                ))
+                .into_response());
+            }
+            // A session of another municipality: not this area.
             _ => return Err(to_login(&tenant, &uri)),
         };
         let loaded = async {
