@@ -698,6 +698,39 @@ pub async fn confirm_closure(
     })
 }
 
+/// The format of the kitchen's numbers as a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KitchenFormat {
+    Csv,
+    Pdf,
+}
+
+/// The kitchen's numbers of `day` as a CSV or PDF file, as the CLI `refettorio kitchen` makes
+/// them. The PDF is rendered off the async threads.
+pub async fn kitchen_file(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    day: Date,
+    format: KitchenFormat,
+) -> Result<Vec<u8>, AppError> {
+    let numbers = crate::meals::kitchen_numbers(db, tenant, day).await?;
+    let now = clock.now().to_zoned(tenant.timezone.clone());
+    let report = numbers.report(
+        &tenant.name,
+        &format!("Generato il {}", now.strftime("%d/%m/%Y alle %H:%M")),
+    );
+    match format {
+        KitchenFormat::Csv => Ok(refettorio_documents::kitchen::kitchen_csv(&report)),
+        KitchenFormat::Pdf => {
+            tokio::task::spawn_blocking(move || refettorio_documents::kitchen::kitchen_pdf(&report))
+                .await
+                .map_err(|e| AppError::Invalid(format!("kitchen pdf task: {e}")))?
+                .map_err(|e| AppError::Invalid(format!("kitchen pdf: {e}")))
+        }
+    }
+}
+
 /// A class that eats today, for the canteen staff's chooser.
 #[derive(Debug, Clone)]
 pub struct TodayClass {

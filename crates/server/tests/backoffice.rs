@@ -171,6 +171,22 @@ async fn every_route_lets_in_only_its_roles() {
                 &[StaffRole::Office],
             ),
             (format!("{base}/chiusure"), &[StaffRole::Office]),
+            (
+                format!("{base}/cucina"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/cucina?giorno=2026-11-24"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/cucina/csv?giorno=2026-11-24"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/cucina/pdf"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
         ];
         let token = "ab".repeat(32);
         let posts: Vec<(String, Vec<(&str, String)>)> = vec![
@@ -666,6 +682,46 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
             count(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before + 1
         );
+        // The kitchen sees the same forecast, and its CSV.
+        let kitchen = browser();
+        let (user, pw, _, _) = DEMO_STAFF
+            .iter()
+            .find(|s| s.3 == StaffRole::Kitchen)
+            .unwrap();
+        assert_eq!(login(&app, &kitchen, user, pw).await.status(), 303);
+        let (status, html) = page(
+            &kitchen,
+            &app,
+            &format!("/t/esempio/backoffice/cucina?giorno={tomorrow}"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Previsione") && !html.contains("Definitivo"));
+        assert_eq!(
+            number_in(&html, "totale-pasti"),
+            u64::from(before) - n,
+            "{html}"
+        );
+        assert!(!html.contains("Rossi") && !html.contains('€'), "{html}");
+        let r = kitchen
+            .get(app.url(&format!(
+                "/t/esempio/backoffice/cucina/csv?giorno={tomorrow}"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("pasti-2026-11-24.csv")
+        );
+        let (status, html) = page(&kitchen, &app, "/t/esempio/backoffice/cucina?giorno=ieri").await;
+        assert_eq!(status, 422);
+        assert!(html.contains("giorno-error"));
+        let (status, _) = page(&kitchen, &app, path).await;
+        assert_eq!(status, 403);
 
         // Bad input: 422 with the field's message, nothing written.
         let written_before = written(&t).await;

@@ -158,6 +158,15 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/backoffice/chiusure",
             get(backoffice::closures).post(backoffice::add_closure),
         )
+        .route("/t/{slug}/backoffice/cucina", get(backoffice::kitchen))
+        .route(
+            "/t/{slug}/backoffice/cucina/csv",
+            get(backoffice::kitchen_csv),
+        )
+        .route(
+            "/t/{slug}/backoffice/cucina/pdf",
+            get(backoffice::kitchen_pdf),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             tenant::resolve,

@@ -9,6 +9,7 @@
 mod accounts;
 mod audit;
 mod closures;
+mod kitchen;
 mod receipts;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use refettorio_domain::StaffRole;
 pub(crate) use accounts::{account, adjustment, office_payment, refund, search};
 pub(crate) use audit::log;
 pub(crate) use closures::{add_closure, closures};
+pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf};
 pub(crate) use receipts::unmatched;
 
 use crate::pages::Layout;
@@ -84,8 +86,15 @@ pub(crate) const CLOSURES: Section = Section {
     roles: OFFICE,
 };
 
+pub(crate) const KITCHEN: Section = Section {
+    path: "/cucina",
+    title: "Pasti da preparare",
+    summary: "I numeri della cucina per scuola e classe: pasti normali, in bianco e per codice dieta, con CSV e PDF.",
+    roles: &[StaffRole::Kitchen, StaffRole::Office],
+};
+
 /// The sections of the menu, in order.
-pub(crate) const SECTIONS: [&Section; 4] = [&ACCOUNTS, &RECEIPTS, &CLOSURES, &AUDIT];
+pub(crate) const SECTIONS: [&Section; 5] = [&KITCHEN, &ACCOUNTS, &RECEIPTS, &CLOSURES, &AUDIT];
 
 /// A logged-in staff user of the municipality of the page.
 pub(crate) struct Staff {
