@@ -124,6 +124,9 @@ async fn other_tenants_office(t: &TestDb, app: &App, client: &reqwest::Client) -
     csrf_of(&html)
 }
 
+/// A form's fields, as the route table posts them.
+type Form = Vec<(&'static str, String)>;
+
 /// Who tries the routes.
 enum Who {
     Staff(StaffRole),
@@ -187,7 +190,24 @@ async fn every_route_lets_in_only_its_roles() {
                 format!("{base}/cucina/pdf"),
                 &[StaffRole::Kitchen, StaffRole::Office],
             ),
+            (
+                format!("{base}/refettorio"),
+                &[StaffRole::CanteenStaff, StaffRole::Office],
+            ),
         ];
+        // POSTs that more roles than the office may make: (path, form, roles). At 8:00 the
+        // day is not closed, so an allowed role passes the guard and gets the form's 422.
+        let enrolment = count(&t, "SELECT MIN(id) FROM enrolment").await.to_string();
+        let shared_posts: Vec<(String, Form, &[StaffRole])> = vec![(
+            format!("{base}/refettorio/correzione"),
+            vec![
+                ("iscrizione", enrolment.clone()),
+                ("correzione", "assente".into()),
+                ("motivo", "prova dei ruoli".into()),
+                ("classe", "1".into()),
+            ],
+            &[StaffRole::CanteenStaff, StaffRole::Office],
+        )];
         let token = "ab".repeat(32);
         let posts: Vec<(String, Vec<(&str, String)>)> = vec![
             (
@@ -297,6 +317,20 @@ async fn every_route_lets_in_only_its_roles() {
                         assert_eq!(written(&t).await, before, "POST {path} as {}", who.name());
                     }
                 }
+            }
+            for (path, form, allowed) in &shared_posts {
+                let before = written(&t).await;
+                let mut fields: Vec<(&str, &str)> =
+                    form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                fields.push(("_csrf", csrf.as_str()));
+                let r = post(&client, &app, path, &fields).await;
+                let want = match who {
+                    Who::Staff(r) if allowed.contains(r) => 422,
+                    Who::Staff(_) | Who::Parent => 403,
+                    Who::Nobody | Who::OtherTenant => 303,
+                };
+                assert_eq!(r.status().as_u16(), want, "POST {path} as {}", who.name());
+                assert_eq!(written(&t).await, before, "POST {path} as {}", who.name());
             }
             // A form of the office without its CSRF token: 403, nothing written.
             if matches!(who, Who::Staff(StaffRole::Office)) {
@@ -833,4 +867,120 @@ fn hidden_option(html: &str, prefix: &str) -> String {
     let marker = format!("<option value=\"{prefix}");
     let start = html.find(&marker).expect(prefix) + "<option value=\"".len();
     html[start..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn canteen_staff_correct_a_closed_day_once() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (tn, _) = marios_account(&t).await;
+        let client = browser();
+        let (user, pw, _, _) = DEMO_STAFF
+            .iter()
+            .find(|s| s.3 == StaffRole::CanteenStaff)
+            .unwrap();
+        assert_eq!(login(&app, &client, user, pw).await.status(), 303);
+        let path = "/t/esempio/backoffice/refettorio";
+        let (status, html) = page(&client, &app, path).await;
+        assert_eq!(status, 200, "{html}");
+        let class = hidden_option(&html, "");
+        let list = format!("{path}?classe={class}");
+        // Before the close: the list, no correction buttons.
+        let (status, html) = page(&client, &app, &list).await;
+        assert_eq!(status, 200);
+        assert!(!html.contains("name=\"correzione\""), "{html}");
+        assert!(!html.contains('€'));
+
+        // After the cut-off the day is closed; the list offers corrections.
+        app.clock.set("2026-11-23T11:00:00Z".parse().unwrap());
+        let today = "2026-11-23".parse().unwrap();
+        let closed = refettorio_app::meals::close(&t.db, app.clock.as_ref(), &tn, today)
+            .await
+            .unwrap();
+        assert!(closed.charged > 0);
+        // Hours later: the session has expired, log in again.
+        assert_eq!(login(&app, &client, user, pw).await.status(), 303);
+        let (status, html) = page(&client, &app, &list).await;
+        assert_eq!(status, 200);
+        let csrf = csrf_of(&html);
+        let enrolment = hidden(&html, "iscrizione", 0);
+        assert!(html.contains("value=\"assente\""), "{html}");
+        let reversals = "SELECT COUNT(*) FROM ledger_entry WHERE kind = 'reversal'";
+        let before = count(&t, reversals).await;
+        let frozen = forecast_total(&t, &tn, "2026-11-23").await;
+        let form = [
+            ("iscrizione", enrolment.as_str()),
+            ("correzione", "assente"),
+            ("motivo", "Uscito prima del pranzo"),
+            ("classe", class.as_str()),
+            ("_csrf", csrf.as_str()),
+        ];
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/backoffice/refettorio/correzione",
+            &form,
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            format!("{list}&esito=corretto")
+        );
+        assert_eq!(count(&t, reversals).await, before + 1);
+        assert_eq!(forecast_total(&t, &tn, "2026-11-23").await, frozen - 1);
+        let (_, html) = page(&client, &app, &format!("{list}&esito=corretto")).await;
+        assert!(html.contains("Correzione registrata"));
+        // The same POST again: refused with the reason, nothing written.
+        let written_before = written(&t).await;
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/backoffice/refettorio/correzione",
+            &form,
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("già assente"), "{html}");
+        assert!(html.contains(&format!("motivo-{enrolment}-error")));
+        assert_eq!(written(&t).await, written_before);
+        // No reason, an unknown enrolment, another class of a municipality: nothing written.
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/backoffice/refettorio/correzione",
+            &[
+                ("iscrizione", enrolment.as_str()),
+                ("correzione", "presente"),
+                ("motivo", " "),
+                ("classe", class.as_str()),
+                ("_csrf", csrf.as_str()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        for (id, what) in [("999999", "presente"), (enrolment.as_str(), "boh")] {
+            let r = post(
+                &client,
+                &app,
+                "/t/esempio/backoffice/refettorio/correzione",
+                &[
+                    ("iscrizione", id),
+                    ("correzione", what),
+                    ("motivo", "x"),
+                    ("classe", class.as_str()),
+                    ("_csrf", csrf.as_str()),
+                ],
+            )
+            .await;
+            assert_eq!(r.status(), 403, "{id} {what}");
+        }
+        let other_class = foreign_class(&t, &app).await;
+        let (status, _) = page(&client, &app, &format!("{path}?classe={other_class}")).await;
+        assert_eq!(status, 404);
+        assert_eq!(written(&t).await, written_before);
+        app.stop().await;
+        t.cleanup().await;
+    }
 }

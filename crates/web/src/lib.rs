@@ -167,6 +167,11 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/backoffice/cucina/pdf",
             get(backoffice::kitchen_pdf),
         )
+        .route("/t/{slug}/backoffice/refettorio", get(backoffice::canteen))
+        .route(
+            "/t/{slug}/backoffice/refettorio/correzione",
+            post(backoffice::correct),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             tenant::resolve,

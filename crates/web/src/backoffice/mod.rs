@@ -8,6 +8,7 @@
 
 mod accounts;
 mod audit;
+mod canteen;
 mod closures;
 mod kitchen;
 mod receipts;
@@ -27,6 +28,7 @@ use refettorio_domain::StaffRole;
 
 pub(crate) use accounts::{account, adjustment, office_payment, refund, search};
 pub(crate) use audit::log;
+pub(crate) use canteen::{canteen, correct};
 pub(crate) use closures::{add_closure, closures};
 pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf};
 pub(crate) use receipts::unmatched;
@@ -93,8 +95,16 @@ pub(crate) const KITCHEN: Section = Section {
     roles: &[StaffRole::Kitchen, StaffRole::Office],
 };
 
+pub(crate) const CANTEEN: Section = Section {
+    path: "/refettorio",
+    title: "Presenze in mensa",
+    summary: "L'elenco di oggi di una classe, con le correzioni: assente (pasto stornato) o presente senza prenotazione (pasto addebitato).",
+    roles: &[StaffRole::CanteenStaff, StaffRole::Office],
+};
+
 /// The sections of the menu, in order.
-pub(crate) const SECTIONS: [&Section; 5] = [&KITCHEN, &ACCOUNTS, &RECEIPTS, &CLOSURES, &AUDIT];
+pub(crate) const SECTIONS: [&Section; 6] =
+    [&KITCHEN, &CANTEEN, &ACCOUNTS, &RECEIPTS, &CLOSURES, &AUDIT];
 
 /// A logged-in staff user of the municipality of the page.
 pub(crate) struct Staff {
