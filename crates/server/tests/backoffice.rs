@@ -857,6 +857,48 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
             count(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before + 1
         );
+
+        // A closure of a class for today, after the close: its charges are reversed.
+        app.clock.set("2026-11-23T11:00:00Z".parse().unwrap());
+        let today = "2026-11-23";
+        refettorio_app::meals::close(&t.db, app.clock.as_ref(), &tn, today.parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD)
+                .await
+                .status(),
+            303
+        );
+        let (_, html) = page(&client, &app, path).await;
+        let csrf = csrf_of(&html);
+        let class = hidden_option(&html, "classe-");
+        let final_before = forecast_total(&t, &tn, today).await;
+        let mut form = vec![
+            ("ambito", class.as_str()),
+            ("dal", today),
+            ("al", today),
+            ("tipo", "school_closed"),
+            ("motivo", "Guasto al riscaldamento"),
+            ("_csrf", csrf.as_str()),
+        ];
+        let r = post(&client, &app, path, &form).await;
+        assert_eq!(r.status(), 200);
+        let html = r.text().await.unwrap();
+        let charged = number_in(&html, "anteprima-stornati");
+        assert_eq!(number_in(&html, "anteprima-pasti"), 0);
+        assert!(charged > 0);
+        form.push(("conferma", "1"));
+        let r = post(&client, &app, path, &form).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            format!("{path}?annullati=0&stornati={charged}")
+        );
+        assert_eq!(
+            forecast_total(&t, &tn, today).await,
+            final_before - u32::try_from(charged).unwrap()
+        );
         app.stop().await;
         t.cleanup().await;
     }
