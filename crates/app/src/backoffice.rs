@@ -968,6 +968,110 @@ mod tests {
         assert!(!valid_form_token(&"a".repeat(63)));
     }
 
+    fn year_of(tenant_class: i64) -> ClosureYear {
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        ClosureYear {
+            year: SchoolYear {
+                id: refettorio_domain::SchoolYearId(1),
+                label: "2026/2027".into(),
+                starts_on: d("2026-09-01"),
+                ends_on: d("2027-08-31"),
+                first_day: d("2026-09-14"),
+                last_day: d("2027-06-08"),
+            },
+            schools: vec![School {
+                id: SchoolId(3),
+                name: "Rodari".into(),
+                kind: refettorio_domain::SchoolKind::Primaria,
+                address: String::new(),
+                kitchen_email: None,
+            }],
+            classes: vec![Class {
+                id: ClassId(tenant_class),
+                school_year_id: refettorio_domain::SchoolYearId(1),
+                school_id: SchoolId(3),
+                name: "1A".into(),
+                canteen_weekdays: refettorio_domain::Weekdays::MON_FRI,
+            }],
+            closures: Vec::new(),
+        }
+    }
+
+    fn closure_fields(cy: &ClosureYear, scope: &str, from: &str, to: &str) -> Vec<&'static str> {
+        let input = ClosureInput {
+            scope: scope.into(),
+            from: from.into(),
+            to: to.into(),
+            kind: "strike".into(),
+            reason: "sciopero".into(),
+        };
+        match check_closure(cy, &input) {
+            Ok(_) => Vec::new(),
+            Err(AppError::Fields(e)) => e.iter().map(|e| e.field).collect(),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn closures_are_checked_against_the_year_and_the_municipality() {
+        let cy = year_of(7);
+        let ok = check_closure(
+            &cy,
+            &ClosureInput {
+                scope: "classe-7".into(),
+                from: "2026-11-24".into(),
+                to: "2026-11-25".into(),
+                kind: "trip".into(),
+                reason: " gita ".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(ok.scope, ClosureScope::Class(ClassId(7)));
+        assert_eq!((ok.kind, ok.reason.as_str()), (ClosureKind::Trip, "gita"));
+        assert!(closure_fields(&cy, "comune", "2026-11-24", "2026-11-24").is_empty());
+        assert!(closure_fields(&cy, "scuola-3", "2026-11-24", "2026-11-24").is_empty());
+        assert_eq!(
+            closure_fields(&cy, "classe-8", "2026-11-24", "2026-11-24"),
+            ["ambito"]
+        );
+        assert_eq!(
+            closure_fields(&cy, "scuola-x", "2026-11-24", "2026-11-24"),
+            ["ambito"]
+        );
+        assert_eq!(
+            closure_fields(&cy, "", "2026-11-24", "2026-11-24"),
+            ["ambito"]
+        );
+        assert_eq!(
+            closure_fields(&cy, "comune", "2026-11-25", "2026-11-24"),
+            ["al"]
+        );
+        assert_eq!(
+            closure_fields(&cy, "comune", "24/11/2026", ""),
+            ["dal", "al"]
+        );
+        assert_eq!(
+            closure_fields(&cy, "comune", "2027-09-01", "2027-09-02"),
+            ["dal"]
+        );
+        let bad = ClosureInput {
+            scope: "comune".into(),
+            from: "2026-11-24".into(),
+            to: "2026-11-24".into(),
+            kind: "break".into(),
+            reason: "  ".into(),
+        };
+        match check_closure(&cy, &bad) {
+            Err(AppError::Fields(e)) => {
+                assert_eq!(
+                    e.iter().map(|e| e.field).collect::<Vec<_>>(),
+                    ["tipo", "motivo"]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn actions_have_labels() {
         assert_eq!(action_label("refund"), "Rimborso");
