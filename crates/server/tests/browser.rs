@@ -485,6 +485,10 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             "/t/esempio/backoffice/pagopa/ricevute",
             "/t/esempio/backoffice/registro",
             "/t/esempio/backoffice/registro?azione=adjustment&dal=2026-11-01&al=2026-11-30",
+            "/t/esempio/backoffice/chiusure",
+            "/t/esempio/backoffice/cucina",
+            "/t/esempio/backoffice/cucina?giorno=2026-11-24",
+            "/t/esempio/backoffice/refettorio",
         ]
         .iter()
         .map(|p| p.to_string())
@@ -501,6 +505,19 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             .unwrap()
             .unwrap();
         pages.push(account.clone());
+        // Today's class list of the first class that eats today.
+        c.goto(&app.url("/t/esempio/backoffice/refettorio"))
+            .await
+            .unwrap();
+        let class = c
+            .find(Locator::Css("#classe option"))
+            .await
+            .unwrap()
+            .attr("value")
+            .await
+            .unwrap()
+            .unwrap();
+        pages.push(format!("/t/esempio/backoffice/refettorio?classe={class}"));
         for path in &pages {
             c.goto(&app.url(path)).await.unwrap();
             for v in axe(&c, &axe_source).await {
