@@ -947,3 +947,118 @@ async fn the_office_records_a_payment_made_elsewhere_once() {
         t.cleanup().await;
     }
 }
+
+/// Runs one statement of each backend's own SQL (test set-up only).
+async fn exec(t: &TestDb, postgres: &'static str, sqlite: &'static str) {
+    let mut h = t.db.acquire().await.unwrap();
+    match &mut h.conn() {
+        refettorio_db::Conn::Postgres(c) => {
+            sqlx::raw_sql(postgres).execute(&mut **c).await.unwrap();
+        }
+        refettorio_db::Conn::Sqlite(c) => {
+            sqlx::raw_sql(sqlite).execute(&mut **c).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_receipt_interrupted_half_way_leaves_nothing_and_is_applied_on_the_retry() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let d = demo(&t).await;
+        let p = recharge(&app, &t, &d, 2200).await;
+        let before = balance_of(&t, &d, &p).await;
+        // The credit fails after the receipt id was claimed, inside the same transaction (as a
+        // crash or a lost connection would end it).
+        exec(
+            &t,
+            "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER fail_credit BEFORE INSERT ON ledger_entry FOR EACH ROW
+             WHEN (NEW.idempotency_key = 'pagopa:rt:rt-crash') EXECUTE FUNCTION refettorio_fail();",
+            "CREATE TRIGGER fail_credit BEFORE INSERT ON ledger_entry
+             WHEN NEW.idempotency_key = 'pagopa:rt:rt-crash'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .await;
+        let rt = receipt(
+            &d,
+            Version::V2,
+            "rt-crash",
+            p.notice_number.as_str(),
+            2200,
+            false,
+        );
+        let answer = station(&app, "paSendRTV2 failing half-way", &rt).await;
+        assert_eq!(
+            fault_code(&answer).as_deref(),
+            Some("PAA_SYSTEM_ERROR"),
+            "{answer}"
+        );
+        assert!(!answer.contains("injected"), "internals leaked: {answer}");
+        assert_eq!(count(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 0);
+        assert_eq!(balance_of(&t, &d, &p).await, before);
+        assert_eq!(position(&t, &d, &p).await.status, PositionStatus::Open);
+        // pagoPA retries: now it goes through, once.
+        exec(
+            &t,
+            "DROP TRIGGER fail_credit ON ledger_entry",
+            "DROP TRIGGER fail_credit",
+        )
+        .await;
+        let answer = station(&app, "paSendRTV2 retried", &rt).await;
+        assert!(fault_code(&answer).is_none(), "{answer}");
+        let again = station(&app, "paSendRTV2 retried twice", &rt).await;
+        assert_eq!(fault_code(&again).as_deref(), Some("PAA_RECEIPT_DUPLICATA"));
+        assert_eq!(balance_of(&t, &d, &p).await.get() - before.get(), 2200);
+        assert_eq!(position(&t, &d, &p).await.status, PositionStatus::Paid);
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn an_office_payment_interrupted_half_way_leaves_nothing() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let d = demo(&t).await;
+        let p = recharge(&app, &t, &d, 1000).await;
+        let before = balance_of(&t, &d, &p).await;
+        // The audit row, written after the credit in the same transaction, fails.
+        exec(
+            &t,
+            "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log FOR EACH ROW
+             WHEN (NEW.action = 'office_payment') EXECUTE FUNCTION refettorio_fail();",
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log
+             WHEN NEW.action = 'office_payment'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        )
+        .await;
+        let payment = OfficePayment {
+            account: p.account.unwrap(),
+            amount: "35".into(),
+            day: "2026-11-23".into(),
+            channel: "contanti".into(),
+            reference: "RIC-77".into(),
+            note: String::new(),
+        };
+        let r =
+            pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &payment)
+                .await;
+        assert!(matches!(r, Err(AppError::Db(_))), "{r:?}");
+        assert_eq!(balance_of(&t, &d, &p).await, before);
+        exec(
+            &t,
+            "DROP TRIGGER fail_audit ON audit_log",
+            "DROP TRIGGER fail_audit",
+        )
+        .await;
+        // Entered again, it is credited once (the failed attempt did not use up the key).
+        pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &payment)
+            .await
+            .unwrap();
+        assert_eq!(balance_of(&t, &d, &p).await.get() - before.get(), 3500);
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
