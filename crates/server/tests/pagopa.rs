@@ -948,7 +948,7 @@ async fn the_office_records_a_payment_made_elsewhere_once() {
     }
 }
 
-/// Runs one statement of each backend's own SQL (test set-up only).
+/// Runs each backend's own SQL (test set-up only).
 async fn exec(t: &TestDb, postgres: &'static str, sqlite: &'static str) {
     let mut h = t.db.acquire().await.unwrap();
     match &mut h.conn() {
@@ -961,6 +961,46 @@ async fn exec(t: &TestDb, postgres: &'static str, sqlite: &'static str) {
     }
 }
 
+/// Where a failure is injected inside a transaction that moves money.
+#[derive(Clone, Copy)]
+enum Failing {
+    /// The credit of receipt `rt-crash`, after its receipt id was claimed.
+    Credit,
+    /// The audit row of an office payment, after its credit.
+    Audit,
+}
+
+/// Makes the chosen insert abort, as a crash or a lost connection would end the transaction.
+async fn fail_inserts(t: &TestDb, f: Failing) {
+    let (pg, sqlite) = match f {
+        Failing::Credit => (
+            "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER fail_insert BEFORE INSERT ON ledger_entry FOR EACH ROW
+             WHEN (NEW.idempotency_key = 'pagopa:rt:rt-crash') EXECUTE FUNCTION refettorio_fail();",
+            "CREATE TRIGGER fail_insert BEFORE INSERT ON ledger_entry
+             WHEN NEW.idempotency_key = 'pagopa:rt:rt-crash'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        ),
+        Failing::Audit => (
+            "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log FOR EACH ROW
+             WHEN (NEW.action = 'office_payment') EXECUTE FUNCTION refettorio_fail();",
+            "CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log
+             WHEN NEW.action = 'office_payment'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        ),
+    };
+    exec(t, pg, sqlite).await;
+}
+
+async fn stop_failing(t: &TestDb, f: Failing) {
+    let pg = match f {
+        Failing::Credit => "DROP TRIGGER fail_insert ON ledger_entry",
+        Failing::Audit => "DROP TRIGGER fail_insert ON audit_log",
+    };
+    exec(t, pg, "DROP TRIGGER fail_insert").await;
+}
+
 #[tokio::test]
 async fn a_receipt_interrupted_half_way_leaves_nothing_and_is_applied_on_the_retry() {
     for t in TestDb::all().await.unwrap() {
@@ -970,16 +1010,7 @@ async fn a_receipt_interrupted_half_way_leaves_nothing_and_is_applied_on_the_ret
         let before = balance_of(&t, &d, &p).await;
         // The credit fails after the receipt id was claimed, inside the same transaction (as a
         // crash or a lost connection would end it).
-        exec(
-            &t,
-            "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
-             CREATE TRIGGER fail_credit BEFORE INSERT ON ledger_entry FOR EACH ROW
-             WHEN (NEW.idempotency_key = 'pagopa:rt:rt-crash') EXECUTE FUNCTION refettorio_fail();",
-            "CREATE TRIGGER fail_credit BEFORE INSERT ON ledger_entry
-             WHEN NEW.idempotency_key = 'pagopa:rt:rt-crash'
-             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
-        )
-        .await;
+        fail_inserts(&t, Failing::Credit).await;
         let rt = receipt(
             &d,
             Version::V2,
@@ -999,12 +1030,7 @@ async fn a_receipt_interrupted_half_way_leaves_nothing_and_is_applied_on_the_ret
         assert_eq!(balance_of(&t, &d, &p).await, before);
         assert_eq!(position(&t, &d, &p).await.status, PositionStatus::Open);
         // pagoPA retries: now it goes through, once.
-        exec(
-            &t,
-            "DROP TRIGGER fail_credit ON ledger_entry",
-            "DROP TRIGGER fail_credit",
-        )
-        .await;
+        stop_failing(&t, Failing::Credit).await;
         let answer = station(&app, "paSendRTV2 retried", &rt).await;
         assert!(fault_code(&answer).is_none(), "{answer}");
         let again = station(&app, "paSendRTV2 retried twice", &rt).await;
@@ -1024,16 +1050,7 @@ async fn an_office_payment_interrupted_half_way_leaves_nothing() {
         let p = recharge(&app, &t, &d, 1000).await;
         let before = balance_of(&t, &d, &p).await;
         // The audit row, written after the credit in the same transaction, fails.
-        exec(
-            &t,
-            "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
-             CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log FOR EACH ROW
-             WHEN (NEW.action = 'office_payment') EXECUTE FUNCTION refettorio_fail();",
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_log
-             WHEN NEW.action = 'office_payment'
-             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
-        )
-        .await;
+        fail_inserts(&t, Failing::Audit).await;
         let payment = OfficePayment {
             account: p.account.unwrap(),
             amount: "35".into(),
@@ -1047,12 +1064,7 @@ async fn an_office_payment_interrupted_half_way_leaves_nothing() {
                 .await;
         assert!(matches!(r, Err(AppError::Db(_))), "{r:?}");
         assert_eq!(balance_of(&t, &d, &p).await, before);
-        exec(
-            &t,
-            "DROP TRIGGER fail_audit ON audit_log",
-            "DROP TRIGGER fail_audit",
-        )
-        .await;
+        stop_failing(&t, Failing::Audit).await;
         // Entered again, it is credited once (the failed attempt did not use up the key).
         pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &payment)
             .await
