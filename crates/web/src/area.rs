@@ -55,10 +55,6 @@ fn month_name(d: Date) -> String {
     )
 }
 
-fn full_name(c: &Citizen) -> String {
-    format!("{} {}", c.guardian.first_name, c.guardian.last_name)
-}
-
 /// Which section of the area a page belongs to (for the menu).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Section {
@@ -117,11 +113,7 @@ pub(crate) fn nav(c: &Citizen, current: Section) -> Nav<'_> {
     Nav {
         slug: c.tenant.slug.as_str(),
         current,
-        payments: c
-            .access
-            .families
-            .iter()
-            .any(|(f, _)| c.access.sees_payments(f.id)),
+        payments: c.sees_any_payments(),
     }
 }
 
@@ -139,7 +131,7 @@ struct HomePage<'a> {
 
 pub(crate) async fn home(State(state): State<AppState>, c: Citizen) -> Result<Response, WebError> {
     let overview = portal::overview(&state.db, state.clock.as_ref(), &c.tenant, &c.access).await?;
-    let name = full_name(&c);
+    let name = c.full_name();
     Ok(HomePage {
         layout: Layout::citizen("Area personale", &c, &name),
         nav: nav(&c, Section::Home),
@@ -171,7 +163,7 @@ pub(crate) async fn children(
     c: Citizen,
 ) -> Result<Response, WebError> {
     let overview = portal::overview(&state.db, state.clock.as_ref(), &c.tenant, &c.access).await?;
-    let name = full_name(&c);
+    let name = c.full_name();
     Ok(ChildrenPage {
         layout: Layout::citizen("Figli", &c, &name),
         nav: nav(&c, Section::Children),
@@ -200,7 +192,7 @@ pub(crate) async fn attendance(
     let (_, pupil, meals) =
         portal::attendance(&state.db, &c.tenant, &c.access, EnrolmentId(id)).await?;
     let total = Cents::checked_sum(meals.iter().map(|m| m.amount)).unwrap_or(Cents(0));
-    let name = full_name(&c);
+    let name = c.full_name();
     Ok(AttendancePage {
         layout: Layout::citizen("Presenze", &c, &name),
         nav: nav(&c, Section::Children),
@@ -375,7 +367,7 @@ async fn bookings_page(
             )
         }
     };
-    let name = full_name(c);
+    let name = c.full_name();
     let prev = portal::shift_month(month, -1).unwrap_or(month);
     let next = portal::shift_month(month, 1).unwrap_or(month);
     let success = q.salvati.map(|n| match n {
@@ -588,14 +580,7 @@ pub(crate) async fn payments(
     {
         error = Some("La data finale viene prima di quella iniziale.".into());
     }
-    if !c
-        .access
-        .families
-        .iter()
-        .any(|(f, _)| c.access.sees_payments(f.id))
-    {
-        return Err(WebError::Forbidden);
-    }
+    c.require_payments()?;
     let view = portal::payments(
         &state.db,
         state.clock.as_ref(),
@@ -618,7 +603,7 @@ pub(crate) async fn payments(
         &positions,
         refettorio_domain::today(state.clock.as_ref(), &c.tenant.timezone),
     );
-    let name = full_name(&c);
+    let name = c.full_name();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -664,7 +649,7 @@ pub(crate) async fn messages(
     for f in families(&c) {
         documents.extend(content::documents(&mut h.conn(), c.tenant.id, Some(f)).await?);
     }
-    let name = full_name(&c);
+    let name = c.full_name();
     Ok(MessagesPage {
         layout: Layout::citizen("Comunicazioni", &c, &name),
         nav: nav(&c, Section::Messages),
@@ -760,7 +745,7 @@ async fn profile_page(
                 .ok_or(WebError::Forbidden)?
         }
     };
-    let name = full_name(c);
+    let name = c.full_name();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {

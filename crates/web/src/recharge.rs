@@ -105,18 +105,6 @@ pub(crate) struct RechargeQuery {
     conto: Option<i64>,
 }
 
-fn ensure_payments(c: &Citizen) -> Result<(), WebError> {
-    if c.access
-        .families
-        .iter()
-        .any(|(f, _)| c.access.sees_payments(f.id))
-    {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 async fn recharge_page(
     state: &AppState,
     c: &Citizen,
@@ -140,7 +128,7 @@ async fn recharge_page(
         Some(_) => return Err(WebError::NotFound("Conto non trovato.".into())),
         None => accounts.first().map(|a| a.id).unwrap_or_default(),
     };
-    let name = format!("{} {}", c.guardian.first_name, c.guardian.last_name);
+    let name = c.full_name();
     let status = if errors.is_empty() && error.is_none() {
         StatusCode::OK
     } else {
@@ -171,7 +159,7 @@ pub(crate) async fn recharge_form(
     c: Citizen,
     Query(q): Query<RechargeQuery>,
 ) -> Result<Response, WebError> {
-    ensure_payments(&c)?;
+    c.require_payments()?;
     recharge_page(
         &state,
         &c,
@@ -200,7 +188,7 @@ pub(crate) async fn recharge(
             .unwrap_or("")
     };
     c.check_csrf(&headers, get("_csrf"))?;
-    ensure_payments(&c)?;
+    c.require_payments()?;
     let account: i64 = get("conto")
         .trim()
         .parse()
@@ -344,7 +332,7 @@ pub(crate) async fn notice(
     Path((_, id)): Path<(String, String)>,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, WebError> {
-    ensure_payments(&c)?;
+    c.require_payments()?;
     let p = pay::position_of(&state.db, &c.tenant, &c.access, position_id(&id)?).await?;
     let day = today(state.clock.as_ref(), &c.tenant.timezone);
     let row = rows(std::slice::from_ref(&p), day)
@@ -377,7 +365,7 @@ pub(crate) async fn notice(
         )),
         _ => None,
     };
-    let name = format!("{} {}", c.guardian.first_name, c.guardian.last_name);
+    let name = c.full_name();
     Ok(NoticePage {
         layout: Layout::citizen("Avviso di pagamento", &c, &name),
         nav: nav(&c, Section::Payments),
@@ -405,7 +393,7 @@ pub(crate) async fn pay(
     Form(f): Form<PayForm>,
 ) -> Result<Response, WebError> {
     c.check_csrf(&headers, &f.csrf)?;
-    ensure_payments(&c)?;
+    c.require_payments()?;
     let id = position_id(&id).map_err(|_| WebError::Forbidden)?;
     let p = pay::position_of(&state.db, &c.tenant, &c.access, id)
         .await
@@ -433,7 +421,7 @@ pub(crate) async fn notice_pdf(
     c: Citizen,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ensure_payments(&c)?;
+    c.require_payments()?;
     let p = pay::position_of(&state.db, &c.tenant, &c.access, position_id(&id)?).await?;
     let bytes = pay::notice_document(&state.db, state.clock.as_ref(), &c.tenant, &p).await?;
     Ok(pdf(bytes, &format!("avviso-{}.pdf", p.notice_number)))
@@ -444,7 +432,7 @@ pub(crate) async fn receipt_pdf(
     c: Citizen,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    ensure_payments(&c)?;
+    c.require_payments()?;
     let p = pay::position_of(&state.db, &c.tenant, &c.access, position_id(&id)?).await?;
     let bytes = pay::receipt_document(&state.db, state.clock.as_ref(), &c.tenant, &p).await?;
     Ok(pdf(bytes, &format!("ricevuta-{}.pdf", p.notice_number)))

@@ -124,6 +124,29 @@ impl Citizen {
     pub fn actor(&self) -> String {
         format!("guardian:{}", self.guardian.id.get())
     }
+
+    /// "Nome Cognome", as the pages greet the guardian.
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.guardian.first_name, self.guardian.last_name)
+    }
+
+    /// Whether the guardian may see the payments of at least one family (as payer, or as a
+    /// delegate the payer allowed).
+    pub fn sees_any_payments(&self) -> bool {
+        self.access
+            .families
+            .iter()
+            .any(|(f, _)| self.access.sees_payments(f.id))
+    }
+
+    /// Refuses (403) a guardian who may see no family's payments.
+    pub fn require_payments(&self) -> Result<(), WebError> {
+        if self.sees_any_payments() {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
 }
 
 /// Where an anonymous visitor goes: the login, then back to the page asked for.
