@@ -3,8 +3,6 @@
 //! ledger exactly once, payments the office records by hand, and the documents (the printed
 //! notice, the receipt).
 
-use std::collections::BTreeMap;
-
 use jiff::ToSpan;
 use jiff::civil::Date;
 use refettorio_db::meals::{self, NewEntry};
@@ -21,8 +19,8 @@ use refettorio_documents::notice::{
 };
 use refettorio_domain::pagopa::{CATEGORY_CANTEEN, CATEGORY_TRANSPORT, check_recharge};
 use refettorio_domain::{
-    AccountId, Cents, Clock, CodiceFiscale, EnrolmentId, EnrolmentState, EntryKind, NoticeNumber,
-    PositionId, ServiceKind, local_now, today,
+    AccountId, Cents, Clock, CodiceFiscale, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
+    NoticeNumber, PositionId, ServiceId, ServiceKind, local_now, today,
 };
 
 use crate::portal::{Access, visible_accounts};
@@ -45,6 +43,29 @@ pub struct MealPrice {
     pub price: Cents,
 }
 
+/// The active enrolments of a family's children in a service, with their meal price: what a
+/// recharge by meals may buy.
+async fn meal_prices(
+    c: &mut Conn<'_>,
+    tenant: &Tenant,
+    family: FamilyId,
+    service: ServiceId,
+) -> Result<Vec<MealPrice>, AppError> {
+    let mut prices = Vec::new();
+    for p in family::pupils_of_family(c, tenant.id, family).await? {
+        for e in service::enrolments_of_pupil(c, tenant.id, p.id).await? {
+            if e.service_id == service && e.state == EnrolmentState::Attivo {
+                prices.push(MealPrice {
+                    enrolment: e.id,
+                    child: p.first_name.clone(),
+                    price: e.meal_price,
+                });
+            }
+        }
+    }
+    Ok(prices)
+}
+
 /// The accounts a guardian may recharge, each with the meal prices of its children.
 pub async fn rechargeable(
     db: &Db,
@@ -55,18 +76,7 @@ pub async fn rechargeable(
     let c = &mut h.conn();
     let mut out = Vec::new();
     for (acc, svc, year) in visible_accounts(c, tenant, access).await? {
-        let mut prices = Vec::new();
-        for p in family::pupils_of_family(c, tenant.id, acc.family).await? {
-            for e in service::enrolments_of_pupil(c, tenant.id, p.id).await? {
-                if e.service_id == svc.id && e.state == EnrolmentState::Attivo {
-                    prices.push(MealPrice {
-                        enrolment: e.id,
-                        child: p.first_name.clone(),
-                        price: e.meal_price,
-                    });
-                }
-            }
-        }
+        let prices = meal_prices(c, tenant, acc.family, svc.id).await?;
         out.push((acc.id, format!("{} {}", svc.name, year.label), prices));
     }
     Ok(out)
@@ -110,17 +120,14 @@ pub async fn create_recharge(
     let total = match amount {
         RechargeAmount::Amount(a) => *a,
         RechargeAmount::Meals(items) => {
-            let mut prices: BTreeMap<EnrolmentId, Cents> = BTreeMap::new();
-            for p in family::pupils_of_family(c, tenant.id, acc.family).await? {
-                for e in service::enrolments_of_pupil(c, tenant.id, p.id).await? {
-                    if e.service_id == svc.id && e.state == EnrolmentState::Attivo {
-                        prices.insert(e.id, e.meal_price);
-                    }
-                }
-            }
+            let prices = meal_prices(c, tenant, acc.family, svc.id).await?;
             let mut total = Cents::ZERO;
             for (enrolment, n) in items {
-                let price = prices.get(enrolment).ok_or(AppError::Forbidden)?;
+                let price = prices
+                    .iter()
+                    .find(|m| m.enrolment == *enrolment)
+                    .map(|m| m.price)
+                    .ok_or(AppError::Forbidden)?;
                 total = price
                     .checked_mul(i64::from(*n))
                     .and_then(|x| total.checked_add(x))
