@@ -407,3 +407,209 @@ pub async fn pupils(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<Pupil>>
     });
     rows.into_iter().map(Pupil::try_from).collect()
 }
+
+/// What the office's search looks for, prepared by the caller: a lower-case name prefix (of
+/// "surname name" or "name surname"), an exact fiscal code and card codes.
+#[derive(Debug, Clone, Default)]
+pub struct PeopleQuery {
+    /// Lower case, spaces collapsed; empty = no name search.
+    pub name_prefix: String,
+    /// An exact fiscal code (upper case), of a guardian or a pupil.
+    pub fiscal_code: Option<String>,
+    /// Card codes to match exactly (as typed and upper case).
+    pub card_codes: Vec<String>,
+}
+
+/// The families (at most `limit`, by payer name) with a pupil or a guardian (payer or delegate)
+/// whose name starts with the prefix or whose fiscal code is the one given, or with an
+/// enrolment of that card code. Every branch is an index range or look-up: the name indexes on
+/// `lower(surname || ' ' || name)` and `lower(name || ' ' || surname)` (byte order), the unique
+/// fiscal codes and card codes.
+pub async fn search_families(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    q: &PeopleQuery,
+    limit: u32,
+) -> Result<Vec<FamilyId>> {
+    let collate = match conn {
+        Conn::Postgres(_) => " COLLATE \"C\"",
+        Conn::Sqlite(_) => "",
+    };
+    // Every branch is always there (one statement, one plan per backend); a part not asked for
+    // is given values that match nothing: an empty range, an empty code.
+    let mut pupils = Vec::new();
+    let mut guardians = Vec::new();
+    for expr in [
+        "lower(last_name || ' ' || first_name)",
+        "lower(first_name || ' ' || last_name)",
+    ] {
+        let range = format!("{expr}{collate} >= $2 AND {expr}{collate} < $3");
+        pupils.push(format!(
+            "SELECT family_id AS fid FROM pupil WHERE tenant_id = $1 AND {range}"
+        ));
+        guardians.push(format!(
+            "SELECT id AS gid FROM guardian WHERE tenant_id = $1 AND {range}"
+        ));
+    }
+    pupils.push("SELECT family_id AS fid FROM pupil WHERE tenant_id = $1 AND fiscal_code = $4".into());
+    guardians.push("SELECT id AS gid FROM guardian WHERE tenant_id = $1 AND fiscal_code = $4".into());
+    pupils.push(
+        "SELECT p.family_id AS fid FROM enrolment e JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+         WHERE e.tenant_id = $1 AND e.card_code IN ($5, $6)"
+            .into(),
+    );
+    // Guardians give the families they pay for or are delegates of.
+    let g = guardians.join(" UNION ");
+    pupils.push(format!(
+        "SELECT f.id AS fid FROM family f WHERE f.tenant_id = $1 AND f.payer_id IN ({g})"
+    ));
+    pupils.push(format!(
+        "SELECT d.family_id AS fid FROM family_delegate d WHERE d.tenant_id = $1 AND d.guardian_id IN ({g})"
+    ));
+    let sql = format!(
+        "SELECT f.id FROM family f JOIN guardian g ON g.tenant_id = f.tenant_id AND g.id = f.payer_id \
+         WHERE f.tenant_id = $1 AND f.id IN ({}) ORDER BY g.last_name, g.first_name, f.id LIMIT $7",
+        pupils.join(" UNION ")
+    );
+    let (lo, hi) = if q.name_prefix.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (q.name_prefix.clone(), format!("{}\u{10FFFF}", q.name_prefix))
+    };
+    let cf = q.fiscal_code.clone().unwrap_or_default();
+    let card = |i: usize| q.card_codes.get(i).or(q.card_codes.first()).cloned().unwrap_or_default();
+    let ids: Vec<i64> = on_conn!(conn, |c| {
+        // Built only from constant parts (the collation of each backend); values are bound.
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(tenant.get())
+            .bind(&lo)
+            .bind(&hi)
+            .bind(&cf)
+            .bind(card(0))
+            .bind(card(1))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(ids.into_iter().map(FamilyId).collect())
+}
+
+/// Rewrites a guardian's data (not the credentials).
+pub async fn update_guardian(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: GuardianId,
+    g: &NewGuardian,
+) -> Result<bool> {
+    let sql = "UPDATE guardian SET fiscal_code = $3, first_name = $4, last_name = $5, email = $6, phone = $7, \
+               address = $8, resident = $9 WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(g.fiscal_code.as_str())
+            .bind(&g.first_name)
+            .bind(&g.last_name)
+            .bind(&g.email)
+            .bind(&g.phone)
+            .bind(&g.address)
+            .bind(g.resident)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Rewrites a pupil's data (its family stays).
+pub async fn update_pupil(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: PupilId,
+    p: &NewPupil,
+) -> Result<bool> {
+    let sql = "UPDATE pupil SET fiscal_code = $3, first_name = $4, last_name = $5, birth_date = $6 \
+               WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(p.fiscal_code.as_ref().map(CodiceFiscale::as_str))
+            .bind(&p.first_name)
+            .bind(&p.last_name)
+            .bind(SqlDate(p.birth_date))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// The delegates of a family (not the payer), with whether each may see payments, by name.
+pub async fn delegates(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    family: FamilyId,
+) -> Result<Vec<(Guardian, bool)>> {
+    let sql = "SELECT g.id, g.fiscal_code, g.first_name, g.last_name, g.email, g.phone, g.address, g.resident, \
+               d.can_see_payments FROM family_delegate d \
+               JOIN guardian g ON g.tenant_id = d.tenant_id AND g.id = d.guardian_id \
+               JOIN family f ON f.tenant_id = d.tenant_id AND f.id = d.family_id \
+               WHERE d.tenant_id = $1 AND d.family_id = $2 AND g.id <> f.payer_id \
+               ORDER BY g.last_name, g.first_name, g.id";
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        guardian: GuardianRow,
+        can_see_payments: bool,
+    }
+    let rows: Vec<Row> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(family.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter()
+        .map(|r| Ok((Guardian::try_from(r.guardian)?, r.can_see_payments)))
+        .collect()
+}
+
+pub async fn remove_delegate(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    family: FamilyId,
+    guardian: GuardianId,
+) -> Result<bool> {
+    let sql = "DELETE FROM family_delegate WHERE tenant_id = $1 AND family_id = $2 AND guardian_id = $3";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(family.get())
+            .bind(guardian.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Makes `guardian` the payer of `family`. The family's accounts stay the family's.
+pub async fn set_payer(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    family: FamilyId,
+    guardian: GuardianId,
+) -> Result<bool> {
+    let sql = "UPDATE family SET payer_id = $3 WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(family.get())
+            .bind(guardian.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}

@@ -457,3 +457,217 @@ pub async fn enrolment(
     });
     row.map(Enrolment::try_from).transpose()
 }
+
+/// Rewrites what may change on an enrolment: school and class, band and prices, diet, state.
+/// (Service, pupil, start date and card stay; `account_id` stays, the family being the same.)
+pub async fn update_enrolment(conn: &mut Conn<'_>, tenant: TenantId, e: &Enrolment) -> Result<bool> {
+    let sql = "UPDATE enrolment SET school_id = $3, class_id = $4, tariff_band_id = $5, meal_price_cents = $6, \
+               fixed_fee_cents = $7, diet_id = $8, state = $9 WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(e.id.get())
+            .bind(e.school_id.get())
+            .bind(e.class_id.get())
+            .bind(e.tariff_band_id.get())
+            .bind(e.meal_price.get())
+            .bind(e.fixed_fee.get())
+            .bind(e.diet_id.map(DietId::get))
+            .bind(e.state.as_str())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// The enrolments of a class (by the index `enrolment_by_class`).
+pub async fn enrolments_of_class(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    class: ClassId,
+) -> Result<Vec<Enrolment>> {
+    let sql = concat!(
+        "SELECT ",
+        enrolment_columns!(),
+        " FROM enrolment WHERE tenant_id = $1 AND class_id = $2 ORDER BY id"
+    );
+    let rows: Vec<EnrolmentRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(class.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter().map(Enrolment::try_from).collect()
+}
+
+/// A change of an enrolment that takes effect on a day (`enrolment_change`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentChange {
+    pub id: i64,
+    pub enrolment_id: EnrolmentId,
+    pub effective_on: Date,
+    pub class_id: Option<ClassId>,
+    pub tariff_band_id: Option<TariffBandId>,
+    pub diet_id: Option<DietId>,
+    pub clear_diet: bool,
+    pub state: Option<EnrolmentState>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: jiff::Timestamp,
+    pub applied_at: Option<jiff::Timestamp>,
+}
+
+/// A change to schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEnrolmentChange {
+    pub enrolment_id: EnrolmentId,
+    pub effective_on: Date,
+    pub class_id: Option<ClassId>,
+    pub tariff_band_id: Option<TariffBandId>,
+    pub diet_id: Option<DietId>,
+    pub clear_diet: bool,
+    pub state: Option<EnrolmentState>,
+    pub reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    id: i64,
+    enrolment_id: i64,
+    effective_on: SqlDate,
+    class_id: Option<i64>,
+    tariff_band_id: Option<i64>,
+    diet_id: Option<i64>,
+    clear_diet: bool,
+    state: Option<String>,
+    reason: String,
+    created_by: String,
+    created_at: i64,
+    applied_at: Option<i64>,
+}
+
+impl TryFrom<ChangeRow> for EnrolmentChange {
+    type Error = crate::DbError;
+    fn try_from(r: ChangeRow) -> Result<EnrolmentChange> {
+        Ok(EnrolmentChange {
+            id: r.id,
+            enrolment_id: EnrolmentId(r.enrolment_id),
+            effective_on: r.effective_on.0,
+            class_id: r.class_id.map(ClassId),
+            tariff_band_id: r.tariff_band_id.map(TariffBandId),
+            diet_id: r.diet_id.map(DietId),
+            clear_diet: r.clear_diet,
+            state: r
+                .state
+                .map(|s| parse_enum(&s, "enrolment state", EnrolmentState::parse))
+                .transpose()?,
+            reason: r.reason,
+            created_by: r.created_by,
+            created_at: crate::from_micros(r.created_at)?,
+            applied_at: r.applied_at.map(crate::from_micros).transpose()?,
+        })
+    }
+}
+
+macro_rules! change_columns {
+    () => {
+        "c.id, c.enrolment_id, c.effective_on, c.class_id, c.tariff_band_id, c.diet_id, c.clear_diet, c.state, \
+         c.reason, c.created_by, c.created_at, c.applied_at"
+    };
+}
+
+pub async fn insert_enrolment_change(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    ch: &NewEnrolmentChange,
+    created_by: &str,
+    now: jiff::Timestamp,
+) -> Result<i64> {
+    let sql = "INSERT INTO enrolment_change (tenant_id, enrolment_id, effective_on, class_id, tariff_band_id, \
+               diet_id, clear_diet, state, reason, created_by, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+    let id: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(ch.enrolment_id.get())
+            .bind(SqlDate(ch.effective_on))
+            .bind(ch.class_id.map(ClassId::get))
+            .bind(ch.tariff_band_id.map(TariffBandId::get))
+            .bind(ch.diet_id.map(DietId::get))
+            .bind(ch.clear_diet)
+            .bind(ch.state.map(EnrolmentState::as_str))
+            .bind(&ch.reason)
+            .bind(created_by)
+            .bind(crate::micros(now))
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(id)
+}
+
+/// The changes of a pupil's enrolments, applied or not, by effective day.
+pub async fn changes_of_pupil(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    pupil: PupilId,
+) -> Result<Vec<EnrolmentChange>> {
+    let sql = concat!(
+        "SELECT ",
+        change_columns!(),
+        " FROM enrolment_change c JOIN enrolment e ON e.tenant_id = c.tenant_id AND e.id = c.enrolment_id \
+         WHERE e.tenant_id = $1 AND e.pupil_id = $2 ORDER BY c.effective_on, c.id"
+    );
+    let rows: Vec<ChangeRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(pupil.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter().map(EnrolmentChange::try_from).collect()
+}
+
+/// The changes not applied yet whose day is `day` or earlier, oldest first (by the partial
+/// index `enrolment_change_pending`).
+pub async fn due_changes(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    day: Date,
+) -> Result<Vec<EnrolmentChange>> {
+    let sql = concat!(
+        "SELECT ",
+        change_columns!(),
+        " FROM enrolment_change c WHERE c.tenant_id = $1 AND c.applied_at IS NULL AND c.effective_on <= $2 \
+         ORDER BY c.effective_on, c.id"
+    );
+    let rows: Vec<ChangeRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(SqlDate(day))
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter().map(EnrolmentChange::try_from).collect()
+}
+
+/// Marks a change applied: true for the one run that does it.
+pub async fn mark_change_applied(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: i64,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "UPDATE enrolment_change SET applied_at = $3 WHERE tenant_id = $1 AND id = $2 AND applied_at IS NULL";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id)
+            .bind(crate::micros(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}

@@ -113,3 +113,40 @@ pub async fn staff_by_id(
     });
     row.map(StaffUser::try_from).transpose()
 }
+
+/// Gives a staff user of the school role one more school.
+pub async fn add_staff_school(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    staff: StaffUserId,
+    school: refettorio_domain::SchoolId,
+) -> Result<()> {
+    let sql = "INSERT INTO staff_school (tenant_id, staff_id, school_id) VALUES ($1, $2, $3) \
+               ON CONFLICT (tenant_id, staff_id, school_id) DO NOTHING";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(staff.get())
+            .bind(school.get())
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// The schools a staff user works for.
+pub async fn schools_of_staff(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    staff: StaffUserId,
+) -> Result<Vec<refettorio_domain::SchoolId>> {
+    let sql = "SELECT school_id FROM staff_school WHERE tenant_id = $1 AND staff_id = $2 ORDER BY school_id";
+    let ids: Vec<i64> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(staff.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(ids.into_iter().map(refettorio_domain::SchoolId).collect())
+}
