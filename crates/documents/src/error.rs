@@ -16,4 +16,7 @@ pub enum DocumentError {
     /// The requested PDF standards are not a valid combination.
     #[error("invalid PDF standards: {0}")]
     Standards(String),
+    /// The XLSX workbook could not be written.
+    #[error("XLSX export failed: {0}")]
+    Xlsx(String),
 }

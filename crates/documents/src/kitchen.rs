@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::DocumentError;
 use crate::pdf;
+use crate::table::{self, Cell, Table};
 
 const TEMPLATE: &str = include_str!("../templates/kitchen.typ");
 
@@ -148,70 +149,49 @@ impl KitchenReport {
     }
 }
 
-/// The kitchen report as an Italian-Excel CSV: UTF-8 with BOM, `;`-separated,
-/// CRLF line ends. One row per class, a `Totale <scuola>` row after each
-/// school, and a `Totale generale` row at the end.
-///
-/// Text cells that a spreadsheet would read as a formula (starting with `=`,
-/// `+`, `-`, `@`, tab or CR) are prefixed with `'`.
-pub fn kitchen_csv(r: &KitchenReport) -> Vec<u8> {
-    // Writing into a Vec cannot fail and every record has the header's
-    // length, so the error branch is unreachable; it still must not panic.
-    write_csv(r).unwrap_or_default()
-}
-
-fn write_csv(r: &KitchenReport) -> Result<Vec<u8>, csv::Error> {
-    let codes = r.diet_columns();
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice("\u{feff}".as_bytes());
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-
-    let mut header = vec![
-        "Scuola".to_owned(),
-        "Classe".to_owned(),
-        "Standard".to_owned(),
-        "In bianco".to_owned(),
-    ];
-    header.extend(codes.iter().map(|code| safe_text(code)));
-    header.push("Totale".to_owned());
-    writer.write_record(&header)?;
-
-    let mut row = |first: String, second: String, counts: &KitchenCounts| {
-        let mut record = vec![safe_text(&first), safe_text(&second)];
-        record.extend(counts.cells(&codes).iter().map(u32::to_string));
-        writer.write_record(&record)
-    };
-    for school in &r.schools {
-        for class in &school.classes {
-            row(school.name.clone(), class.name.clone(), &class.counts)?;
+impl KitchenReport {
+    /// The report as a [`Table`]: one row per class, a `Totale <scuola>` row after each
+    /// school, and a `Totale generale` row at the end.
+    pub fn table(&self) -> Table {
+        let codes = self.diet_columns();
+        let mut columns = vec!["Scuola", "Classe", "Standard", "In bianco"];
+        columns.extend(codes.iter().map(String::as_str));
+        columns.push("Totale");
+        let mut table = Table::new(format!("Pasti {}", self.date), &columns);
+        let row = |first: String, second: String, counts: &KitchenCounts| {
+            let mut cells = vec![Cell::Text(first), Cell::Text(second)];
+            cells.extend(counts.cells(&codes).into_iter().map(Cell::from));
+            cells
+        };
+        for school in &self.schools {
+            for class in &school.classes {
+                table
+                    .rows
+                    .push(row(school.name.clone(), class.name.clone(), &class.counts));
+            }
+            table.rows.push(row(
+                format!("Totale {}", school.name),
+                String::new(),
+                &school.total,
+            ));
         }
-        row(
-            format!("Totale {}", school.name),
+        table.totals.push(row(
+            "Totale generale".to_owned(),
             String::new(),
-            &school.total,
-        )?;
+            &self.grand_total(),
+        ));
+        table
     }
-    row(
-        "Totale generale".to_owned(),
-        String::new(),
-        &r.grand_total(),
-    )?;
-
-    writer
-        .into_inner()
-        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))
 }
 
-/// Neutralises spreadsheet formula injection.
-fn safe_text(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
+/// The kitchen report as an Italian-Excel CSV ([`table::csv`]).
+pub fn kitchen_csv(r: &KitchenReport) -> Vec<u8> {
+    table::csv(&r.table())
+}
+
+/// The kitchen report as an XLSX workbook ([`table::xlsx`]).
+pub fn kitchen_xlsx(r: &KitchenReport) -> Result<Vec<u8>, DocumentError> {
+    table::xlsx(&r.table())
 }
 
 /// What the template reads from `/data.json`: the report flattened into
@@ -325,12 +305,5 @@ mod tests {
             ],
         );
         assert_eq!(school.total, counts(18, 1, &[("VEG", 2)]));
-    }
-
-    #[test]
-    fn formula_like_text_is_neutralised() {
-        assert_eq!(safe_text("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(safe_text("-1"), "'-1");
-        assert_eq!(safe_text("Rodari"), "Rodari");
     }
 }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use refettorio_documents::kitchen::{
-    DietLegend, KitchenClass, KitchenCounts, KitchenReport, KitchenSchool, kitchen_csv, kitchen_pdf,
+    DietLegend, KitchenClass, KitchenCounts, KitchenReport, KitchenSchool, kitchen_csv,
+    kitchen_pdf, kitchen_xlsx,
 };
 
 fn counts(standard: u32, bland: u32, diets: &[(&str, u32)]) -> KitchenCounts {
@@ -81,6 +82,43 @@ fn csv_without_diets_or_schools() {
         csv,
         "\u{feff}Scuola;Classe;Standard;In bianco;Totale\r\nTotale generale;;0;0;0\r\n"
     );
+}
+
+#[test]
+fn xlsx_holds_the_same_numbers_as_numbers() {
+    use calamine::{Data, Reader, Xlsx};
+    let bytes = kitchen_xlsx(&report("Comune di Prova", true)).unwrap();
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let range = book.worksheet_range("Pasti 2026-11-23").unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::Float(f) => format!("{f}"),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "Scuola",
+            "Classe",
+            "Standard",
+            "In bianco",
+            "CEL",
+            "VEG",
+            "Totale"
+        ]
+    );
+    assert_eq!(
+        rows[1],
+        ["Primaria Rodari", "1A", "10", "1", "0", "2", "13"]
+    );
+    assert_eq!(rows[6], ["Totale generale", "", "23", "1", "1", "2", "27"]);
+    assert_eq!(range.get((6, 6)), Some(&Data::Float(27.0)));
 }
 
 fn pdf_text(pdf: &[u8]) -> String {
