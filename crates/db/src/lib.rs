@@ -11,6 +11,7 @@ pub mod content;
 pub mod meals;
 pub mod pagopa;
 pub mod registry;
+pub mod reports;
 pub mod synthetic;
 pub mod testing;
 mod types;
