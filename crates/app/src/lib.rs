@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backoffice;
 pub mod demo;
 pub mod error;
+pub mod import;
 pub mod meals;
 pub mod pagopa;
 pub mod password;

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod content;
+pub mod import;
 pub mod meals;
 pub mod pagopa;
 pub mod registry;

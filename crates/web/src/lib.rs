@@ -155,6 +155,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/t/{slug}/backoffice/registro", get(backoffice::log))
         .route(
+            "/t/{slug}/backoffice/importazioni",
+            get(backoffice::import_page).post(backoffice::upload).layer(
+                axum::extract::DefaultBodyLimit::max(backoffice::UPLOAD_BODY_LIMIT),
+            ),
+        )
+        .route(
+            "/t/{slug}/backoffice/importazioni/modelli/{tipo}",
+            get(backoffice::template),
+        )
+        .route(
+            "/t/{slug}/backoffice/importazioni/{id}",
+            get(backoffice::job_page),
+        )
+        .route(
             "/t/{slug}/backoffice/chiusure",
             get(backoffice::closures).post(backoffice::add_closure),
         )

@@ -10,6 +10,7 @@ mod accounts;
 mod audit;
 mod canteen;
 mod closures;
+mod import;
 mod kitchen;
 mod receipts;
 
@@ -30,6 +31,7 @@ pub(crate) use accounts::{account, adjustment, office_payment, refund, search};
 pub(crate) use audit::log;
 pub(crate) use canteen::{canteen, correct};
 pub(crate) use closures::{add_closure, closures};
+pub(crate) use import::{UPLOAD_BODY_LIMIT, import_page, job_page, template, upload};
 pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf};
 pub(crate) use receipts::unmatched;
 
@@ -102,9 +104,17 @@ pub(crate) const CANTEEN: Section = Section {
     roles: &[StaffRole::CanteenStaff, StaffRole::Office],
 };
 
+pub(crate) const IMPORT: Section = Section {
+    path: "/importazioni",
+    title: "Importazione dal gestionale precedente",
+    summary: "Genitori, alunni, iscrizioni e saldi iniziali da file CSV o Excel: prova senza scrivere, poi importazione tutta insieme.",
+    roles: OFFICE,
+};
+
 /// The sections of the menu, in order.
-pub(crate) const SECTIONS: [&Section; 6] =
-    [&KITCHEN, &CANTEEN, &ACCOUNTS, &RECEIPTS, &CLOSURES, &AUDIT];
+pub(crate) const SECTIONS: [&Section; 7] = [
+    &KITCHEN, &CANTEEN, &ACCOUNTS, &RECEIPTS, &CLOSURES, &AUDIT, &IMPORT,
+];
 
 /// A logged-in staff user of the municipality of the page.
 pub(crate) struct Staff {

@@ -1,0 +1,440 @@
+//! The office's import from the previous vendor: the page with the column layouts and their
+//! templates, the upload (a dry run that lists every bad row, or the real import, which runs
+//! in the background in one transaction) and the page of an import job, which htmx refreshes
+//! every second while the job runs (a link does it without JavaScript).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::import::{self, Column, ImportKind, MAX_FILE_BYTES, Report, Started, Upload};
+use refettorio_app::{AppError, FieldError};
+use refettorio_db::import::{ImportJob, JobStatus};
+
+use super::{IMPORT, Staff, when};
+use crate::pages::Layout;
+use crate::{AppState, WebError};
+
+/// The body limit of the upload route: the largest file plus room for the other fields, so
+/// a file a little over the limit still gets the Italian message (a larger body gets 413).
+pub(crate) const UPLOAD_BODY_LIMIT: usize = MAX_FILE_BYTES + 1024 * 1024;
+
+/// One kind's layout, as the page documents it.
+struct KindDoc {
+    slug: &'static str,
+    label: &'static str,
+    columns: &'static [Column],
+}
+
+/// A job in the list or on its page.
+struct JobView {
+    id: i64,
+    kind: &'static str,
+    file_name: String,
+    started: String,
+    status: &'static str,
+    running: bool,
+    failed: bool,
+    rows_total: i64,
+    rows_new: i64,
+    rows_present: i64,
+    message: String,
+    /// (written, to write) while it runs in this node.
+    progress: Option<(usize, usize)>,
+}
+
+fn job_view(j: &ImportJob, progress: Option<(usize, usize)>, s: &Staff) -> JobView {
+    JobView {
+        id: j.id,
+        kind: ImportKind::parse(&j.kind).map_or("", ImportKind::label_it),
+        file_name: j.file_name.clone(),
+        started: when(&j.created_at, &s.tenant.timezone),
+        status: match j.status {
+            JobStatus::Running => "In corso",
+            JobStatus::Done => "Completata",
+            JobStatus::Failed => "Non riuscita",
+        },
+        running: j.status == JobStatus::Running,
+        failed: j.status == JobStatus::Failed,
+        rows_total: j.rows_total,
+        rows_new: j.rows_new,
+        rows_present: j.rows_present,
+        message: j.message.clone(),
+        progress,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/import/index.html")]
+struct ImportPage<'a> {
+    layout: Layout<'a>,
+    nav: Vec<(String, &'static str, bool)>,
+    slug: &'a str,
+    csrf: &'a str,
+    kinds: Vec<KindDoc>,
+    kind_options: Vec<(&'static str, &'static str)>,
+    selected: String,
+    errors: Vec<FieldError>,
+    report: Option<Report>,
+    /// The report is of a dry run (else of a refused import).
+    dry_run: bool,
+    jobs: Vec<JobView>,
+    max_mb: usize,
+}
+
+impl ImportPage<'_> {
+    fn error(&self, field: &str) -> Option<String> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.clone())
+    }
+}
+
+async fn render(
+    state: &AppState,
+    s: &Staff,
+    status: StatusCode,
+    selected: String,
+    errors: Vec<FieldError>,
+    report: Option<Report>,
+    dry_run: bool,
+) -> Result<Response, WebError> {
+    let jobs = import::jobs(&state.db, &s.tenant)
+        .await?
+        .iter()
+        .map(|j| job_view(j, None, s))
+        .collect();
+    let page = ImportPage {
+        layout: s.layout(IMPORT.title),
+        nav: s.nav(&IMPORT),
+        slug: s.slug(),
+        csrf: &s.session.csrf_token,
+        kinds: ImportKind::ALL
+            .iter()
+            .map(|k| KindDoc {
+                slug: k.slug(),
+                label: k.label_it(),
+                columns: k.columns(),
+            })
+            .collect(),
+        kind_options: ImportKind::ALL
+            .iter()
+            .map(|k| (k.slug(), k.label_it()))
+            .collect(),
+        selected,
+        errors,
+        report,
+        dry_run,
+        jobs,
+        max_mb: MAX_FILE_BYTES / 1_048_576,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `GET /t/<slug>/backoffice/importazioni`
+pub(crate) async fn import_page(
+    State(state): State<AppState>,
+    s: Staff,
+) -> Result<Response, WebError> {
+    s.require(IMPORT.roles)?;
+    render(
+        &state,
+        &s,
+        StatusCode::OK,
+        String::new(),
+        Vec::new(),
+        None,
+        false,
+    )
+    .await
+}
+
+/// `GET /t/<slug>/backoffice/importazioni/modelli/{tipo}`: the CSV template of a kind.
+pub(crate) async fn template(
+    s: Staff,
+    Path((_, kind)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    s.require(IMPORT.roles)?;
+    let kind = ImportKind::from_slug(kind.trim_end_matches(".csv"))
+        .ok_or_else(|| WebError::NotFound("Modello non trovato.".into()))?;
+    Ok(crate::area::attachment(
+        kind.template_csv(),
+        "text/csv; charset=utf-8",
+        &format!("modello-{}.csv", kind.slug()),
+    ))
+}
+
+/// The fields of the upload form.
+#[derive(Default)]
+struct UploadForm {
+    csrf: String,
+    kind: String,
+    action: String,
+    file_name: String,
+    bytes: Vec<u8>,
+    too_large: bool,
+}
+
+fn field_error(field: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Reads the multipart body; a file over the limit is not read past it.
+async fn read_form(
+    mut mp: Multipart,
+) -> Result<UploadForm, axum::extract::multipart::MultipartError> {
+    let mut f = UploadForm::default();
+    while let Some(mut field) = mp.next_field().await? {
+        match field.name().unwrap_or("") {
+            "_csrf" => f.csrf = field.text().await?,
+            "tipo" => f.kind = field.text().await?,
+            "azione" => f.action = field.text().await?,
+            "file" => {
+                f.file_name = field.file_name().unwrap_or("").to_string();
+                while let Some(chunk) = field.chunk().await? {
+                    if f.bytes.len() + chunk.len() > MAX_FILE_BYTES {
+                        f.too_large = true;
+                        f.bytes.clear();
+                        break;
+                    }
+                    f.bytes.extend_from_slice(&chunk);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+/// `POST /t/<slug>/backoffice/importazioni` (multipart: `tipo`, `file`, `azione` = `prova`
+/// or `importa`): the dry run's report, or the real import started (303 to its page). A file
+/// with bad rows is 422 with every bad row listed, and nothing is written.
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    s: Staff,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, WebError> {
+    s.require(IMPORT.roles)?;
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let no_file = || field_error("file", "Scegli il file da caricare.");
+    if !multipart {
+        // Not an upload (nothing can be written without a file).
+        return render(
+            &state,
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            String::new(),
+            vec![no_file()],
+            None,
+            false,
+        )
+        .await;
+    }
+    let form = match Multipart::from_request(req, &state).await {
+        Ok(mp) => read_form(mp).await,
+        Err(e) => {
+            tracing::info!(error = %e, "import upload refused");
+            return render(
+                &state,
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                String::new(),
+                vec![no_file()],
+                None,
+                false,
+            )
+            .await;
+        }
+    };
+    let form = match form {
+        Ok(f) => f,
+        Err(e) => {
+            let status = e.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "Il file è troppo grande: il massimo è {} MB.",
+                    MAX_FILE_BYTES / 1_048_576
+                )
+            } else {
+                "Il caricamento del file si è interrotto: riprova.".to_string()
+            };
+            let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                status
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            return render(
+                &state,
+                &s,
+                status,
+                String::new(),
+                vec![field_error("file", message)],
+                None,
+                false,
+            )
+            .await;
+        }
+    };
+    s.check_csrf(&headers, &form.csrf)?;
+    let kind = ImportKind::from_slug(&form.kind);
+    let mut errors = Vec::new();
+    if kind.is_none() {
+        errors.push(field_error("tipo", "Scegli che cosa contiene il file."));
+    }
+    if form.too_large {
+        errors.push(field_error(
+            "file",
+            format!(
+                "Il file è troppo grande: il massimo è {} MB.",
+                MAX_FILE_BYTES / 1_048_576
+            ),
+        ));
+    } else if form.file_name.is_empty() && form.bytes.is_empty() {
+        errors.push(no_file());
+    }
+    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
+        return render(
+            &state,
+            &s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form.kind,
+            errors,
+            None,
+            false,
+        )
+        .await;
+    };
+    let up = Upload {
+        kind,
+        file_name: &form.file_name,
+        bytes: &form.bytes,
+    };
+    let selected = form.kind.clone();
+    if form.action != "importa" {
+        return match import::dry_run(&state.db, &s.tenant, up).await {
+            Ok(report) => {
+                let status = if report.errors.is_empty() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                render(&state, &s, status, selected, Vec::new(), Some(report), true).await
+            }
+            Err(AppError::Fields(f)) => {
+                render(
+                    &state,
+                    &s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    selected,
+                    f,
+                    None,
+                    true,
+                )
+                .await
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    let actor = s.actor();
+    match import::start(&state.db, state.clock.as_ref(), &s.tenant, &actor, up).await {
+        Ok(Started::Refused(report)) => {
+            render(
+                &state,
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                selected,
+                Vec::new(),
+                Some(report),
+                false,
+            )
+            .await
+        }
+        Ok(Started::Job(id)) => {
+            let db = state.db.clone();
+            let clock = state.clock.clone();
+            let tenant = s.tenant.clone();
+            let (file_name, bytes) = (form.file_name, form.bytes);
+            tokio::spawn(async move {
+                let up = Upload {
+                    kind,
+                    file_name: &file_name,
+                    bytes: &bytes,
+                };
+                if let Err(e) = import::run(&db, clock.as_ref(), &tenant, &actor, id, up).await {
+                    tracing::warn!(job = id, error = %e, "import failed");
+                }
+            });
+            Ok(
+                Redirect::to(&format!("/t/{}/backoffice/importazioni/{id}", s.slug()))
+                    .into_response(),
+            )
+        }
+        Err(AppError::Fields(f)) => {
+            render(
+                &state,
+                &s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                selected,
+                f,
+                None,
+                false,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/import/job.html")]
+struct JobPage<'a> {
+    layout: Layout<'a>,
+    nav: Vec<(String, &'static str, bool)>,
+    slug: &'a str,
+    job: JobView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/import/progress.html")]
+struct ProgressFragment<'a> {
+    slug: &'a str,
+    job: JobView,
+}
+
+/// `GET /t/<slug>/backoffice/importazioni/{id}`: how the import went; with htmx only the
+/// part that changes.
+pub(crate) async fn job_page(
+    State(state): State<AppState>,
+    s: Staff,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+) -> Result<Response, WebError> {
+    s.require(IMPORT.roles)?;
+    let (job, progress) = import::job(&state.db, &s.tenant, id)
+        .await?
+        .ok_or_else(|| WebError::NotFound("Importazione non trovata.".into()))?;
+    let job = job_view(&job, progress, &s);
+    if headers.get("hx-request").is_some() {
+        return Ok(ProgressFragment {
+            slug: s.slug(),
+            job,
+        }
+        .into_response());
+    }
+    Ok(JobPage {
+        layout: s.layout(IMPORT.title),
+        nav: s.nav(&IMPORT),
+        slug: s.slug(),
+        job,
+    }
+    .into_response())
+}
