@@ -45,82 +45,15 @@ fn as_payer(family: Family) -> Access {
     }
 }
 
-fn fold(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-/// Families whose payer's name or fiscal code, or one of whose pupils' names, contains `query`
-/// (case-insensitive; at least two characters), at most [`SEARCH_LIMIT`], by payer name.
+/// Families with a pupil or guardian whose name starts with `query`, or whose fiscal code or
+/// card code is `query`, at most [`SEARCH_LIMIT`], by payer name: one indexed query
+/// ([`crate::people::find_families`]).
 pub async fn search_families(
     db: &Db,
     tenant: &Tenant,
     query: &str,
 ) -> Result<Vec<FamilyHit>, AppError> {
-    let q = fold(query);
-    if q.chars().count() < 2 {
-        return Ok(Vec::new());
-    }
-    let mut h = db.acquire().await?;
-    let c = &mut h.conn();
-    // A municipality has a few thousand families at most: one read of each table beats a
-    // query per family, and keeps names matched the same way on both databases.
-    let guardians = family::guardians(c, tenant.id).await?;
-    let pupils = family::pupils(c, tenant.id).await?;
-    let mut hits = Vec::new();
-    for f in family::families(c, tenant.id).await? {
-        let Some(payer) = guardians.iter().find(|g| g.id == f.payer_id) else {
-            continue;
-        };
-        let names = |first: &str, last: &str| {
-            [
-                fold(&format!("{first} {last}")),
-                fold(&format!("{last} {first}")),
-            ]
-        };
-        let kids: Vec<Pupil> = pupils
-            .iter()
-            .filter(|p| p.family_id == f.id)
-            .cloned()
-            .collect();
-        let found = names(&payer.first_name, &payer.last_name)
-            .iter()
-            .any(|n| n.contains(&q))
-            || payer.fiscal_code.as_str().to_lowercase().contains(&q)
-            || kids.iter().any(|p| {
-                names(&p.first_name, &p.last_name)
-                    .iter()
-                    .any(|n| n.contains(&q))
-                    || p.fiscal_code
-                        .as_ref()
-                        .is_some_and(|cf| cf.as_str().to_lowercase().contains(&q))
-            });
-        if found {
-            hits.push((f, payer.clone(), kids));
-        }
-    }
-    hits.sort_by(|a, b| {
-        (&a.1.last_name, &a.1.first_name, a.0.id).cmp(&(&b.1.last_name, &b.1.first_name, b.0.id))
-    });
-    hits.truncate(SEARCH_LIMIT);
-    let mut out = Vec::with_capacity(hits.len());
-    for (f, payer, kids) in hits {
-        let access = as_payer(f.clone());
-        let mut accounts = Vec::new();
-        for (a, svc, year) in portal::visible_accounts(c, tenant, &access).await? {
-            let balance = meals::balance(c, tenant.id, a.id).await?;
-            accounts.push((a.id, format!("{} {}", svc.name, year.label), balance));
-        }
-        out.push(FamilyHit {
-            family: f,
-            payer,
-            pupils: kids,
-            accounts,
-        });
-    }
-    Ok(out)
+    crate::people::find_families(db, tenant, query).await
 }
 
 /// One account as the office sees it: its payer, and the view the payer has (balance,

@@ -72,6 +72,9 @@ pub const DEMO_STAFF: [(&str, &str, &str, StaffRole); 4] = [
     ),
 ];
 
+/// The school (index in the demo's list of schools) whose classes the demo's school user sees.
+pub const DEMO_SCHOOL: usize = 1;
+
 /// What [`load_demo`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DemoOutcome {
@@ -1200,7 +1203,11 @@ async fn write(
     }
 
     for ((username, _, display, role), hash) in DEMO_STAFF.iter().zip(&hashes.staff) {
-        staff::insert_staff(c, t, username, display, *role, hash).await?;
+        let id = staff::insert_staff(c, t, username, display, *role, hash).await?;
+        if *role == StaffRole::School {
+            // The school's secretary sees the primary school Gianni Rodari only.
+            staff::add_staff_school(c, t, id, school_id(DEMO_SCHOOL)?).await?;
+        }
     }
 
     let key = |b: &Band| (b.range, b.residency);

@@ -11,6 +11,7 @@ pub mod import;
 pub mod meals;
 pub mod pagopa;
 pub mod password;
+pub mod people;
 pub mod portal;
 pub mod scheduler;
 

@@ -61,9 +61,15 @@ pub async fn run_due_closes(
         // One municipality's failure must not stop the others' closes.
         let result = async {
             for day in due_days(db, t, clock.now()).await? {
+                // The enrolment changes of the day are written to the enrolments its close reads.
+                crate::people::apply_due_changes(db, clock, t, day).await?;
                 let outcome = close_day(db, clock, t, day).await?;
                 done.push((t.slug.to_string(), day, outcome));
             }
+            // The days before today are closed now: today's changes take effect (class lists,
+            // kitchen forecast) and before its close.
+            let today = refettorio_domain::today(clock, &t.timezone);
+            crate::people::apply_due_changes(db, clock, t, today).await?;
             // The warnings of a close whose node stopped before queuing them.
             for (day, queued) in warn_pending(db, clock, t).await? {
                 tracing::info!(tenant = %t.slug, %day, queued, "low-balance warnings caught up");

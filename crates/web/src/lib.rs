@@ -169,6 +169,54 @@ pub fn router(state: AppState) -> Router {
             get(backoffice::job_page),
         )
         .route(
+            "/t/{slug}/backoffice/persone",
+            get(backoffice::people::people_search),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/famiglie",
+            post(backoffice::people::add_family),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/famiglie/{id}",
+            get(backoffice::people::family),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/famiglie/{id}/alunni",
+            post(backoffice::people::add_pupil),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/famiglie/{id}/delegati",
+            post(backoffice::people::add_delegate),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/famiglie/{id}/intestatario",
+            post(backoffice::people::change_payer),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/genitori/{id}",
+            get(backoffice::people::guardian).post(backoffice::people::update_guardian),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/alunni/{id}",
+            get(backoffice::people::pupil).post(backoffice::people::update_pupil),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/alunni/{id}/iscrizioni",
+            post(backoffice::people::enrol),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/iscrizioni/{id}/modifiche",
+            post(backoffice::people::schedule_change),
+        )
+        .route(
+            "/t/{slug}/backoffice/scuola",
+            get(backoffice::people::school_classes),
+        )
+        .route(
+            "/t/{slug}/backoffice/scuola/classi/{id}",
+            get(backoffice::people::class_roster),
+        )
+        .route(
             "/t/{slug}/backoffice/chiusure",
             get(backoffice::closures).post(backoffice::add_closure),
         )

@@ -451,8 +451,11 @@ pub async fn search_families(
             "SELECT id AS gid FROM guardian WHERE tenant_id = $1 AND {range}"
         ));
     }
-    pupils.push("SELECT family_id AS fid FROM pupil WHERE tenant_id = $1 AND fiscal_code = $4".into());
-    guardians.push("SELECT id AS gid FROM guardian WHERE tenant_id = $1 AND fiscal_code = $4".into());
+    pupils.push(
+        "SELECT family_id AS fid FROM pupil WHERE tenant_id = $1 AND fiscal_code = $4".into(),
+    );
+    guardians
+        .push("SELECT id AS gid FROM guardian WHERE tenant_id = $1 AND fiscal_code = $4".into());
     pupils.push(
         "SELECT p.family_id AS fid FROM enrolment e JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
          WHERE e.tenant_id = $1 AND e.card_code IN ($5, $6)"
@@ -474,10 +477,19 @@ pub async fn search_families(
     let (lo, hi) = if q.name_prefix.is_empty() {
         (String::new(), String::new())
     } else {
-        (q.name_prefix.clone(), format!("{}\u{10FFFF}", q.name_prefix))
+        (
+            q.name_prefix.clone(),
+            format!("{}\u{10FFFF}", q.name_prefix),
+        )
     };
     let cf = q.fiscal_code.clone().unwrap_or_default();
-    let card = |i: usize| q.card_codes.get(i).or(q.card_codes.first()).cloned().unwrap_or_default();
+    let card = |i: usize| {
+        q.card_codes
+            .get(i)
+            .or(q.card_codes.first())
+            .cloned()
+            .unwrap_or_default()
+    };
     let ids: Vec<i64> = on_conn!(conn, |c| {
         // Built only from constant parts (the collation of each backend); values are bound.
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
@@ -581,7 +593,8 @@ pub async fn remove_delegate(
     family: FamilyId,
     guardian: GuardianId,
 ) -> Result<bool> {
-    let sql = "DELETE FROM family_delegate WHERE tenant_id = $1 AND family_id = $2 AND guardian_id = $3";
+    let sql =
+        "DELETE FROM family_delegate WHERE tenant_id = $1 AND family_id = $2 AND guardian_id = $3";
     let n = on_conn!(conn, |c| {
         sqlx::query(sql)
             .bind(tenant.get())

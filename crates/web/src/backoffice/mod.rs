@@ -13,6 +13,7 @@ mod closures;
 mod import;
 mod kitchen;
 mod receipts;
+pub(crate) mod people;
 
 use std::sync::Arc;
 
@@ -112,8 +113,8 @@ pub(crate) const IMPORT: Section = Section {
 };
 
 /// The sections of the menu, in order.
-pub(crate) const SECTIONS: [&Section; 7] = [
-    &KITCHEN, &CANTEEN, &ACCOUNTS, &RECEIPTS, &CLOSURES, &AUDIT, &IMPORT,
+pub(crate) const SECTIONS: [&Section; 9] = [
+    &KITCHEN, &CANTEEN, &ACCOUNTS, &RECEIPTS, &people::PEOPLE, &people::SCHOOL_CLASSES, &CLOSURES, &AUDIT, &IMPORT,
 ];
 
 /// A logged-in staff user of the municipality of the page.
