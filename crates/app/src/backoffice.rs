@@ -299,7 +299,7 @@ pub async fn record_change(
 }
 
 /// The actions written to the audit log, with what the office reads for each.
-pub const AUDIT_ACTIONS: [(&str, &str); 7] = [
+pub const AUDIT_ACTIONS: [(&str, &str); 8] = [
     ("office_payment", "Pagamento registrato dall'ufficio"),
     ("adjustment", "Rettifica"),
     ("refund", "Rimborso"),
@@ -307,6 +307,7 @@ pub const AUDIT_ACTIONS: [(&str, &str); 7] = [
     ("correct_attendance", "Correzione delle presenze"),
     ("update_contacts", "Contatti modificati dalla famiglia"),
     ("activate", "Attivazione dell'accesso"),
+    ("import", "Importazione dal gestionale precedente"),
 ];
 
 /// The label of an action, or the action itself when it has none.
