@@ -13,6 +13,7 @@ pub mod pagopa;
 pub mod password;
 pub mod people;
 pub mod portal;
+pub mod registry;
 pub mod scheduler;
 
 pub use demo::{DemoOutcome, load_demo};

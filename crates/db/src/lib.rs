@@ -67,6 +67,14 @@ impl DbError {
             _ => false,
         }
     }
+
+    /// True when the error is a violation of a foreign key (a row still referenced).
+    pub fn is_foreign_key_violation(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(e)) => e.is_foreign_key_violation(),
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;

@@ -230,3 +230,28 @@ pub async fn load_calendar(
         closures: closures.into_iter().map(|(_, c)| c).collect(),
     })
 }
+
+/// Changes a school year's label and dates. False if there is no such year in the tenant.
+pub async fn update_school_year(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: SchoolYearId,
+    y: &NewSchoolYear,
+) -> Result<bool> {
+    let sql = "UPDATE school_year SET label = $3, starts_on = $4, ends_on = $5, first_day = $6, last_day = $7 \
+               WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(&y.label)
+            .bind(SqlDate(y.starts_on))
+            .bind(SqlDate(y.ends_on))
+            .bind(SqlDate(y.first_day))
+            .bind(SqlDate(y.last_day))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}

@@ -186,3 +186,142 @@ pub async fn class(conn: &mut Conn<'_>, tenant: TenantId, id: ClassId) -> Result
     });
     row.map(Class::try_from).transpose()
 }
+
+/// Changes a school's name, kind, address and kitchen e-mail. False if there is no such
+/// school in the tenant.
+pub async fn update_school(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: SchoolId,
+    s: &NewSchool,
+) -> Result<bool> {
+    let sql = "UPDATE school SET name = $3, kind = $4, address = $5, kitchen_email = $6 \
+               WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(&s.name)
+            .bind(s.kind.as_str())
+            .bind(&s.address)
+            .bind(&s.kitchen_email)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Changes a class's name and canteen weekdays (its school and year stay). False if there is
+/// no such class in the tenant.
+pub async fn update_class(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: ClassId,
+    name: &str,
+    canteen_weekdays: Weekdays,
+) -> Result<bool> {
+    let sql = "UPDATE class SET name = $3, canteen_weekdays = $4 WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(name)
+            .bind(i32::from(canteen_weekdays.bits()))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Every class of a school, of every year, by year and name.
+pub async fn classes_of_school(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    school: SchoolId,
+) -> Result<Vec<Class>> {
+    let sql = concat!(
+        "SELECT ",
+        class_columns!(),
+        " FROM class WHERE tenant_id = $1 AND school_id = $2 ORDER BY school_year_id, name"
+    );
+    let rows: Vec<ClassRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(school.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter().map(Class::try_from).collect()
+}
+
+/// What still points at a school: (classes, enrolments, closures, 1 if a ledger entry names it).
+/// The ledger has no index on the school, so that part stops at the first entry found.
+pub async fn school_references(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: SchoolId,
+) -> Result<(i64, i64, i64, i64)> {
+    let sql = "SELECT (SELECT COUNT(*) FROM class WHERE tenant_id = $1 AND school_id = $2), \
+               (SELECT COUNT(*) FROM enrolment WHERE tenant_id = $1 AND school_id = $2), \
+               (SELECT COUNT(*) FROM closure WHERE tenant_id = $1 AND school_id = $2), \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM ledger_entry WHERE tenant_id = $1 AND school_id = $2 LIMIT 1) l)";
+    let row: (i64, i64, i64, i64) = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(row)
+}
+
+/// What still points at a class: (enrolments, closures, 1 if a ledger entry names it).
+pub async fn class_references(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: ClassId,
+) -> Result<(i64, i64, i64)> {
+    let sql = "SELECT (SELECT COUNT(*) FROM enrolment WHERE tenant_id = $1 AND class_id = $2), \
+               (SELECT COUNT(*) FROM closure WHERE tenant_id = $1 AND class_id = $2), \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM ledger_entry WHERE tenant_id = $1 AND class_id = $2 LIMIT 1) l)";
+    let row: (i64, i64, i64) = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(row)
+}
+
+/// Deletes a school nothing points at (see [`school_references`]). False if there is no such
+/// school in the tenant.
+pub async fn delete_school(conn: &mut Conn<'_>, tenant: TenantId, id: SchoolId) -> Result<bool> {
+    let sql = "DELETE FROM school WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Deletes a class nothing points at (see [`class_references`]). False if there is no such
+/// class in the tenant.
+pub async fn delete_class(conn: &mut Conn<'_>, tenant: TenantId, id: ClassId) -> Result<bool> {
+    let sql = "DELETE FROM class WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
