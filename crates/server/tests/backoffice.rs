@@ -195,6 +195,31 @@ async fn every_route_lets_in_only_its_roles() {
                 &[StaffRole::CanteenStaff, StaffRole::Office],
             ),
         ];
+        // The import from the previous vendor: the page, a template and a job's page.
+        const OFFICE_ONLY: &[StaffRole] = &[StaffRole::Office];
+        let job = {
+            let mut h = t.db.acquire().await.unwrap();
+            refettorio_db::import::insert_job(
+                &mut h.conn(),
+                tn.id,
+                "guardians",
+                "genitori.csv",
+                "00",
+                1,
+                "staff:1",
+                app.clock.now(),
+            )
+            .await
+            .unwrap()
+        };
+        let gets: Vec<(String, &[StaffRole])> = gets
+            .into_iter()
+            .chain([
+                (format!("{base}/importazioni"), OFFICE_ONLY),
+                (format!("{base}/importazioni/modelli/genitori.csv"), OFFICE_ONLY),
+                (format!("{base}/importazioni/{job}"), OFFICE_ONLY),
+            ])
+            .collect();
         // POSTs that more roles than the office may make: (path, form, roles). At 8:00 the
         // day is not closed, so an allowed role passes the guard and gets the form's 422.
         let enrolment = count(&t, "SELECT MIN(id) FROM enrolment").await.to_string();
@@ -208,6 +233,15 @@ async fn every_route_lets_in_only_its_roles() {
             ],
             &[StaffRole::CanteenStaff, StaffRole::Office],
         )];
+        // The import's upload sent as a plain form (no file): the office gets 422.
+        let shared_posts: Vec<(String, Form, &[StaffRole])> = shared_posts
+            .into_iter()
+            .chain([(
+                format!("{base}/importazioni"),
+                vec![("tipo", "genitori".into()), ("azione", "prova".into())],
+                OFFICE_ONLY,
+            )])
+            .collect();
         let token = "ab".repeat(32);
         let posts: Vec<(String, Vec<(&str, String)>)> = vec![
             (

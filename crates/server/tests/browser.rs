@@ -489,6 +489,7 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             "/t/esempio/backoffice/cucina",
             "/t/esempio/backoffice/cucina?giorno=2026-11-24",
             "/t/esempio/backoffice/refettorio",
+            "/t/esempio/backoffice/importazioni",
         ]
         .iter()
         .map(|p| p.to_string())
