@@ -234,6 +234,7 @@ pub async fn record_change(
     {
         return Err(AppError::NotFound("Conto non trovato.".into()));
     }
+    meals::lock_accounts(c, tenant.id, &[ch.account]).await?;
     let entry = meals::insert_entry(
         c,
         tenant.id,
@@ -298,15 +299,239 @@ pub async fn record_change(
     Ok(Recorded::New(entry))
 }
 
+/// A transfer of credit between two accounts (giroconto) as typed in its form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferInput {
+    pub from: AccountId,
+    /// The destination as typed: an account number, or the fiscal code of the payer of
+    /// another family (their account for the same service).
+    pub to: String,
+    /// As typed: `12,50`.
+    pub amount: String,
+    pub reason: String,
+    /// The random token of the form that was shown.
+    pub form_token: String,
+}
+
+/// An account as the office types it: its number, or the fiscal code of a payer (their
+/// account for `service`, or their only account when no service is given). `Err` is the
+/// Italian message for the form.
+pub async fn find_account(
+    c: &mut refettorio_db::Conn<'_>,
+    tenant: &Tenant,
+    typed: &str,
+    service: Option<ServiceId>,
+) -> Result<Result<meals::Account, &'static str>, AppError> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(Err(
+            "Indica il conto: il numero del conto o il codice fiscale dell'intestatario.",
+        ));
+    }
+    let number = typed
+        .strip_prefix("n.")
+        .or_else(|| typed.strip_prefix("N."))
+        .unwrap_or(typed)
+        .trim();
+    let found = if let Ok(n) = number.parse::<i64>() {
+        meals::account_by_id(c, tenant.id, AccountId(n)).await?
+    } else if let Ok(cf) = refettorio_domain::CodiceFiscale::parse(typed) {
+        let Some(g) = family::guardian_by_fiscal_code(c, tenant.id, &cf).await? else {
+            return Ok(Err("Nessun intestatario con questo codice fiscale."));
+        };
+        let mut accounts = Vec::new();
+        for (f, _) in family::families_of_guardian(c, tenant.id, g.id).await? {
+            if f.payer_id == g.id {
+                accounts.extend(meals::accounts_of_family(c, tenant.id, f.id).await?);
+            }
+        }
+        accounts.retain(|a| service.is_none_or(|s| a.service == s));
+        match accounts.as_slice() {
+            [] => return Ok(Err("Questa persona non è intestataria di un conto.")),
+            [a] => Some(a.clone()),
+            _ => {
+                return Ok(Err(
+                    "Questa persona è intestataria di più conti: scrivi il numero del conto.",
+                ));
+            }
+        }
+    } else {
+        return Ok(Err(
+            "Scrivi il numero del conto (ad esempio 12) o un codice fiscale valido.",
+        ));
+    };
+    Ok(found.ok_or("Conto non trovato."))
+}
+
+/// Moves credit from one account to another (giroconto), dated today: a negative transfer
+/// entry on the first and a positive one on the second, in one transaction, under the keys
+/// of the form (`office:transfer:<from>:<form token>:out|in`), audited. The amount may not
+/// exceed the credit of the first account; both accounts are locked while it is checked. A
+/// form already written is [`Recorded::Repeated`] and writes nothing.
+pub async fn record_transfer(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    t: &TransferInput,
+) -> Result<Recorded, AppError> {
+    if !valid_form_token(&t.form_token) {
+        return Err(AppError::Forbidden);
+    }
+    let mut errors = Vec::new();
+    let amount = match Cents::parse_it(&t.amount) {
+        Ok(a) if a.is_zero() || a.is_negative() => {
+            errors.push(field(
+                "importo",
+                "Scrivi un importo maggiore di zero, senza segno (ad esempio 20,00).",
+            ));
+            None
+        }
+        Ok(a) => Some(a),
+        Err(_) => {
+            errors.push(field(
+                "importo",
+                "Scrivi l'importo in euro, con al massimo due decimali (ad esempio 20,00).",
+            ));
+            None
+        }
+    };
+    let reason = t.reason.trim();
+    if reason.is_empty() {
+        errors.push(field(
+            "causale",
+            "Indica il motivo: resta nel registro delle modifiche.",
+        ));
+    } else if reason.chars().count() > REASON_MAX {
+        errors.push(field(
+            "causale",
+            "Il motivo è troppo lungo (al massimo 500 caratteri).",
+        ));
+    }
+    let now = clock.now();
+    let day = today(clock, &tenant.timezone);
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let from = meals::account_by_id(c, tenant.id, t.from)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Conto non trovato.".into()))?;
+    let to = match find_account(c, tenant, &t.to, Some(from.service)).await? {
+        Ok(a) if a.id == from.id => {
+            errors.push(field(
+                "destinazione",
+                "Il conto di destinazione è quello di partenza.",
+            ));
+            None
+        }
+        Ok(a) => Some(a),
+        Err(m) => {
+            errors.push(field("destinazione", m));
+            None
+        }
+    };
+    let (Some(amount), Some(to)) = (amount, to) else {
+        return Err(AppError::Fields(errors));
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Fields(errors));
+    }
+    let token = t.form_token.to_ascii_lowercase();
+    let out_key = format!("office:transfer:{}:{token}:out", from.id);
+    let in_key = format!("office:transfer:{}:{token}:in", from.id);
+    let out_ref = format!("giroconto:{}", to.id);
+    let in_ref = format!("giroconto:{}", from.id);
+    meals::lock_accounts(c, tenant.id, &[from.id, to.id]).await?;
+    let kind = EntryKind::Transfer;
+    let Some(out) = meals::insert_entry(
+        c,
+        tenant.id,
+        &NewEntry::money(
+            from.id,
+            kind,
+            Cents(-amount.get()),
+            day,
+            Some(&out_ref),
+            &out_key,
+            actor,
+            reason,
+        ),
+        now,
+    )
+    .await?
+    else {
+        return Ok(Recorded::Repeated);
+    };
+    // Checked after the insert, in its transaction and under the lock: a double submit is
+    // `Repeated` above, and two transfers at once see each other.
+    let after = meals::balance(c, tenant.id, from.id).await?;
+    if after.is_negative() {
+        let before = after.checked_add(amount).unwrap_or(after);
+        return Err(AppError::Fields(vec![field(
+            "importo",
+            &format!(
+                "Il giroconto supera il credito del conto ({}).",
+                before.format_it()
+            ),
+        )]));
+    }
+    meals::insert_entry(
+        c,
+        tenant.id,
+        &NewEntry::money(
+            to.id,
+            kind,
+            amount,
+            day,
+            Some(&in_ref),
+            &in_key,
+            actor,
+            reason,
+        ),
+        now,
+    )
+    .await?
+    .ok_or_else(|| {
+        AppError::Invalid("Giroconto già registrato a metà: avvisa l'assistenza.".into())
+    })?;
+    let after = format!(
+        "{{\"from\":{},\"to\":{},\"amount_cents\":{},\"day\":\"{day}\"}}",
+        from.id,
+        to.id,
+        amount.get()
+    );
+    meals::audit(
+        c,
+        tenant.id,
+        actor,
+        kind.as_str(),
+        "ledger_entry",
+        Some(out),
+        None,
+        Some(&after),
+        reason,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Recorded::New(out))
+}
+
 /// The actions written to the audit log, with what the office reads for each.
-pub const AUDIT_ACTIONS: [(&str, &str); 8] = [
+pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("office_payment", "Pagamento registrato dall'ufficio"),
+    ("reconcile_receipt", "Ricevuta pagoPA riconciliata"),
     ("adjustment", "Rettifica"),
     ("refund", "Rimborso"),
+    ("transfer", "Giroconto"),
     ("add_closure", "Chiusura del servizio"),
     ("correct_attendance", "Correzione delle presenze"),
     ("update_contacts", "Contatti modificati dalla famiglia"),
     ("activate", "Attivazione dell'accesso"),
+    ("settings", "Impostazioni del servizio"),
+    ("publish_news", "Notizia pubblicata"),
+    ("withdraw_news", "Notizia ritirata"),
+    ("publish_document", "Documento pubblicato"),
+    ("withdraw_document", "Documento ritirato"),
     ("import", "Importazione dal gestionale precedente"),
 ];
 
@@ -327,6 +552,7 @@ pub async fn audit_log(
     db: &Db,
     tenant: &Tenant,
     action: Option<&str>,
+    actor: Option<&str>,
     from: Option<Date>,
     to: Option<Date>,
     page: u32,
@@ -338,6 +564,7 @@ pub async fn audit_log(
         action,
         from: from.map(start).transpose()?,
         before: to.map(|d| start(d.tomorrow()?)).transpose()?,
+        actor,
     };
     let offset = u64::from(page.max(1) - 1) * u64::from(AUDIT_PAGE);
     let mut h = db.acquire().await?;
@@ -636,11 +863,12 @@ pub async fn confirm_closure(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KitchenFormat {
     Csv,
+    Xlsx,
     Pdf,
 }
 
-/// The kitchen's numbers of `day` as a CSV or PDF file, as the CLI `refettorio kitchen` makes
-/// them. The PDF is rendered off the async threads.
+/// The kitchen's numbers of `day` as a CSV, XLSX or PDF file (the CSV as the CLI `refettorio
+/// kitchen` makes it). The PDF is rendered off the async threads.
 pub async fn kitchen_file(
     db: &Db,
     clock: &dyn Clock,
@@ -656,6 +884,9 @@ pub async fn kitchen_file(
     );
     match format {
         KitchenFormat::Csv => Ok(refettorio_documents::kitchen::kitchen_csv(&report)),
+        KitchenFormat::Xlsx => {
+            crate::reports::export(report.table(), crate::reports::ExportFormat::Xlsx).await
+        }
         KitchenFormat::Pdf => {
             tokio::task::spawn_blocking(move || refettorio_documents::kitchen::kitchen_pdf(&report))
                 .await

@@ -1349,27 +1349,34 @@ async fn write_content(
     demo_family: Option<FamilyId>,
     now: jiff::Timestamp,
 ) -> Result<(), AppError> {
-    use refettorio_db::content::{self, NewDocument};
+    use refettorio_db::content::{self, NewDocument, NewNews};
     let opening = plan.first_day.checked_sub(jiff::ToSpan::days(10))?;
     content::insert_news(
         c,
         t,
-        "Al via la refezione scolastica",
-        "Il servizio di refezione comincia con il primo giorno di scuola. I pasti sono prenotati in \
-         automatico: se tuo figlio è assente, disdici il pasto dall'area personale entro l'ora limite.",
-        opening,
-        None,
+        &NewNews {
+            title: "Al via la refezione scolastica",
+            body: "Il servizio di refezione comincia con il primo giorno di scuola. I pasti sono prenotati in \
+                   automatico: se tuo figlio è assente, disdici il pasto dall'area personale entro l'ora limite.",
+            published_on: opening,
+            visible_from: opening,
+            visible_to: None,
+        },
         now,
     )
     .await?;
+    let menu_day = plan.first_day.checked_add(jiff::ToSpan::days(50))?;
     content::insert_news(
         c,
         t,
-        "Nuovo menù autunno-inverno",
-        "Dal 2 novembre è in vigore il menù autunno-inverno, approvato dal servizio di igiene degli \
-         alimenti dell'ASL. Lo trovi tra i documenti.",
-        plan.first_day.checked_add(jiff::ToSpan::days(50))?,
-        None,
+        &NewNews {
+            title: "Nuovo menù autunno-inverno",
+            body: "Dal 2 novembre è in vigore il menù autunno-inverno, approvato dal servizio di igiene degli \
+                   alimenti dell'ASL. Lo trovi tra i documenti.",
+            published_on: menu_day,
+            visible_from: menu_day,
+            visible_to: None,
+        },
         now,
     )
     .await?;

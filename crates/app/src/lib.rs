@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod backoffice;
+pub mod content;
 pub mod demo;
 pub mod error;
 pub mod import;
@@ -14,7 +15,9 @@ pub mod password;
 pub mod people;
 pub mod portal;
 pub mod registry;
+pub mod reports;
 pub mod scheduler;
+pub mod settings;
 
 pub use demo::{DemoOutcome, load_demo};
 pub use error::{AppError, FieldError};

@@ -554,6 +554,112 @@ pub async fn record_office_payment(
     Ok(entry)
 }
 
+/// What became of a receipt the office tried to reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    /// Credited now: the new ledger entry.
+    Credited(i64),
+    /// Another operator (or a second click) reconciled it first: nothing written.
+    AlreadyDone,
+}
+
+/// Credits an unmatched receipt to the account the office names (its number, or its payer's
+/// fiscal code), with a reason: a recharge under the receipt's own key `pagopa:rt:<receiptId>`,
+/// so a receipt is credited once whichever way it arrives; the receipt becomes applied and the
+/// change is audited. Only unmatched, positive receipts can be reconciled.
+pub async fn reconcile_receipt(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    receipt: i64,
+    account: &str,
+    reason: &str,
+) -> Result<Reconciled, AppError> {
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let mut errors = Vec::new();
+    let acc = match crate::backoffice::find_account(c, tenant, account, None).await? {
+        Ok(a) => Some(a),
+        Err(m) => {
+            errors.push(field("conto", m));
+            None
+        }
+    };
+    let reason = reason.trim();
+    if reason.is_empty() {
+        errors.push(field(
+            "motivo",
+            "Indica perché il pagamento spetta a questo conto: resta nel registro delle modifiche.",
+        ));
+    } else if reason.chars().count() > 500 {
+        errors.push(field(
+            "motivo",
+            "Il motivo è troppo lungo (al massimo 500 caratteri).",
+        ));
+    }
+    let (Some(acc), true) = (acc, errors.is_empty()) else {
+        return Err(AppError::Fields(errors));
+    };
+    let r = store::receipt(c, tenant.id, receipt)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Ricevuta non trovata.".into()))?;
+    if r.status != ReceiptStatus::Unmatched {
+        return Ok(Reconciled::AlreadyDone);
+    }
+    let day = r
+        .paid_at
+        .map(|t| t.to_zoned(tenant.timezone.clone()).date())
+        .unwrap_or_else(|| today(clock, &tenant.timezone));
+    let key = format!("pagopa:rt:{}", r.receipt_id);
+    let reference = format!("pagopa:{}", r.notice_number);
+    let why = format!("Ricarica pagoPA riconciliata dall'ufficio: {reason}");
+    let Some(entry) = meals::insert_entry(
+        c,
+        tenant.id,
+        &NewEntry::money(
+            acc.id,
+            EntryKind::Recharge,
+            r.amount,
+            day,
+            Some(&reference),
+            &key,
+            actor,
+            &why,
+        ),
+        now,
+    )
+    .await?
+    else {
+        return Ok(Reconciled::AlreadyDone);
+    };
+    if !store::reconcile(c, tenant.id, r.id, entry).await? {
+        return Ok(Reconciled::AlreadyDone);
+    }
+    let after = format!(
+        "{{\"receipt\":{:?},\"account\":{},\"amount_cents\":{},\"status\":\"applied\"}}",
+        r.receipt_id,
+        acc.id,
+        r.amount.get()
+    );
+    meals::audit(
+        c,
+        tenant.id,
+        actor,
+        "reconcile_receipt",
+        "pagopa_receipt",
+        Some(r.id),
+        Some("{\"status\":\"unmatched\"}"),
+        Some(&after),
+        reason,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reconciled::Credited(entry))
+}
+
 fn field(name: &'static str, message: &str) -> FieldError {
     FieldError {
         field: name,

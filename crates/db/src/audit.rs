@@ -58,6 +58,8 @@ pub struct AuditFilter<'a> {
     pub from: Option<jiff::Timestamp>,
     /// Rows written before this instant.
     pub before: Option<jiff::Timestamp>,
+    /// Only rows written by this actor (e.g. `staff:3`).
+    pub actor: Option<&'a str>,
 }
 
 /// The rows matching `filter`, newest first, skipping `offset` and returning at most `limit`.
@@ -74,6 +76,7 @@ pub async fn search(
                AND (CAST($2 AS TEXT) IS NULL OR action = CAST($2 AS TEXT)) \
                AND (CAST($3 AS BIGINT) IS NULL OR created_at >= CAST($3 AS BIGINT)) \
                AND (CAST($4 AS BIGINT) IS NULL OR created_at < CAST($4 AS BIGINT)) \
+               AND (CAST($7 AS TEXT) IS NULL OR actor = CAST($7 AS TEXT)) \
                ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6";
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let rows: Vec<Row> = on_conn!(conn, |c| {
@@ -84,6 +87,7 @@ pub async fn search(
             .bind(filter.before.map(micros))
             .bind(i64::from(limit))
             .bind(offset)
+            .bind(filter.actor)
             .fetch_all(&mut *c)
             .await?
     });
@@ -124,7 +128,7 @@ mod tests {
                 audit(
                     c,
                     tn,
-                    "staff:1",
+                    if i == 2 { "staff:2" } else { "staff:1" },
                     action,
                     "ledger_entry",
                     Some(i),
@@ -159,6 +163,17 @@ mod tests {
                 .map(|r| r.entity_id.unwrap())
                 .collect();
             assert_eq!(ids, [2, 1]);
+            let by_two = AuditFilter {
+                actor: Some("staff:2"),
+                ..AuditFilter::default()
+            };
+            let ids: Vec<_> = search(c, tn, &by_two, 10, 0)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.entity_id.unwrap())
+                .collect();
+            assert_eq!(ids, [2]);
             drop(h);
             t.cleanup().await;
         }

@@ -13,29 +13,104 @@ pub struct News {
     pub published_on: Date,
 }
 
+/// A piece of news to publish: shown on the public page from `visible_from` to `visible_to`
+/// (open-ended when `None`), dated `published_on`.
+#[derive(Debug, Clone)]
+pub struct NewNews<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    pub published_on: Date,
+    pub visible_from: Date,
+    pub visible_to: Option<Date>,
+}
+
 pub async fn insert_news(
     conn: &mut Conn<'_>,
     tenant: TenantId,
-    title: &str,
-    body: &str,
-    published_on: Date,
-    visible_to: Option<Date>,
+    n: &NewNews<'_>,
     now: jiff::Timestamp,
 ) -> Result<i64> {
     let sql = "INSERT INTO news (tenant_id, title, body, published_on, visible_from, visible_to, created_at) \
-               VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id";
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
     let id: i64 = on_conn!(conn, |c| {
         sqlx::query_scalar(sql)
             .bind(tenant.get())
-            .bind(title)
-            .bind(body)
-            .bind(SqlDate(published_on))
-            .bind(visible_to.map(SqlDate))
+            .bind(n.title)
+            .bind(n.body)
+            .bind(SqlDate(n.published_on))
+            .bind(SqlDate(n.visible_from))
+            .bind(n.visible_to.map(SqlDate))
             .bind(micros(now))
             .fetch_one(&mut *c)
             .await?
     });
     Ok(id)
+}
+
+/// A piece of news as the office lists it, with its visibility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewsItem {
+    pub news: News,
+    pub visible_from: Date,
+    pub visible_to: Option<Date>,
+}
+
+/// Every piece of news of the municipality, newest first (the office's list).
+pub async fn all_news(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<NewsItem>> {
+    let sql = "SELECT id, title, body, published_on, visible_from, visible_to FROM news \
+               WHERE tenant_id = $1 ORDER BY published_on DESC, id DESC";
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(i64, String, String, SqlDate, SqlDate, Option<SqlDate>)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, title, body, p, from, to)| NewsItem {
+            news: News {
+                id,
+                title,
+                body,
+                published_on: p.0,
+            },
+            visible_from: from.0,
+            visible_to: to.map(|d| d.0),
+        })
+        .collect())
+}
+
+/// Removes a piece of news; false if there was none.
+pub async fn delete_news(conn: &mut Conn<'_>, tenant: TenantId, id: i64) -> Result<bool> {
+    let sql = "DELETE FROM news WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Removes a public document (never a family's); false if there was none.
+pub async fn delete_public_document(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: i64,
+) -> Result<bool> {
+    let sql = "DELETE FROM document WHERE tenant_id = $1 AND id = $2 AND family_id IS NULL";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
 }
 
 /// The news visible on `day`, newest first.

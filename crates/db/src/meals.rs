@@ -646,6 +646,29 @@ pub async fn account_by_id(
     }))
 }
 
+/// Serialises the money changes of these accounts until the transaction ends, so a check of
+/// a balance and the entry that depends on it cannot interleave with another change of the
+/// same account. On PostgreSQL the rows are locked in id order (no deadlock between two
+/// transfers in opposite directions); SQLite write transactions are already serial.
+pub async fn lock_accounts(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    accounts: &[AccountId],
+) -> Result<()> {
+    if let Conn::Postgres(c) = conn {
+        let mut ids: Vec<i64> = accounts.iter().map(|a| a.get()).collect();
+        ids.sort_unstable();
+        sqlx::query(
+            "SELECT id FROM account WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+        )
+        .bind(tenant.get())
+        .bind(&ids)
+        .fetch_all(&mut **c)
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn account_of(
     conn: &mut Conn<'_>,
     tenant: TenantId,
@@ -666,6 +689,31 @@ pub async fn account_of(
         family,
         service,
     }))
+}
+
+/// The accounts of a family, by id.
+pub async fn accounts_of_family(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    family: FamilyId,
+) -> Result<Vec<Account>> {
+    let sql =
+        "SELECT id, service_id FROM account WHERE tenant_id = $1 AND family_id = $2 ORDER BY id";
+    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(family.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, s)| Account {
+            id: AccountId(id),
+            family,
+            service: ServiceId(s),
+        })
+        .collect())
 }
 
 /// An account that needs a look after a close: its balance and the family's daily cost.

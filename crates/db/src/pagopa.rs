@@ -515,6 +515,44 @@ pub async fn receipts_with_status(
     rows.into_iter().map(StoredReceipt::try_from).collect()
 }
 
+/// A stored receipt by its row id.
+pub async fn receipt(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: i64,
+) -> Result<Option<StoredReceipt>> {
+    let sql = concat!(
+        "SELECT ",
+        receipt_columns!(),
+        " FROM pagopa_receipt WHERE tenant_id = $1 AND id = $2"
+    );
+    let row: Option<ReceiptRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(StoredReceipt::try_from).transpose()
+}
+
+/// Marks an unmatched receipt as applied through `entry` (the office credited it by hand).
+/// False when it is no longer unmatched (another operator got there first): nothing written.
+pub async fn reconcile(conn: &mut Conn<'_>, tenant: TenantId, id: i64, entry: i64) -> Result<bool> {
+    let sql = "UPDATE pagopa_receipt SET status = 'applied', ledger_entry_id = $1 \
+               WHERE tenant_id = $2 AND id = $3 AND status = 'unmatched'";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(entry)
+            .bind(tenant.get())
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
 /// The raw XML of a stored receipt, as the node sent it.
 pub async fn receipt_payload(
     conn: &mut Conn<'_>,

@@ -169,6 +169,8 @@ async fn every_route_lets_in_only_its_roles() {
             (account.clone(), &[StaffRole::Office]),
             (format!("{base}/pagopa/ricevute"), &[StaffRole::Office]),
             (format!("{base}/registro"), &[StaffRole::Office]),
+            (format!("{base}/registro?chi=pagopa"), &[StaffRole::Office]),
+            (format!("{base}/impostazioni"), &[StaffRole::Office]),
             (
                 format!("{base}/registro?azione=refund&dal=2026-11-01&al=2026-11-30"),
                 &[StaffRole::Office],
@@ -216,23 +218,35 @@ async fn every_route_lets_in_only_its_roles() {
             .into_iter()
             .chain([
                 (format!("{base}/importazioni"), OFFICE_ONLY),
-                (format!("{base}/importazioni/modelli/genitori.csv"), OFFICE_ONLY),
+                (
+                    format!("{base}/importazioni/modelli/genitori.csv"),
+                    OFFICE_ONLY,
+                ),
                 (format!("{base}/importazioni/{job}"), OFFICE_ONLY),
             ])
             .collect();
         // POSTs that more roles than the office may make: (path, form, roles). At 8:00 the
         // day is not closed, so an allowed role passes the guard and gets the form's 422.
         let enrolment = count(&t, "SELECT MIN(id) FROM enrolment").await.to_string();
-        let shared_posts: Vec<(String, Form, &[StaffRole])> = vec![(
-            format!("{base}/refettorio/correzione"),
-            vec![
-                ("iscrizione", enrolment.clone()),
-                ("correzione", "assente".into()),
-                ("motivo", "prova dei ruoli".into()),
-                ("classe", "1".into()),
-            ],
-            &[StaffRole::CanteenStaff, StaffRole::Office],
-        )];
+        let shared_posts: Vec<(String, Form, &[StaffRole])> = vec![
+            (
+                format!("{base}/refettorio/correzione"),
+                vec![
+                    ("iscrizione", enrolment.clone()),
+                    ("correzione", "assente".into()),
+                    ("motivo", "prova dei ruoli".into()),
+                    ("classe", "1".into()),
+                ],
+                &[StaffRole::CanteenStaff, StaffRole::Office],
+            ),
+            // Office-only forms sent empty: the office gets the field errors.
+            (format!("{base}/impostazioni"), vec![], &[StaffRole::Office]),
+            (
+                format!("{base}/pagopa/ricevute/1/riconcilia"),
+                vec![],
+                &[StaffRole::Office],
+            ),
+        ];
         // The import's upload sent as a plain form (no file): the office gets 422.
         let shared_posts: Vec<(String, Form, &[StaffRole])> = shared_posts
             .into_iter()
@@ -243,6 +257,11 @@ async fn every_route_lets_in_only_its_roles() {
             )])
             .collect();
         let token = "ab".repeat(32);
+        // Any other account (a transfer by number may cross services).
+        let other_account = match count(&t, "SELECT MIN(id) FROM account").await {
+            first if first != acc.get() => first,
+            _ => count(&t, "SELECT MAX(id) FROM account").await,
+        };
         let posts: Vec<(String, Vec<(&str, String)>)> = vec![
             (
                 format!("{account}/pagamento"),
@@ -266,6 +285,15 @@ async fn every_route_lets_in_only_its_roles() {
                 vec![
                     ("rimborso-importo", "1,00".into()),
                     ("rimborso-causale", "prova dei ruoli".into()),
+                    ("_modulo", token.clone()),
+                ],
+            ),
+            (
+                format!("{account}/giroconto"),
+                vec![
+                    ("giroconto-destinazione", other_account.to_string()),
+                    ("giroconto-importo", "1,00".into()),
+                    ("giroconto-causale", "prova dei ruoli".into()),
                     ("_modulo", token.clone()),
                 ],
             ),
@@ -384,8 +412,8 @@ async fn every_route_lets_in_only_its_roles() {
                 assert_eq!(written(&t).await, before);
             }
         }
-        // 45,00 + 10,00 + 2,00 - 1,00 for the office's three forms.
-        assert_eq!(balance(&t, &tn, acc).await, Cents(5600));
+        // 45,00 + 10,00 + 2,00 - 1,00 - 1,00 for the office's four forms.
+        assert_eq!(balance(&t, &tn, acc).await, Cents(5500));
         app.stop().await;
         t.cleanup().await;
     }

@@ -150,8 +150,16 @@ pub fn router(state: AppState) -> Router {
             post(backoffice::refund),
         )
         .route(
+            "/t/{slug}/backoffice/conti/{id}/giroconto",
+            post(backoffice::transfer),
+        )
+        .route(
             "/t/{slug}/backoffice/pagopa/ricevute",
             get(backoffice::unmatched),
+        )
+        .route(
+            "/t/{slug}/backoffice/pagopa/ricevute/{id}/riconcilia",
+            post(backoffice::reconcile),
         )
         .route("/t/{slug}/backoffice/registro", get(backoffice::log))
         .route(
@@ -167,6 +175,32 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/t/{slug}/backoffice/importazioni/{id}",
             get(backoffice::job_page),
+        )
+        .route(
+            "/t/{slug}/backoffice/contenuti",
+            get(backoffice::content_page),
+        )
+        .route(
+            "/t/{slug}/backoffice/contenuti/notizie",
+            post(backoffice::add_news),
+        )
+        .route(
+            "/t/{slug}/backoffice/contenuti/notizie/{id}/ritira",
+            post(backoffice::withdraw_news),
+        )
+        .route(
+            "/t/{slug}/backoffice/contenuti/documenti",
+            post(backoffice::add_document).layer(axum::extract::DefaultBodyLimit::max(
+                backoffice::DOCUMENT_BODY_LIMIT,
+            )),
+        )
+        .route(
+            "/t/{slug}/backoffice/contenuti/documenti/{id}/ritira",
+            post(backoffice::withdraw_document),
+        )
+        .route(
+            "/t/{slug}/backoffice/impostazioni",
+            get(backoffice::settings).post(backoffice::save_settings),
         )
         .route(
             "/t/{slug}/backoffice/persone",
@@ -229,10 +263,100 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/backoffice/cucina/pdf",
             get(backoffice::kitchen_pdf),
         )
+        .route(
+            "/t/{slug}/backoffice/cucina/xlsx",
+            get(backoffice::kitchen_xlsx),
+        )
+        .route("/t/{slug}/backoffice/report", get(backoffice::reports))
+        .route(
+            "/t/{slug}/backoffice/report/{nome}",
+            get(backoffice::report),
+        )
+        .route(
+            "/t/{slug}/backoffice/report/{nome}/{formato}",
+            get(backoffice::report_file),
+        )
         .route("/t/{slug}/backoffice/refettorio", get(backoffice::canteen))
         .route(
             "/t/{slug}/backoffice/refettorio/correzione",
             post(backoffice::correct),
+        )
+        // The registry of the service's structure (office): backoffice::registry.
+        .route(
+            "/t/{slug}/backoffice/anagrafiche",
+            get(backoffice::registry::index),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/scuole",
+            get(backoffice::registry::schools).post(backoffice::registry::add_school),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/scuole/{id}",
+            get(backoffice::registry::school).post(backoffice::registry::edit_school),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/scuole/{id}/elimina",
+            post(backoffice::registry::delete_school),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/scuole/{id}/classi",
+            post(backoffice::registry::add_class),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/classi/{id}",
+            get(backoffice::registry::class).post(backoffice::registry::edit_class),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/classi/{id}/elimina",
+            post(backoffice::registry::delete_class),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/anni",
+            get(backoffice::registry::years).post(backoffice::registry::add_year),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/anni/{id}",
+            get(backoffice::registry::year).post(backoffice::registry::edit_year),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/servizi",
+            get(backoffice::registry::services).post(backoffice::registry::add_service),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/servizi/{id}",
+            get(backoffice::registry::service).post(backoffice::registry::edit_service),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/servizi/{id}/fasce",
+            post(backoffice::registry::add_band),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/servizi/{id}/riduzioni",
+            post(backoffice::registry::set_reduction),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/servizi/{id}/riduzioni/{rank}/elimina",
+            post(backoffice::registry::delete_reduction),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/fasce/{id}",
+            get(backoffice::registry::band).post(backoffice::registry::edit_band),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/fasce/{id}/elimina",
+            post(backoffice::registry::delete_band),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/diete",
+            get(backoffice::registry::diets).post(backoffice::registry::add_diet),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/diete/{id}",
+            get(backoffice::registry::diet).post(backoffice::registry::edit_diet),
+        )
+        .route(
+            "/t/{slug}/backoffice/anagrafiche/diete/{id}/elimina",
+            post(backoffice::registry::delete_diet),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

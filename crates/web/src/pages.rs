@@ -140,14 +140,7 @@ struct TenantHome<'a> {
 
 impl TenantHome<'_> {
     fn category_label(c: &str) -> &'static str {
-        match c {
-            "regolamento" => "Regolamento",
-            "tariffe" => "Tariffe",
-            "privacy" => "Informativa privacy",
-            "moduli" => "Moduli",
-            "menu" => "Menù",
-            _ => "Documento",
-        }
+        refettorio_app::content::category_label(c)
     }
 }
 

@@ -234,6 +234,20 @@ pub async fn set_settings(
     Ok(())
 }
 
+/// Changes the municipality's cut-off hour.
+pub async fn set_cutoff_time(conn: &mut Conn<'_>, id: TenantId, cutoff: Time) -> Result<()> {
+    let text = cutoff.strftime("%H:%M").to_string();
+    let sql = "UPDATE tenant SET cutoff_time = $1 WHERE id = $2";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(&text)
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
 pub async fn by_id(conn: &mut Conn<'_>, id: TenantId) -> Result<Option<Tenant>> {
     let sql = concat!("SELECT ", columns!(), " FROM tenant WHERE id = $1");
     let row: Option<Row> = on_conn!(conn, |c| {

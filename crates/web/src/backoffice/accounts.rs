@@ -8,7 +8,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::backoffice::{
-    self as office, ChangeKind, FamilyHit, MoneyChange, OfficeAccount, Recorded,
+    self as office, ChangeKind, FamilyHit, MoneyChange, OfficeAccount, Recorded, TransferInput,
 };
 use refettorio_app::pagopa::{OFFICE_CHANNELS, OfficePayment, record_office_payment};
 use refettorio_app::{AppError, FieldError, auth};
@@ -100,12 +100,35 @@ pub(crate) struct ChangeForm {
     csrf: String,
 }
 
+/// What the transfer (giroconto) form shows, with the token that makes it count once.
+#[derive(Deserialize, Default)]
+pub(crate) struct TransferForm {
+    #[serde(rename = "giroconto-destinazione", default)]
+    destinazione: String,
+    #[serde(rename = "giroconto-importo", default)]
+    importo: String,
+    #[serde(rename = "giroconto-causale", default)]
+    causale: String,
+    #[serde(rename = "_modulo", default)]
+    token: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
 /// Which form of the account page a set of errors belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Which {
     Payment,
     Adjustment,
     Refund,
+    Transfer,
+}
+
+/// What was typed in the form that was refused.
+enum Typed {
+    Payment(PaymentForm),
+    Change(ChangeForm),
+    Transfer(TransferForm),
 }
 
 #[derive(Template, WebTemplate)]
@@ -123,6 +146,7 @@ struct AccountPage<'a> {
     payment: PaymentForm,
     adjustment: ChangeForm,
     refund: ChangeForm,
+    transfer: TransferForm,
     channels: &'static [(&'static str, &'static str)],
 }
 
@@ -132,6 +156,7 @@ impl AccountPage<'_> {
             Which::Payment => "pagamento",
             Which::Adjustment => "rettifica",
             Which::Refund => "rimborso",
+            Which::Transfer => "giroconto",
         };
         (which == form)
             .then(|| self.errors.iter().find(|e| e.field == field))
@@ -159,21 +184,27 @@ async fn account_page(
     id: i64,
     done: Option<&'static str>,
     failed: Option<(Which, Vec<FieldError>)>,
-    typed: (Option<PaymentForm>, Option<ChangeForm>),
+    typed: Option<Typed>,
 ) -> Result<Response, WebError> {
     let acc = office::account(&state.db, state.clock.as_ref(), &s.tenant, AccountId(id)).await?;
     let (failed, errors) = match failed {
         Some((w, e)) => (Some(w), e),
         None => (None, Vec::new()),
     };
-    let payment = typed.0.unwrap_or_else(|| PaymentForm {
+    let mut payment = PaymentForm {
         data: today(state.clock.as_ref(), &s.tenant.timezone).to_string(),
         ..PaymentForm::default()
-    });
+    };
     let (mut adjustment, mut refund) = (new_form()?, new_form()?);
-    match (failed, typed.1) {
-        (Some(Which::Adjustment), Some(f)) => adjustment = f,
-        (Some(Which::Refund), Some(f)) => refund = f,
+    let mut transfer = TransferForm {
+        token: auth::new_token()?.0,
+        ..TransferForm::default()
+    };
+    match (failed, typed) {
+        (Some(Which::Payment), Some(Typed::Payment(f))) => payment = f,
+        (Some(Which::Adjustment), Some(Typed::Change(f))) => adjustment = f,
+        (Some(Which::Refund), Some(Typed::Change(f))) => refund = f,
+        (Some(Which::Transfer), Some(Typed::Transfer(f))) => transfer = f,
         _ => {}
     }
     let status = if failed.is_some() {
@@ -194,6 +225,7 @@ async fn account_page(
         payment,
         adjustment,
         refund,
+        transfer,
         channels: &OFFICE_CHANNELS,
     };
     Ok((status, page).into_response())
@@ -211,12 +243,15 @@ pub(crate) async fn account(
         Some("pagamento") => Some("Pagamento registrato: il saldo è aggiornato."),
         Some("rettifica") => Some("Rettifica registrata: il saldo è aggiornato."),
         Some("rimborso") => Some("Rimborso registrato: il saldo è aggiornato."),
+        Some("giroconto") => {
+            Some("Giroconto registrato: il credito è passato al conto di destinazione.")
+        }
         Some("ripetuto") => {
             Some("Questo modulo era già stato registrato: l'operazione non è stata ripetuta.")
         }
         _ => None,
     };
-    account_page(&state, &s, id, done, None, (None, None)).await
+    account_page(&state, &s, id, done, None, None).await
 }
 
 fn back_to(s: &Staff, id: i64, esito: &str) -> Response {
@@ -254,7 +289,7 @@ pub(crate) async fn office_payment(
                 id,
                 None,
                 Some((Which::Payment, e)),
-                (Some(f), None),
+                Some(Typed::Payment(f)),
             )
             .await
         }
@@ -287,7 +322,15 @@ async fn change(
         Ok(Recorded::New(_)) => Ok(back_to(&s, id, esito)),
         Ok(Recorded::Repeated) => Ok(back_to(&s, id, "ripetuto")),
         Err(AppError::Fields(e)) => {
-            account_page(&state, &s, id, None, Some((which, e)), (None, Some(f))).await
+            account_page(
+                &state,
+                &s,
+                id,
+                None,
+                Some((which, e)),
+                Some(Typed::Change(f)),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -313,4 +356,40 @@ pub(crate) async fn refund(
     Form(f): Form<ChangeForm>,
 ) -> Result<Response, WebError> {
     change(state, s, headers, id, ChangeKind::Refund, f).await
+}
+
+/// `POST …/conti/<id>/giroconto`: credit moved to another account, once per form.
+pub(crate) async fn transfer(
+    State(state): State<AppState>,
+    s: Staff,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    Form(f): Form<TransferForm>,
+) -> Result<Response, WebError> {
+    s.require(ACCOUNTS.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    let t = TransferInput {
+        from: AccountId(id),
+        to: f.destinazione.clone(),
+        amount: f.importo.clone(),
+        reason: f.causale.clone(),
+        form_token: f.token.clone(),
+    };
+    match office::record_transfer(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), &t).await
+    {
+        Ok(Recorded::New(_)) => Ok(back_to(&s, id, "giroconto")),
+        Ok(Recorded::Repeated) => Ok(back_to(&s, id, "ripetuto")),
+        Err(AppError::Fields(e)) => {
+            account_page(
+                &state,
+                &s,
+                id,
+                None,
+                Some((Which::Transfer, e)),
+                Some(Typed::Transfer(f)),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

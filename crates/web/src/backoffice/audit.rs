@@ -21,6 +21,7 @@ use crate::{AppState, WebError};
 #[derive(Deserialize, Default)]
 pub(crate) struct AuditQuery {
     azione: Option<String>,
+    chi: Option<String>,
     dal: Option<String>,
     al: Option<String>,
     pagina: Option<u32>,
@@ -33,6 +34,9 @@ struct AuditPage<'a> {
     nav: Vec<(String, &'static str, bool)>,
     slug: &'a str,
     action: String,
+    actor: String,
+    /// ("staff:3", "Anna Bianchi (Ufficio scuola)") for the "Chi" filter.
+    actors: Vec<(String, String)>,
     from: String,
     to: String,
     actions: &'static [(&'static str, &'static str)],
@@ -77,7 +81,22 @@ pub(crate) async fn log(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, WebError> {
     s.require(AUDIT.roles)?;
-    let (action, from_s, to_s) = (blank(&q.azione), blank(&q.dal), blank(&q.al));
+    let (action, actor, from_s, to_s) =
+        (blank(&q.azione), blank(&q.chi), blank(&q.dal), blank(&q.al));
+    let users = {
+        let mut h = state.db.acquire().await?;
+        staff::staff(&mut h.conn(), s.tenant.id).await?
+    };
+    let mut actors: Vec<(String, String)> = users
+        .iter()
+        .map(|u| {
+            (
+                format!("staff:{}", u.id.get()),
+                format!("{} ({})", u.display_name, u.role.label_it()),
+            )
+        })
+        .collect();
+    actors.push(("pagopa".into(), "pagoPA (ricevute automatiche)".into()));
     let day = |v: &str| -> Result<Option<Date>, ()> {
         if v.is_empty() {
             Ok(None)
@@ -88,6 +107,9 @@ pub(crate) async fn log(
     let mut error = None;
     if !action.is_empty() && !AUDIT_ACTIONS.iter().any(|(k, _)| *k == action) {
         error = Some(("azione", "Scegli un'operazione dell'elenco.".to_string()));
+    }
+    if !actor.is_empty() && !actors.iter().any(|(k, _)| *k == actor) {
+        error = Some(("chi", "Scegli una persona dell'elenco.".to_string()));
     }
     let from = day(&from_s).unwrap_or_else(|()| {
         error = Some(("dal", "Data non valida: usa il formato gg/mm/aaaa.".into()));
@@ -110,21 +132,19 @@ pub(crate) async fn log(
         (Vec::new(), false)
     } else {
         let chosen = (!action.is_empty()).then_some(action.as_str());
-        office::audit_log(&state.db, &s.tenant, chosen, from, to, page).await?
+        let who = (!actor.is_empty()).then_some(actor.as_str());
+        office::audit_log(&state.db, &s.tenant, chosen, who, from, to, page).await?
     };
-    let names = {
-        let mut h = state.db.acquire().await?;
-        staff::staff(&mut h.conn(), s.tenant.id)
-            .await?
-            .into_iter()
-            .map(|u| (format!("staff:{}", u.id.get()), u.display_name))
-            .collect()
-    };
+    let names = users
+        .into_iter()
+        .map(|u| (format!("staff:{}", u.id.get()), u.display_name))
+        .collect();
     let link = |p: u32| {
         format!(
-            "/t/{}/backoffice/registro?azione={}&dal={}&al={}&pagina={p}",
+            "/t/{}/backoffice/registro?azione={}&chi={}&dal={}&al={}&pagina={p}",
             s.slug(),
             percent_encode(&action),
+            percent_encode(&actor),
             percent_encode(&from_s),
             percent_encode(&to_s)
         )
@@ -141,9 +161,11 @@ pub(crate) async fn log(
         prev: (page > 1).then(|| link(page - 1)),
         next: more.then(|| link(page + 1)),
         action,
+        actor,
+        actors,
         from: from_s,
         to: to_s,
-        actions: &AUDIT_ACTIONS,
+        actions: AUDIT_ACTIONS,
         error,
         rows,
         names,

@@ -10,10 +10,15 @@ mod accounts;
 mod audit;
 mod canteen;
 mod closures;
+mod content;
 mod import;
 mod kitchen;
-mod receipts;
 pub(crate) mod people;
+mod receipts;
+pub(crate) mod registry;
+mod reports;
+mod settings;
+mod upload;
 
 use std::sync::Arc;
 
@@ -28,13 +33,18 @@ use refettorio_db::registry::staff::{self, StaffUser};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::StaffRole;
 
-pub(crate) use accounts::{account, adjustment, office_payment, refund, search};
+pub(crate) use accounts::{account, adjustment, office_payment, refund, search, transfer};
 pub(crate) use audit::log;
 pub(crate) use canteen::{canteen, correct};
 pub(crate) use closures::{add_closure, closures};
+pub(crate) use content::{
+    DOCUMENT_BODY_LIMIT, add_document, add_news, content_page, withdraw_document, withdraw_news,
+};
 pub(crate) use import::{UPLOAD_BODY_LIMIT, import_page, job_page, template, upload};
-pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf};
-pub(crate) use receipts::unmatched;
+pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf, kitchen_xlsx};
+pub(crate) use receipts::{reconcile, unmatched};
+pub(crate) use reports::{report, report_file, reports};
+pub(crate) use settings::{save_settings, settings};
 
 use crate::pages::Layout;
 use crate::session::{current_session, same_origin, same_token, to_login};
@@ -94,7 +104,7 @@ pub(crate) const CLOSURES: Section = Section {
 pub(crate) const KITCHEN: Section = Section {
     path: "/cucina",
     title: "Pasti da preparare",
-    summary: "I numeri della cucina per scuola e classe: pasti normali, in bianco e per codice dieta, con CSV e PDF.",
+    summary: "I numeri della cucina per scuola e classe: pasti normali, in bianco e per codice dieta, con CSV, Excel e PDF.",
     roles: &[StaffRole::Kitchen, StaffRole::Office],
 };
 
@@ -105,6 +115,29 @@ pub(crate) const CANTEEN: Section = Section {
     roles: &[StaffRole::CanteenStaff, StaffRole::Office],
 };
 
+/// The reports' index; each report has its own roles (`reports.rs`): the kitchen sees meal
+/// counts, never money.
+pub(crate) const REPORTS: Section = Section {
+    path: "/report",
+    title: "Report e grafici",
+    summary: "Pasti del giorno, pasti serviti per giorno e mese, incassi e ricariche, saldi e morosità: tabelle con CSV ed Excel, grafici.",
+    roles: &[StaffRole::Kitchen, StaffRole::Office],
+};
+
+pub(crate) const CONTENT: Section = Section {
+    path: "/contenuti",
+    title: "Notizie e documenti",
+    summary: "Pubblica notizie e documenti (regolamento, tariffe, informativa privacy, moduli, menù) nella pagina pubblica del servizio.",
+    roles: OFFICE,
+};
+
+pub(crate) const SETTINGS: Section = Section {
+    path: "/impostazioni",
+    title: "Impostazioni del servizio",
+    summary: "Orario limite, giorni di anticipo, pasto in bianco, soglia di credito basso, contatti dell'ufficio, configurazione pagoPA.",
+    roles: OFFICE,
+};
+
 pub(crate) const IMPORT: Section = Section {
     path: "/importazioni",
     title: "Importazione dal gestionale precedente",
@@ -113,8 +146,20 @@ pub(crate) const IMPORT: Section = Section {
 };
 
 /// The sections of the menu, in order.
-pub(crate) const SECTIONS: [&Section; 9] = [
-    &KITCHEN, &CANTEEN, &ACCOUNTS, &RECEIPTS, &people::PEOPLE, &people::SCHOOL_CLASSES, &CLOSURES, &AUDIT, &IMPORT,
+pub(crate) const SECTIONS: &[&Section] = &[
+    &KITCHEN,
+    &CANTEEN,
+    &ACCOUNTS,
+    &RECEIPTS,
+    &registry::REGISTRY,
+    &people::PEOPLE,
+    &people::SCHOOL_CLASSES,
+    &CLOSURES,
+    &AUDIT,
+    &REPORTS,
+    &CONTENT,
+    &SETTINGS,
+    &IMPORT,
 ];
 
 /// A logged-in staff user of the municipality of the page.
@@ -162,7 +207,7 @@ impl Staff {
     pub fn nav(&self, current: &Section) -> Vec<(String, &'static str, bool)> {
         let base = format!("/t/{}/backoffice", self.slug());
         std::iter::once(&HOME)
-            .chain(SECTIONS)
+            .chain(SECTIONS.iter().copied())
             .filter(|s| s.roles.contains(&self.user.role))
             .map(|s| {
                 (

@@ -1,0 +1,452 @@
+//! What the office publishes on the municipality's public pages: news (with the days they are
+//! visible) and documents (regulation, tariffs, privacy notice, forms, menus). Uploads are
+//! checked by size, by extension and by their first bytes, so a file is what its name says.
+//! Every publication and removal is audited.
+
+use jiff::civil::Date;
+use refettorio_db::Db;
+use refettorio_db::content::{self, NewDocument, NewNews};
+use refettorio_db::meals;
+use refettorio_db::registry::tenant::Tenant;
+use refettorio_domain::{Clock, today};
+
+use crate::{AppError, FieldError};
+
+/// The largest document the office may upload.
+pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+
+/// The categories of public documents, with their Italian labels.
+pub const CATEGORIES: [(&str, &str); 5] = [
+    ("regolamento", "Regolamento"),
+    ("tariffe", "Tariffe"),
+    ("privacy", "Informativa privacy"),
+    ("moduli", "Moduli"),
+    ("menu", "Menù"),
+];
+
+/// The label of a category ("Documento" for one without).
+pub fn category_label(key: &str) -> &'static str {
+    CATEGORIES
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("Documento", |(_, l)| l)
+}
+
+/// The file types accepted: extension, content type, and how the content must begin.
+const TYPES: [(&str, &str, Magic); 9] = [
+    ("pdf", "application/pdf", Magic::Prefix(b"%PDF-")),
+    ("png", "image/png", Magic::Prefix(b"\x89PNG\r\n\x1a\n")),
+    ("jpg", "image/jpeg", Magic::Prefix(b"\xff\xd8\xff")),
+    ("jpeg", "image/jpeg", Magic::Prefix(b"\xff\xd8\xff")),
+    (
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Magic::Prefix(b"PK\x03\x04"),
+    ),
+    (
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Magic::Prefix(b"PK\x03\x04"),
+    ),
+    (
+        "odt",
+        "application/vnd.oasis.opendocument.text",
+        Magic::Prefix(b"PK\x03\x04"),
+    ),
+    (
+        "ods",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        Magic::Prefix(b"PK\x03\x04"),
+    ),
+    ("txt", "text/plain; charset=utf-8", Magic::Text),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Magic {
+    Prefix(&'static [u8]),
+    /// UTF-8 text without NUL bytes.
+    Text,
+}
+
+impl Magic {
+    fn matches(self, bytes: &[u8]) -> bool {
+        match self {
+            Magic::Prefix(p) => bytes.starts_with(p),
+            Magic::Text => !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok(),
+        }
+    }
+}
+
+/// What the page tells the office about uploads.
+pub fn allowed_types_it() -> &'static str {
+    "PDF, immagini JPG o PNG, documenti Word o OpenDocument, fogli Excel o OpenDocument, testo; al massimo 10 MB"
+}
+
+/// A safe download name: the last path component, accented letters without their accent,
+/// anything but letters, digits, `.`, `-`, `_` as one `-`; at most 100 characters.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name).trim();
+    let mut out = String::with_capacity(base.len());
+    for c in base.chars() {
+        let c = match c {
+            'à' | 'á' | 'â' | 'ä' => 'a',
+            'À' | 'Á' | 'Â' | 'Ä' => 'A',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'È' | 'É' | 'Ê' | 'Ë' => 'E',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'Ì' | 'Í' | 'Î' | 'Ï' => 'I',
+            'ò' | 'ó' | 'ô' | 'ö' => 'o',
+            'Ò' | 'Ó' | 'Ô' | 'Ö' => 'O',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'Ù' | 'Ú' | 'Û' | 'Ü' => 'U',
+            c if c.is_ascii_alphanumeric() || matches!(c, '.' | '_') => c,
+            _ => '-',
+        };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    let trimmed = out.trim_matches(['-', '.']);
+    let skip = trimmed.chars().count().saturating_sub(100);
+    trimmed.chars().skip(skip).collect()
+}
+
+/// The content type of an upload, if its name and its content agree on an accepted type.
+pub fn check_file(file_name: &str, bytes: &[u8]) -> Result<(String, &'static str), &'static str> {
+    if file_name.trim().is_empty() {
+        return Err("Scegli il file da pubblicare.");
+    }
+    if bytes.is_empty() {
+        return Err("Il file è vuoto.");
+    }
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err("Il file è troppo grande: al massimo 10 MB.");
+    }
+    let name = clean_name(file_name);
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let Some((_, content_type, magic)) = TYPES.iter().find(|(e, _, _)| *e == ext) else {
+        return Err(
+            "Tipo di file non ammesso: pubblica un PDF, un'immagine JPG o PNG, un documento Word o OpenDocument, un foglio Excel o OpenDocument, o un file di testo.",
+        );
+    };
+    if !magic.matches(bytes) {
+        return Err("Il contenuto del file non corrisponde alla sua estensione.");
+    }
+    Ok((name, content_type))
+}
+
+fn field(name: &'static str, message: &str) -> FieldError {
+    FieldError {
+        field: name,
+        message: message.into(),
+    }
+}
+
+fn text(
+    errors: &mut Vec<FieldError>,
+    name: &'static str,
+    typed: &str,
+    max: usize,
+    missing: &str,
+) -> String {
+    let t = typed.trim();
+    if t.is_empty() {
+        errors.push(field(name, missing));
+    } else if t.chars().count() > max {
+        errors.push(field(
+            name,
+            &format!("Il testo è troppo lungo (al massimo {max} caratteri)."),
+        ));
+    }
+    t.to_string()
+}
+
+fn date(errors: &mut Vec<FieldError>, name: &'static str, typed: &str) -> Option<Date> {
+    let t = typed.trim();
+    if t.is_empty() {
+        return None;
+    }
+    match t.parse::<Date>() {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push(field(name, "Data non valida: usa il formato gg/mm/aaaa."));
+            None
+        }
+    }
+}
+
+/// A piece of news as typed in the office's form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewsForm {
+    pub title: String,
+    pub body: String,
+    /// Empty: today.
+    pub published_on: String,
+    /// Empty: from the date of publication.
+    pub visible_from: String,
+    /// Empty: with no end.
+    pub visible_to: String,
+}
+
+/// Publishes a piece of news, audited; its id.
+pub async fn publish_news(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    f: &NewsForm,
+) -> Result<i64, AppError> {
+    let mut e = Vec::new();
+    let title = text(&mut e, "titolo", &f.title, 150, "Indica il titolo.");
+    let body = text(
+        &mut e,
+        "testo",
+        &f.body,
+        5000,
+        "Scrivi il testo della notizia.",
+    );
+    let day = today(clock, &tenant.timezone);
+    let published = date(&mut e, "data", &f.published_on).unwrap_or(day);
+    let from = date(&mut e, "dal", &f.visible_from).unwrap_or(published);
+    let to = date(&mut e, "al", &f.visible_to);
+    if let Some(to) = to
+        && to < from
+    {
+        e.push(field(
+            "al",
+            "La fine della visibilità viene prima del suo inizio.",
+        ));
+    }
+    if !e.is_empty() {
+        return Err(AppError::Fields(e));
+    }
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let id = content::insert_news(
+        c,
+        tenant.id,
+        &NewNews {
+            title: &title,
+            body: &body,
+            published_on: published,
+            visible_from: from,
+            visible_to: to,
+        },
+        now,
+    )
+    .await?;
+    let after = serde_json::json!({
+        "title": title,
+        "published_on": published.to_string(),
+        "visible_from": from.to_string(),
+        "visible_to": to.map(|d| d.to_string()),
+    })
+    .to_string();
+    meals::audit(
+        c,
+        tenant.id,
+        actor,
+        "publish_news",
+        "news",
+        Some(id),
+        None,
+        Some(&after),
+        &title,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A public document as uploaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentForm {
+    pub title: String,
+    pub category: String,
+    /// Empty: today.
+    pub published_on: String,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Publishes a document on the public pages, audited; its id.
+pub async fn publish_document(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    f: &DocumentForm,
+) -> Result<i64, AppError> {
+    let mut e = Vec::new();
+    let title = text(&mut e, "titolo", &f.title, 150, "Indica il titolo.");
+    let category = CATEGORIES
+        .iter()
+        .find(|(k, _)| *k == f.category)
+        .map(|(k, _)| *k);
+    if category.is_none() {
+        e.push(field("categoria", "Scegli la categoria."));
+    }
+    let published =
+        date(&mut e, "data", &f.published_on).unwrap_or_else(|| today(clock, &tenant.timezone));
+    let file = match check_file(&f.file_name, &f.bytes) {
+        Ok(x) => Some(x),
+        Err(m) => {
+            e.push(field("file", m));
+            None
+        }
+    };
+    let (Some(category), Some((file_name, content_type)), true) = (category, file, e.is_empty())
+    else {
+        return Err(AppError::Fields(e));
+    };
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let id = content::insert_document(
+        c,
+        tenant.id,
+        &NewDocument {
+            family: None,
+            category,
+            title: &title,
+            file_name: &file_name,
+            content_type,
+            content: &f.bytes,
+            published_on: published,
+        },
+        now,
+    )
+    .await?;
+    let after = serde_json::json!({
+        "title": title,
+        "category": category,
+        "file_name": file_name,
+        "bytes": f.bytes.len(),
+        "published_on": published.to_string(),
+    })
+    .to_string();
+    meals::audit(
+        c,
+        tenant.id,
+        actor,
+        "publish_document",
+        "document",
+        Some(id),
+        None,
+        Some(&after),
+        &title,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// What the office may withdraw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdraw {
+    News(i64),
+    Document(i64),
+}
+
+/// Removes a piece of news or a public document, audited with what it was.
+pub async fn withdraw(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    what: Withdraw,
+) -> Result<(), AppError> {
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let (action, entity, id, before, title) = match what {
+        Withdraw::News(id) => {
+            let item = content::all_news(c, tenant.id)
+                .await?
+                .into_iter()
+                .find(|n| n.news.id == id)
+                .ok_or_else(|| AppError::NotFound("Notizia non trovata.".into()))?;
+            content::delete_news(c, tenant.id, id).await?;
+            let before = serde_json::json!({
+                "title": item.news.title,
+                "published_on": item.news.published_on.to_string(),
+            })
+            .to_string();
+            ("withdraw_news", "news", id, before, item.news.title)
+        }
+        Withdraw::Document(id) => {
+            let (info, _) = content::document(c, tenant.id, id, None)
+                .await?
+                .ok_or_else(|| AppError::NotFound("Documento non trovato.".into()))?;
+            content::delete_public_document(c, tenant.id, id).await?;
+            let before = serde_json::json!({
+                "title": info.title,
+                "category": info.category,
+                "file_name": info.file_name,
+            })
+            .to_string();
+            ("withdraw_document", "document", id, before, info.title)
+        }
+    };
+    meals::audit(
+        c,
+        tenant.id,
+        actor,
+        action,
+        entity,
+        Some(id),
+        Some(&before),
+        None,
+        &title,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_must_be_what_its_name_says() {
+        assert_eq!(
+            check_file("Menù inverno 2026.pdf", b"%PDF-1.7 ...").unwrap(),
+            ("Menu-inverno-2026.pdf".to_string(), "application/pdf")
+        );
+        assert_eq!(
+            check_file("C:\\Documenti\\tariffe.TXT", "Tariffe: 4,50 €".as_bytes())
+                .unwrap()
+                .0,
+            "tariffe.TXT"
+        );
+        assert!(check_file("virus.exe", b"MZ\x90\x00").is_err());
+        assert!(check_file("finto.pdf", b"MZ\x90\x00").is_err());
+        assert!(check_file("immagine.png", b"%PDF-1.4").is_err());
+        assert!(check_file("binario.txt", b"ab\x00cd").is_err());
+        assert!(check_file("vuoto.pdf", b"").is_err());
+        assert!(check_file("", b"%PDF-").is_err());
+        let big = vec![b'a'; MAX_DOCUMENT_BYTES + 1];
+        assert_eq!(
+            check_file("grande.txt", &big),
+            Err("Il file è troppo grande: al massimo 10 MB.")
+        );
+        let ok = vec![b'a'; MAX_DOCUMENT_BYTES];
+        assert!(check_file("limite.txt", &ok).is_ok());
+    }
+
+    #[test]
+    fn every_category_has_its_label() {
+        for (k, l) in CATEGORIES {
+            assert_eq!(category_label(k), l);
+        }
+        assert_eq!(category_label("comunicazione"), "Documento");
+    }
+}

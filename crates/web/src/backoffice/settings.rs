@@ -1,0 +1,217 @@
+//! The municipality's settings page: the service's rules and the pagoPA setup, one form,
+//! checked by [`refettorio_app::settings`].
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::settings::{self, SettingsForm};
+use refettorio_app::{AppError, FieldError};
+use refettorio_domain::SchoolKind;
+use serde::Deserialize;
+
+use super::{SETTINGS, Staff};
+use crate::pages::Layout;
+use crate::{AppState, WebError};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/settings.html")]
+struct SettingsPage<'a> {
+    layout: Layout<'a>,
+    nav: Vec<(String, &'static str, bool)>,
+    slug: &'a str,
+    csrf: &'a str,
+    form: SettingsForm,
+    key_stored: bool,
+    done: bool,
+    errors: Vec<FieldError>,
+    modes: [(&'static str, &'static str); 2],
+}
+
+impl SettingsPage<'_> {
+    fn error(&self, field: &str) -> Option<String> {
+        self.errors
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+            .reduce(|a, b| format!("{a} {b}"))
+    }
+
+    fn key_label(&self) -> &'static str {
+        if self.key_stored {
+            "Chiave di sottoscrizione di Checkout (già impostata: lascia vuoto per non cambiarla)"
+        } else {
+            "Chiave di sottoscrizione di Checkout"
+        }
+    }
+}
+
+const MODES: [(&str, &str); 2] = [
+    ("sandbox", "Simulazione (nessun pagamento reale)"),
+    ("live", "Reale (pagoPA Checkout)"),
+];
+
+#[derive(Deserialize, Default)]
+pub(crate) struct Done {
+    esito: Option<String>,
+}
+
+/// The form as posted: names are those of the field errors.
+#[derive(Deserialize, Default)]
+pub(crate) struct Posted {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    telefono: String,
+    #[serde(default)]
+    orario: String,
+    #[serde(rename = "orario-nido", default)]
+    orario_nido: String,
+    #[serde(rename = "orario-infanzia", default)]
+    orario_infanzia: String,
+    #[serde(rename = "orario-primaria", default)]
+    orario_primaria: String,
+    #[serde(rename = "orario-secondaria_primo_grado", default)]
+    orario_secondaria: String,
+    #[serde(default)]
+    giorni: String,
+    #[serde(default)]
+    intervallo: String,
+    #[serde(default)]
+    bianco: Option<String>,
+    #[serde(rename = "bianco-giorni", default)]
+    bianco_giorni: String,
+    #[serde(rename = "bianco-gratis", default)]
+    bianco_gratis: Option<String>,
+    #[serde(default)]
+    soglia: String,
+    #[serde(rename = "accesso-locale", default)]
+    accesso_locale: Option<String>,
+    #[serde(default)]
+    modalita: String,
+    #[serde(default)]
+    intermediario: String,
+    #[serde(default)]
+    stazione: String,
+    #[serde(default)]
+    segregazione: String,
+    #[serde(default)]
+    iban: String,
+    #[serde(rename = "conto-postale", default)]
+    conto_postale: String,
+    #[serde(rename = "intestatario-postale", default)]
+    intestatario_postale: String,
+    #[serde(default)]
+    cbill: String,
+    #[serde(rename = "checkout-url", default)]
+    checkout_url: String,
+    #[serde(rename = "checkout-chiave", default)]
+    checkout_chiave: String,
+    #[serde(rename = "ricarica-massima", default)]
+    ricarica_massima: String,
+    #[serde(default)]
+    scadenza: String,
+    #[serde(default)]
+    settore: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+impl From<Posted> for SettingsForm {
+    fn from(p: Posted) -> SettingsForm {
+        SettingsForm {
+            office_email: p.email,
+            office_phone: p.telefono,
+            cutoff: p.orario,
+            cutoff_by_kind: vec![
+                (SchoolKind::Nido, p.orario_nido),
+                (SchoolKind::Infanzia, p.orario_infanzia),
+                (SchoolKind::Primaria, p.orario_primaria),
+                (SchoolKind::SecondariaPrimoGrado, p.orario_secondaria),
+            ],
+            days_ahead: p.giorni,
+            max_range_days: p.intervallo,
+            bland_enabled: p.bianco.is_some(),
+            bland_max_consecutive: p.bianco_giorni,
+            bland_meal_free: p.bianco_gratis.is_some(),
+            low_balance_meals: p.soglia,
+            citizen_local_login: p.accesso_locale.is_some(),
+            pagopa_mode: p.modalita,
+            broker_id: p.intermediario,
+            station_id: p.stazione,
+            segregation_code: p.segregazione,
+            ibans: p.iban,
+            postal_account: p.conto_postale,
+            postal_holder: p.intestatario_postale,
+            cbill: p.cbill,
+            checkout_base_url: p.checkout_url,
+            checkout_key: p.checkout_chiave,
+            max_recharge: p.ricarica_massima,
+            recharge_due_days: p.scadenza,
+            sector: p.settore,
+        }
+    }
+}
+
+fn page(s: &Staff, form: SettingsForm, done: bool, errors: Vec<FieldError>) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = SettingsPage {
+        layout: s.layout(SETTINGS.title),
+        nav: s.nav(&SETTINGS),
+        slug: s.slug(),
+        csrf: &s.session.csrf_token,
+        form,
+        key_stored: s.tenant.settings.pagopa.checkout_key.is_some(),
+        done,
+        errors,
+        modes: MODES,
+    };
+    (status, page).into_response()
+}
+
+/// `GET /t/<slug>/backoffice/impostazioni`
+pub(crate) async fn settings(s: Staff, Query(q): Query<Done>) -> Result<Response, WebError> {
+    s.require(SETTINGS.roles)?;
+    let done = q.esito.as_deref() == Some("salvate");
+    Ok(page(&s, SettingsForm::of(&s.tenant), done, Vec::new()))
+}
+
+/// `POST /t/<slug>/backoffice/impostazioni`
+pub(crate) async fn save_settings(
+    State(state): State<AppState>,
+    s: Staff,
+    headers: HeaderMap,
+    Form(p): Form<Posted>,
+) -> Result<Response, WebError> {
+    s.require(SETTINGS.roles)?;
+    s.check_csrf(&headers, &p.csrf)?;
+    let form = SettingsForm::from(p);
+    match settings::save(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        &form,
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/t/{}/backoffice/impostazioni?esito=salvate",
+            s.slug()
+        ))
+        .into_response()),
+        Err(AppError::Fields(errors)) => {
+            let form = SettingsForm {
+                checkout_key: String::new(),
+                ..form
+            };
+            Ok(page(&s, form, false, errors))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
