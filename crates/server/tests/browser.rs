@@ -3,6 +3,8 @@
 //!
 //! * A parent logs in, cancels tomorrow's meal from the calendar, asks for a bland meal for a
 //!   range, sees the calendar change (htmx) and sees the balance.
+//! * An office operator closes a school tomorrow (preview, then confirm), sees the kitchen's
+//!   forecast drop, downloads it as XLSX and the test reads the file back.
 //! * axe-core (npm, `tests/browser/node_modules`) reports no WCAG 2.1 A/AA violation on every
 //!   public and personal-area page, at 1280 px and at 375 px (phone emulation).
 //!
@@ -108,6 +110,11 @@ async fn start_driver() -> Option<Driver> {
 
 /// A headless Chromium, 1280 px wide or a 375 px phone.
 async fn browser(driver: &Driver, phone: bool) -> Client {
+    browser_with(driver, phone, None).await
+}
+
+/// A headless Chromium that saves downloads in `downloads`, when given.
+async fn browser_with(driver: &Driver, phone: bool, downloads: Option<&Path>) -> Client {
     let n = driver
         .browsers
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -118,6 +125,12 @@ async fn browser(driver: &Driver, phone: bool) -> Client {
                  "--window-size=1280,900", "--lang=it-IT",
                  format!("--user-data-dir={}", profile.display())],
     });
+    if let Some(dir) = downloads {
+        options["prefs"] = json!({
+            "download.default_directory": dir.display().to_string(),
+            "download.prompt_for_download": false,
+        });
+    }
     if phone {
         options["mobileEmulation"] =
             json!({"deviceMetrics": {"width": 375, "height": 812, "pixelRatio": 2.0}});
@@ -279,6 +292,145 @@ async fn a_parent_changes_meals_in_the_browser() {
     click(&c, "nav a[href$='/pagamenti']").await;
     let main = wait_text(&c, "main", "Saldo aggiornato al").await;
     assert!(main.contains("45,00"), "{main}");
+    c.close().await.unwrap();
+    app.stop().await;
+    t.cleanup().await;
+}
+
+/// Waits for a finished download named `name` in `dir` (Chromium writes `.crdownload` first).
+async fn downloaded(dir: &Path, name: &str) -> Vec<u8> {
+    let path = dir.join(name);
+    for _ in 0..100 {
+        if let Ok(bytes) = std::fs::read(&path)
+            && !bytes.is_empty()
+        {
+            return bytes;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let found: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    panic!("{name} was not downloaded; the folder has {found:?}");
+}
+
+/// The kitchen's total of meals on its page.
+async fn kitchen_total(c: &Client, app: &App, day: &str) -> u32 {
+    c.goto(&app.url(&format!("/t/esempio/backoffice/cucina?giorno={day}")))
+        .await
+        .unwrap();
+    text(c, "#totale-pasti").await.trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn an_operator_closes_a_school_tomorrow_and_the_kitchen_forecast_drops() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let t = TestDb::sqlite().await.unwrap();
+    let app = spawn(&t, true).await;
+    let downloads = tempfile::tempdir().unwrap();
+    let c = browser_with(&driver, false, Some(downloads.path())).await;
+    log_in_as(
+        &c,
+        &app,
+        DEMO_OFFICE_USER,
+        DEMO_OFFICE_PASSWORD,
+        "/t/esempio/backoffice",
+    )
+    .await;
+    // Tomorrow's forecast, and the first school that has meals then.
+    let tomorrow = "2026-11-24";
+    let before = kitchen_total(&c, &app, tomorrow).await;
+    assert!(before > 0);
+    let school = c
+        .find(Locator::Css("section[aria-labelledby^='scuola-'] h3"))
+        .await
+        .unwrap();
+    let school_id = school.attr("id").await.unwrap().unwrap();
+    let school_meals: u32 = text(
+        &c,
+        &format!("section[aria-labelledby='{school_id}'] tfoot td:last-child"),
+    )
+    .await
+    .trim()
+    .parse()
+    .unwrap();
+    assert!(school_meals > 0 && school_meals < before);
+
+    // The closure: a strike at that school tomorrow, previewed, then confirmed.
+    click(&c, "nav a[href$='/backoffice/chiusure']").await;
+    wait_text(&c, "main", "Nuova chiusura").await;
+    c.execute(
+        "document.getElementById('ambito').value = arguments[0];
+         document.getElementById('dal').value = arguments[1];
+         document.getElementById('al').value = arguments[1];
+         document.getElementById('tipo').value = 'strike';",
+        vec![json!(school_id), json!(tomorrow)],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Id("motivo"))
+        .await
+        .unwrap()
+        .send_keys("Sciopero del personale della mensa")
+        .await
+        .unwrap();
+    click(
+        &c,
+        "form[novalidate][action$='/chiusure'] button[type=submit]",
+    )
+    .await;
+    wait_text(&c, "main", "Anteprima").await;
+    let previewed: u32 = text(&c, "#anteprima-pasti").await.trim().parse().unwrap();
+    assert_eq!(previewed, school_meals);
+    click(&c, "button[name=conferma]").await;
+    let done = wait_text(&c, "main", "Chiusura registrata").await;
+    assert!(
+        done.contains(&format!("{school_meals} pasti annullati")),
+        "{done}"
+    );
+
+    // The kitchen's forecast for tomorrow dropped by the school's meals.
+    let after = kitchen_total(&c, &app, tomorrow).await;
+    assert_eq!(after, before - school_meals);
+    assert!(
+        c.find(Locator::Css(&format!(
+            "section[aria-labelledby='{school_id}']"
+        )))
+        .await
+        .is_err(),
+        "the closed school has no meals left"
+    );
+
+    // Its XLSX, downloaded by the browser and read back: the same totals.
+    click(&c, "a[href*='/cucina/xlsx']").await;
+    let bytes = downloaded(downloads.path(), &format!("pasti-{tomorrow}.xlsx")).await;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    use calamine::Reader;
+    let sheet = book.sheet_names()[0].clone();
+    let rows: Vec<Vec<calamine::Data>> = book
+        .worksheet_range(&sheet)
+        .unwrap()
+        .rows()
+        .map(|r| r.to_vec())
+        .collect();
+    assert_eq!(rows[0][0], calamine::Data::String("Scuola".into()));
+    let total = rows
+        .iter()
+        .find(|r| r[0] == calamine::Data::String("Totale generale".into()))
+        .unwrap();
+    assert_eq!(total.last(), Some(&calamine::Data::Float(f64::from(after))));
+    // Every class row of the workbook adds up to the same total.
+    let classes: f64 = rows[1..]
+        .iter()
+        .filter(|r| matches!(&r[0], calamine::Data::String(s) if !s.starts_with("Totale")))
+        .map(|r| match r.last() {
+            Some(calamine::Data::Float(f)) => *f,
+            other => panic!("not a number: {other:?}"),
+        })
+        .sum();
+    assert_eq!(classes, f64::from(after));
     c.close().await.unwrap();
     app.stop().await;
     t.cleanup().await;
@@ -490,6 +642,13 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             "/t/esempio/backoffice/cucina?giorno=2026-11-24",
             "/t/esempio/backoffice/refettorio",
             "/t/esempio/backoffice/importazioni",
+            "/t/esempio/backoffice/report",
+            "/t/esempio/backoffice/report/pasti",
+            "/t/esempio/backoffice/report/presenze",
+            "/t/esempio/backoffice/report/presenze?dal=2026-09-01&al=2026-11-23&per=mese",
+            "/t/esempio/backoffice/report/incassi",
+            "/t/esempio/backoffice/report/incassi?dal=2026-11-10&al=2026-11-01",
+            "/t/esempio/backoffice/report/saldi",
         ]
         .iter()
         .map(|p| p.to_string())

@@ -1,6 +1,6 @@
 //! The kitchen's page (kitchen and office): a day's meals per school and class, standard,
 //! bland and per diet code, marked "Previsione" before the close and "Definitivo" after, with
-//! the CSV and PDF of the same numbers. No pupil names, no money. Large buttons for a tablet.
+//! the CSV, XLSX and PDF of the same numbers. No pupil names, no money. Large buttons for a tablet.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -98,6 +98,10 @@ async fn file(
     let bytes = kitchen_file(&state.db, state.clock.as_ref(), &s.tenant, day, format).await?;
     let (kind, ext) = match format {
         KitchenFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        KitchenFormat::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
         KitchenFormat::Pdf => ("application/pdf", "pdf"),
     };
     Ok(crate::area::attachment(
@@ -114,6 +118,15 @@ pub(crate) async fn kitchen_csv(
     Query(q): Query<DayQuery>,
 ) -> Result<Response, WebError> {
     file(&state, &s, &q, KitchenFormat::Csv).await
+}
+
+/// `GET /t/<slug>/backoffice/cucina/xlsx?giorno=…`
+pub(crate) async fn kitchen_xlsx(
+    State(state): State<AppState>,
+    s: Staff,
+    Query(q): Query<DayQuery>,
+) -> Result<Response, WebError> {
+    file(&state, &s, &q, KitchenFormat::Xlsx).await
 }
 
 /// `GET /t/<slug>/backoffice/cucina/pdf?giorno=…`
