@@ -193,6 +193,53 @@ async fn every_route_lets_in_only_its_roles() {
                 &[StaffRole::Kitchen, StaffRole::Office],
             ),
             (
+                format!("{base}/cucina/xlsx?giorno=2026-11-24"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/report"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/report/pasti"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/report/pasti/csv?giorno=2026-11-24"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/report/pasti/xlsx"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/report/presenze?dal=2026-11-01&al=2026-11-23&per=mese"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/report/presenze/csv?tabella=1"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
+                format!("{base}/report/presenze/xlsx"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (format!("{base}/report/incassi"), &[StaffRole::Office]),
+            (
+                format!("{base}/report/incassi/csv?dal=2026-11-01&al=2026-11-23"),
+                &[StaffRole::Office],
+            ),
+            (
+                format!("{base}/report/incassi/xlsx?tabella=1"),
+                &[StaffRole::Office],
+            ),
+            (format!("{base}/report/saldi"), &[StaffRole::Office]),
+            (format!("{base}/report/saldi/csv"), &[StaffRole::Office]),
+            (
+                format!("{base}/report/saldi/xlsx?tabella=1"),
+                &[StaffRole::Office],
+            ),
+            (
                 format!("{base}/refettorio"),
                 &[StaffRole::CanteenStaff, StaffRole::Office],
             ),
