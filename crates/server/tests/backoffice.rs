@@ -356,6 +356,158 @@ async fn every_route_lets_in_only_its_roles() {
                 ],
             ),
         ];
+        // People (pupils, families, guardians, enrolments) and the school's class lists.
+        let mario = "(SELECT f.id FROM family f JOIN guardian g ON g.id = f.payer_id \
+                     WHERE g.fiscal_code = 'RSSMRA80A01H501U')";
+        let fam = count_of(&t, &format!("SELECT {mario}")).await;
+        let giulia = count(
+            &t,
+            "SELECT id FROM guardian WHERE fiscal_code = 'BNCGLI82E61F205R'",
+        )
+        .await;
+        let marios_enrolment = count_of(
+            &t,
+            &format!(
+                "SELECT MIN(e.id) FROM enrolment e JOIN pupil p ON p.id = e.pupil_id \
+                 JOIN service s ON s.id = e.service_id WHERE p.family_id = {mario} AND s.kind = 'refezione'"
+            ),
+        )
+        .await;
+        let rodari_class = count(
+            &t,
+            "SELECT MIN(k.id) FROM class k JOIN school s ON s.id = k.school_id \
+             WHERE s.name = 'Scuola primaria Gianni Rodari'",
+        )
+        .await;
+        let canteen = count(&t, "SELECT id FROM service WHERE kind = 'refezione'").await;
+        let band = count_of(
+            &t,
+            &format!("SELECT MIN(id) FROM tariff_band WHERE service_id = {canteen}"),
+        )
+        .await;
+        let new_pupil = {
+            let mut h = t.db.acquire().await.unwrap();
+            refettorio_db::registry::family::insert_pupil(
+                &mut h.conn(),
+                tn.id,
+                &refettorio_db::registry::family::NewPupil {
+                    family_id: refettorio_domain::FamilyId(fam),
+                    fiscal_code: None,
+                    first_name: "Prova".into(),
+                    last_name: "Ruoli".into(),
+                    birth_date: "2020-01-01".parse().unwrap(),
+                },
+            )
+            .await
+            .unwrap()
+        };
+        let cf = |s: &str, n: &str, d: &str, f: bool, p: &str| {
+            refettorio_domain::CodiceFiscale::compute(s, n, d.parse().unwrap(), f, p)
+                .unwrap()
+                .as_str()
+                .to_string()
+        };
+        let people = format!("{base}/persone");
+        let change_field = |f: &str| format!("modifica-{marios_enrolment}-{f}");
+        let (change_day, change_diet, change_reason) = (
+            change_field("decorrenza"),
+            change_field("dieta"),
+            change_field("motivo"),
+        );
+        let gets: Vec<(String, &[StaffRole])> = gets
+            .into_iter()
+            .chain([
+                (people.clone(), OFFICE_ONLY),
+                (format!("{people}?q=Rossi"), OFFICE_ONLY),
+                (format!("{people}?q=ESE-0001"), OFFICE_ONLY),
+                (format!("{people}/famiglie/{fam}"), OFFICE_ONLY),
+                (format!("{people}/genitori/{giulia}"), OFFICE_ONLY),
+                (format!("{people}/alunni/{new_pupil}"), OFFICE_ONLY),
+                (
+                    format!("{base}/scuola"),
+                    &[StaffRole::School, StaffRole::Office][..],
+                ),
+                (
+                    format!("{base}/scuola/classi/{rodari_class}"),
+                    &[StaffRole::School, StaffRole::Office][..],
+                ),
+            ])
+            .collect();
+        let posts: Vec<(String, Vec<(&str, String)>)> = posts
+            .into_iter()
+            .chain([
+                (
+                    format!("{people}/famiglie"),
+                    vec![
+                        (
+                            "famiglia-codice-fiscale",
+                            cf("Verdi", "Anna", "1985-03-10", true, "F205"),
+                        ),
+                        ("famiglia-nome", "Anna".into()),
+                        ("famiglia-cognome", "Verdi".into()),
+                        ("famiglia-residente", "1".into()),
+                    ],
+                ),
+                (
+                    format!("{people}/famiglie/{fam}/alunni"),
+                    vec![
+                        ("alunno-nome", "Sara".into()),
+                        ("alunno-cognome", "Rossi".into()),
+                        ("alunno-nascita", "2021-02-03".into()),
+                    ],
+                ),
+                (
+                    format!("{people}/alunni/{new_pupil}"),
+                    vec![
+                        ("alunno-nome", "Prova".into()),
+                        ("alunno-cognome", "Ruoli Due".into()),
+                        ("alunno-nascita", "2020-01-01".into()),
+                    ],
+                ),
+                (
+                    format!("{people}/alunni/{new_pupil}/iscrizioni"),
+                    vec![
+                        ("iscrizione-servizio", canteen.to_string()),
+                        ("iscrizione-classe", rodari_class.to_string()),
+                        ("iscrizione-fascia", band.to_string()),
+                        ("iscrizione-inizio", "2026-11-24".into()),
+                        ("iscrizione-tessera", "RUOLI-1".into()),
+                    ],
+                ),
+                (
+                    format!("{people}/iscrizioni/{marios_enrolment}/modifiche"),
+                    vec![
+                        (change_day.as_str(), "2026-11-26".into()),
+                        (change_diet.as_str(), "nessuna".into()),
+                        (change_reason.as_str(), "prova dei ruoli".into()),
+                    ],
+                ),
+                (
+                    format!("{people}/genitori/{giulia}"),
+                    vec![
+                        ("genitore-codice-fiscale", "BNCGLI82E61F205R".into()),
+                        ("genitore-nome", "Giulia".into()),
+                        ("genitore-cognome", "Bianchi".into()),
+                        ("genitore-telefono", "+39 333 1234567".into()),
+                    ],
+                ),
+                (
+                    format!("{people}/famiglie/{fam}/delegati"),
+                    vec![
+                        (
+                            "delegato-codice-fiscale",
+                            cf("Neri", "Paolo", "1980-05-05", false, "H501"),
+                        ),
+                        ("delegato-nome", "Paolo".into()),
+                        ("delegato-cognome", "Neri".into()),
+                    ],
+                ),
+                (
+                    format!("{people}/famiglie/{fam}/intestatario"),
+                    vec![("payer-intestatario", giulia.to_string())],
+                ),
+            ])
+            .collect();
         let mut whos: Vec<Who> = vec![Who::Nobody, Who::Parent, Who::OtherTenant];
         // The office last: its POSTs are the ones that write.
         whos.extend(
@@ -1133,5 +1285,19 @@ async fn canteen_staff_correct_a_closed_day_once() {
         assert_eq!(written(&t).await, written_before);
         app.stop().await;
         t.cleanup().await;
+    }
+}
+
+/// A number read with a query built by the test (the route table's ids).
+async fn count_of(t: &TestDb, sql: &str) -> i64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    let mut h = t.db.acquire().await.unwrap();
+    match &mut h.conn() {
+        refettorio_db::Conn::Postgres(c) => {
+            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
+        }
+        refettorio_db::Conn::Sqlite(c) => {
+            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
+        }
     }
 }
