@@ -993,7 +993,7 @@ pub fn parse(kind: ImportKind, table: &Table) -> Result<(Rows, Vec<RowError>), S
                 let first = c.required(G_FIRST);
                 let email = c.optional(G_EMAIL);
                 if let Some(e) = &email
-                    && !(e.contains('@') && !e.contains(' '))
+                    && (!e.contains('@') || e.contains(' '))
                 {
                     c.fail(format!("«Email» non valida ({e})."));
                 }

@@ -95,6 +95,7 @@ macro_rules! job_columns {
 }
 
 /// Records a real import that starts now (status `running`).
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_job(
     conn: &mut Conn<'_>,
     tenant: TenantId,
@@ -124,6 +125,7 @@ pub async fn insert_job(
 
 /// Ends a job: `done` with its counts (in the import's own transaction), or `failed` with a
 /// message (after its rollback). Only a running job changes.
+#[allow(clippy::too_many_arguments)]
 pub async fn finish_job(
     conn: &mut Conn<'_>,
     tenant: TenantId,
