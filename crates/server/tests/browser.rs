@@ -678,6 +678,39 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             .unwrap()
             .unwrap();
         pages.push(format!("/t/esempio/backoffice/refettorio?classe={class}"));
+        // People: the search, a family, a guardian and a pupil found from it; the school's
+        // class lists as the office sees them.
+        pages.push("/t/esempio/backoffice/persone".into());
+        pages.push("/t/esempio/backoffice/persone?q=Rossi".into());
+        c.goto(&app.url("/t/esempio/backoffice/persone?q=Rossi"))
+            .await
+            .unwrap();
+        for kind in ["famiglie", "genitori", "alunni"] {
+            let href = c
+                .find(Locator::Css(&format!(
+                    "a[href*='/backoffice/persone/{kind}/']"
+                )))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap()
+                .unwrap();
+            pages.push(href);
+        }
+        pages.push("/t/esempio/backoffice/scuola".into());
+        c.goto(&app.url("/t/esempio/backoffice/scuola"))
+            .await
+            .unwrap();
+        let roster = c
+            .find(Locator::Css("a[href*='/backoffice/scuola/classi/']"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        pages.push(roster);
         for path in &pages {
             c.goto(&app.url(path)).await.unwrap();
             for v in axe(&c, &axe_source).await {
