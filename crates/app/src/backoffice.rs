@@ -533,6 +533,22 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("publish_document", "Documento pubblicato"),
     ("withdraw_document", "Documento ritirato"),
     ("import", "Importazione dal gestionale precedente"),
+    ("registry_add", "Anagrafica: inserimento"),
+    ("registry_edit", "Anagrafica: modifica"),
+    ("registry_delete", "Anagrafica: eliminazione"),
+    ("add_family", "Famiglia aggiunta"),
+    ("update_guardian", "Genitore modificato"),
+    ("add_pupil", "Alunno aggiunto"),
+    ("update_pupil", "Alunno modificato"),
+    ("add_delegate", "Delegato aggiunto alla famiglia"),
+    ("change_payer", "Cambio dell'intestatario"),
+    ("enrol", "Iscrizione a un servizio"),
+    ("schedule_enrolment_change", "Variazione dell'iscrizione programmata"),
+    ("apply_enrolment_change", "Variazione dell'iscrizione applicata"),
+    ("create_tenant", "Comune creato dall'amministratore della piattaforma"),
+    ("add_staff", "Utente del personale aggiunto"),
+    ("deactivate_staff", "Utente del personale disattivato"),
+    ("reactivate_staff", "Utente del personale riattivato"),
 ];
 
 /// The label of an action, or the action itself when it has none.
