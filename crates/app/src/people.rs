@@ -1020,22 +1020,22 @@ pub async fn enrol(
                 "La classe non è dell'anno scolastico del servizio.",
             ));
         }
-        if let Some(b) = band.and_then(|i| o.bands.get(i)) {
-            if b.service_id != sid {
-                errors.push(field("fascia", "La fascia non è di questo servizio."));
-            }
+        if let Some(b) = band.and_then(|i| o.bands.get(i))
+            && b.service_id != sid
+        {
+            errors.push(field("fascia", "La fascia non è di questo servizio."));
         }
-        if let Some(s) = start {
-            if s < first.min(day) || s > last {
-                errors.push(field(
-                    "inizio",
-                    format!(
-                        "Il giorno di inizio deve cadere nell'anno scolastico (dal {} al {}).",
-                        day_it(first),
-                        day_it(last)
-                    ),
-                ));
-            }
+        if let Some(s) = start
+            && (s < first.min(day) || s > last)
+        {
+            errors.push(field(
+                "inizio",
+                format!(
+                    "Il giorno di inizio deve cadere nell'anno scolastico (dal {} al {}).",
+                    day_it(first),
+                    day_it(last)
+                ),
+            ));
         }
     }
     let first_open = first_open_day(c, tenant, day).await?;
