@@ -13,7 +13,7 @@ use refettorio_db::meals::enqueue;
 use refettorio_db::registry::family::{self, NewGuardian};
 use refettorio_db::registry::staff;
 use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::{Clock, CodiceFiscale, GuardianId};
+use refettorio_domain::{Clock, CodiceFiscale, GuardianId, TenantId};
 use sha2::{Digest, Sha256};
 
 use crate::{AppError, FieldError, password};
@@ -76,7 +76,7 @@ fn dummy_hash() -> Option<&'static str> {
         .as_deref()
 }
 
-async fn verify_blocking(phc: Option<String>, candidate: String) -> bool {
+pub(crate) async fn verify_blocking(phc: Option<String>, candidate: String) -> bool {
     tokio::task::spawn_blocking(move || match phc {
         Some(phc) => password::verify(&phc, &candidate),
         None => {
@@ -90,10 +90,27 @@ async fn verify_blocking(phc: Option<String>, candidate: String) -> bool {
     .unwrap_or(false)
 }
 
-async fn hash_blocking(candidate: String) -> Result<String, AppError> {
+pub(crate) async fn hash_blocking(candidate: String) -> Result<String, AppError> {
     tokio::task::spawn_blocking(move || password::hash(&candidate))
         .await
         .map_err(|_| AppError::Password)?
+}
+
+/// Refuses a login after [`MAX_FAILURES`] failures within [`THROTTLE_WINDOW`], saying when
+/// to try again.
+pub(crate) fn throttle(
+    failures: u32,
+    first: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    if failures < MAX_FAILURES {
+        return Ok(());
+    }
+    let until = first.unwrap_or(now) + THROTTLE_WINDOW;
+    let minutes = (until.duration_since(now).as_secs() / 60 + 1).max(1);
+    Err(AppError::Throttled(format!(
+        "Troppi tentativi di accesso non riusciti. Riprova fra {minutes} minuti o recupera la password."
+    )))
 }
 
 /// Logs in a guardian (the identifier is a fiscal code) or a staff user (a username).
@@ -115,13 +132,7 @@ pub async fn login(
     let c = &mut h.conn();
     let (failures, first) =
         auth::failures_since(c, tenant.id, &subject_key, now - THROTTLE_WINDOW).await?;
-    if failures >= MAX_FAILURES {
-        let until = first.unwrap_or(now) + THROTTLE_WINDOW;
-        let minutes = (until.duration_since(now).as_secs() / 60 + 1).max(1);
-        return Err(AppError::Throttled(format!(
-            "Troppi tentativi di accesso non riusciti. Riprova fra {minutes} minuti o recupera la password."
-        )));
-    }
+    throttle(failures, first, now)?;
     let (subject, phc) = match CodiceFiscale::parse(&subject_key) {
         Ok(cf) => {
             if !tenant.settings.citizen_local_login {
@@ -154,19 +165,20 @@ pub async fn login(
     // Housekeeping, cheap through the expiry index: sessions past their expiry and failed
     // logins older than a day.
     auth::purge_expired(c, now).await?;
-    open_session(c, tenant, subject, now).await
+    open_session(c, Some(tenant.id), subject, now).await
 }
 
-async fn open_session(
+/// Opens a session; `tenant` is `None` only for a platform administrator.
+pub(crate) async fn open_session(
     c: &mut refettorio_db::Conn<'_>,
-    tenant: &Tenant,
+    tenant: Option<TenantId>,
     subject: Subject,
     now: Timestamp,
 ) -> Result<NewSession, AppError> {
     let (token, hash) = new_token()?;
     let (csrf, _) = new_token()?;
     let session = Session {
-        tenant: tenant.id,
+        tenant,
         subject,
         csrf_token: csrf,
         expires_at: now + IDLE,

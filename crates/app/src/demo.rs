@@ -72,6 +72,11 @@ pub const DEMO_STAFF: [(&str, &str, &str, StaffRole); 4] = [
     ),
 ];
 
+/// The demo's platform administrator (no municipality), who logs in at `/admin/accedi`.
+pub const DEMO_ADMIN_USER: &str = "admin";
+pub const DEMO_ADMIN_PASSWORD: &str = "demo-amministratore";
+pub const DEMO_ADMIN_NAME: &str = "Amministratore della piattaforma";
+
 /// The school (index in the demo's list of schools) whose classes the demo's school user sees.
 pub const DEMO_SCHOOL: usize = 1;
 
@@ -144,18 +149,25 @@ async fn demo_present(db: &Db) -> Result<bool, AppError> {
 struct Hashes {
     parent: String,
     staff: Vec<String>,
+    admin: String,
 }
 
 async fn hash_all() -> Result<Hashes, AppError> {
     let spawn = |p: &'static str| tokio::task::spawn_blocking(move || password::hash(p));
     let parent = spawn(DEMO_PARENT_PASSWORD);
+    let admin = spawn(DEMO_ADMIN_PASSWORD);
     let staff: Vec<_> = DEMO_STAFF.iter().map(|&(_, p, _, _)| spawn(p)).collect();
     let parent = parent.await.map_err(|_| AppError::Password)??;
+    let admin = admin.await.map_err(|_| AppError::Password)??;
     let mut out = Vec::with_capacity(staff.len());
     for h in staff {
         out.push(h.await.map_err(|_| AppError::Password)??);
     }
-    Ok(Hashes { parent, staff: out })
+    Ok(Hashes {
+        parent,
+        staff: out,
+        admin,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1202,6 +1214,9 @@ async fn write(
         diets.push(service::insert_diet(c, t, code, name, kind).await?);
     }
 
+    // The platform administrator, unless one with that username is already there.
+    refettorio_db::platform::insert_admin(c, DEMO_ADMIN_USER, DEMO_ADMIN_NAME, &hashes.admin)
+        .await?;
     for ((username, _, display, role), hash) in DEMO_STAFF.iter().zip(&hashes.staff) {
         let id = staff::insert_staff(c, t, username, display, *role, hash).await?;
         if *role == StaffRole::School {

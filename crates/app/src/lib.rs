@@ -13,6 +13,7 @@ pub mod meals;
 pub mod pagopa;
 pub mod password;
 pub mod people;
+pub mod platform;
 pub mod portal;
 pub mod registry;
 pub mod reports;

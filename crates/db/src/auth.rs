@@ -15,7 +15,10 @@ pub enum Subject {
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    pub tenant: TenantId,
+    /// The municipality the session was opened in; `None` only for a platform administrator's
+    /// session (opened at `/admin/accedi`), which opens no municipality's pages: every tenant
+    /// page compares `session.tenant == Some(tenant.id)`.
+    pub tenant: Option<TenantId>,
     pub subject: Subject,
     pub csrf_token: String,
     pub expires_at: jiff::Timestamp,
@@ -37,7 +40,7 @@ pub async fn insert_session(
     on_conn!(conn, |c| {
         sqlx::query(sql)
             .bind(token_hash)
-            .bind(s.tenant.get())
+            .bind(s.tenant.map(TenantId::get))
             .bind(guardian)
             .bind(staff)
             .bind(&s.csrf_token)
@@ -60,7 +63,7 @@ pub async fn session(
                FROM web_session WHERE token_hash = $1 AND expires_at > $2";
     #[derive(sqlx::FromRow)]
     struct Row {
-        tenant_id: i64,
+        tenant_id: Option<i64>,
         guardian_id: Option<i64>,
         staff_id: Option<i64>,
         csrf_token: String,
@@ -85,7 +88,7 @@ pub async fn session(
         }
     };
     Ok(Some(Session {
-        tenant: TenantId(r.tenant_id),
+        tenant: r.tenant_id.map(TenantId),
         subject,
         csrf_token: r.csrf_token,
         expires_at: from_micros(r.expires_at)?,

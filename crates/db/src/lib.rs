@@ -11,6 +11,7 @@ pub mod content;
 pub mod import;
 pub mod meals;
 pub mod pagopa;
+pub mod platform;
 pub mod registry;
 pub mod reports;
 pub mod synthetic;

@@ -2,6 +2,7 @@
 //! tenant resolution from the host or the `/t/<slug>/` prefix, and the HTTP middleware stack.
 
 pub(crate) mod access;
+mod admin;
 mod area;
 pub mod assets;
 mod backoffice;
@@ -370,6 +371,21 @@ pub fn router(state: AppState) -> Router {
         .route("/accessibilita", get(pages::accessibility))
         .route("/static/{*path}", get(assets::serve))
         .route("/t/{slug}", get(pages::tenant_home_redirect))
+        // The platform administrator (no municipality): each handler takes admin::PlatformAdmin.
+        .route("/admin", get(admin::home))
+        .route("/admin/accedi", get(admin::login_form).post(admin::login))
+        .route("/admin/esci", post(admin::logout))
+        .route("/admin/comuni", post(admin::create_tenant))
+        .route("/admin/comuni/{slug}", get(admin::tenant))
+        .route("/admin/comuni/{slug}/personale", post(admin::add_staff))
+        .route(
+            "/admin/comuni/{slug}/personale/{id}/disattiva",
+            post(admin::deactivate),
+        )
+        .route(
+            "/admin/comuni/{slug}/personale/{id}/riattiva",
+            post(admin::reactivate),
+        )
         .route("/pagopa/paForNode", post(pagopa::station::pa_for_node))
         .route(
             "/pagopa/sandbox/checkout/ec/v1/carts",

@@ -206,17 +206,18 @@ impl FromRequestParts<AppState> for Citizen {
             return Err(to_login(&tenant, &uri));
         };
         let guardian_id = match session.subject {
-            Subject::Guardian(g) if session.tenant == tenant.id => g,
+            Subject::Guardian(g) if session.tenant == Some(tenant.id) => g,
             // The municipality's staff have the back office instead (the header's user button
             // points here on every page).
-            Subject::Staff(_) if session.tenant == tenant.id => {
+            Subject::Staff(_) if session.tenant == Some(tenant.id) => {
                 return Err(axum::response::Redirect::to(&format!(
                     "/t/{}/backoffice",
                     tenant.slug
                 ))
                 .into_response());
             }
-            // A session of another municipality: not this area.
+            // A session of another municipality, or the platform administrator's (no
+            // municipality): not this area.
             _ => return Err(to_login(&tenant, &uri)),
         };
         let loaded = async {

@@ -18,8 +18,9 @@ pub struct StaffUser {
     pub active: bool,
 }
 
+/// A `staff_user` row as selected (also by `crate::platform`).
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     id: i64,
     tenant_id: Option<i64>,
     username: String,

@@ -237,7 +237,7 @@ impl FromRequestParts<AppState> for Staff {
         let found = current_session(state, &parts.headers)
             .await
             .map_err(IntoResponse::into_response)?;
-        let Some((session, _)) = found.filter(|(s, _)| s.tenant == tenant.id) else {
+        let Some((session, _)) = found.filter(|(s, _)| s.tenant == Some(tenant.id)) else {
             return Err(to_login(&tenant, &uri));
         };
         let Subject::Staff(id) = session.subject else {

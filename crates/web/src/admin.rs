@@ -1,0 +1,492 @@
+//! The platform administrator's pages at `/admin`: login and logout, the list of
+//! municipalities with the form to add one (with its first office user), and a
+//! municipality's staff with the forms to add, deactivate and reactivate a user.
+//!
+//! Every handler takes [`PlatformAdmin`]: a session with no municipality of an active staff
+//! user whose role is `platform_admin`. A municipality's session (staff or family) gets 403;
+//! no session, the login. Every POST checks the session's CSRF token.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::platform::{self, StaffInput, TENANT_ROLES, TenantInput, TenantRow};
+use refettorio_app::{AppError, FieldError};
+use refettorio_db::auth::{Session, Subject};
+use refettorio_db::registry::staff::StaffUser;
+use refettorio_db::registry::tenant::Tenant;
+use refettorio_domain::StaffUserId;
+use serde::Deserialize;
+
+use crate::access::with_csrf_cookie;
+use crate::pages::Layout;
+use crate::session::{
+    SESSION_COOKIE, anonymous_csrf, check_anonymous_csrf, current_session, same_origin, same_token,
+    set_cookie,
+};
+use crate::{AppState, WebError};
+
+const LOGIN: &str = "/admin/accedi";
+
+/// A logged-in platform administrator.
+pub(crate) struct PlatformAdmin {
+    pub user: StaffUser,
+    pub session: Session,
+}
+
+impl PlatformAdmin {
+    fn check_csrf(&self, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
+        (same_origin(headers) && same_token(&self.session.csrf_token, submitted))
+            .then_some(())
+            .ok_or(WebError::Forbidden)
+    }
+
+    /// Who is written in the audit log of the municipality changed.
+    fn actor(&self) -> String {
+        format!("platform:{}", self.user.id.get())
+    }
+}
+
+impl FromRequestParts<AppState> for PlatformAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let found = current_session(state, &parts.headers)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some((session, _)) = found else {
+            return Err(Redirect::to(LOGIN).into_response());
+        };
+        // A municipality's session (its staff or a family) never opens these pages.
+        let (None, Subject::Staff(id)) = (session.tenant, session.subject) else {
+            return Err(WebError::Forbidden.into_response());
+        };
+        match platform::admin(&state.db, id).await {
+            Ok(Some(user)) => Ok(PlatformAdmin { user, session }),
+            Ok(None) => Err(WebError::Forbidden.into_response()),
+            Err(e) => Err(WebError::from(e).into_response()),
+        }
+    }
+}
+
+fn message_of(errors: &[FieldError], field: &str) -> Option<String> {
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.clone())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login and logout
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/login.html")]
+struct LoginPage<'a> {
+    layout: Layout<'a>,
+    csrf: String,
+    username: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct LoginQuery {
+    esito: Option<String>,
+}
+
+/// `GET /admin/accedi`
+pub(crate) async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, WebError> {
+    let (csrf, new) = anonymous_csrf(&headers)?;
+    let page = LoginPage {
+        layout: Layout::plain("Accesso amministrazione"),
+        csrf: csrf.clone(),
+        username: String::new(),
+        error: None,
+        notice: (q.esito.as_deref() == Some("uscito"))
+            .then_some("Sei uscito dall'amministrazione della piattaforma."),
+    }
+    .into_response();
+    Ok(with_csrf_cookie(&state, page, &csrf, new))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// `POST /admin/accedi`
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    check_anonymous_csrf(&headers, &f.csrf)?;
+    match platform::login(&state.db, state.clock.as_ref(), &f.username, &f.password).await {
+        Ok(s) => {
+            let mut r = Redirect::to("/admin").into_response();
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(
+                    SESSION_COOKIE,
+                    &s.token,
+                    state.config.secure_cookies(),
+                    None,
+                ),
+            );
+            Ok(r)
+        }
+        Err(e @ (AppError::Unauthorized(_) | AppError::Throttled(_))) => {
+            let status = match e {
+                AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            Ok((
+                status,
+                LoginPage {
+                    layout: Layout::plain("Accesso amministrazione"),
+                    csrf: f.csrf,
+                    username: f.username,
+                    error: Some(e.to_string()),
+                    notice: None,
+                },
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfOnly {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// `POST /admin/esci`
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    a.check_csrf(&headers, &f.csrf)?;
+    if let Some(token) = crate::session::cookie(&headers, SESSION_COOKIE) {
+        refettorio_app::auth::logout(&state.db, token).await?;
+    }
+    let mut r = Redirect::to("/admin/accedi?esito=uscito").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", state.config.secure_cookies(), Some(0)),
+    );
+    Ok(r)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Municipalities
+
+/// The form of a new municipality, as typed.
+#[derive(Deserialize, Default)]
+pub(crate) struct TenantForm {
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    fiscal_code: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    cutoff: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+impl TenantForm {
+    fn input(&self) -> TenantInput {
+        TenantInput {
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            fiscal_code: self.fiscal_code.clone(),
+            timezone: self.timezone.clone(),
+            cutoff: self.cutoff.clone(),
+            office: StaffInput {
+                username: self.username.clone(),
+                display_name: self.display_name.clone(),
+                role: String::new(),
+                password: self.password.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/home.html")]
+struct HomePage<'a> {
+    layout: Layout<'a>,
+    name: &'a str,
+    csrf: &'a str,
+    tenants: Vec<TenantRow>,
+    form: TenantForm,
+    errors: Vec<FieldError>,
+}
+
+impl HomePage<'_> {
+    fn error(&self, field: &str) -> Option<String> {
+        message_of(&self.errors, field)
+    }
+}
+
+async fn render_home(
+    state: &AppState,
+    a: &PlatformAdmin,
+    form: TenantForm,
+    errors: Vec<FieldError>,
+) -> Result<Response, WebError> {
+    let tenants = platform::tenants(&state.db).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let form = TenantForm {
+        timezone: if form.timezone.is_empty() {
+            "Europe/Rome".into()
+        } else {
+            form.timezone
+        },
+        cutoff: if form.cutoff.is_empty() {
+            "09:30".into()
+        } else {
+            form.cutoff
+        },
+        // A password is never shown back.
+        password: String::new(),
+        ..form
+    };
+    let page = HomePage {
+        layout: Layout::plain("Amministrazione della piattaforma"),
+        name: &a.user.display_name,
+        csrf: &a.session.csrf_token,
+        tenants,
+        form,
+        errors,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `GET /admin`
+pub(crate) async fn home(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+) -> Result<Response, WebError> {
+    render_home(&state, &a, TenantForm::default(), Vec::new()).await
+}
+
+/// `POST /admin/comuni`: a new municipality with its first office user.
+pub(crate) async fn create_tenant(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+    headers: HeaderMap,
+    Form(f): Form<TenantForm>,
+) -> Result<Response, WebError> {
+    a.check_csrf(&headers, &f.csrf)?;
+    match platform::create_tenant(&state.db, state.clock.as_ref(), &a.actor(), &f.input()).await {
+        Ok(t) => {
+            Ok(Redirect::to(&format!("/admin/comuni/{}?esito=creato", t.slug)).into_response())
+        }
+        Err(AppError::Fields(errors)) => render_home(&state, &a, f, errors).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A municipality's staff
+
+#[derive(Deserialize, Default)]
+pub(crate) struct StaffForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    password: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct TenantQuery {
+    esito: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/tenant.html")]
+struct TenantPage<'a> {
+    layout: Layout<'a>,
+    name: &'a str,
+    csrf: &'a str,
+    tenant: Tenant,
+    users: Vec<StaffUser>,
+    roles: Vec<(&'static str, &'static str)>,
+    form: StaffForm,
+    errors: Vec<FieldError>,
+    notice: Option<&'static str>,
+}
+
+impl TenantPage<'_> {
+    fn error(&self, field: &str) -> Option<String> {
+        message_of(&self.errors, field)
+    }
+}
+
+fn notice(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "creato" => Some("Comune creato con il primo utente dell'ufficio scuola."),
+        "aggiunto" => Some("Utente aggiunto."),
+        "disattivato" => Some("Utente disattivato: non può più accedere."),
+        "riattivato" => Some("Utente riattivato."),
+        _ => None,
+    }
+}
+
+async fn render_tenant(
+    state: &AppState,
+    a: &PlatformAdmin,
+    slug: &str,
+    form: StaffForm,
+    errors: Vec<FieldError>,
+    notice: Option<&'static str>,
+) -> Result<Response, WebError> {
+    let (tenant, users) = platform::tenant_staff(&state.db, slug).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = TenantPage {
+        layout: Layout::plain("Personale del Comune"),
+        name: &a.user.display_name,
+        csrf: &a.session.csrf_token,
+        tenant,
+        users,
+        roles: TENANT_ROLES
+            .iter()
+            .map(|r| (r.as_str(), r.label_it()))
+            .collect(),
+        form: StaffForm {
+            password: String::new(),
+            ..form
+        },
+        errors,
+        notice,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `GET /admin/comuni/<slug>`
+pub(crate) async fn tenant(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+    Path(slug): Path<String>,
+    Query(q): Query<TenantQuery>,
+) -> Result<Response, WebError> {
+    render_tenant(
+        &state,
+        &a,
+        &slug,
+        StaffForm::default(),
+        Vec::new(),
+        notice(q.esito.as_deref()),
+    )
+    .await
+}
+
+/// `POST /admin/comuni/<slug>/personale`: a new staff user of any municipality role.
+pub(crate) async fn add_staff(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<StaffForm>,
+) -> Result<Response, WebError> {
+    a.check_csrf(&headers, &f.csrf)?;
+    let (t, _) = platform::tenant_staff(&state.db, &slug).await?;
+    let input = StaffInput {
+        username: f.username.clone(),
+        display_name: f.display_name.clone(),
+        role: f.role.clone(),
+        password: f.password.clone(),
+    };
+    match platform::add_staff(&state.db, state.clock.as_ref(), &a.actor(), &t, &input).await {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/admin/comuni/{}?esito=aggiunto", t.slug)).into_response())
+        }
+        Err(AppError::Fields(errors)) => render_tenant(&state, &a, &slug, f, errors, None).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn set_active(
+    state: AppState,
+    a: PlatformAdmin,
+    slug: String,
+    id: i64,
+    headers: HeaderMap,
+    f: CsrfOnly,
+    active: bool,
+) -> Result<Response, WebError> {
+    a.check_csrf(&headers, &f.csrf)?;
+    let (t, _) = platform::tenant_staff(&state.db, &slug).await?;
+    platform::set_staff_active(
+        &state.db,
+        state.clock.as_ref(),
+        &a.actor(),
+        &t,
+        StaffUserId(id),
+        active,
+    )
+    .await?;
+    let esito = if active { "riattivato" } else { "disattivato" };
+    Ok(Redirect::to(&format!("/admin/comuni/{}?esito={esito}", t.slug)).into_response())
+}
+
+/// `POST /admin/comuni/<slug>/personale/<id>/disattiva`
+pub(crate) async fn deactivate(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+    Path((slug, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    set_active(state, a, slug, id, headers, f, false).await
+}
+
+/// `POST /admin/comuni/<slug>/personale/<id>/riattiva`
+pub(crate) async fn reactivate(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+    Path((slug, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    set_active(state, a, slug, id, headers, f, true).await
+}
