@@ -248,7 +248,16 @@ pub async fn debtors(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<Debtor
          WHERE b.bal < 0 \
          ORDER BY b.bal, g.last_name, g.first_name, a.id"
     );
-    type Row = (i64, i64, String, String, String, Option<String>, String, i64);
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        i64,
+    );
     let rows: Vec<Row> = on_conn!(conn, |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(tenant.get())
