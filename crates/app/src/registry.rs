@@ -9,9 +9,11 @@
 //! fixed fee (`enrolment.meal_price_cents`, given at enrolment with the sibling reduction), and
 //! every meal charged keeps its amount in the ledger. Changing a band therefore changes the
 //! amounts given to enrolments made (or moved into the band) from then on. Only if the office
-//! asks, the same change also reprices the band's active enrolments, each keeping its share of
-//! reduction ([`service::reprice_enrolments`]): meals of days already closed stay charged as
-//! they were, and the new price applies from the first day not closed yet ([`price_from`]).
+//! asks, the same change also reprices the band's active enrolments as a new enrolment would
+//! be priced (the band's price with the sibling reduction of the pupil's rank among the
+//! family's children enrolled in the service, eldest first; exempt: nothing): meals of days
+//! already closed stay charged as they were, and the new price applies from the first day not
+//! closed yet ([`price_from`]).
 //!
 //! Something still referenced (a school with classes, a band with enrolments, a diet in use…)
 //! is never deleted: the office is told why, in Italian.
@@ -24,7 +26,8 @@ use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::{Conn, Db, DbError, meals};
 use refettorio_domain::{
     Billing, Cents, ClassId, Clock, DietId, DietKind, Residency, SchoolCalendar, SchoolId,
-    SchoolKind, SchoolYearId, ServiceId, ServiceKind, TariffBandId, Weekdays, today,
+    SchoolKind, SchoolYearId, ServiceId, ServiceKind, TariffBandId, Weekdays,
+    sibling_rank_reduction, today,
 };
 
 use crate::{AppError, FieldError};
@@ -1333,7 +1336,8 @@ fn band_not_found() -> AppError {
 }
 
 /// Changes a band. Its enrolments keep their amounts unless `input.reprice`: then the active
-/// ones get the new amounts from the first day not closed yet (see the module's comment).
+/// ones get the new amounts, priced as a new enrolment, from the first day not closed yet (see
+/// the module's comment).
 pub async fn edit_band(
     db: &Db,
     clock: &dyn Clock,
@@ -1354,15 +1358,18 @@ pub async fn edit_band(
     let amounts_changed = (old.meal_price, old.fixed_fee) != (new.meal_price, new.fixed_fee);
     let repriced = if input.reprice && amounts_changed {
         let from = price_from(c, clock, tenant).await?;
-        let n = service::reprice_enrolments(
-            c,
-            tenant.id,
-            id,
-            old.meal_price,
-            new.meal_price,
-            new.fixed_fee,
-        )
-        .await?;
+        let reductions = service::sibling_reductions(c, tenant.id, old.service_id).await?;
+        let mut n = 0u64;
+        for (enrolment, rank) in service::band_enrolment_ranks(c, tenant.id, id).await? {
+            let price = new
+                .meal_price
+                .apply_basis_points(sibling_rank_reduction(rank, &reductions))
+                .ok_or_else(|| AppError::Invalid("Prezzo del pasto fuori scala.".into()))?;
+            if service::set_enrolment_amounts(c, tenant.id, enrolment, price, new.fixed_fee).await?
+            {
+                n += 1;
+            }
+        }
         after = format!(
             "{},\"enrolments_repriced\":{n},\"repriced_from\":{}}}",
             after.trim_end_matches('}'),

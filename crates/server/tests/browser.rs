@@ -714,6 +714,49 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         for path in &pages {
             c.goto(&app.url(path)).await.unwrap();
             for v in axe(&c, &axe_source).await {
+        // The registry of the service's structure: its lists, and one page of each kind found
+        // from them (a school, a class, a year with its calendar, a service, a band, a diet).
+        for p in ["", "/scuole", "/anni", "/servizi", "/diete"] {
+            pages.push(format!("/t/esempio/backoffice/anagrafiche{p}"));
+        }
+        for (list, detail) in [
+            ("/scuole", "/scuole/"),
+            ("/anni", "/anni/"),
+            ("/servizi", "/servizi/"),
+            ("/diete", "/diete/"),
+        ] {
+            c.goto(&app.url(&format!("/t/esempio/backoffice/anagrafiche{list}")))
+                .await
+                .unwrap();
+            let href = c
+                .find(Locator::Css(&format!(
+                    "a[href*='/backoffice/anagrafiche{detail}']"
+                )))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap()
+                .unwrap();
+            c.goto(&app.url(&href)).await.unwrap();
+            pages.push(href);
+            let inner = match detail {
+                "/scuole/" => "/classi/",
+                "/servizi/" => "/fasce/",
+                _ => continue,
+            };
+            let href = c
+                .find(Locator::Css(&format!(
+                    "a[href*='/backoffice/anagrafiche{inner}']"
+                )))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap()
+                .unwrap();
+            pages.push(href);
+        }
                 failures.push(format!("{width}px {path}: {v}"));
             }
         }

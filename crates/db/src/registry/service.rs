@@ -458,9 +458,286 @@ pub async fn enrolment(
     row.map(Enrolment::try_from).transpose()
 }
 
+// --- Services, bands, reductions and diets as the office edits them (app::registry).
+
+pub async fn service(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: ServiceId,
+) -> Result<Option<Service>> {
+    let sql = "SELECT id, school_year_id, kind, billing, name FROM service WHERE tenant_id = $1 AND id = $2";
+    let row: Option<ServiceRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(Service::try_from).transpose()
+}
+
+/// Changes a service's name and billing. False if there is no such service in the tenant.
+pub async fn update_service(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: ServiceId,
+    billing: Billing,
+    name: &str,
+) -> Result<bool> {
+    let sql = "UPDATE service SET billing = $3, name = $4 WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(billing.as_str())
+            .bind(name)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+pub async fn band(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: TariffBandId,
+) -> Result<Option<TariffBand>> {
+    let sql = "SELECT id, service_id, name, isee_min_cents, isee_max_cents, residency, meal_price_cents, \
+               fixed_fee_cents, exempt FROM tariff_band WHERE tenant_id = $1 AND id = $2";
+    let row: Option<BandRow> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(TariffBand::try_from).transpose()
+}
+
+/// Changes a band (its service stays). Enrolments keep the amounts they were given: see
+/// [`set_enrolment_amounts`]. False if there is no such band in the tenant.
+pub async fn update_band(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: TariffBandId,
+    b: &NewTariffBand,
+) -> Result<bool> {
+    let sql = "UPDATE tariff_band SET name = $3, isee_min_cents = $4, isee_max_cents = $5, residency = $6, \
+               meal_price_cents = $7, fixed_fee_cents = $8, exempt = $9 WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(&b.name)
+            .bind(b.isee_min.get())
+            .bind(b.isee_max.map(Cents::get))
+            .bind(b.residency.as_str())
+            .bind(b.meal_price.get())
+            .bind(b.fixed_fee.get())
+            .bind(b.exempt)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// The enrolments in a band: (all, active).
+pub async fn band_enrolments(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    band: TariffBandId,
+) -> Result<(i64, i64)> {
+    let sql = "SELECT COUNT(*), COUNT(CASE WHEN state = 'attivo' THEN 1 END) FROM enrolment \
+               WHERE tenant_id = $1 AND tariff_band_id = $2";
+    let row: (i64, i64) = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(band.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(row)
+}
+
+/// The active enrolments of a band with the pupil's rank among the children of its family
+/// enrolled (actively) in the same service, eldest first (1 = the eldest): what the sibling
+/// reduction of a new enrolment is read from.
+pub async fn band_enrolment_ranks(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    band: TariffBandId,
+) -> Result<Vec<(EnrolmentId, u32)>> {
+    let sql = "SELECT e.id, 1 + (SELECT COUNT(*) FROM pupil p JOIN enrolment e2 \
+               ON e2.tenant_id = p.tenant_id AND e2.pupil_id = p.id \
+               WHERE p.tenant_id = e.tenant_id AND p.family_id = me.family_id \
+               AND e2.service_id = e.service_id AND e2.state = 'attivo' \
+               AND (p.birth_date < me.birth_date OR (p.birth_date = me.birth_date AND p.id < me.id))) \
+               FROM enrolment e JOIN pupil me ON me.tenant_id = e.tenant_id AND me.id = e.pupil_id \
+               WHERE e.tenant_id = $1 AND e.tariff_band_id = $2 AND e.state = 'attivo' ORDER BY e.id";
+    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(band.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter()
+        .map(|(id, rank)| {
+            Ok((
+                EnrolmentId(id),
+                u32::try_from(rank).map_err(corrupt("sibling rank"))?,
+            ))
+        })
+        .collect()
+}
+
+/// Gives an enrolment new amounts. Only what is charged from now on reads them: meals already
+/// charged keep their amount in the ledger.
+pub async fn set_enrolment_amounts(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: EnrolmentId,
+    meal_price: Cents,
+    fixed_fee: Cents,
+) -> Result<bool> {
+    let sql = "UPDATE enrolment SET meal_price_cents = $3, fixed_fee_cents = $4 \
+               WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(meal_price.get())
+            .bind(fixed_fee.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Deletes a band no enrolment names (see [`band_enrolments`]). False if there is no such
+/// band in the tenant.
+pub async fn delete_band(conn: &mut Conn<'_>, tenant: TenantId, id: TariffBandId) -> Result<bool> {
+    let sql = "DELETE FROM tariff_band WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Removes the reduction from `from_rank`. False if there was none.
+pub async fn delete_sibling_reduction(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    service: ServiceId,
+    from_rank: u32,
+) -> Result<bool> {
+    let rank = i32::try_from(from_rank).map_err(corrupt("sibling rank"))?;
+    let sql =
+        "DELETE FROM sibling_reduction WHERE tenant_id = $1 AND service_id = $2 AND from_rank = $3";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(service.get())
+            .bind(rank)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+pub async fn diet(conn: &mut Conn<'_>, tenant: TenantId, id: DietId) -> Result<Option<Diet>> {
+    let sql = "SELECT id, code, name, kind FROM diet WHERE tenant_id = $1 AND id = $2";
+    let row: Option<(i64, String, String, String)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    row.map(|(id, code, name, kind)| {
+        Ok(Diet {
+            id: DietId(id),
+            code,
+            name,
+            kind: parse_enum(&kind, "diet kind", DietKind::parse)?,
+        })
+    })
+    .transpose()
+}
+
+/// Changes a diet's code, name and kind. False if there is no such diet in the tenant.
+pub async fn update_diet(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: DietId,
+    code: &str,
+    name: &str,
+    kind: DietKind,
+) -> Result<bool> {
+    let sql = "UPDATE diet SET code = $3, name = $4, kind = $5 WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .bind(code)
+            .bind(name)
+            .bind(kind.as_str())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// What still points at a diet: (enrolments, 1 if a ledger entry names it).
+pub async fn diet_references(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: DietId,
+) -> Result<(i64, i64)> {
+    let sql = "SELECT (SELECT COUNT(*) FROM enrolment WHERE tenant_id = $1 AND diet_id = $2), \
+               (SELECT COUNT(*) FROM (SELECT 1 FROM ledger_entry WHERE tenant_id = $1 AND diet_id = $2 LIMIT 1) l)";
+    let row: (i64, i64) = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(row)
+}
+
+/// Deletes a diet nothing points at (see [`diet_references`]). False if there is no such
+/// diet in the tenant.
+pub async fn delete_diet(conn: &mut Conn<'_>, tenant: TenantId, id: DietId) -> Result<bool> {
+    let sql = "DELETE FROM diet WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
 /// Rewrites what may change on an enrolment: school and class, band and prices, diet, state.
 /// (Service, pupil, start date and card stay; `account_id` stays, the family being the same.)
-pub async fn update_enrolment(conn: &mut Conn<'_>, tenant: TenantId, e: &Enrolment) -> Result<bool> {
+pub async fn update_enrolment(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    e: &Enrolment,
+) -> Result<bool> {
     let sql = "UPDATE enrolment SET school_id = $3, class_id = $4, tariff_band_id = $5, meal_price_cents = $6, \
                fixed_fee_cents = $7, diet_id = $8, state = $9 WHERE tenant_id = $1 AND id = $2";
     let n = on_conn!(conn, |c| {
@@ -665,255 +942,6 @@ pub async fn mark_change_applied(
             .bind(tenant.get())
             .bind(id)
             .bind(crate::micros(now))
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
-}
-
-// --- Services, bands, reductions and diets as the office edits them (app::registry).
-
-pub async fn service(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    id: ServiceId,
-) -> Result<Option<Service>> {
-    let sql = "SELECT id, school_year_id, kind, billing, name FROM service WHERE tenant_id = $1 AND id = $2";
-    let row: Option<ServiceRow> = on_conn!(conn, |c| {
-        sqlx::query_as(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .fetch_optional(&mut *c)
-            .await?
-    });
-    row.map(Service::try_from).transpose()
-}
-
-/// Changes a service's name and billing. False if there is no such service in the tenant.
-pub async fn update_service(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    id: ServiceId,
-    billing: Billing,
-    name: &str,
-) -> Result<bool> {
-    let sql = "UPDATE service SET billing = $3, name = $4 WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .bind(billing.as_str())
-            .bind(name)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
-}
-
-pub async fn band(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    id: TariffBandId,
-) -> Result<Option<TariffBand>> {
-    let sql = "SELECT id, service_id, name, isee_min_cents, isee_max_cents, residency, meal_price_cents, \
-               fixed_fee_cents, exempt FROM tariff_band WHERE tenant_id = $1 AND id = $2";
-    let row: Option<BandRow> = on_conn!(conn, |c| {
-        sqlx::query_as(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .fetch_optional(&mut *c)
-            .await?
-    });
-    row.map(TariffBand::try_from).transpose()
-}
-
-/// Changes a band (its service stays). Enrolments keep the amounts they were given: see
-/// [`reprice_enrolments`]. False if there is no such band in the tenant.
-pub async fn update_band(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    id: TariffBandId,
-    b: &NewTariffBand,
-) -> Result<bool> {
-    let sql = "UPDATE tariff_band SET name = $3, isee_min_cents = $4, isee_max_cents = $5, residency = $6, \
-               meal_price_cents = $7, fixed_fee_cents = $8, exempt = $9 WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .bind(&b.name)
-            .bind(b.isee_min.get())
-            .bind(b.isee_max.map(Cents::get))
-            .bind(b.residency.as_str())
-            .bind(b.meal_price.get())
-            .bind(b.fixed_fee.get())
-            .bind(b.exempt)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
-}
-
-/// The enrolments in a band: (all, active).
-pub async fn band_enrolments(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    band: TariffBandId,
-) -> Result<(i64, i64)> {
-    let sql = "SELECT COUNT(*), COUNT(CASE WHEN state = 'attivo' THEN 1 END) FROM enrolment \
-               WHERE tenant_id = $1 AND tariff_band_id = $2";
-    let row: (i64, i64) = on_conn!(conn, |c| {
-        sqlx::query_as(sql)
-            .bind(tenant.get())
-            .bind(band.get())
-            .fetch_one(&mut *c)
-            .await?
-    });
-    Ok(row)
-}
-
-/// Gives the active enrolments of a band the band's new amounts: the meal price scaled from
-/// `old_price` to `new_price` (so a sibling reduction stays the same share; from a price of
-/// zero, the new price itself) and the new fixed fee. Only what is charged from now on reads
-/// these: meals already charged keep their amount in the ledger. The number of enrolments
-/// changed.
-pub async fn reprice_enrolments(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    band: TariffBandId,
-    old_price: Cents,
-    new_price: Cents,
-    new_fee: Cents,
-) -> Result<u64> {
-    // Integer division truncates on both databases; the values are never negative.
-    let sql = "UPDATE enrolment SET fixed_fee_cents = $5, meal_price_cents = CASE \
-               WHEN $3 = 0 OR $4 = 0 THEN $4 \
-               ELSE (meal_price_cents * $4 + $3 / 2) / $3 END \
-               WHERE tenant_id = $1 AND tariff_band_id = $2 AND state = 'attivo'";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(band.get())
-            .bind(old_price.get())
-            .bind(new_price.get())
-            .bind(new_fee.get())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n)
-}
-
-/// Deletes a band no enrolment names (see [`band_enrolments`]). False if there is no such
-/// band in the tenant.
-pub async fn delete_band(conn: &mut Conn<'_>, tenant: TenantId, id: TariffBandId) -> Result<bool> {
-    let sql = "DELETE FROM tariff_band WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
-}
-
-/// Removes the reduction from `from_rank`. False if there was none.
-pub async fn delete_sibling_reduction(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    service: ServiceId,
-    from_rank: u32,
-) -> Result<bool> {
-    let rank = i32::try_from(from_rank).map_err(corrupt("sibling rank"))?;
-    let sql =
-        "DELETE FROM sibling_reduction WHERE tenant_id = $1 AND service_id = $2 AND from_rank = $3";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(service.get())
-            .bind(rank)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
-}
-
-pub async fn diet(conn: &mut Conn<'_>, tenant: TenantId, id: DietId) -> Result<Option<Diet>> {
-    let sql = "SELECT id, code, name, kind FROM diet WHERE tenant_id = $1 AND id = $2";
-    let row: Option<(i64, String, String, String)> = on_conn!(conn, |c| {
-        sqlx::query_as(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .fetch_optional(&mut *c)
-            .await?
-    });
-    row.map(|(id, code, name, kind)| {
-        Ok(Diet {
-            id: DietId(id),
-            code,
-            name,
-            kind: parse_enum(&kind, "diet kind", DietKind::parse)?,
-        })
-    })
-    .transpose()
-}
-
-/// Changes a diet's code, name and kind. False if there is no such diet in the tenant.
-pub async fn update_diet(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    id: DietId,
-    code: &str,
-    name: &str,
-    kind: DietKind,
-) -> Result<bool> {
-    let sql = "UPDATE diet SET code = $3, name = $4, kind = $5 WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .bind(code)
-            .bind(name)
-            .bind(kind.as_str())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
-}
-
-/// What still points at a diet: (enrolments, 1 if a ledger entry names it).
-pub async fn diet_references(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    id: DietId,
-) -> Result<(i64, i64)> {
-    let sql = "SELECT (SELECT COUNT(*) FROM enrolment WHERE tenant_id = $1 AND diet_id = $2), \
-               (SELECT COUNT(*) FROM (SELECT 1 FROM ledger_entry WHERE tenant_id = $1 AND diet_id = $2 LIMIT 1) l)";
-    let row: (i64, i64) = on_conn!(conn, |c| {
-        sqlx::query_as(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .fetch_one(&mut *c)
-            .await?
-    });
-    Ok(row)
-}
-
-/// Deletes a diet nothing points at (see [`diet_references`]). False if there is no such
-/// diet in the tenant.
-pub async fn delete_diet(conn: &mut Conn<'_>, tenant: TenantId, id: DietId) -> Result<bool> {
-    let sql = "DELETE FROM diet WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
             .execute(&mut *c)
             .await?
             .rows_affected()

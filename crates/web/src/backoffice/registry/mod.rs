@@ -1,0 +1,169 @@
+//! The office's registry of the service's structure, at `/t/<slug>/backoffice/anagrafiche`:
+//! schools and their classes with the canteen weekdays, school years and their calendar,
+//! services with tariff bands and sibling reductions, diet codes. One section of the menu
+//! ([`REGISTRY`], office only); the use cases (checks, audit) are `app::registry`.
+//!
+//! Every page follows the same pattern: GET shows the list or the row with its forms; a POST
+//! that the use case refuses shows the same page with the Italian field errors (422, nothing
+//! written); one that succeeds redirects to the page with `?fatto=…`.
+
+mod diets;
+mod schools;
+mod services;
+mod years;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::{AppError, FieldError};
+use refettorio_db::registry::calendar;
+use refettorio_domain::today;
+use serde::Deserialize;
+
+pub(crate) use diets::{add_diet, delete_diet, diet, diets, edit_diet};
+pub(crate) use schools::{
+    add_class, add_school, class, delete_class, delete_school, edit_class, edit_school, school,
+    schools,
+};
+pub(crate) use services::{
+    add_band, add_service, band, delete_band, delete_reduction, edit_band, edit_service, service,
+    services, set_reduction,
+};
+pub(crate) use years::{add_year, edit_year, year, years};
+
+use super::{Section, Staff};
+use crate::pages::Layout;
+use crate::{AppState, WebError};
+
+pub(crate) const REGISTRY: Section = Section {
+    path: "/anagrafiche",
+    title: "Anagrafiche del servizio",
+    summary: "Scuole e classi con i giorni di mensa, anni scolastici e calendario, servizi, fasce tariffarie, riduzioni per fratelli, codici dieta.",
+    roles: &[refettorio_domain::StaffRole::Office],
+};
+
+type Nav = Vec<(String, &'static str, bool)>;
+
+/// `/t/<slug>/backoffice/anagrafiche`
+fn base(s: &Staff) -> String {
+    format!("/t/{}/backoffice{}", s.slug(), REGISTRY.path)
+}
+
+/// 422 when the form has errors.
+fn status(errors: &[FieldError]) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
+fn error_of(errors: &[FieldError], field: &str) -> Option<String> {
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.clone())
+}
+
+/// The `?fatto=…` of a page after a change, and what it says.
+#[derive(Deserialize, Default)]
+pub(crate) struct Done {
+    #[serde(default)]
+    fatto: String,
+    /// Enrolments given a band's new amounts, and from which day.
+    ricalcolate: Option<u64>,
+    dal: Option<String>,
+    /// The school year of the services page.
+    anno: Option<i64>,
+}
+
+impl Done {
+    fn message(&self) -> Option<String> {
+        let m = match self.fatto.as_str() {
+            "aggiunto" => "Inserimento registrato.",
+            "modificato" => "Modifiche salvate.",
+            "invariato" => "Non c'era nulla da cambiare: nessuna modifica registrata.",
+            "eliminato" => "Eliminazione registrata.",
+            _ => return None,
+        };
+        Some(match (self.ricalcolate, &self.dal) {
+            (Some(n), Some(dal)) => {
+                let dal = dal
+                    .parse::<jiff::civil::Date>()
+                    .map(|d| crate::area::dmy(&d))
+                    .unwrap_or_default();
+                format!("{m} Nuovi importi dati a {n} iscrizioni attive, per i pasti dal {dal}.")
+            }
+            _ => m.to_string(),
+        })
+    }
+}
+
+/// Where a change goes back to, with what it did.
+fn done(to: &str, what: &str) -> Response {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{to}{sep}fatto={what}")).into_response()
+}
+
+fn changed(to: &str, changed: bool) -> Response {
+    done(to, if changed { "modificato" } else { "invariato" })
+}
+
+/// Field errors back to the form (422); anything else is the request's error.
+fn form_errors(e: AppError) -> Result<Vec<FieldError>, WebError> {
+    match e {
+        AppError::Fields(errors) => Ok(errors),
+        other => Err(other.into()),
+    }
+}
+
+fn id_not_found(what: &str) -> WebError {
+    WebError::NotFound(format!("{what} non trovata."))
+}
+
+/// The form with only the CSRF token (the delete buttons).
+#[derive(Deserialize, Default)]
+pub(crate) struct CsrfOnly {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/registry/index.html")]
+struct IndexPage<'a> {
+    layout: Layout<'a>,
+    nav: Nav,
+    base: String,
+    year: Option<String>,
+    schools: usize,
+    years: usize,
+    diets: usize,
+}
+
+/// `GET /t/<slug>/backoffice/anagrafiche`: what there is to manage.
+pub(crate) async fn index(State(state): State<AppState>, s: Staff) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    let mut h = state.db.acquire().await?;
+    let c = &mut h.conn();
+    let day = today(state.clock.as_ref(), &s.tenant.timezone);
+    let year = calendar::school_year_at(c, s.tenant.id, day).await?;
+    let schools = refettorio_db::registry::school::schools(c, s.tenant.id)
+        .await?
+        .len();
+    let years = calendar::school_years(c, s.tenant.id).await?.len();
+    let diets = refettorio_db::registry::service::diets(c, s.tenant.id)
+        .await?
+        .len();
+    Ok(IndexPage {
+        layout: s.layout(REGISTRY.title),
+        nav: s.nav(&REGISTRY),
+        base: base(&s),
+        year: year.map(|y| y.label),
+        schools,
+        years,
+        diets,
+    }
+    .into_response())
+}

@@ -1,0 +1,514 @@
+//! Schools and their classes: the list with the form of a new school; one school with its
+//! form, its classes by school year and the form of a new class; one class with its name and
+//! canteen weekdays.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use refettorio_app::FieldError;
+use refettorio_app::registry::{self as reg, CANTEEN_WEEKDAYS, ClassInput, SchoolInput};
+use refettorio_db::registry::calendar::{self, SchoolYear};
+use refettorio_db::registry::school::{self, Class, School};
+use refettorio_domain::{ClassId, SchoolId, SchoolKind, today};
+use serde::Deserialize;
+
+use super::{
+    CsrfOnly, Done, Nav, REGISTRY, base, changed, done, error_of, form_errors, id_not_found, status,
+};
+use crate::backoffice::Staff;
+use crate::pages::Layout;
+use crate::{AppState, WebError};
+
+#[derive(Deserialize, Default)]
+pub(crate) struct SchoolForm {
+    /// `nome-scuola` on the school's page, which also has the form of a new class.
+    #[serde(default, alias = "nome-scuola")]
+    nome: String,
+    #[serde(default)]
+    tipo: String,
+    #[serde(default)]
+    indirizzo: String,
+    #[serde(rename = "email-cucina", default)]
+    email_cucina: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+impl SchoolForm {
+    fn input(&self) -> SchoolInput {
+        SchoolInput {
+            name: self.nome.clone(),
+            kind: self.tipo.clone(),
+            address: self.indirizzo.clone(),
+            kitchen_email: self.email_cucina.clone(),
+        }
+    }
+}
+
+fn kinds() -> Vec<(&'static str, &'static str)> {
+    SchoolKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), k.label_it()))
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/registry/schools.html")]
+struct SchoolsPage<'a> {
+    layout: Layout<'a>,
+    nav: Nav,
+    base: String,
+    csrf: &'a str,
+    schools: Vec<School>,
+    kinds: Vec<(&'static str, &'static str)>,
+    form: SchoolInput,
+    errors: Vec<FieldError>,
+    done: Option<String>,
+}
+
+impl SchoolsPage<'_> {
+    fn error(&self, field: &str) -> Option<String> {
+        error_of(&self.errors, field)
+    }
+}
+
+async fn render_schools(
+    state: &AppState,
+    s: &Staff,
+    form: SchoolInput,
+    errors: Vec<FieldError>,
+    done: Option<String>,
+) -> Result<Response, WebError> {
+    let schools = {
+        let mut h = state.db.acquire().await?;
+        school::schools(&mut h.conn(), s.tenant.id).await?
+    };
+    let page = SchoolsPage {
+        layout: s.layout(REGISTRY.title),
+        nav: s.nav(&REGISTRY),
+        base: base(s),
+        csrf: &s.session.csrf_token,
+        schools,
+        kinds: kinds(),
+        form,
+        errors,
+        done,
+    };
+    Ok((status(&page.errors), page).into_response())
+}
+
+/// `GET …/anagrafiche/scuole`
+pub(crate) async fn schools(
+    State(state): State<AppState>,
+    s: Staff,
+    Query(d): Query<Done>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    render_schools(&state, &s, SchoolInput::default(), Vec::new(), d.message()).await
+}
+
+/// `POST …/anagrafiche/scuole`: a new school.
+pub(crate) async fn add_school(
+    State(state): State<AppState>,
+    s: Staff,
+    headers: HeaderMap,
+    Form(f): Form<SchoolForm>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    let input = f.input();
+    match reg::add_school(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        &input,
+    )
+    .await
+    {
+        Ok(id) => Ok(done(
+            &format!("{}/scuole/{}", base(&s), id.get()),
+            "aggiunto",
+        )),
+        Err(e) => render_schools(&state, &s, input, form_errors(e)?, None).await,
+    }
+}
+
+/// One class row of a school's page.
+struct ClassRow {
+    id: i64,
+    name: String,
+    weekdays: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/registry/school.html")]
+struct SchoolPage<'a> {
+    layout: Layout<'a>,
+    nav: Nav,
+    base: String,
+    csrf: &'a str,
+    school: School,
+    kinds: Vec<(&'static str, &'static str)>,
+    form: SchoolInput,
+    /// (year label, classes), newest year first.
+    classes: Vec<(String, Vec<ClassRow>)>,
+    years: Vec<(String, String)>,
+    class_form: ClassInput,
+    weekdays: Vec<(&'static str, &'static str, bool)>,
+    errors: Vec<FieldError>,
+    /// Which form the errors belong to: "scuola", "classe" or "elimina".
+    which: &'static str,
+    done: Option<String>,
+}
+
+impl SchoolPage<'_> {
+    fn error(&self, form: &str, field: &str) -> Option<String> {
+        if self.which == form {
+            error_of(&self.errors, field)
+        } else {
+            None
+        }
+    }
+}
+
+fn weekday_boxes(input: &ClassInput) -> Vec<(&'static str, &'static str, bool)> {
+    CANTEEN_WEEKDAYS
+        .iter()
+        .map(|(f, l, _)| (*f, *l, input.weekdays.iter().any(|w| w == f)))
+        .collect()
+}
+
+fn year_label(years: &[SchoolYear], k: &Class) -> String {
+    years
+        .iter()
+        .find(|y| y.id == k.school_year_id)
+        .map(|y| y.label.clone())
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_school(
+    state: &AppState,
+    s: &Staff,
+    id: i64,
+    form: Option<SchoolInput>,
+    class_form: Option<ClassInput>,
+    errors: Vec<FieldError>,
+    which: &'static str,
+    done: Option<String>,
+) -> Result<Response, WebError> {
+    let (sc, classes, years) = {
+        let mut h = state.db.acquire().await?;
+        let c = &mut h.conn();
+        let sc = school::school(c, s.tenant.id, SchoolId(id))
+            .await?
+            .ok_or_else(|| id_not_found("Scuola"))?;
+        let classes = school::classes_of_school(c, s.tenant.id, sc.id).await?;
+        let years = calendar::school_years(c, s.tenant.id).await?;
+        (sc, classes, years)
+    };
+    let day = today(state.clock.as_ref(), &s.tenant.timezone);
+    let current = years
+        .iter()
+        .find(|y| y.starts_on <= day && day <= y.ends_on)
+        .or(years.last());
+    let class_form = class_form.unwrap_or_else(|| ClassInput {
+        year: current.map(|y| y.id.get().to_string()).unwrap_or_default(),
+        ..Default::default()
+    });
+    let mut by_year: Vec<(String, Vec<ClassRow>)> = Vec::new();
+    for y in years.iter().rev() {
+        let rows: Vec<ClassRow> = classes
+            .iter()
+            .filter(|k| k.school_year_id == y.id)
+            .map(|k| ClassRow {
+                id: k.id.get(),
+                name: k.name.clone(),
+                weekdays: k.canteen_weekdays.to_it(),
+            })
+            .collect();
+        if !rows.is_empty() {
+            by_year.push((y.label.clone(), rows));
+        }
+    }
+    let page = SchoolPage {
+        layout: s.layout(REGISTRY.title),
+        nav: s.nav(&REGISTRY),
+        base: base(s),
+        csrf: &s.session.csrf_token,
+        form: form.unwrap_or_else(|| SchoolInput::from(&sc)),
+        school: sc,
+        kinds: kinds(),
+        classes: by_year,
+        years: years
+            .iter()
+            .rev()
+            .map(|y| (y.id.get().to_string(), y.label.clone()))
+            .collect(),
+        weekdays: weekday_boxes(&class_form),
+        class_form,
+        errors,
+        which,
+        done,
+    };
+    Ok((status(&page.errors), page).into_response())
+}
+
+/// `GET …/anagrafiche/scuole/{id}`
+pub(crate) async fn school(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    Query(d): Query<Done>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    render_school(&state, &s, id, None, None, Vec::new(), "", d.message()).await
+}
+
+/// `POST …/anagrafiche/scuole/{id}`: the school's changes.
+pub(crate) async fn edit_school(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Form(f): Form<SchoolForm>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    let input = f.input();
+    match reg::edit_school(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        SchoolId(id),
+        &input,
+    )
+    .await
+    {
+        Ok(c) => Ok(changed(&format!("{}/scuole/{id}", base(&s)), c)),
+        Err(e) => {
+            let errors = form_errors(e)?;
+            render_school(&state, &s, id, Some(input), None, errors, "scuola", None).await
+        }
+    }
+}
+
+/// `POST …/anagrafiche/scuole/{id}/elimina`: only a school nothing points at.
+pub(crate) async fn delete_school(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    match reg::delete_school(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        SchoolId(id),
+    )
+    .await
+    {
+        Ok(()) => Ok(done(&format!("{}/scuole", base(&s)), "eliminato")),
+        Err(e) => {
+            let errors = form_errors(e)?;
+            render_school(&state, &s, id, None, None, errors, "elimina", None).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ClassForm {
+    #[serde(default)]
+    anno: String,
+    #[serde(default)]
+    nome: String,
+    lun: Option<String>,
+    mar: Option<String>,
+    mer: Option<String>,
+    gio: Option<String>,
+    ven: Option<String>,
+    sab: Option<String>,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+impl ClassForm {
+    fn input(&self) -> ClassInput {
+        let ticked = [
+            ("lun", &self.lun),
+            ("mar", &self.mar),
+            ("mer", &self.mer),
+            ("gio", &self.gio),
+            ("ven", &self.ven),
+            ("sab", &self.sab),
+        ];
+        ClassInput {
+            year: self.anno.clone(),
+            name: self.nome.clone(),
+            weekdays: ticked
+                .iter()
+                .filter(|(_, v)| v.as_deref().is_some_and(|v| !v.is_empty()))
+                .map(|(f, _)| (*f).to_string())
+                .collect(),
+        }
+    }
+}
+
+/// `POST …/anagrafiche/scuole/{id}/classi`: a new class of the school.
+pub(crate) async fn add_class(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Form(f): Form<ClassForm>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    let input = f.input();
+    match reg::add_class(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        SchoolId(id),
+        &input,
+    )
+    .await
+    {
+        Ok(_) => Ok(done(&format!("{}/scuole/{id}", base(&s)), "aggiunto")),
+        Err(e) => {
+            let errors = form_errors(e)?;
+            render_school(&state, &s, id, None, Some(input), errors, "classe", None).await
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/registry/class.html")]
+struct ClassPage<'a> {
+    layout: Layout<'a>,
+    nav: Nav,
+    base: String,
+    csrf: &'a str,
+    class: Class,
+    school: School,
+    year: String,
+    form: ClassInput,
+    weekdays: Vec<(&'static str, &'static str, bool)>,
+    errors: Vec<FieldError>,
+    done: Option<String>,
+}
+
+impl ClassPage<'_> {
+    fn error(&self, field: &str) -> Option<String> {
+        error_of(&self.errors, field)
+    }
+}
+
+async fn render_class(
+    state: &AppState,
+    s: &Staff,
+    id: i64,
+    form: Option<ClassInput>,
+    errors: Vec<FieldError>,
+    done: Option<String>,
+) -> Result<Response, WebError> {
+    let (k, sc, years) = {
+        let mut h = state.db.acquire().await?;
+        let c = &mut h.conn();
+        let k = school::class(c, s.tenant.id, ClassId(id))
+            .await?
+            .ok_or_else(|| id_not_found("Classe"))?;
+        let sc = school::school(c, s.tenant.id, k.school_id)
+            .await?
+            .ok_or_else(|| id_not_found("Scuola"))?;
+        (k, sc, calendar::school_years(c, s.tenant.id).await?)
+    };
+    let form = form.unwrap_or_else(|| ClassInput::from(&k));
+    let page = ClassPage {
+        layout: s.layout(REGISTRY.title),
+        nav: s.nav(&REGISTRY),
+        base: base(s),
+        csrf: &s.session.csrf_token,
+        year: year_label(&years, &k),
+        class: k,
+        school: sc,
+        weekdays: weekday_boxes(&form),
+        form,
+        errors,
+        done,
+    };
+    Ok((status(&page.errors), page).into_response())
+}
+
+/// `GET …/anagrafiche/classi/{id}`
+pub(crate) async fn class(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    Query(d): Query<Done>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    render_class(&state, &s, id, None, Vec::new(), d.message()).await
+}
+
+/// `POST …/anagrafiche/classi/{id}`: name and canteen weekdays.
+pub(crate) async fn edit_class(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Form(f): Form<ClassForm>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    let input = f.input();
+    match reg::edit_class(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        ClassId(id),
+        &input,
+    )
+    .await
+    {
+        Ok(c) => Ok(changed(&format!("{}/classi/{id}", base(&s)), c)),
+        Err(e) => render_class(&state, &s, id, Some(input), form_errors(e)?, None).await,
+    }
+}
+
+/// `POST …/anagrafiche/classi/{id}/elimina`: only a class nothing points at.
+pub(crate) async fn delete_class(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    s.require(REGISTRY.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    match reg::delete_class(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        ClassId(id),
+    )
+    .await
+    {
+        Ok(school) => Ok(done(
+            &format!("{}/scuole/{}", base(&s), school.get()),
+            "eliminato",
+        )),
+        Err(e) => render_class(&state, &s, id, None, form_errors(e)?, None).await,
+    }
+}
