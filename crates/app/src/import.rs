@@ -1899,6 +1899,17 @@ async fn run_tx(
     Ok(())
 }
 
+/// How long an import may run before a job still marked running, and not running in this
+/// process, is taken as interrupted (a node stopped during it: its transaction rolled back).
+pub const STALE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
+
+/// A job marked running that no process is running any more: nothing of it was written.
+pub fn interrupted(job: &ImportJob, now: jiff::Timestamp) -> bool {
+    job.status == JobStatus::Running
+        && progress(job.id).is_none()
+        && now.duration_since(job.created_at) > STALE_AFTER
+}
+
 /// An import job and, while it runs in this process, its live progress.
 pub async fn job(
     db: &Db,
@@ -2623,5 +2634,31 @@ mod tests {
         assert_eq!(p.present, vec![4]);
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.errors[0].row, 5);
+    }
+
+    #[test]
+    fn a_job_left_running_by_a_stopped_node_is_interrupted() {
+        let now: jiff::Timestamp = "2026-11-23T08:00:00Z".parse().unwrap();
+        let job = |status, mins: i64| ImportJob {
+            id: 424_242,
+            kind: "guardians".into(),
+            file_name: "genitori.csv".into(),
+            file_sha256: String::new(),
+            status,
+            rows_total: 1,
+            rows_new: 0,
+            rows_present: 0,
+            message: String::new(),
+            created_by: "staff:1".into(),
+            created_at: now - jiff::SignedDuration::from_mins(mins),
+            finished_at: None,
+        };
+        assert!(interrupted(&job(JobStatus::Running, 31), now));
+        assert!(!interrupted(&job(JobStatus::Running, 5), now));
+        assert!(!interrupted(&job(JobStatus::Done, 31), now));
+        // Running here: not interrupted, however long it takes.
+        set_progress(424_242, Some((1, 2)));
+        assert!(!interrupted(&job(JobStatus::Running, 31), now));
+        set_progress(424_242, None);
     }
 }

@@ -170,6 +170,16 @@ fn pupils_csv(p: &People) -> Vec<u8> {
     csv_bom_semicolon(&rows)
 }
 
+/// Service, class, band, meal price, diet, card of an enrolment row.
+type EnrolmentCells = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<f64>,
+    &'static str,
+    &'static str,
+);
+
 /// The enrolments as an Excel workbook, dates as real date cells.
 fn enrolments_xlsx(p: &People, school: &str, bad_school_row: bool) -> Vec<u8> {
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
@@ -193,7 +203,7 @@ fn enrolments_xlsx(p: &People, school: &str, bad_school_row: bool) -> Vec<u8> {
     }
     let date = ExcelDateTime::from_ymd(2026, 9, 14).unwrap();
     let fmt = Format::new().set_num_format("dd/mm/yyyy");
-    let rows: [(&str, &str, &str, Option<f64>, &str, &str); 3] = [
+    let rows: [EnrolmentCells; 3] = [
         (
             "Refezione",
             "3 A",

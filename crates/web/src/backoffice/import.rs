@@ -44,23 +44,34 @@ struct JobView {
     progress: Option<(usize, usize)>,
 }
 
-fn job_view(j: &ImportJob, progress: Option<(usize, usize)>, s: &Staff) -> JobView {
+fn job_view(
+    j: &ImportJob,
+    progress: Option<(usize, usize)>,
+    s: &Staff,
+    now: jiff::Timestamp,
+) -> JobView {
+    let stopped = import::interrupted(j, now);
     JobView {
         id: j.id,
         kind: ImportKind::parse(&j.kind).map_or("", ImportKind::label_it),
         file_name: j.file_name.clone(),
         started: when(&j.created_at, &s.tenant.timezone),
         status: match j.status {
+            JobStatus::Running if stopped => "Interrotta",
             JobStatus::Running => "In corso",
             JobStatus::Done => "Completata",
             JobStatus::Failed => "Non riuscita",
         },
-        running: j.status == JobStatus::Running,
-        failed: j.status == JobStatus::Failed,
+        running: j.status == JobStatus::Running && !stopped,
+        failed: j.status == JobStatus::Failed || stopped,
         rows_total: j.rows_total,
         rows_new: j.rows_new,
         rows_present: j.rows_present,
-        message: j.message.clone(),
+        message: if stopped {
+            "l'importazione si è interrotta (il servizio è stato riavviato): non è stata scritta nessuna riga. Carica di nuovo il file.".to_string()
+        } else {
+            j.message.clone()
+        },
         progress,
     }
 }
@@ -104,7 +115,7 @@ async fn render(
     let jobs = import::jobs(&state.db, &s.tenant)
         .await?
         .iter()
-        .map(|j| job_view(j, None, s))
+        .map(|j| job_view(j, None, s, state.clock.now()))
         .collect();
     let page = ImportPage {
         layout: s.layout(IMPORT.title),
@@ -422,7 +433,7 @@ pub(crate) async fn job_page(
     let (job, progress) = import::job(&state.db, &s.tenant, id)
         .await?
         .ok_or_else(|| WebError::NotFound("Importazione non trovata.".into()))?;
-    let job = job_view(&job, progress, &s);
+    let job = job_view(&job, progress, &s, state.clock.now());
     if headers.get("hx-request").is_some() {
         return Ok(ProgressFragment {
             slug: s.slug(),
