@@ -213,7 +213,7 @@ pub fn check(current: &Tenant, f: &SettingsForm) -> Result<(Time, TenantSettings
     };
     p.broker_id = f.broker_id.trim().to_string();
     if !p.broker_id.is_empty()
-        && !(p.broker_id.len() == 11 && p.broker_id.bytes().all(|b| b.is_ascii_digit()))
+        && (p.broker_id.len() != 11 || !p.broker_id.bytes().all(|b| b.is_ascii_digit()))
     {
         e.add(
             "intermediario",
@@ -260,7 +260,7 @@ pub fn check(current: &Tenant, f: &SettingsForm) -> Result<(Time, TenantSettings
     p.ibans = ibans;
     p.postal_account = optional(&f.postal_account);
     if let Some(a) = &p.postal_account
-        && !(a.len() <= 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        && (a.len() > 12 || !a.bytes().all(|b| b.is_ascii_digit()))
     {
         e.add(
             "conto-postale",
@@ -276,7 +276,7 @@ pub fn check(current: &Tenant, f: &SettingsForm) -> Result<(Time, TenantSettings
     }
     p.cbill = optional(&f.cbill).map(|c| c.to_ascii_uppercase());
     if let Some(c) = &p.cbill
-        && !(c.len() == 5 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && (c.len() != 5 || !c.bytes().all(|b| b.is_ascii_alphanumeric()))
     {
         e.add("cbill", "Il codice CBILL ha 5 caratteri, lettere e cifre.");
     }
