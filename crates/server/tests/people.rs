@@ -263,7 +263,11 @@ async fn pupils_enrolments_and_changes_with_an_effective_day() {
             .await
             .unwrap();
         assert_eq!(
-            scalar(&t, "SELECT COUNT(*) FROM day_close WHERE day = '2026-11-23'").await,
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM day_close WHERE day = '2026-11-23'"
+            )
+            .await,
             1
         );
         assert_eq!(
