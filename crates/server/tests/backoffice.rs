@@ -508,6 +508,11 @@ async fn every_route_lets_in_only_its_roles() {
                 ),
             ])
             .collect();
+        // The registry of the service's structure (office only): registry_routes.
+        let (registry_gets, registry_posts) = registry_routes(&t, base).await;
+        let gets: Vec<(String, &[StaffRole])> = gets.into_iter().chain(registry_gets).collect();
+        let posts: Vec<(String, Vec<(&str, String)>)> =
+            posts.into_iter().chain(registry_posts).collect();
         let mut whos: Vec<Who> = vec![Who::Nobody, Who::Parent, Who::OtherTenant];
         // The office last: its POSTs are the ones that write.
         whos.extend(
@@ -1300,4 +1305,227 @@ async fn count_of(t: &TestDb, sql: &str) -> i64 {
             sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
         }
     }
+}
+
+/// The registry's routes for the route × role table: its pages (office only) and forms that
+/// the office fills correctly (each writes and is audited), on rows made for them (a school, a
+/// class, a year with its services, bands, a reduction, diets), so the demo stays as it is.
+async fn registry_routes(
+    t: &TestDb,
+    base: &str,
+) -> (Vec<(String, &'static [StaffRole])>, Vec<(String, Form)>) {
+    use refettorio_db::registry::{calendar, school, service};
+    use refettorio_domain::{Billing, DietKind, Residency, SchoolKind, ServiceKind, Weekdays};
+    let tn = {
+        let mut h = t.db.acquire().await.unwrap();
+        tenant::by_slug(&mut h.conn(), "esempio")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let demo_school = count(t, "SELECT MIN(school_id) FROM enrolment").await;
+    let demo_class = count(t, "SELECT MIN(class_id) FROM enrolment").await;
+    let demo_service = count(t, "SELECT MIN(service_id) FROM enrolment").await;
+    let demo_band = count(t, "SELECT MIN(tariff_band_id) FROM enrolment").await;
+    let demo_year = count(t, "SELECT MIN(id) FROM school_year").await;
+    let demo_diet = count(t, "SELECT MIN(id) FROM diet").await;
+    let mut h = t.db.acquire().await.unwrap();
+    let c = &mut h.conn();
+    let new_school = |name: &str| school::NewSchool {
+        name: name.into(),
+        kind: SchoolKind::Primaria,
+        address: String::new(),
+        kitchen_email: None,
+    };
+    let sc = school::insert_school(c, tn.id, &new_school("Scuola dei ruoli 1"))
+        .await
+        .unwrap();
+    let sc_gone = school::insert_school(c, tn.id, &new_school("Scuola dei ruoli 2"))
+        .await
+        .unwrap();
+    let year = calendar::insert_school_year(
+        c,
+        tn.id,
+        &calendar::NewSchoolYear {
+            label: "2030/2031".into(),
+            starts_on: "2030-09-01".parse().unwrap(),
+            ends_on: "2031-08-31".parse().unwrap(),
+            first_day: "2030-09-16".parse().unwrap(),
+            last_day: "2031-06-10".parse().unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    let class = |name: &str| school::NewClass {
+        school_year_id: year,
+        school_id: sc,
+        name: name.into(),
+        canteen_weekdays: Weekdays::MON_FRI,
+    };
+    let k = school::insert_class(c, tn.id, &class("1A")).await.unwrap();
+    let k_gone = school::insert_class(c, tn.id, &class("1B")).await.unwrap();
+    let svc = service::insert_service(
+        c,
+        tn.id,
+        year,
+        ServiceKind::Trasporto,
+        Billing::Postpaid,
+        "Trasporto",
+    )
+    .await
+    .unwrap();
+    let band = |name: &str| service::NewTariffBand {
+        name: name.into(),
+        isee_min: Cents::ZERO,
+        isee_max: None,
+        residency: Residency::Any,
+        meal_price: Cents(100),
+        fixed_fee: Cents::ZERO,
+        exempt: false,
+    };
+    let b = service::insert_band(c, tn.id, svc, &band("Unica"))
+        .await
+        .unwrap();
+    let b_gone = service::insert_band(c, tn.id, svc, &band("Da togliere"))
+        .await
+        .unwrap();
+    service::set_sibling_reduction(c, tn.id, svc, 5, 1000)
+        .await
+        .unwrap();
+    let d = service::insert_diet(c, tn.id, "R01", "Ruoli", DietKind::Ethical)
+        .await
+        .unwrap();
+    let d_gone = service::insert_diet(c, tn.id, "R02", "Ruoli 2", DietKind::Ethical)
+        .await
+        .unwrap();
+    let r = format!("{base}/anagrafiche");
+    let office: &'static [StaffRole] = &[StaffRole::Office];
+    let gets = [
+        r.clone(),
+        format!("{r}/scuole"),
+        format!("{r}/scuole/{demo_school}"),
+        format!("{r}/classi/{demo_class}"),
+        format!("{r}/anni"),
+        format!("{r}/anni/{demo_year}"),
+        format!("{r}/servizi"),
+        format!("{r}/servizi?anno={}", year.get()),
+        format!("{r}/servizi/{demo_service}"),
+        format!("{r}/fasce/{demo_band}"),
+        format!("{r}/diete"),
+        format!("{r}/diete/{demo_diet}"),
+    ]
+    .into_iter()
+    .map(|p| (p, office))
+    .collect();
+    let s = |v: &str| v.to_string();
+    let posts: Vec<(String, Form)> = vec![
+        (
+            format!("{r}/scuole"),
+            vec![
+                ("nome", s("Scuola nuova dei ruoli")),
+                ("tipo", s("infanzia")),
+            ],
+        ),
+        (
+            format!("{r}/scuole/{}", sc.get()),
+            vec![
+                ("nome-scuola", s("Scuola dei ruoli 1")),
+                ("tipo", s("primaria")),
+                ("indirizzo", s("Via dei ruoli 1")),
+            ],
+        ),
+        (
+            format!("{r}/scuole/{}/classi", sc.get()),
+            vec![
+                ("anno", year.get().to_string()),
+                ("nome", s("2A")),
+                ("lun", s("1")),
+            ],
+        ),
+        (
+            format!("{r}/classi/{}", k.get()),
+            vec![("nome", s("1A")), ("sab", s("1"))],
+        ),
+        (format!("{r}/classi/{}/elimina", k_gone.get()), vec![]),
+        (format!("{r}/scuole/{}/elimina", sc_gone.get()), vec![]),
+        (
+            format!("{r}/anni"),
+            vec![
+                ("nome", s("2031/2032")),
+                ("inizio", s("2031-09-01")),
+                ("primo-giorno", s("2031-09-15")),
+                ("ultimo-giorno", s("2032-06-08")),
+                ("fine", s("2032-08-31")),
+            ],
+        ),
+        (
+            format!("{r}/anni/{}", year.get()),
+            vec![
+                ("nome", s("2030/31")),
+                ("inizio", s("2030-09-01")),
+                ("primo-giorno", s("2030-09-16")),
+                ("ultimo-giorno", s("2031-06-10")),
+                ("fine", s("2031-08-31")),
+            ],
+        ),
+        (
+            format!("{r}/servizi"),
+            vec![
+                ("anno", year.get().to_string()),
+                ("tipo", s("refezione")),
+                ("pagamento", s("prepaid")),
+                ("nome", s("Refezione")),
+            ],
+        ),
+        (
+            format!("{r}/servizi/{}", svc.get()),
+            vec![
+                ("nome-servizio", s("Trasporto scolastico")),
+                ("pagamento", s("postpaid")),
+            ],
+        ),
+        (
+            format!("{r}/servizi/{}/fasce", svc.get()),
+            vec![
+                ("nome", s("Seconda")),
+                ("residenza", s("any")),
+                ("prezzo-pasto", s("1,50")),
+            ],
+        ),
+        (
+            format!("{r}/servizi/{}/riduzioni", svc.get()),
+            vec![("dal-figlio", s("3")), ("percentuale", s("20"))],
+        ),
+        (
+            format!("{r}/servizi/{}/riduzioni/5/elimina", svc.get()),
+            vec![],
+        ),
+        (
+            format!("{r}/fasce/{}", b.get()),
+            vec![
+                ("nome", s("Unica")),
+                ("residenza", s("any")),
+                ("prezzo-pasto", s("1,20")),
+            ],
+        ),
+        (format!("{r}/fasce/{}/elimina", b_gone.get()), vec![]),
+        (
+            format!("{r}/diete"),
+            vec![
+                ("codice", s("R03")),
+                ("nome", s("Ruoli 3")),
+                ("tipo", s("ethical")),
+            ],
+        ),
+        (
+            format!("{r}/diete/{}", d.get()),
+            vec![
+                ("codice", s("R01")),
+                ("nome", s("Ruoli uno")),
+                ("tipo", s("ethical")),
+            ],
+        ),
+        (format!("{r}/diete/{}/elimina", d_gone.get()), vec![]),
+    ];
+    (gets, posts)
 }
