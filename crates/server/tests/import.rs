@@ -800,3 +800,47 @@ async fn large_files_and_other_types_are_refused_and_templates_download() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_running_job_is_polled_and_one_left_by_a_stopped_node_shows_interrupted() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (client, _) = office(&app).await;
+        let tn = demo_tenant(&t).await;
+        let job = {
+            let mut h = t.db.acquire().await.unwrap();
+            db_import::insert_job(
+                &mut h.conn(),
+                tn.id,
+                "pupils",
+                "alunni.csv",
+                "00",
+                120,
+                "staff:1",
+                refettorio_domain::Clock::now(app.clock.as_ref()),
+            )
+            .await
+            .unwrap()
+        };
+        let path = format!("{BASE}/{job}");
+        let (status, html) = page(&client, &app, &path).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("data-stato=\"in-corso\""), "{html}");
+        assert!(html.contains("hx-trigger=\"every 1s\""), "{html}");
+        assert!(html.contains("Righe nel file: 120"), "{html}");
+        // No process runs it: after half an hour it is shown as interrupted, and not polled.
+        app.clock.advance(jiff::SignedDuration::from_mins(31));
+        // (The session has expired meanwhile: log in again.)
+        let (client, _) = office(&app).await;
+        let (status, html) = page(&client, &app, &path).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("data-stato=\"non-riuscita\""), "{html}");
+        assert!(html.contains("si è interrotta"), "{html}");
+        assert!(!html.contains("hx-trigger"), "{html}");
+        // Another municipality's id space: an unknown job is 404.
+        let (status, _) = page(&client, &app, &format!("{BASE}/{}", job + 1000)).await;
+        assert_eq!(status, 404);
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
