@@ -773,6 +773,41 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             failures.push(format!("{width}px adjustment with errors: {v}"));
         }
         c.close().await.unwrap();
+
+        // The platform administrator: the login, the municipalities, one municipality's
+        // staff, and the new-municipality form sent empty (field errors).
+        let c = browser(&driver, phone).await;
+        c.goto(&app.url("/admin/accedi")).await.unwrap();
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px /admin/accedi: {v}"));
+        }
+        c.find(Locator::Id("username"))
+            .await
+            .unwrap()
+            .send_keys(refettorio_app::demo::DEMO_ADMIN_USER)
+            .await
+            .unwrap();
+        c.find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(refettorio_app::demo::DEMO_ADMIN_PASSWORD)
+            .await
+            .unwrap();
+        click(&c, "form[action='/admin/accedi'] button[type=submit]").await;
+        wait_text(&c, "main", "Aggiungi un Comune").await;
+        for path in ["/admin", "/admin/comuni/esempio"] {
+            c.goto(&app.url(path)).await.unwrap();
+            for v in axe(&c, &axe_source).await {
+                failures.push(format!("{width}px {path}: {v}"));
+            }
+        }
+        c.goto(&app.url("/admin")).await.unwrap();
+        click(&c, "form[action='/admin/comuni'] button[type=submit]").await;
+        wait_text(&c, "main", "correggi i campi").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px new municipality with errors: {v}"));
+        }
+        c.close().await.unwrap();
     }
     app.stop().await;
     t.cleanup().await;
