@@ -1355,8 +1355,9 @@ pub async fn edit_band(
     let new = check_band(input, &bands, Some(id))?;
     let before = band_json(old.service_id, &band_as_new(&old));
     let mut after = band_json(old.service_id, &new);
-    let amounts_changed = (old.meal_price, old.fixed_fee) != (new.meal_price, new.fixed_fee);
-    let repriced = if input.reprice && amounts_changed {
+    let band_changed = before != after;
+    // Repricing also brings in line enrolments left at an older price by an earlier change.
+    let repriced = if input.reprice {
         let from = price_from(c, clock, tenant).await?;
         let reductions = service::sibling_reductions(c, tenant.id, old.service_id).await?;
         let mut n = 0u64;
@@ -1375,11 +1376,12 @@ pub async fn edit_band(
             after.trim_end_matches('}'),
             js(&from.to_string())
         );
-        Some((n, from))
+        Some((n, from)).filter(|(n, _)| *n > 0)
     } else {
         None
     };
-    if before == after {
+    if !band_changed && repriced.is_none() {
+        // Nothing to write: the transaction is dropped (rolled back).
         return Ok(BandChange {
             service: old.service_id,
             changed: false,

@@ -804,6 +804,18 @@ async fn a_band_price_change_does_not_rewrite_history() {
         assert_eq!(status, 200);
         assert!(html.contains(&format!("Nuovi importi dati a {active} iscrizioni attive")));
 
+        // The same form again: nothing left to change, nothing written.
+        let audit_rows = scalar(&t, "SELECT COUNT(*) FROM audit_log").await;
+        let repriced = scalar(&t, &enrolled_sql).await;
+        let (status, to) = send(&client, &app, &csrf, &format!("/fasce/{band}"), &fields).await;
+        assert_eq!(status, 303, "{to}");
+        assert!(to.ends_with("fatto=invariato"), "{to}");
+        assert_eq!(
+            scalar(&t, "SELECT COUNT(*) FROM audit_log").await,
+            audit_rows
+        );
+        assert_eq!(scalar(&t, &enrolled_sql).await, repriced);
+
         // A band with enrolments is not deleted.
         refused(
             &t,

@@ -594,7 +594,7 @@ pub async fn band_enrolment_ranks(
 }
 
 /// Gives an enrolment new amounts. Only what is charged from now on reads them: meals already
-/// charged keep their amount in the ledger.
+/// charged keep their amount in the ledger. False if the enrolment had them already.
 pub async fn set_enrolment_amounts(
     conn: &mut Conn<'_>,
     tenant: TenantId,
@@ -603,7 +603,7 @@ pub async fn set_enrolment_amounts(
     fixed_fee: Cents,
 ) -> Result<bool> {
     let sql = "UPDATE enrolment SET meal_price_cents = $3, fixed_fee_cents = $4 \
-               WHERE tenant_id = $1 AND id = $2";
+               WHERE tenant_id = $1 AND id = $2 AND (meal_price_cents <> $3 OR fixed_fee_cents <> $4)";
     let n = on_conn!(conn, |c| {
         sqlx::query(sql)
             .bind(tenant.get())
