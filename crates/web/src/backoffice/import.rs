@@ -5,13 +5,14 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::import::{self, Column, ImportKind, MAX_FILE_BYTES, Report, Started, Upload};
 use refettorio_app::{AppError, FieldError};
 use refettorio_db::import::{ImportJob, JobStatus};
 
+use super::upload::{self, Unreadable};
 use super::{IMPORT, Staff, when};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
@@ -178,9 +179,7 @@ pub(crate) async fn template(
 }
 
 /// The fields of the upload form.
-#[derive(Default)]
 struct UploadForm {
-    csrf: String,
     kind: String,
     action: String,
     file_name: String,
@@ -195,33 +194,6 @@ fn field_error(field: &'static str, message: impl Into<String>) -> FieldError {
     }
 }
 
-/// Reads the multipart body; a file over the limit is not read past it.
-async fn read_form(
-    mut mp: Multipart,
-) -> Result<UploadForm, axum::extract::multipart::MultipartError> {
-    let mut f = UploadForm::default();
-    while let Some(mut field) = mp.next_field().await? {
-        match field.name().unwrap_or("") {
-            "_csrf" => f.csrf = field.text().await?,
-            "tipo" => f.kind = field.text().await?,
-            "azione" => f.action = field.text().await?,
-            "file" => {
-                f.file_name = field.file_name().unwrap_or("").to_string();
-                while let Some(chunk) = field.chunk().await? {
-                    if f.bytes.len() + chunk.len() > MAX_FILE_BYTES {
-                        f.too_large = true;
-                        f.bytes.clear();
-                        break;
-                    }
-                    f.bytes.extend_from_slice(&chunk);
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(f)
-}
-
 /// `POST /t/<slug>/backoffice/importazioni` (multipart: `tipo`, `file`, `azione` = `prova`
 /// or `importa`): the dry run's report, or the real import started (303 to its page). A file
 /// with bad rows is 422 with every bad row listed, and nothing is written.
@@ -232,56 +204,22 @@ pub(crate) async fn upload(
     req: Request,
 ) -> Result<Response, WebError> {
     s.require(IMPORT.roles)?;
-    let multipart = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let no_file = || field_error("file", "Scegli il file da caricare.");
-    if !multipart {
-        // Not an upload (nothing can be written without a file).
-        return render(
-            &state,
-            &s,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            String::new(),
-            vec![no_file()],
-            None,
-            false,
+    let too_large = || {
+        format!(
+            "Il file è troppo grande: il massimo è {} MB.",
+            MAX_FILE_BYTES / 1_048_576
         )
-        .await;
-    }
-    let form = match Multipart::from_request(req, &state).await {
-        Ok(mp) => read_form(mp).await,
-        Err(e) => {
-            tracing::info!(error = %e, "import upload refused");
-            return render(
-                &state,
-                &s,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                String::new(),
-                vec![no_file()],
-                None,
-                false,
-            )
-            .await;
-        }
     };
-    let form = match form {
-        Ok(f) => f,
-        Err(e) => {
-            let status = e.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!(
-                    "Il file è troppo grande: il massimo è {} MB.",
-                    MAX_FILE_BYTES / 1_048_576
-                )
-            } else {
-                "Il caricamento del file si è interrotto: riprova.".to_string()
-            };
-            let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                status
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
+    let up = match upload::read(&state, req, "file", MAX_FILE_BYTES).await {
+        Ok(up) => up,
+        Err(why) => {
+            // Nothing of the form could be read (not even its CSRF token): nothing is written.
+            let (status, message) = match why {
+                Unreadable::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, too_large()),
+                Unreadable::NotMultipart => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Scegli il file da caricare.".to_string(),
+                ),
             };
             return render(
                 &state,
@@ -295,22 +233,23 @@ pub(crate) async fn upload(
             .await;
         }
     };
-    s.check_csrf(&headers, &form.csrf)?;
+    s.check_csrf(&headers, &up.field("_csrf"))?;
+    let form = UploadForm {
+        kind: up.field("tipo"),
+        action: up.field("azione"),
+        file_name: up.file_name,
+        bytes: up.bytes,
+        too_large: up.too_large,
+    };
     let kind = ImportKind::from_slug(&form.kind);
     let mut errors = Vec::new();
     if kind.is_none() {
         errors.push(field_error("tipo", "Scegli che cosa contiene il file."));
     }
     if form.too_large {
-        errors.push(field_error(
-            "file",
-            format!(
-                "Il file è troppo grande: il massimo è {} MB.",
-                MAX_FILE_BYTES / 1_048_576
-            ),
-        ));
+        errors.push(field_error("file", too_large()));
     } else if form.file_name.is_empty() && form.bytes.is_empty() {
-        errors.push(no_file());
+        errors.push(field_error("file", "Scegli il file da caricare."));
     }
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return render(
