@@ -59,9 +59,13 @@ impl AuditPage<'_> {
     }
 
     fn who(&self, actor: &str) -> String {
-        match self.names.get(actor) {
-            Some(n) => n.clone(),
-            None => actor.to_string(),
+        match (self.names.get(actor), actor.split_once(':')) {
+            (Some(n), _) => n.clone(),
+            (None, Some(("platform", id))) => {
+                format!("Amministratore della piattaforma (n. {id})")
+            }
+            (None, Some(("guardian", id))) => format!("Famiglia (genitore n. {id})"),
+            (None, _) => actor.to_string(),
         }
     }
 
