@@ -16,6 +16,7 @@ use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family::{self, Family, Guardian, Link, Pupil};
 use refettorio_db::registry::school::{self, Class, School};
 use refettorio_db::registry::service::{self, Enrolment};
+use refettorio_db::registry::staff::{self, StaffUser};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::{
     AccountId, Cents, ClassId, Clock, Closure, ClosureId, ClosureKind, ClosureScope,
@@ -152,6 +153,23 @@ pub fn valid_form_token(t: &str) -> bool {
 /// The longest reason accepted.
 const REASON_MAX: usize = 500;
 
+/// The reason of a money change, trimmed; an error on `causale` when it is empty or too long.
+fn check_reason<'a>(errors: &mut Vec<FieldError>, typed: &'a str) -> &'a str {
+    let reason = typed.trim();
+    if reason.is_empty() {
+        errors.push(field(
+            "causale",
+            "Indica il motivo: resta nel registro delle modifiche.",
+        ));
+    } else if reason.chars().count() > REASON_MAX {
+        errors.push(field(
+            "causale",
+            "Il motivo è troppo lungo (al massimo 500 caratteri).",
+        ));
+    }
+    reason
+}
+
 /// Checks the amount and reason of an adjustment or refund: the signed amount to write.
 fn check_change(ch: &MoneyChange) -> Result<(Cents, &str), AppError> {
     let mut errors = Vec::new();
@@ -184,18 +202,7 @@ fn check_change(ch: &MoneyChange) -> Result<(Cents, &str), AppError> {
             None
         }
     };
-    let reason = ch.reason.trim();
-    if reason.is_empty() {
-        errors.push(field(
-            "causale",
-            "Indica il motivo: resta nel registro delle modifiche.",
-        ));
-    } else if reason.chars().count() > REASON_MAX {
-        errors.push(field(
-            "causale",
-            "Il motivo è troppo lungo (al massimo 500 caratteri).",
-        ));
-    }
+    let reason = check_reason(&mut errors, &ch.reason);
     match amount {
         Some(a) if errors.is_empty() => Ok((a, reason)),
         _ => Err(AppError::Fields(errors)),
@@ -396,18 +403,7 @@ pub async fn record_transfer(
             None
         }
     };
-    let reason = t.reason.trim();
-    if reason.is_empty() {
-        errors.push(field(
-            "causale",
-            "Indica il motivo: resta nel registro delle modifiche.",
-        ));
-    } else if reason.chars().count() > REASON_MAX {
-        errors.push(field(
-            "causale",
-            "Il motivo è troppo lungo (al massimo 500 caratteri).",
-        ));
-    }
+    let reason = check_reason(&mut errors, &t.reason);
     let now = clock.now();
     let day = today(clock, &tenant.timezone);
     let mut tx = db.begin().await?;
@@ -543,9 +539,18 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("add_delegate", "Delegato aggiunto alla famiglia"),
     ("change_payer", "Cambio dell'intestatario"),
     ("enrol", "Iscrizione a un servizio"),
-    ("schedule_enrolment_change", "Variazione dell'iscrizione programmata"),
-    ("apply_enrolment_change", "Variazione dell'iscrizione applicata"),
-    ("create_tenant", "Comune creato dall'amministratore della piattaforma"),
+    (
+        "schedule_enrolment_change",
+        "Variazione dell'iscrizione programmata",
+    ),
+    (
+        "apply_enrolment_change",
+        "Variazione dell'iscrizione applicata",
+    ),
+    (
+        "create_tenant",
+        "Comune creato dall'amministratore della piattaforma",
+    ),
     ("add_staff", "Utente del personale aggiunto"),
     ("deactivate_staff", "Utente del personale disattivato"),
     ("reactivate_staff", "Utente del personale riattivato"),
@@ -942,17 +947,47 @@ pub struct ClassList {
     pub chosen: Option<(TodayClass, Vec<ListPupil>)>,
 }
 
-/// Today's classes and, for `class` (one of them), its pupils with what they eat. A class of
-/// another municipality, or one that does not eat today, is [`AppError::NotFound`].
+/// The schools whose attendance `user` may see and correct: a school user (fallback when the
+/// canteen staff did not correct) only the schools it is linked to, every other role all
+/// (`None`).
+async fn attendance_schools(
+    c: &mut refettorio_db::Conn<'_>,
+    tenant: &Tenant,
+    user: &StaffUser,
+) -> Result<Option<BTreeSet<SchoolId>>, AppError> {
+    if user.role != refettorio_domain::StaffRole::School {
+        return Ok(None);
+    }
+    Ok(Some(
+        staff::schools_of_staff(c, tenant.id, user.id)
+            .await?
+            .into_iter()
+            .collect(),
+    ))
+}
+
+/// Today's classes that `user` may see (a school user: of its own schools) and, for `class`
+/// (one of them), its pupils with what they eat. A class of another municipality, or one that
+/// does not eat today, is [`AppError::NotFound`]; a class of a school that a school user is
+/// not linked to is [`AppError::Forbidden`].
 pub async fn class_list(
     db: &Db,
     clock: &dyn Clock,
     tenant: &Tenant,
+    user: &StaffUser,
     class: Option<ClassId>,
 ) -> Result<ClassList, AppError> {
     let day = today(clock, &tenant.timezone);
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
+    let allowed = attendance_schools(c, tenant, user).await?;
+    // A class of a school this user does not see: refused, whether it eats today or not.
+    if let Some(id) = class
+        && let Some(k) = school::class(c, tenant.id, id).await?
+        && !may_correct(allowed.as_ref(), k.school_id)
+    {
+        return Err(AppError::Forbidden);
+    }
     let closed = meals::is_closed(c, tenant.id, day).await?;
     let Some(cd) = crate::meals::canteen_day(c, tenant, day).await? else {
         if class.is_some() {
@@ -978,6 +1013,7 @@ pub async fn class_list(
         })
         .collect();
     classes.sort_by(|a, b| (&a.school, &a.class.name).cmp(&(&b.school, &b.class.name)));
+    classes.retain(|k| may_correct(allowed.as_ref(), k.class.school_id));
     let Some(id) = class else {
         return Ok(ClassList {
             day,
@@ -1045,26 +1081,39 @@ pub struct CorrectionInput {
     pub reason: String,
 }
 
-/// Applies a correction of today ([`crate::meals::correct_attendance`]). An enrolment of
-/// another municipality is [`AppError::Forbidden`]; a bad correction, a missing reason, a day
-/// not closed yet or a repeated correction are errors of the field `motivo` and write nothing.
+/// `school` is among `allowed` (`None`: every school).
+fn may_correct(allowed: Option<&BTreeSet<SchoolId>>, school: SchoolId) -> bool {
+    allowed.is_none_or(|a| a.contains(&school))
+}
+
+/// Applies a correction of today ([`crate::meals::correct_attendance`]) made by `user`. An
+/// enrolment of another municipality, or (for a school user) of a school it is not linked to,
+/// is [`AppError::Forbidden`]; a bad correction, a missing reason, a day not closed yet or a
+/// repeated correction are errors of the field `motivo` and write nothing.
 pub async fn correct_today(
     db: &Db,
     clock: &dyn Clock,
     tenant: &Tenant,
+    user: &StaffUser,
     actor: &str,
     input: &CorrectionInput,
 ) -> Result<(), AppError> {
     let day = today(clock, &tenant.timezone);
     let enrolment = {
         let mut h = db.acquire().await?;
-        service::enrolment(
-            &mut h.conn(),
+        let c = &mut h.conn();
+        let allowed = attendance_schools(c, tenant, user).await?;
+        let enrolment = service::enrolment(
+            c,
             tenant.id,
             refettorio_domain::EnrolmentId(input.enrolment),
         )
         .await?
-        .ok_or(AppError::Forbidden)?
+        .ok_or(AppError::Forbidden)?;
+        if !may_correct(allowed.as_ref(), enrolment.school_id) {
+            return Err(AppError::Forbidden);
+        }
+        enrolment
     };
     let correction = match input.correction.as_str() {
         "assente" => crate::meals::Correction::Absent,
