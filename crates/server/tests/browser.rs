@@ -775,6 +775,24 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         c.close().await.unwrap();
 
         // The platform administrator: the login, the municipalities, one municipality's
+        // A class with no name and no canteen day, on a school's page of the registry.
+        c.goto(&app.url("/t/esempio/backoffice/anagrafiche/scuole"))
+            .await
+            .unwrap();
+        let school = c
+            .find(Locator::Css("a[href*='/backoffice/anagrafiche/scuole/']"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        c.goto(&app.url(&school)).await.unwrap();
+        click(&c, "form[action$='/classi'] button[type=submit]").await;
+        wait_text(&c, "main", "almeno un giorno").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px registry class with errors: {v}"));
+        }
         // staff, and the new-municipality form sent empty (field errors).
         let c = browser(&driver, phone).await;
         c.goto(&app.url("/admin/accedi")).await.unwrap();
