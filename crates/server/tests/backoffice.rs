@@ -241,7 +241,11 @@ async fn every_route_lets_in_only_its_roles() {
             ),
             (
                 format!("{base}/refettorio"),
-                &[StaffRole::CanteenStaff, StaffRole::Office],
+                &[
+                    StaffRole::CanteenStaff,
+                    StaffRole::School,
+                    StaffRole::Office,
+                ],
             ),
         ];
         // The import from the previous vendor: the page, a template and a job's page.
@@ -274,7 +278,21 @@ async fn every_route_lets_in_only_its_roles() {
             .collect();
         // POSTs that more roles than the office may make: (path, form, roles). At 8:00 the
         // day is not closed, so an allowed role passes the guard and gets the form's 422.
-        let enrolment = count(&t, "SELECT MIN(id) FROM enrolment").await.to_string();
+        // An enrolment of the demo school user's school (Rodari), so the school passes too.
+        let enrolment = count(
+            &t,
+            "SELECT MIN(e.id) FROM enrolment e JOIN school s ON s.id = e.school_id \
+             WHERE s.name = 'Scuola primaria Gianni Rodari'",
+        )
+        .await
+        .to_string();
+        // Its class: a 422 shows that class's list again, which a school sees only if its own.
+        let enrolment_class = count_of(
+            &t,
+            &format!("SELECT class_id FROM enrolment WHERE id = {enrolment}"),
+        )
+        .await
+        .to_string();
         let shared_posts: Vec<(String, Form, &[StaffRole])> = vec![
             (
                 format!("{base}/refettorio/correzione"),
@@ -282,9 +300,13 @@ async fn every_route_lets_in_only_its_roles() {
                     ("iscrizione", enrolment.clone()),
                     ("correzione", "assente".into()),
                     ("motivo", "prova dei ruoli".into()),
-                    ("classe", "1".into()),
+                    ("classe", enrolment_class.clone()),
                 ],
-                &[StaffRole::CanteenStaff, StaffRole::Office],
+                &[
+                    StaffRole::CanteenStaff,
+                    StaffRole::School,
+                    StaffRole::Office,
+                ],
             ),
             // Office-only forms sent empty: the office gets the field errors.
             (format!("{base}/impostazioni"), vec![], &[StaffRole::Office]),

@@ -1,7 +1,9 @@
-//! The canteen staff's page (canteen staff and office): today's list of a class, who is booked
-//! (bland, diet code, never a diagnosis), and per pupil the correction "Assente" (booked but
-//! did not eat: the charge is reversed) or "Presente" (ate without a booking: charged), each
-//! with a reason and audited. Corrections apply once the day is closed. Large buttons.
+//! The canteen staff's page (canteen staff, office, and the school as a fallback for the classes
+//! of its own schools only): today's list of a class, who is booked (bland, diet code, never a
+//! diagnosis), and per pupil the correction "Assente" (booked but did not eat: the charge is
+//! reversed) or "Presente" (ate without a booking: charged), each with a reason and audited.
+//! Corrections apply once the day is closed. Large buttons. A school user choosing or
+//! correcting a class of another school gets 403 and nothing is written.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -72,6 +74,7 @@ async fn render(
         &state.db,
         state.clock.as_ref(),
         &s.tenant,
+        &s.user,
         class.map(ClassId),
     )
     .await?;
@@ -122,6 +125,7 @@ pub(crate) async fn correct(
         &state.db,
         state.clock.as_ref(),
         &s.tenant,
+        &s.user,
         &s.actor(),
         &input,
     )

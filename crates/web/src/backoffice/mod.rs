@@ -112,7 +112,12 @@ pub(crate) const CANTEEN: Section = Section {
     path: "/refettorio",
     title: "Presenze in mensa",
     summary: "L'elenco di oggi di una classe, con le correzioni: assente (pasto stornato) o presente senza prenotazione (pasto addebitato).",
-    roles: &[StaffRole::CanteenStaff, StaffRole::Office],
+    // The school corrects only the classes of its own schools (`app::backoffice::class_list`).
+    roles: &[
+        StaffRole::CanteenStaff,
+        StaffRole::School,
+        StaffRole::Office,
+    ],
 };
 
 /// The reports' index; each report has its own roles (`reports.rs`): the kitchen sees meal
