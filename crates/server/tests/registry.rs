@@ -493,6 +493,7 @@ async fn the_office_manages_years_services_bands_and_diets() {
         let (status, html) = page(&client, &app, &format!("{BASE}/anni/{current}")).await;
         assert_eq!(status, 200);
         assert!(html.contains("Dicembre 2026") && html.contains("/backoffice/chiusure"));
+        assert!(html.contains("il santo patrono è il 23 aprile"), "{html}");
         assert!(
             html.contains("Festività: Natale") || html.contains("Natale"),
             "{html}"

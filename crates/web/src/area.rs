@@ -32,7 +32,8 @@ pub(crate) fn dmy(d: &Date) -> String {
     d.strftime("%d/%m/%Y").to_string()
 }
 
-fn month_name(d: Date) -> String {
+/// "Novembre 2026"
+pub(crate) fn month_name(d: Date) -> String {
     const MONTHS: [&str; 12] = [
         "Gennaio",
         "Febbraio",

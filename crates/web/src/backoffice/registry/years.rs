@@ -17,7 +17,7 @@ use refettorio_domain::{ClassId, ClosureScope, DayStatus, SchoolId, SchoolYearId
 use serde::Deserialize;
 
 use super::{Done, Nav, REGISTRY, base, changed, done, error_of, form_errors, status};
-use crate::area::dmy;
+use crate::area::{dmy, month_name};
 use crate::backoffice::Staff;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
@@ -181,21 +181,6 @@ struct Month {
     weeks: Vec<Vec<Option<Day>>>,
 }
 
-const MONTHS: [&str; 12] = [
-    "Gennaio",
-    "Febbraio",
-    "Marzo",
-    "Aprile",
-    "Maggio",
-    "Giugno",
-    "Luglio",
-    "Agosto",
-    "Settembre",
-    "Ottobre",
-    "Novembre",
-    "Dicembre",
-];
-
 /// The months from the first to the last day of lessons, with every day's status for the
 /// whole municipality; a day closed only for some schools or classes is marked apart.
 fn months(yc: &YearCalendar) -> (Vec<Month>, u32) {
@@ -259,9 +244,8 @@ fn months(yc: &YearCalendar) -> (Vec<Month>, u32) {
             }
             weeks.push(week);
         }
-        let month_index = usize::try_from(first.month() - 1).unwrap_or(0);
         out.push(Month {
-            title: format!("{} {}", MONTHS[month_index], first.year()),
+            title: month_name(first),
             weeks,
         });
         match first.checked_add(1.month()) {
@@ -352,9 +336,12 @@ async fn render_year(
         })
         .collect();
     let (months, lesson_days) = months(&yc);
-    let patron = s.tenant.patron_day.map(|(m, d)| {
-        let month = MONTHS[usize::try_from(m - 1).unwrap_or(0)].to_lowercase();
-        format!("{d} {month}")
+    let patron = s.tenant.patron_day.and_then(|(m, d)| {
+        // "23 aprile": the month's name as the calendar writes it, in lower case.
+        let day = Date::new(2000, m, d).ok()?;
+        let month = month_name(day);
+        let month = month.split(' ').next().unwrap_or_default().to_lowercase();
+        Some(format!("{d} {month}"))
     });
     let page = YearPage {
         layout: s.layout(REGISTRY.title),
