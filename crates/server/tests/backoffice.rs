@@ -171,6 +171,7 @@ async fn every_route_lets_in_only_its_roles() {
             (format!("{base}/registro"), &[StaffRole::Office]),
             (format!("{base}/registro?chi=pagopa"), &[StaffRole::Office]),
             (format!("{base}/impostazioni"), &[StaffRole::Office]),
+            (format!("{base}/contenuti"), &[StaffRole::Office]),
             (
                 format!("{base}/registro?azione=refund&dal=2026-11-01&al=2026-11-30"),
                 &[StaffRole::Office],
@@ -311,6 +312,17 @@ async fn every_route_lets_in_only_its_roles() {
             // Office-only forms sent empty: the office gets the field errors.
             (format!("{base}/impostazioni"), vec![], &[StaffRole::Office]),
             (
+                format!("{base}/contenuti/notizie"),
+                vec![],
+                &[StaffRole::Office],
+            ),
+            // The document form sent without a file (not multipart).
+            (
+                format!("{base}/contenuti/documenti"),
+                vec![("documento-titolo", "Menù".into())],
+                &[StaffRole::Office],
+            ),
+            (
                 format!("{base}/pagopa/ricevute/1/riconcilia"),
                 vec![],
                 &[StaffRole::Office],
@@ -326,6 +338,8 @@ async fn every_route_lets_in_only_its_roles() {
             )])
             .collect();
         let token = "ab".repeat(32);
+        let news = count(&t, "SELECT MIN(id) FROM news").await;
+        let document = count(&t, "SELECT MIN(id) FROM document WHERE family_id IS NULL").await;
         // Any other account (a transfer by number may cross services).
         let other_account = match count(&t, "SELECT MIN(id) FROM account").await {
             first if first != acc.get() => first,
@@ -348,6 +362,12 @@ async fn every_route_lets_in_only_its_roles() {
                     ("rettifica-causale", "prova dei ruoli".into()),
                     ("_modulo", token.clone()),
                 ],
+            ),
+            // Withdrawing the demo's first news item and public document.
+            (format!("{base}/contenuti/notizie/{news}/ritira"), vec![]),
+            (
+                format!("{base}/contenuti/documenti/{document}/ritira"),
+                vec![],
             ),
             (
                 format!("{account}/rimborso"),
