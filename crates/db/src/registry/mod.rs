@@ -22,3 +22,21 @@ pub(crate) fn parse_enum<T>(
 pub(crate) fn corrupt<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> DbError + '_ {
     move |e| DbError::Corrupt(format!("{what}: {e}"))
 }
+
+/// Runs `sql`, a `DELETE … WHERE tenant_id = $1 AND id = $2`: true if it deleted the row.
+pub(crate) async fn delete_by_id(
+    conn: &mut crate::Conn<'_>,
+    sql: &'static str,
+    tenant: refettorio_domain::TenantId,
+    id: i64,
+) -> Result<bool, DbError> {
+    let n = crate::on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}

@@ -300,28 +300,12 @@ pub async fn class_references(
 /// school in the tenant.
 pub async fn delete_school(conn: &mut Conn<'_>, tenant: TenantId, id: SchoolId) -> Result<bool> {
     let sql = "DELETE FROM school WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
+    super::delete_by_id(conn, sql, tenant, id.get()).await
 }
 
 /// Deletes a class nothing points at (see [`class_references`]). False if there is no such
 /// class in the tenant.
 pub async fn delete_class(conn: &mut Conn<'_>, tenant: TenantId, id: ClassId) -> Result<bool> {
     let sql = "DELETE FROM class WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
+    super::delete_by_id(conn, sql, tenant, id.get()).await
 }

@@ -621,15 +621,7 @@ pub async fn set_enrolment_amounts(
 /// band in the tenant.
 pub async fn delete_band(conn: &mut Conn<'_>, tenant: TenantId, id: TariffBandId) -> Result<bool> {
     let sql = "DELETE FROM tariff_band WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
+    super::delete_by_id(conn, sql, tenant, id.get()).await
 }
 
 /// Removes the reduction from `from_rank`. False if there was none.
@@ -720,15 +712,7 @@ pub async fn diet_references(
 /// diet in the tenant.
 pub async fn delete_diet(conn: &mut Conn<'_>, tenant: TenantId, id: DietId) -> Result<bool> {
     let sql = "DELETE FROM diet WHERE tenant_id = $1 AND id = $2";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(id.get())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n == 1)
+    super::delete_by_id(conn, sql, tenant, id.get()).await
 }
 
 /// Rewrites what may change on an enrolment: school and class, band and prices, diet, state.
