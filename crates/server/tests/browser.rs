@@ -636,6 +636,9 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             "/t/esempio/backoffice/conti?q=Rossi",
             "/t/esempio/backoffice/pagopa/ricevute",
             "/t/esempio/backoffice/registro",
+            "/t/esempio/backoffice/registro?chi=pagopa",
+            "/t/esempio/backoffice/impostazioni",
+            "/t/esempio/backoffice/contenuti",
             "/t/esempio/backoffice/registro?azione=adjustment&dal=2026-11-01&al=2026-11-30",
             "/t/esempio/backoffice/chiusure",
             "/t/esempio/backoffice/cucina",
@@ -711,9 +714,6 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             .unwrap()
             .unwrap();
         pages.push(roster);
-        for path in &pages {
-            c.goto(&app.url(path)).await.unwrap();
-            for v in axe(&c, &axe_source).await {
         // The registry of the service's structure: its lists, and one page of each kind found
         // from them (a school, a class, a year with its calendar, a service, a band, a diet).
         for p in ["", "/scuole", "/anni", "/servizi", "/diete"] {
@@ -757,6 +757,9 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
                 .unwrap();
             pages.push(href);
         }
+        for path in &pages {
+            c.goto(&app.url(path)).await.unwrap();
+            for v in axe(&c, &axe_source).await {
                 failures.push(format!("{width}px {path}: {v}"));
             }
         }
@@ -772,9 +775,6 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         for v in axe(&c, &axe_source).await {
             failures.push(format!("{width}px adjustment with errors: {v}"));
         }
-        c.close().await.unwrap();
-
-        // The platform administrator: the login, the municipalities, one municipality's
         // A class with no name and no canteen day, on a school's page of the registry.
         c.goto(&app.url("/t/esempio/backoffice/anagrafiche/scuole"))
             .await
@@ -793,6 +793,9 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         for v in axe(&c, &axe_source).await {
             failures.push(format!("{width}px registry class with errors: {v}"));
         }
+        c.close().await.unwrap();
+
+        // The platform administrator: the login, the municipalities, one municipality's
         // staff, and the new-municipality form sent empty (field errors).
         let c = browser(&driver, phone).await;
         c.goto(&app.url("/admin/accedi")).await.unwrap();
