@@ -917,19 +917,7 @@ async fn meal_price(
     if band.exempt {
         return Ok(Cents::ZERO);
     }
-    let mut rank = 1u32;
-    for p in family::pupils_of_family(c, tenant.id, pupil.family_id).await? {
-        if p.id == pupil.id {
-            break;
-        }
-        if service::enrolments_of_pupil(c, tenant.id, p.id)
-            .await?
-            .iter()
-            .any(|e| e.service_id == band.service_id && e.state == EnrolmentState::Attivo)
-        {
-            rank += 1;
-        }
-    }
+    let rank = service::sibling_rank(c, tenant.id, pupil.id, band.service_id).await?;
     let reductions = service::sibling_reductions(c, tenant.id, band.service_id).await?;
     band.meal_price
         .apply_basis_points(sibling_rank_reduction(rank, &reductions))

@@ -561,6 +561,23 @@ pub async fn band_enrolments(
     Ok(row)
 }
 
+/// The rank of pupil `me` among the children of its family enrolled (actively) in service
+/// `$svc`, eldest first (1 = the eldest; same birth date: the older record first). One text
+/// for [`band_enrolment_ranks`] and [`sibling_rank`], so the two never count differently.
+macro_rules! sibling_rank_sql {
+    ($svc:literal) => {
+        concat!(
+            "1 + (SELECT COUNT(*) FROM pupil p JOIN enrolment e2 \
+             ON e2.tenant_id = p.tenant_id AND e2.pupil_id = p.id \
+             WHERE p.tenant_id = me.tenant_id AND p.family_id = me.family_id \
+             AND e2.service_id = ",
+            $svc,
+            " AND e2.state = 'attivo' \
+             AND (p.birth_date < me.birth_date OR (p.birth_date = me.birth_date AND p.id < me.id)))"
+        )
+    };
+}
+
 /// The active enrolments of a band with the pupil's rank among the children of its family
 /// enrolled (actively) in the same service, eldest first (1 = the eldest): what the sibling
 /// reduction of a new enrolment is read from.
@@ -569,13 +586,12 @@ pub async fn band_enrolment_ranks(
     tenant: TenantId,
     band: TariffBandId,
 ) -> Result<Vec<(EnrolmentId, u32)>> {
-    let sql = "SELECT e.id, 1 + (SELECT COUNT(*) FROM pupil p JOIN enrolment e2 \
-               ON e2.tenant_id = p.tenant_id AND e2.pupil_id = p.id \
-               WHERE p.tenant_id = e.tenant_id AND p.family_id = me.family_id \
-               AND e2.service_id = e.service_id AND e2.state = 'attivo' \
-               AND (p.birth_date < me.birth_date OR (p.birth_date = me.birth_date AND p.id < me.id))) \
-               FROM enrolment e JOIN pupil me ON me.tenant_id = e.tenant_id AND me.id = e.pupil_id \
-               WHERE e.tenant_id = $1 AND e.tariff_band_id = $2 AND e.state = 'attivo' ORDER BY e.id";
+    let sql = concat!(
+        "SELECT e.id, ",
+        sibling_rank_sql!("e.service_id"),
+        " FROM enrolment e JOIN pupil me ON me.tenant_id = e.tenant_id AND me.id = e.pupil_id \
+         WHERE e.tenant_id = $1 AND e.tariff_band_id = $2 AND e.state = 'attivo' ORDER BY e.id"
+    );
     let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
         sqlx::query_as(sql)
             .bind(tenant.get())
@@ -591,6 +607,30 @@ pub async fn band_enrolment_ranks(
             ))
         })
         .collect()
+}
+
+/// A pupil's rank among the children of its family enrolled (actively) in `service`, eldest
+/// first, as [`band_enrolment_ranks`] counts it: the rank a new enrolment of the pupil takes.
+pub async fn sibling_rank(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    pupil: PupilId,
+    service: ServiceId,
+) -> Result<u32> {
+    let sql = concat!(
+        "SELECT ",
+        sibling_rank_sql!("$3"),
+        " FROM pupil me WHERE me.tenant_id = $1 AND me.id = $2"
+    );
+    let rank: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(pupil.get())
+            .bind(service.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    u32::try_from(rank).map_err(corrupt("sibling rank"))
 }
 
 /// Gives an enrolment new amounts. Only what is charged from now on reads them: meals already
