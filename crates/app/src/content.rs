@@ -24,6 +24,9 @@ pub const CATEGORIES: [(&str, &str); 5] = [
     ("menu", "Menù"),
 ];
 
+/// The category of menus, which the kitchen publishes too.
+pub const MENU: &str = "menu";
+
 /// The label of a category ("Documento" for one without).
 pub fn category_label(key: &str) -> &'static str {
     CATEGORIES
@@ -352,6 +355,8 @@ pub async fn publish_document(
 pub enum Withdraw {
     News(i64),
     Document(i64),
+    /// A document only if it is a menu (what the kitchen may withdraw).
+    Menu(i64),
 }
 
 /// Removes a piece of news or a public document, audited with what it was.
@@ -380,9 +385,10 @@ pub async fn withdraw(
             .to_string();
             ("withdraw_news", "news", id, before, item.news.title)
         }
-        Withdraw::Document(id) => {
+        Withdraw::Document(id) | Withdraw::Menu(id) => {
             let (info, _) = content::document(c, tenant.id, id, None)
                 .await?
+                .filter(|(d, _)| !matches!(what, Withdraw::Menu(_)) || d.category == MENU)
                 .ok_or_else(|| AppError::NotFound("Documento non trovato.".into()))?;
             content::delete_public_document(c, tenant.id, id).await?;
             let before = serde_json::json!({

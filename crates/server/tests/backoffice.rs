@@ -173,6 +173,10 @@ async fn every_route_lets_in_only_its_roles() {
             (format!("{base}/impostazioni"), &[StaffRole::Office]),
             (format!("{base}/contenuti"), &[StaffRole::Office]),
             (
+                format!("{base}/menu"),
+                &[StaffRole::Kitchen, StaffRole::Office],
+            ),
+            (
                 format!("{base}/registro?azione=refund&dal=2026-11-01&al=2026-11-30"),
                 &[StaffRole::Office],
             ),
@@ -315,6 +319,12 @@ async fn every_route_lets_in_only_its_roles() {
                 format!("{base}/contenuti/notizie"),
                 vec![],
                 &[StaffRole::Office],
+            ),
+            // The menu form sent without a file (not multipart).
+            (
+                format!("{base}/menu"),
+                vec![("menu-titolo", "Menù".into())],
+                &[StaffRole::Kitchen, StaffRole::Office],
             ),
             // The document form sent without a file (not multipart).
             (

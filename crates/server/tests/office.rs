@@ -727,3 +727,109 @@ async fn news_and_documents_are_published_checked_and_withdrawn() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn the_kitchen_publishes_and_withdraws_menus_only() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (user, pw, _, _) = refettorio_app::demo::DEMO_STAFF
+            .iter()
+            .find(|s| s.3 == refettorio_domain::StaffRole::Kitchen)
+            .unwrap();
+        let client = browser();
+        assert_eq!(login(&app, &client, user, pw).await.status(), 303);
+        let (status, html) = page(&client, &app, "/t/esempio/backoffice/menu").await;
+        assert_eq!(status, 200);
+        let csrf = csrf_of(&html);
+        let form = |name: &str, bytes: Vec<u8>| {
+            reqwest::multipart::Form::new()
+                .text("_csrf", csrf.clone())
+                .text("menu-titolo", "Menù primaverile")
+                .text("menu-data", "")
+                .part(
+                    "menu-file",
+                    reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+                )
+        };
+        let url = app.url("/t/esempio/backoffice/menu");
+        // An executable: refused, nothing written.
+        let before = written(&t).await;
+        let r = client
+            .post(&url)
+            .multipart(form("menu.exe", b"MZ\x90\x00".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await.unwrap().contains("Tipo di file non ammesso"));
+        assert_eq!(written(&t).await, before);
+        // A PDF: published as a menu, on the public page.
+        let r = client
+            .post(&url)
+            .multipart(form("menu.pdf", b"%PDF-1.7\n".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let id = scalar(&t, "SELECT MAX(id) FROM document").await;
+        assert_eq!(
+            text(
+                &t,
+                "SELECT category FROM document WHERE id = (SELECT MAX(id) FROM document)"
+            )
+            .await,
+            "menu"
+        );
+        let (_, public) = page(&client, &app, "/t/esempio/").await;
+        assert!(public.contains("Menù primaverile"), "{public}");
+        // The regulation is not a menu: the kitchen cannot withdraw it.
+        let regulation = scalar(
+            &t,
+            "SELECT MIN(id) FROM document WHERE category = 'regolamento' AND family_id IS NULL",
+        )
+        .await;
+        let before = written(&t).await;
+        let r = post(
+            &client,
+            &app,
+            format!("/t/esempio/backoffice/menu/{regulation}/ritira"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(r.status(), 404);
+        assert_eq!(written(&t).await, before);
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM document WHERE category = 'regolamento'"
+            )
+            .await,
+            1
+        );
+        // Its own menu: withdrawn, audited with the kitchen user as actor.
+        let r = post(
+            &client,
+            &app,
+            format!("/t/esempio/backoffice/menu/{id}/ritira"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let (_, public) = page(&client, &app, "/t/esempio/").await;
+        assert!(!public.contains("Menù primaverile"));
+        assert_eq!(
+            text(
+                &t,
+                "SELECT actor FROM audit_log WHERE action = 'withdraw_document'"
+            )
+            .await,
+            text(
+                &t,
+                "SELECT 'staff:' || CAST(id AS TEXT) FROM staff_user WHERE role = 'kitchen'"
+            )
+            .await
+        );
+        app.stop().await;
+        t.cleanup().await;
+    }
+}

@@ -178,6 +178,16 @@ pub fn router(state: AppState) -> Router {
             get(backoffice::job_page),
         )
         .route(
+            "/t/{slug}/backoffice/menu",
+            get(backoffice::menus).post(backoffice::add_menu).layer(
+                axum::extract::DefaultBodyLimit::max(backoffice::DOCUMENT_BODY_LIMIT),
+            ),
+        )
+        .route(
+            "/t/{slug}/backoffice/menu/{id}/ritira",
+            post(backoffice::withdraw_menu),
+        )
+        .route(
             "/t/{slug}/backoffice/contenuti",
             get(backoffice::content_page),
         )

@@ -13,6 +13,7 @@ mod closures;
 mod content;
 mod import;
 mod kitchen;
+mod menus;
 pub(crate) mod people;
 mod receipts;
 pub(crate) mod registry;
@@ -42,6 +43,7 @@ pub(crate) use content::{
 };
 pub(crate) use import::{UPLOAD_BODY_LIMIT, import_page, job_page, template, upload};
 pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf, kitchen_xlsx};
+pub(crate) use menus::{add_menu, menus, withdraw_menu};
 pub(crate) use receipts::{reconcile, unmatched};
 pub(crate) use reports::{report, report_file, reports};
 pub(crate) use settings::{save_settings, settings};
@@ -129,6 +131,13 @@ pub(crate) const REPORTS: Section = Section {
     roles: &[StaffRole::Kitchen, StaffRole::Office],
 };
 
+pub(crate) const MENUS: Section = Section {
+    path: "/menu",
+    title: "Menù",
+    summary: "Pubblica i menù del servizio nella pagina pubblica e ritira quelli superati.",
+    roles: &[StaffRole::Kitchen, StaffRole::Office],
+};
+
 pub(crate) const CONTENT: Section = Section {
     path: "/contenuti",
     title: "Notizie e documenti",
@@ -153,6 +162,7 @@ pub(crate) const IMPORT: Section = Section {
 /// The sections of the menu, in order.
 pub(crate) const SECTIONS: &[&Section] = &[
     &KITCHEN,
+    &MENUS,
     &CANTEEN,
     &ACCOUNTS,
     &RECEIPTS,
