@@ -521,6 +521,8 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("transfer", "Giroconto"),
     ("add_closure", "Chiusura del servizio"),
     ("correct_attendance", "Correzione delle presenze"),
+    ("validate_enrolment", "Iscrizione confermata dalla scuola"),
+    ("report_enrolment", "Iscrizione segnalata dalla scuola"),
     ("update_contacts", "Contatti modificati dalla famiglia"),
     ("activate", "Attivazione dell'accesso"),
     ("settings", "Impostazioni del servizio"),

@@ -1320,6 +1320,8 @@ async fn write(
             }
         }
     }
+    // The demo stands for a running service: the school has validated its enrolments.
+    refettorio_db::registry::validation::validate_all(c, t, "demo", now).await?;
     // Each family's meal account starts with last year's credit (a few with a debt), so the
     // balances look like a running service.
     refettorio_db::meals::ensure_accounts(c, t, meals, now).await?;

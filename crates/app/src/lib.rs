@@ -19,6 +19,7 @@ pub mod registry;
 pub mod reports;
 pub mod scheduler;
 pub mod settings;
+pub mod validation;
 
 pub use demo::{DemoOutcome, load_demo};
 pub use error::{AppError, FieldError};

@@ -1350,6 +1350,10 @@ async fn apply_change(
         e.fixed_fee = band.fixed_fee;
     }
     service::update_enrolment(c, tenant.id, &e).await?;
+    if e.class_id != before.class_id {
+        // Another class: the school validates the enrolment again (meals go on meanwhile).
+        refettorio_db::registry::validation::reset(c, tenant.id, e.id).await?;
+    }
     audit(
         c,
         tenant,

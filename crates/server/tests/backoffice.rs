@@ -341,11 +341,25 @@ async fn every_route_lets_in_only_its_roles() {
         // The import's upload sent as a plain form (no file): the office gets 422.
         let shared_posts: Vec<(String, Form, &[StaffRole])> = shared_posts
             .into_iter()
-            .chain([(
-                format!("{base}/importazioni"),
-                vec![("tipo", "genitori".into()), ("azione", "prova".into())],
-                OFFICE_ONLY,
-            )])
+            .chain([
+                (
+                    format!("{base}/importazioni"),
+                    vec![("tipo", "genitori".into()), ("azione", "prova".into())],
+                    OFFICE_ONLY,
+                ),
+                // The school's validation (the school only; the office reads the list): the
+                // demo's Rodari enrolment is validated already, a report needs a reason.
+                (
+                    format!("{base}/scuola/iscrizioni/{enrolment}/conferma"),
+                    vec![("classe", enrolment_class.clone())],
+                    &[StaffRole::School][..],
+                ),
+                (
+                    format!("{base}/scuola/iscrizioni/{enrolment}/segnala"),
+                    vec![("motivo", "  ".into())],
+                    &[StaffRole::School][..],
+                ),
+            ])
             .collect();
         let token = "ab".repeat(32);
         let news = count(&t, "SELECT MIN(id) FROM news").await;

@@ -796,6 +796,52 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         }
         c.close().await.unwrap();
 
+        // The school's pages with an enrolment of Rodari to validate (its forms), and a
+        // report sent without its reason (a field error).
+        {
+            let sql = "UPDATE enrolment SET validated_at = NULL, validated_by = NULL \
+                       WHERE id = (SELECT MIN(e.id) FROM enrolment e \
+                       JOIN school s ON s.id = e.school_id JOIN service v ON v.id = e.service_id \
+                       WHERE s.name = 'Scuola primaria Gianni Rodari' AND v.kind = 'refezione' \
+                       AND e.state = 'attivo')";
+            let mut h = t.db.acquire().await.unwrap();
+            if let refettorio_db::Conn::Sqlite(conn) = &mut h.conn() {
+                sqlx::query(sql).execute(&mut **conn).await.unwrap();
+            }
+        }
+        let c = browser(&driver, phone).await;
+        log_in_as(&c, &app, "scuola", "demo-scuola", "/t/esempio/backoffice").await;
+        c.goto(&app.url("/t/esempio/backoffice/scuola"))
+            .await
+            .unwrap();
+        // Its forms to confirm or report, then a class list of its school.
+        c.find(Locator::Css("form[action$='/conferma']"))
+            .await
+            .unwrap();
+        let roster = c
+            .find(Locator::Css("a[href*='/backoffice/scuola/classi/']"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        for path in ["/t/esempio/backoffice/scuola".to_string(), roster] {
+            c.goto(&app.url(&path)).await.unwrap();
+            for v in axe(&c, &axe_source).await {
+                failures.push(format!("{width}px school {path}: {v}"));
+            }
+        }
+        c.goto(&app.url("/t/esempio/backoffice/scuola"))
+            .await
+            .unwrap();
+        click(&c, "form[action$='/segnala'] button[type=submit]").await;
+        wait_text(&c, "main", "Scrivi che cosa non va").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px school report with errors: {v}"));
+        }
+        c.close().await.unwrap();
+
         // The platform administrator: the login, the municipalities, one municipality's
         // staff, and the new-municipality form sent empty (field errors).
         let c = browser(&driver, phone).await;

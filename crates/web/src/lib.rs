@@ -262,6 +262,14 @@ pub fn router(state: AppState) -> Router {
             get(backoffice::people::class_roster),
         )
         .route(
+            "/t/{slug}/backoffice/scuola/iscrizioni/{id}/conferma",
+            post(backoffice::validation::confirm),
+        )
+        .route(
+            "/t/{slug}/backoffice/scuola/iscrizioni/{id}/segnala",
+            post(backoffice::validation::report),
+        )
+        .route(
             "/t/{slug}/backoffice/chiusure",
             get(backoffice::closures).post(backoffice::add_closure),
         )

@@ -7,6 +7,7 @@ pub mod school;
 pub mod service;
 pub mod staff;
 pub mod tenant;
+pub mod validation;
 
 use crate::DbError;
 

@@ -20,6 +20,7 @@ pub(crate) mod registry;
 mod reports;
 mod settings;
 mod upload;
+pub(crate) mod validation;
 
 use std::sync::Arc;
 

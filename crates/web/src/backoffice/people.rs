@@ -24,6 +24,7 @@ use refettorio_domain::{
 };
 use serde::Deserialize;
 
+use super::validation::ValidationView;
 use super::{OFFICE, Section, Staff};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
@@ -38,7 +39,7 @@ pub(crate) const PEOPLE: Section = Section {
 pub(crate) const SCHOOL_CLASSES: Section = Section {
     path: "/scuola",
     title: "Classi della scuola",
-    summary: "Gli elenchi delle classi delle proprie scuole: alunni, codice dieta e prenotazione di oggi.",
+    summary: "Gli elenchi delle classi delle proprie scuole: alunni, codice dieta e prenotazione di oggi; le iscrizioni alla mensa da validare.",
     roles: &[StaffRole::School, StaffRole::Office],
 };
 
@@ -155,6 +156,8 @@ struct SearchPage<'a> {
     hits: Option<Vec<FamilyHit>>,
     forms: Forms,
     done: Option<&'static str>,
+    /// Enrolments waiting for the school's validation, and how many the school reported.
+    to_validate: (usize, usize),
 }
 
 async fn search_page(
@@ -190,6 +193,7 @@ async fn search_page(
         hits,
         forms,
         done,
+        to_validate: refettorio_app::validation::office_counts(&state.db, &s.tenant).await?,
     };
     Ok((code, page).into_response())
 }
@@ -834,24 +838,46 @@ struct SchoolPage<'a> {
     layout: Layout<'a>,
     nav: Vec<(String, &'static str, bool)>,
     slug: &'a str,
+    csrf: &'a str,
     schools: Vec<(School, Vec<Class>)>,
+    v: ValidationView,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct EsitoQuery {
+    esito: Option<String>,
+}
+
+/// The page of the school's classes, with its enrolments to validate.
+pub(crate) async fn school_classes_page(
+    state: &AppState,
+    s: &Staff,
+    failed: Option<(i64, String, String)>,
+    done: Option<&'static str>,
+) -> Result<Response, WebError> {
+    let schools =
+        people::school_classes(&state.db, state.clock.as_ref(), &s.tenant, &s.user).await?;
+    let v = ValidationView::load(state, s, None, failed, done).await?;
+    Ok(SchoolPage {
+        layout: s.layout(SCHOOL_CLASSES.title),
+        nav: s.nav(&SCHOOL_CLASSES),
+        slug: s.slug(),
+        csrf: &s.session.csrf_token,
+        schools,
+        v,
+    }
+    .into_response())
 }
 
 /// `GET …/scuola`: the classes of the schools this user sees.
 pub(crate) async fn school_classes(
     State(state): State<AppState>,
     s: Staff,
+    Query(q): Query<EsitoQuery>,
 ) -> Result<Response, WebError> {
     s.require(SCHOOL_CLASSES.roles)?;
-    let schools =
-        people::school_classes(&state.db, state.clock.as_ref(), &s.tenant, &s.user).await?;
-    Ok(SchoolPage {
-        layout: s.layout(SCHOOL_CLASSES.title),
-        nav: s.nav(&SCHOOL_CLASSES),
-        slug: s.slug(),
-        schools,
-    }
-    .into_response())
+    let done = super::validation::done_message(q.esito.as_deref());
+    school_classes_page(&state, &s, None, done).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -860,17 +886,21 @@ struct RosterPage<'a> {
     layout: Layout<'a>,
     nav: Vec<(String, &'static str, bool)>,
     slug: &'a str,
+    csrf: &'a str,
     r: Roster,
     day: String,
+    v: ValidationView,
 }
 
-/// `GET …/scuola/classi/<id>`: a class list of one of this user's schools (403 for another).
-pub(crate) async fn class_roster(
-    State(state): State<AppState>,
-    s: Staff,
-    Path((_, id)): Path<(String, i64)>,
+/// A class list of one of this user's schools (403 for another), with its enrolments to
+/// validate.
+pub(crate) async fn class_roster_page(
+    state: &AppState,
+    s: &Staff,
+    id: i64,
+    failed: Option<(i64, String, String)>,
+    done: Option<&'static str>,
 ) -> Result<Response, WebError> {
-    s.require(SCHOOL_CLASSES.roles)?;
     let r = people::class_roster(
         &state.db,
         state.clock.as_ref(),
@@ -879,12 +909,27 @@ pub(crate) async fn class_roster(
         ClassId(id),
     )
     .await?;
+    let v = ValidationView::load(state, s, Some(id), failed, done).await?;
     Ok(RosterPage {
         layout: s.layout("Elenco della classe"),
         nav: s.nav(&SCHOOL_CLASSES),
         slug: s.slug(),
+        csrf: &s.session.csrf_token,
         day: crate::area::dmy(&r.day),
         r,
+        v,
     }
     .into_response())
+}
+
+/// `GET …/scuola/classi/<id>`: a class list of one of this user's schools (403 for another).
+pub(crate) async fn class_roster(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    Query(q): Query<EsitoQuery>,
+) -> Result<Response, WebError> {
+    s.require(SCHOOL_CLASSES.roles)?;
+    let done = super::validation::done_message(q.esito.as_deref());
+    class_roster_page(&state, &s, id, None, done).await
 }
