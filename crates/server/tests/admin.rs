@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{App, browser, csrf_of, form_csrf, login, page, post, spawn};
+use common::{App, browser, csrf_of, form_csrf, login, page, post, scalar, spawn};
 use refettorio_app::demo::{
     DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USER, DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF,
     DEMO_PARENT_PASSWORD,
@@ -15,24 +15,12 @@ use refettorio_app::demo::{
 use refettorio_db::testing::TestDb;
 use refettorio_domain::EnteFiscalCode;
 
-async fn count(t: &TestDb, sql: &'static str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
-}
-
 /// Tenants, staff users and audit rows: what a refused POST must leave as it was.
 async fn written(t: &TestDb) -> (i64, i64, i64) {
     (
-        count(t, "SELECT COUNT(*) FROM tenant").await,
-        count(t, "SELECT COUNT(*) FROM staff_user").await,
-        count(t, "SELECT COUNT(*) FROM audit_log").await,
+        scalar(t, "SELECT COUNT(*) FROM tenant").await,
+        scalar(t, "SELECT COUNT(*) FROM staff_user").await,
+        scalar(t, "SELECT COUNT(*) FROM audit_log").await,
     )
 }
 
@@ -134,7 +122,7 @@ async fn admin_creates_a_municipality_whose_office_logs_in() {
         assert_eq!(after.1, before.1 + 1);
         assert_eq!(after.2, before.2 + 2, "tenant and office user audited");
         assert_eq!(
-            count(
+            scalar(
                 &t,
                 "SELECT COUNT(*) FROM audit_log a JOIN tenant t ON t.id = a.tenant_id \
                  WHERE t.slug = 'nuovo' AND a.action IN ('create_tenant', 'add_staff')"
@@ -189,7 +177,7 @@ async fn admin_creates_a_municipality_whose_office_logs_in() {
         )
         .await;
         assert_eq!(r.status(), 303);
-        let kitchen_id = count(
+        let kitchen_id = scalar(
             &t,
             "SELECT id FROM staff_user WHERE username = 'cucina-nuovo'",
         )
@@ -235,7 +223,7 @@ async fn admin_creates_a_municipality_whose_office_logs_in() {
         assert_eq!(r.status(), 303);
         assert_eq!(kitchen_login(browser()).await, 303);
         assert_eq!(
-            count(
+            scalar(
                 &t,
                 "SELECT COUNT(*) FROM audit_log WHERE action IN ('deactivate_staff', 'reactivate_staff') \
                  AND before IS NOT NULL AND after IS NOT NULL"
@@ -244,7 +232,7 @@ async fn admin_creates_a_municipality_whose_office_logs_in() {
             2
         );
         // Another municipality's user id under this municipality's address: not found.
-        let esempio_office = count(
+        let esempio_office = scalar(
             &t,
             "SELECT s.id FROM staff_user s JOIN tenant t ON t.id = s.tenant_id \
              WHERE t.slug = 'esempio' AND s.username = 'ufficio'",

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{App, browser, csrf_of, form_csrf, login, page, post, spawn};
+use common::{App, browser, csrf_of, form_csrf, hidden, login, page, post, scalar, spawn};
 use refettorio_app::demo::{
     DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD, DEMO_STAFF,
 };
@@ -40,31 +40,12 @@ async fn balance(t: &TestDb, tn: &Tenant, acc: AccountId) -> Cents {
         .unwrap()
 }
 
-async fn count(t: &TestDb, sql: &'static str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
-}
-
 /// Ledger entries and audit rows: what a refused POST must leave as it was.
 async fn written(t: &TestDb) -> (i64, i64) {
     (
-        count(t, "SELECT COUNT(*) FROM ledger_entry").await,
-        count(t, "SELECT COUNT(*) FROM audit_log").await,
+        scalar(t, "SELECT COUNT(*) FROM ledger_entry").await,
+        scalar(t, "SELECT COUNT(*) FROM audit_log").await,
     )
-}
-
-/// The value of the `nth` (0-based) hidden field `name` of a page.
-fn hidden(html: &str, name: &str, nth: usize) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.match_indices(&marker).nth(nth).expect(name).0 + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
 }
 
 /// A second municipality with one office user, logged in on `client`; its session's CSRF token.
@@ -284,7 +265,7 @@ async fn every_route_lets_in_only_its_roles() {
         // POSTs that more roles than the office may make: (path, form, roles). At 8:00 the
         // day is not closed, so an allowed role passes the guard and gets the form's 422.
         // An enrolment of the demo school user's school (Rodari), so the school passes too.
-        let enrolment = count(
+        let enrolment = scalar(
             &t,
             "SELECT MIN(e.id) FROM enrolment e JOIN school s ON s.id = e.school_id \
              WHERE s.name = 'Scuola primaria Gianni Rodari'",
@@ -362,12 +343,12 @@ async fn every_route_lets_in_only_its_roles() {
             ])
             .collect();
         let token = "ab".repeat(32);
-        let news = count(&t, "SELECT MIN(id) FROM news").await;
-        let document = count(&t, "SELECT MIN(id) FROM document WHERE family_id IS NULL").await;
+        let news = scalar(&t, "SELECT MIN(id) FROM news").await;
+        let document = scalar(&t, "SELECT MIN(id) FROM document WHERE family_id IS NULL").await;
         // Any other account (a transfer by number may cross services).
-        let other_account = match count(&t, "SELECT MIN(id) FROM account").await {
+        let other_account = match scalar(&t, "SELECT MIN(id) FROM account").await {
             first if first != acc.get() => first,
-            _ => count(&t, "SELECT MAX(id) FROM account").await,
+            _ => scalar(&t, "SELECT MAX(id) FROM account").await,
         };
         let posts: Vec<(String, Vec<(&str, String)>)> = vec![
             (
@@ -426,7 +407,7 @@ async fn every_route_lets_in_only_its_roles() {
         let mario = "(SELECT f.id FROM family f JOIN guardian g ON g.id = f.payer_id \
                      WHERE g.fiscal_code = 'RSSMRA80A01H501U')";
         let fam = count_of(&t, &format!("SELECT {mario}")).await;
-        let giulia = count(
+        let giulia = scalar(
             &t,
             "SELECT id FROM guardian WHERE fiscal_code = 'BNCGLI82E61F205R'",
         )
@@ -439,13 +420,13 @@ async fn every_route_lets_in_only_its_roles() {
             ),
         )
         .await;
-        let rodari_class = count(
+        let rodari_class = scalar(
             &t,
             "SELECT MIN(k.id) FROM class k JOIN school s ON s.id = k.school_id \
              WHERE s.name = 'Scuola primaria Gianni Rodari'",
         )
         .await;
-        let canteen = count(&t, "SELECT id FROM service WHERE kind = 'refezione'").await;
+        let canteen = scalar(&t, "SELECT id FROM service WHERE kind = 'refezione'").await;
         let band = count_of(
             &t,
             &format!("SELECT MIN(id) FROM tariff_band WHERE service_id = {canteen}"),
@@ -993,7 +974,7 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
         let tomorrow = "2026-11-24";
         let before = forecast_total(&t, &tn, tomorrow).await;
         let written_before = written(&t).await;
-        let closures_before = count(&t, "SELECT COUNT(*) FROM closure").await;
+        let closures_before = scalar(&t, "SELECT COUNT(*) FROM closure").await;
         let form = |confirm: bool| {
             let mut f = vec![
                 ("ambito", school.clone()),
@@ -1024,7 +1005,7 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
         // The preview wrote nothing.
         assert_eq!(written(&t).await, written_before);
         assert_eq!(
-            count(&t, "SELECT COUNT(*) FROM closure").await,
+            scalar(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before
         );
 
@@ -1045,7 +1026,7 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
             before - u32::try_from(n).unwrap()
         );
         assert_eq!(
-            count(&t, "SELECT COUNT(*) FROM closure").await,
+            scalar(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before + 1
         );
         // The kitchen sees the same forecast, and its CSV.
@@ -1186,7 +1167,7 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
         assert_eq!(r.status(), 403);
         assert_eq!(written(&t).await, written_before);
         assert_eq!(
-            count(&t, "SELECT COUNT(*) FROM closure").await,
+            scalar(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before + 1
         );
 
@@ -1280,7 +1261,7 @@ async fn canteen_staff_correct_a_closed_day_once() {
         let enrolment = hidden(&html, "iscrizione", 0);
         assert!(html.contains("value=\"assente\""), "{html}");
         let reversals = "SELECT COUNT(*) FROM ledger_entry WHERE kind = 'reversal'";
-        let before = count(&t, reversals).await;
+        let before = scalar(&t, reversals).await;
         let frozen = forecast_total(&t, &tn, "2026-11-23").await;
         let form = [
             ("iscrizione", enrolment.as_str()),
@@ -1301,7 +1282,7 @@ async fn canteen_staff_correct_a_closed_day_once() {
             r.headers()["location"].to_str().unwrap(),
             format!("{list}&esito=corretto")
         );
-        assert_eq!(count(&t, reversals).await, before + 1);
+        assert_eq!(scalar(&t, reversals).await, before + 1);
         assert_eq!(forecast_total(&t, &tn, "2026-11-23").await, frozen - 1);
         let (_, html) = page(&client, &app, &format!("{list}&esito=corretto")).await;
         assert!(html.contains("Correzione registrata"));
@@ -1389,12 +1370,12 @@ async fn registry_routes(
             .unwrap()
             .unwrap()
     };
-    let demo_school = count(t, "SELECT MIN(school_id) FROM enrolment").await;
-    let demo_class = count(t, "SELECT MIN(class_id) FROM enrolment").await;
-    let demo_service = count(t, "SELECT MIN(service_id) FROM enrolment").await;
-    let demo_band = count(t, "SELECT MIN(tariff_band_id) FROM enrolment").await;
-    let demo_year = count(t, "SELECT MIN(id) FROM school_year").await;
-    let demo_diet = count(t, "SELECT MIN(id) FROM diet").await;
+    let demo_school = scalar(t, "SELECT MIN(school_id) FROM enrolment").await;
+    let demo_class = scalar(t, "SELECT MIN(class_id) FROM enrolment").await;
+    let demo_service = scalar(t, "SELECT MIN(service_id) FROM enrolment").await;
+    let demo_band = scalar(t, "SELECT MIN(tariff_band_id) FROM enrolment").await;
+    let demo_year = scalar(t, "SELECT MIN(id) FROM school_year").await;
+    let demo_diet = scalar(t, "SELECT MIN(id) FROM diet").await;
     let mut h = t.db.acquire().await.unwrap();
     let c = &mut h.conn();
     let new_school = |name: &str| school::NewSchool {

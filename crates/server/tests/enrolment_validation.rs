@@ -8,24 +8,11 @@
 
 mod common;
 
-use common::{browser, csrf_of, login, page, post, spawn};
+use common::{browser, csrf_of, login, page, post, scalar, spawn};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::testing::TestDb;
 
 const BASE: &str = "/t/esempio/backoffice";
-
-async fn scalar(t: &TestDb, sql: &str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
-}
 
 async fn exec(t: &TestDb, sql: &str) {
     let mut h = t.db.acquire().await.unwrap();

@@ -9,13 +9,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{App, browser, csrf_of, login, page, spawn};
+use common::{App, browser, csrf_of, login, page, scalar, spawn};
 use jiff::civil::Date;
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::registry::family;
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::testing::TestDb;
-use refettorio_db::{Conn, import as db_import, meals, registry};
+use refettorio_db::{import as db_import, meals, registry};
 use refettorio_domain::{Cents, CodiceFiscale, ServiceKind};
 
 const BASE: &str = "/t/esempio/backoffice/importazioni";
@@ -340,14 +340,6 @@ fn span(html: &str, id: &str) -> String {
         .unwrap_or_else(|| panic!("{id} in {html}"))
         + marker.len();
     html[start..].split('<').next().unwrap().to_string()
-}
-
-async fn scalar(t: &TestDb, sql: &'static str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    match &mut h.conn() {
-        Conn::Postgres(c) => sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap(),
-        Conn::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap(),
-    }
 }
 
 /// Every table an import writes, counted, and the ledger's total.

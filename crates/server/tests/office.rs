@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{App, browser, csrf_of, login, page, post, spawn};
+use common::{App, browser, csrf_of, hidden, login, page, post, scalar, spawn, text};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF};
 use refettorio_app::pagopa::{IncomingReceipt, ReceiptOutcome, apply_receipt};
 use refettorio_db::registry::tenant::{self, Tenant};
@@ -20,30 +20,6 @@ async fn demo_tenant(t: &TestDb) -> Tenant {
         .await
         .unwrap()
         .unwrap()
-}
-
-async fn scalar(t: &TestDb, sql: &'static str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
-}
-
-async fn text(t: &TestDb, sql: &'static str) -> String {
-    let mut h = t.db.acquire().await.unwrap();
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
 }
 
 async fn balance(t: &TestDb, tn: &Tenant, acc: AccountId) -> Cents {
@@ -59,13 +35,6 @@ async fn written(t: &TestDb) -> (i64, i64) {
         scalar(t, "SELECT COUNT(*) FROM ledger_entry").await,
         scalar(t, "SELECT COUNT(*) FROM audit_log").await,
     )
-}
-
-/// The value of the `nth` (0-based) hidden field `name` of a page.
-fn hidden(html: &str, name: &str, nth: usize) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.match_indices(&marker).nth(nth).expect(name).0 + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
 }
 
 /// Every account: (id, family, service).

@@ -14,14 +14,14 @@ use std::io::Write as _;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::{App, browser, csrf_of, login, page, post, spawn, value_of};
+use common::{App, browser, csrf_of, login, page, post, scalar, spawn, value_of};
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_app::pagopa::{self as pay, OfficePayment, RechargeAmount};
 use refettorio_app::{AppError, portal};
+use refettorio_db::meals;
 use refettorio_db::pagopa::{self as store, Position, PositionStatus, ReceiptStatus};
 use refettorio_db::registry::{family, tenant};
 use refettorio_db::testing::TestDb;
-use refettorio_db::{meals, on_conn};
 use refettorio_domain::{Cents, Clock, CodiceFiscale, NoticeNumber, PagoPaMode, SegregationCode};
 use refettorio_web::pagopa::soap::{
     self, GetPaymentRequest, Outcome, Receipt, ReceiptTransfer, SendRtRequest, StationHeader,
@@ -229,14 +229,6 @@ fn receipt(d: &Demo, version: Version, id: &str, nav: &str, cents: i64, standin:
     .unwrap()
 }
 
-async fn count(t: &TestDb, sql: &'static str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    on_conn!(&mut h.conn(), |c| sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(&mut *c)
-        .await
-        .unwrap())
-}
-
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -307,7 +299,7 @@ async fn a_family_recharges_online_through_the_sandbox_and_by_notice() {
         .await;
         assert_eq!(r.status().as_u16(), 422);
         assert!(r.text().await.unwrap().contains("non entrambi"));
-        assert_eq!(count(&t, "SELECT COUNT(*) FROM payment_position").await, 0);
+        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM payment_position").await, 0);
 
         // Pay 25,50 € online: our Checkout client posts the cart to the sandbox, which
         // redirects to its simulated payment page.
@@ -626,7 +618,7 @@ async fn the_station_answers_the_node_and_applies_receipts_once() {
             Some("PAA_SEMANTICA"),
             "{answer}"
         );
-        assert_eq!(count(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 0);
+        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 0);
         assert_eq!(balance_of(&t, &d, &p).await, before);
 
         // The receipt: credited once; the same receiptId again is a duplicate.
@@ -663,7 +655,7 @@ async fn the_station_answers_the_node_and_applies_receipts_once() {
         // A receipt for a notice we never issued, of a known municipality: accepted and kept
         // for the office; nothing credited.
         let ghost = NoticeNumber::generate(SegregationCode::new(2).unwrap(), 7_777_777).unwrap();
-        let entries_before = count(&t, "SELECT COUNT(*) FROM ledger_entry").await;
+        let entries_before = scalar(&t, "SELECT COUNT(*) FROM ledger_entry").await;
         let ok = station(
             &app,
             "paSendRTV2 unknown notice",
@@ -672,7 +664,7 @@ async fn the_station_answers_the_node_and_applies_receipts_once() {
         .await;
         assert!(fault_code(&ok).is_none(), "{ok}");
         assert_eq!(
-            count(&t, "SELECT COUNT(*) FROM ledger_entry").await,
+            scalar(&t, "SELECT COUNT(*) FROM ledger_entry").await,
             entries_before
         );
         let mut h = t.db.acquire().await.unwrap();
@@ -760,14 +752,14 @@ async fn a_thousand_copies_of_one_receipt_credit_once() {
         assert_eq!((ok, duplicate), (1, 999), "{}", t.db.backend().as_str());
         assert_eq!(balance_of(&t, &d, &p).await.get() - before.get(), 4200);
         assert_eq!(
-            count(
+            scalar(
                 &t,
                 "SELECT COUNT(*) FROM ledger_entry WHERE idempotency_key = 'pagopa:rt:rt-storm'"
             )
             .await,
             1
         );
-        assert_eq!(count(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 1);
+        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 1);
         app.stop().await;
         t.cleanup().await;
     }
@@ -935,7 +927,7 @@ async fn the_office_records_a_payment_made_elsewhere_once() {
         }
         assert_eq!(balance_of(&t, &d, &p).await.get() - before.get(), 6000);
         assert_eq!(
-            count(
+            scalar(
                 &t,
                 "SELECT COUNT(*) FROM audit_log WHERE action = 'office_payment'"
             )
@@ -1026,7 +1018,7 @@ async fn a_receipt_interrupted_half_way_leaves_nothing_and_is_applied_on_the_ret
             "{answer}"
         );
         assert!(!answer.contains("injected"), "internals leaked: {answer}");
-        assert_eq!(count(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 0);
+        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 0);
         assert_eq!(balance_of(&t, &d, &p).await, before);
         assert_eq!(position(&t, &d, &p).await.status, PositionStatus::Open);
         // pagoPA retries: now it goes through, once.

@@ -7,23 +7,10 @@
 
 mod common;
 
-use common::{App, browser, csrf_of, login, page, post, spawn};
+use common::{App, browser, csrf_of, login, page, post, scalar, spawn};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF};
 use refettorio_db::testing::TestDb;
 use refettorio_domain::CodiceFiscale;
-
-async fn scalar(t: &TestDb, sql: &str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
-}
 
 /// Pupils, enrolments, changes and audit rows: what a refused form leaves as it was.
 async fn written(t: &TestDb) -> [i64; 4] {

@@ -8,38 +8,11 @@
 
 mod common;
 
-use common::{App, browser, csrf_of, login, page, post};
+use common::{App, browser, csrf_of, login, page, post, scalar, text};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::testing::TestDb;
 
 const BASE: &str = "/t/esempio/backoffice/anagrafiche";
-
-/// One integer, read as BIGINT on both databases (INTEGER columns are INT4 on PostgreSQL).
-async fn scalar(t: &TestDb, sql: &str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    let sql = sqlx::AssertSqlSafe(format!("SELECT CAST(({sql}) AS BIGINT)"));
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
-}
-
-async fn text(t: &TestDb, sql: &str) -> String {
-    let mut h = t.db.acquire().await.unwrap();
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
-}
 
 /// Rows of the registry's tables and of the audit log: what a refused form must leave alone.
 async fn written(t: &TestDb) -> Vec<i64> {

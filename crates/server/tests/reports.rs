@@ -8,7 +8,7 @@
 mod common;
 
 use calamine::{Data, Reader, Xlsx};
-use common::{App, browser, login, page, spawn};
+use common::{App, browser, login, page, scalar, spawn};
 use refettorio_app::backoffice::{ChangeKind, MoneyChange, record_change};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_STAFF};
 use refettorio_app::pagopa::{OfficePayment, record_office_payment};
@@ -30,19 +30,6 @@ async fn tenant_and_account(t: &TestDb) -> (Tenant, AccountId) {
         .await
         .unwrap();
     (tn.clone(), hits[0].accounts[0].0)
-}
-
-/// One number from SQL of the test's own (the same text on both databases).
-async fn scalar(t: &TestDb, sql: &'static str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
 }
 
 async fn download(client: &reqwest::Client, app: &App, path: &str) -> (u16, String, Vec<u8>) {

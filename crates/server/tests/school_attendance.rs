@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{browser, csrf_of, login, page, post, spawn};
+use common::{browser, csrf_of, login, page, post, scalar, spawn};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::registry::tenant;
 use refettorio_db::testing::TestDb;
@@ -18,19 +18,6 @@ const RODARI: &str = "Scuola primaria Gianni Rodari";
 /// Another school eating on Monday (Montessori eats on Tuesday and Thursday).
 const OTHER: &str = "Arcobaleno";
 const TODAY: &str = "2026-11-23";
-
-async fn scalar(t: &TestDb, sql: &str) -> i64 {
-    let mut h = t.db.acquire().await.unwrap();
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
-        }
-    }
-}
 
 /// Ledger entries and audit rows: what a refused correction leaves as it was.
 async fn written(t: &TestDb) -> (i64, i64) {

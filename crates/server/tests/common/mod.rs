@@ -123,3 +123,39 @@ pub async fn page(client: &reqwest::Client, app: &App, path: &str) -> (u16, Stri
     let r = client.get(app.url(path)).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
+
+/// One integer read with one SQL query, on either database, as BIGINT (INTEGER columns are
+/// INT4 on PostgreSQL).
+pub async fn scalar(t: &TestDb, sql: &str) -> i64 {
+    let mut h = t.db.acquire().await.unwrap();
+    let sql = sqlx::AssertSqlSafe(format!("SELECT CAST(({sql}) AS BIGINT)"));
+    match &mut h.conn() {
+        refettorio_db::Conn::Postgres(c) => {
+            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
+        }
+        refettorio_db::Conn::Sqlite(c) => {
+            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
+        }
+    }
+}
+
+/// A text read with one SQL query, on either database.
+pub async fn text(t: &TestDb, sql: &str) -> String {
+    let mut h = t.db.acquire().await.unwrap();
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match &mut h.conn() {
+        refettorio_db::Conn::Postgres(c) => {
+            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
+        }
+        refettorio_db::Conn::Sqlite(c) => {
+            sqlx::query_scalar(sql).fetch_one(&mut **c).await.unwrap()
+        }
+    }
+}
+
+/// The value of the `nth` (0-based) hidden field `name` of a page.
+pub fn hidden(html: &str, name: &str, nth: usize) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.match_indices(&marker).nth(nth).expect(name).0 + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
