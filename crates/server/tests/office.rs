@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{App, browser, csrf_of, hidden, login, page, post, scalar, spawn, text};
+use common::{App, browser, csrf_of, exec, hidden, login, page, post, scalar, spawn, text};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF};
 use refettorio_app::pagopa::{IncomingReceipt, ReceiptOutcome, apply_receipt};
 use refettorio_db::registry::tenant::{self, Tenant};
@@ -798,6 +798,72 @@ async fn the_kitchen_publishes_and_withdraws_menus_only() {
             )
             .await
         );
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+/// Makes the audit row of a transfer abort its transaction, as a crash after the money was
+/// written would.
+async fn fail_audit_of_transfers(t: &TestDb) {
+    exec(
+        t,
+        "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log FOR EACH ROW
+         WHEN (NEW.action = 'transfer') EXECUTE FUNCTION refettorio_fail();",
+        "CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log
+         WHEN NEW.action = 'transfer'
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_transfer_interrupted_half_way_leaves_nothing_and_the_retry_moves_once() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let tn = demo_tenant(&t).await;
+        let (from, to) = two_accounts(&t, &tn).await;
+        let client = office(&app).await;
+        let path = format!("/t/esempio/backoffice/conti/{from}");
+        let (_, html) = page(&client, &app, &path).await;
+        let csrf = csrf_of(&html);
+        let token = hidden(&html, "_modulo", 2);
+        let (a0, b0) = (balance(&t, &tn, from).await, balance(&t, &tn, to).await);
+        let dest = to.to_string();
+        let form = [
+            ("giroconto-destinazione", dest.as_str()),
+            ("giroconto-importo", "4,00"),
+            ("giroconto-causale", "prova di interruzione"),
+            ("_modulo", token.as_str()),
+            ("_csrf", csrf.as_str()),
+        ];
+        // Both entries are written, then the audit row fails: the transaction is gone whole.
+        fail_audit_of_transfers(&t).await;
+        let before = written(&t).await;
+        let r = post(&client, &app, format!("{path}/giroconto"), &form).await;
+        assert_eq!(r.status(), 500);
+        assert_eq!(written(&t).await, before);
+        assert_eq!(balance(&t, &tn, from).await, a0);
+        assert_eq!(balance(&t, &tn, to).await, b0);
+        // The same form again once the failure is gone: moved once.
+        exec(
+            &t,
+            "DROP TRIGGER fail_insert ON audit_log",
+            "DROP TRIGGER fail_insert",
+        )
+        .await;
+        let r = post(&client, &app, format!("{path}/giroconto"), &form).await;
+        assert_eq!(r.status(), 303);
+        let r = post(&client, &app, format!("{path}/giroconto"), &form).await;
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .ends_with("esito=ripetuto")
+        );
+        assert_eq!(balance(&t, &tn, from).await, Cents(a0.get() - 400));
+        assert_eq!(balance(&t, &tn, to).await, Cents(b0.get() + 400));
         app.stop().await;
         t.cleanup().await;
     }

@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::{App, browser, csrf_of, login, page, post, scalar, spawn, value_of};
+use common::{App, browser, csrf_of, exec, login, page, post, scalar, spawn, value_of};
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_app::pagopa::{self as pay, OfficePayment, RechargeAmount};
 use refettorio_app::{AppError, portal};
@@ -937,19 +937,6 @@ async fn the_office_records_a_payment_made_elsewhere_once() {
         let _ = app.clock.now();
         app.stop().await;
         t.cleanup().await;
-    }
-}
-
-/// Runs each backend's own SQL (test set-up only).
-async fn exec(t: &TestDb, postgres: &'static str, sqlite: &'static str) {
-    let mut h = t.db.acquire().await.unwrap();
-    match &mut h.conn() {
-        refettorio_db::Conn::Postgres(c) => {
-            sqlx::raw_sql(postgres).execute(&mut **c).await.unwrap();
-        }
-        refettorio_db::Conn::Sqlite(c) => {
-            sqlx::raw_sql(sqlite).execute(&mut **c).await.unwrap();
-        }
     }
 }
 

@@ -159,3 +159,16 @@ pub fn hidden(html: &str, name: &str, nth: usize) -> String {
     let start = html.match_indices(&marker).nth(nth).expect(name).0 + marker.len();
     html[start..].split('"').next().unwrap().to_string()
 }
+
+/// Runs each backend's own SQL (test set-up only, e.g. a trigger that injects a failure).
+pub async fn exec(t: &TestDb, postgres: &'static str, sqlite: &'static str) {
+    let mut h = t.db.acquire().await.unwrap();
+    match &mut h.conn() {
+        refettorio_db::Conn::Postgres(c) => {
+            sqlx::raw_sql(postgres).execute(&mut **c).await.unwrap();
+        }
+        refettorio_db::Conn::Sqlite(c) => {
+            sqlx::raw_sql(sqlite).execute(&mut **c).await.unwrap();
+        }
+    }
+}
