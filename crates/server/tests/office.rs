@@ -803,17 +803,26 @@ async fn the_kitchen_publishes_and_withdraws_menus_only() {
     }
 }
 
-/// Makes the audit row of a transfer abort its transaction, as a crash after the money was
-/// written would.
-async fn fail_audit_of_transfers(t: &TestDb) {
+/// Makes the audit row of a transfer or of a receipt reconciliation abort its transaction,
+/// as a crash after the money was written would.
+async fn fail_audit_of_money(t: &TestDb) {
     exec(
         t,
         "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
          CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log FOR EACH ROW
-         WHEN (NEW.action = 'transfer') EXECUTE FUNCTION refettorio_fail();",
+         WHEN (NEW.action IN ('transfer', 'reconcile_receipt')) EXECUTE FUNCTION refettorio_fail();",
         "CREATE TRIGGER fail_insert BEFORE INSERT ON audit_log
-         WHEN NEW.action = 'transfer'
+         WHEN NEW.action IN ('transfer', 'reconcile_receipt')
          BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    )
+    .await;
+}
+
+async fn stop_failing(t: &TestDb) {
+    exec(
+        t,
+        "DROP TRIGGER fail_insert ON audit_log",
+        "DROP TRIGGER fail_insert",
     )
     .await;
 }
@@ -839,7 +848,7 @@ async fn a_transfer_interrupted_half_way_leaves_nothing_and_the_retry_moves_once
             ("_csrf", csrf.as_str()),
         ];
         // Both entries are written, then the audit row fails: the transaction is gone whole.
-        fail_audit_of_transfers(&t).await;
+        fail_audit_of_money(&t).await;
         let before = written(&t).await;
         let r = post(&client, &app, format!("{path}/giroconto"), &form).await;
         assert_eq!(r.status(), 500);
@@ -847,12 +856,7 @@ async fn a_transfer_interrupted_half_way_leaves_nothing_and_the_retry_moves_once
         assert_eq!(balance(&t, &tn, from).await, a0);
         assert_eq!(balance(&t, &tn, to).await, b0);
         // The same form again once the failure is gone: moved once.
-        exec(
-            &t,
-            "DROP TRIGGER fail_insert ON audit_log",
-            "DROP TRIGGER fail_insert",
-        )
-        .await;
+        stop_failing(&t).await;
         let r = post(&client, &app, format!("{path}/giroconto"), &form).await;
         assert_eq!(r.status(), 303);
         let r = post(&client, &app, format!("{path}/giroconto"), &form).await;
@@ -864,6 +868,74 @@ async fn a_transfer_interrupted_half_way_leaves_nothing_and_the_retry_moves_once
         );
         assert_eq!(balance(&t, &tn, from).await, Cents(a0.get() - 400));
         assert_eq!(balance(&t, &tn, to).await, Cents(b0.get() + 400));
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_reconciliation_interrupted_half_way_leaves_the_receipt_unmatched() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let tn = demo_tenant(&t).await;
+        let (acc, _) = two_accounts(&t, &tn).await;
+        let receipt = IncomingReceipt {
+            receipt_id: "RT-INTERROTTA".into(),
+            notice_number: "302000000000088888".into(),
+            outcome_ok: true,
+            amount: Cents(1200),
+            psp_id: "PSP01".into(),
+            psp_name: "Banca di prova".into(),
+            payment_method: None,
+            paid_at: Some(app.clock.now()),
+            standin: false,
+            payload: "<xml/>".into(),
+        };
+        let out = apply_receipt(&t.db, app.clock.as_ref(), &tn, &receipt)
+            .await
+            .unwrap();
+        assert_eq!(out, ReceiptOutcome::Unmatched);
+        let id = scalar(&t, "SELECT MIN(id) FROM pagopa_receipt").await;
+        let client = office(&app).await;
+        let list = "/t/esempio/backoffice/pagopa/ricevute";
+        let (_, html) = page(&client, &app, list).await;
+        let csrf = csrf_of(&html);
+        let account = acc.to_string();
+        let form = [
+            ("conto", account.as_str()),
+            ("motivo", "bonifico riconosciuto"),
+            ("_csrf", csrf.as_str()),
+        ];
+        let action = format!("{list}/{id}/riconcilia");
+        let b0 = balance(&t, &tn, acc).await;
+        // The credit and the receipt's status are written, then the audit row fails.
+        fail_audit_of_money(&t).await;
+        let before = written(&t).await;
+        let r = post(&client, &app, &action, &form).await;
+        assert_eq!(r.status(), 500);
+        assert_eq!(written(&t).await, before);
+        assert_eq!(balance(&t, &tn, acc).await, b0);
+        assert_eq!(
+            text(&t, "SELECT status FROM pagopa_receipt").await,
+            "unmatched"
+        );
+        // Retried once the failure is gone: credited once, and a second click writes nothing.
+        stop_failing(&t).await;
+        let r = post(&client, &app, &action, &form).await;
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .ends_with("esito=accreditata")
+        );
+        let r = post(&client, &app, &action, &form).await;
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .ends_with("esito=gia")
+        );
+        assert_eq!(balance(&t, &tn, acc).await, Cents(b0.get() + 1200));
         app.stop().await;
         t.cleanup().await;
     }
