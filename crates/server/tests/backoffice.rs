@@ -48,28 +48,39 @@ async fn written(t: &TestDb) -> (i64, i64) {
     )
 }
 
+/// Another municipality, with default settings: its id.
+async fn another_tenant(
+    c: &mut refettorio_db::Conn<'_>,
+    app: &App,
+    slug: &str,
+    name: &str,
+    fiscal_code: &str,
+) -> refettorio_domain::TenantId {
+    tenant::insert(
+        c,
+        &NewTenant {
+            slug: Slug::parse(slug).unwrap(),
+            name: name.into(),
+            fiscal_code: EnteFiscalCode::with_check_digit(fiscal_code).unwrap(),
+            timezone: "Europe/Rome".into(),
+            cutoff_time: "09:30".parse().unwrap(),
+            patron_day: None,
+            patron_name: None,
+            settings: TenantSettings::default(),
+        },
+        app.clock.now(),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
 /// A second municipality with one office user, logged in on `client`; its session's CSRF token.
 async fn other_tenants_office(t: &TestDb, app: &App, client: &reqwest::Client) -> String {
     {
         let mut h = t.db.acquire().await.unwrap();
         let c = &mut h.conn();
-        let id = tenant::insert(
-            c,
-            &NewTenant {
-                slug: Slug::parse("altro").unwrap(),
-                name: "Comune di Altro".into(),
-                fiscal_code: EnteFiscalCode::with_check_digit("8000111122").unwrap(),
-                timezone: "Europe/Rome".into(),
-                cutoff_time: "09:30".parse().unwrap(),
-                patron_day: None,
-                patron_name: None,
-                settings: TenantSettings::default(),
-            },
-            app.clock.now(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let id = another_tenant(c, app, "altro", "Comune di Altro", "8000111122").await;
         let hash = refettorio_app::password::hash("altro-ufficio-1").unwrap();
         staff::insert_staff(
             c,
@@ -883,23 +894,7 @@ async fn foreign_class(t: &TestDb, app: &App) -> i64 {
     use refettorio_db::registry::{calendar, school};
     let mut h = t.db.acquire().await.unwrap();
     let c = &mut h.conn();
-    let id = tenant::insert(
-        c,
-        &NewTenant {
-            slug: Slug::parse("straniero").unwrap(),
-            name: "Comune di Straniero".into(),
-            fiscal_code: EnteFiscalCode::with_check_digit("8000333344").unwrap(),
-            timezone: "Europe/Rome".into(),
-            cutoff_time: "09:30".parse().unwrap(),
-            patron_day: None,
-            patron_name: None,
-            settings: TenantSettings::default(),
-        },
-        app.clock.now(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let id = another_tenant(c, app, "straniero", "Comune di Straniero", "8000333344").await;
     let d = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
     let year = calendar::insert_school_year(
         c,
