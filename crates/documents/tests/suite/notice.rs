@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 //! The payment notice and the receipt: their codes are read back from the
 //! PDF bytes and decoded, their text is extracted and checked.
 

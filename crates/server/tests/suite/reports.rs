@@ -3,12 +3,9 @@
 //! office writes with the app's own functions; the CSV (BOM, `;`, decimal comma) and the XLSX
 //! (read back with calamine: numbers as numbers) hold the page's numbers; a backwards or too
 //! long period is an Italian field error (422); the kitchen sees meal counts, never money.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::{App, browser, login, page, scalar, spawn};
 use calamine::{Data, Reader, Xlsx};
-use common::{App, browser, login, page, scalar, spawn};
 use refettorio_app::backoffice::{ChangeKind, MoneyChange, record_change};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_STAFF};
 use refettorio_app::pagopa::{OfficePayment, record_office_payment};

@@ -1,9 +1,6 @@
 //! The real server on port 0, on SQLite and (when configured) PostgreSQL, driven over HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::spawn;
+use crate::common::spawn;
 use refettorio_db::testing::TestDb;
 
 #[tokio::test]

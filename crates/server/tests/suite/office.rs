@@ -3,11 +3,8 @@
 //! receipt credited by hand exactly once, the settings form (bad input refused by field and
 //! nothing written; a good one saved and audited without the Checkout key), and the audit
 //! log filtered by who.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{App, browser, csrf_of, exec, hidden, login, page, post, scalar, spawn, text};
+use crate::common::{App, browser, csrf_of, exec, hidden, login, page, post, scalar, spawn, text};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF};
 use refettorio_app::pagopa::{IncomingReceipt, ReceiptOutcome, apply_receipt};
 use refettorio_db::registry::tenant::{self, Tenant};
@@ -328,7 +325,7 @@ async fn the_settings_are_checked_saved_and_audited() {
         let (status, html) = page(&client, &app, path).await;
         assert_eq!(status, 200);
         let csrf = csrf_of(&html);
-        let field = |name: &str| common::value_of(&html, name);
+        let field = |name: &str| crate::common::value_of(&html, name);
         let ibans = {
             let start = html.find("name=\"iban\"").unwrap();
             let body = &html[start..];
@@ -590,7 +587,7 @@ async fn news_and_documents_are_published_checked_and_withdrawn() {
         app.clock.set("2026-11-28T08:00:00Z".parse().unwrap());
         let (_, public) = page(&client, &app, "/t/esempio/").await;
         assert!(!public.contains("Sciopero del personale venerdì"));
-        app.clock.set(common::MONDAY_8AM.parse().unwrap());
+        app.clock.set(crate::common::MONDAY_8AM.parse().unwrap());
 
         // Documents: a wrong type, a file that is not what its name says, an empty one, one
         // over 10 MB, a missing category: refused, nothing written.

@@ -20,8 +20,6 @@
 //! (`../../xsd-common/…`) works as published. Without `xmllint` (Debian `libxml2-utils`) the XSD
 //! tests fail when `CI` is set and are skipped with a notice otherwise.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,6 @@
 //! The account each enrolment is charged to (`enrolment.account_id`): migration 0003 on a
 //! database with data, `meals::ensure_accounts`, and the synthetic tenant of the benchmark.
 //! Run on SQLite and (when configured) PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

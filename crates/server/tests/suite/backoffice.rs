@@ -3,11 +3,8 @@
 //! and a refused POST writes nothing); the office's money forms: a payment received elsewhere
 //! credited once, an adjustment submitted twice credited once, bad input refused with Italian
 //! field errors and nothing written.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{App, browser, csrf_of, form_csrf, hidden, login, page, post, scalar, spawn};
+use crate::common::{App, browser, csrf_of, form_csrf, hidden, login, page, post, scalar, spawn};
 use refettorio_app::demo::{
     DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD, DEMO_STAFF,
 };

@@ -3,11 +3,8 @@
 //! an enrolment; a class change scheduled for tomorrow and applied by that day's scheduler
 //! pass (and a change on a closed day refused); the school user's class lists of its own
 //! school only.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{App, browser, csrf_of, login, page, post, scalar, spawn};
+use crate::common::{App, browser, csrf_of, login, page, post, scalar, spawn};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF};
 use refettorio_db::testing::TestDb;
 use refettorio_domain::CodiceFiscale;

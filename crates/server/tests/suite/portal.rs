@@ -1,11 +1,8 @@
 //! The families' portal over real HTTP on both databases: login and throttling, sessions, CSRF,
 //! the personal area's pages, meal changes (htmx and plain forms), registration and password
 //! reset through the outbox, and privacy: another family's ids get 403/404 and write nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{browser, csrf_of, form_csrf, login, login_page_csrf, page, post, spawn};
+use crate::common::{browser, csrf_of, form_csrf, login, login_page_csrf, page, post, spawn};
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_db::registry::{family, service, tenant};
 use refettorio_db::testing::TestDb;

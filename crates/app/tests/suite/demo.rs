@@ -1,5 +1,4 @@
 //! The demo municipality, on SQLite and (when configured) PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::time::Instant;

@@ -4,11 +4,8 @@
 //! bad input gets 422 with Italian field errors and writes nothing; something still in use is
 //! not deleted; a band's new price leaves enrolments and charged meals alone unless the office
 //! asks to reprice the active enrolments.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{App, browser, csrf_of, login, page, post, scalar, text};
+use crate::common::{App, browser, csrf_of, login, page, post, scalar, text};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::testing::TestDb;
 
@@ -122,7 +119,7 @@ fn id_in(location: &str, prefix: &str) -> i64 {
 #[tokio::test]
 async fn the_office_manages_schools_and_classes() {
     for t in TestDb::all().await.unwrap() {
-        let app = common::spawn(&t, true).await;
+        let app = crate::common::spawn(&t, true).await;
         let (client, csrf) = office(&app).await;
         let (status, html) = page(&client, &app, &format!("{BASE}/scuole")).await;
         assert_eq!(status, 200);
@@ -402,7 +399,7 @@ async fn the_office_manages_schools_and_classes() {
 #[tokio::test]
 async fn the_office_manages_years_services_bands_and_diets() {
     for t in TestDb::all().await.unwrap() {
-        let app = common::spawn(&t, true).await;
+        let app = crate::common::spawn(&t, true).await;
         let (client, csrf) = office(&app).await;
 
         // School years: a new one, one overlapping it, dates out of order.
@@ -654,7 +651,7 @@ async fn the_office_manages_years_services_bands_and_diets() {
 #[tokio::test]
 async fn a_band_price_change_does_not_rewrite_history() {
     for t in TestDb::all().await.unwrap() {
-        let app = common::spawn(&t, true).await;
+        let app = crate::common::spawn(&t, true).await;
         let (client, csrf) = office(&app).await;
         // The demo band with the most active enrolments, none exempt.
         let band = scalar(

@@ -1,5 +1,5 @@
 //! The real server on port 0 for the integration tests, with a clock the test moves.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code)]
 
 use std::sync::Arc;
 

@@ -4,11 +4,8 @@
 //! the school user as actor) and it leaves the list; another school's enrolment and the
 //! office's own attempt are refused (403, nothing written); a class change makes it to
 //! validate again.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{browser, csrf_of, login, page, post, scalar, spawn};
+use crate::common::{browser, csrf_of, login, page, post, scalar, spawn};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::testing::TestDb;
 

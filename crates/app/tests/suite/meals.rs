@@ -5,7 +5,6 @@
 //! Expected charges are computed here from the registry (an oracle independent of the close's
 //! SQL): active refezione enrolments started by the day, in classes that eat that weekday, not
 //! on a holiday or closure, minus the bookings marked absent, at the enrolment's meal price.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

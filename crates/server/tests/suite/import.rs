@@ -3,13 +3,10 @@
 //! writes nothing; a file with one bad row imports nothing; good files import everything with
 //! the right balances; the same files again change nothing; a file too large and an .exe are
 //! refused.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{App, browser, csrf_of, login, page, scalar, spawn};
+use crate::common::{App, browser, csrf_of, login, page, scalar, spawn};
 use jiff::civil::Date;
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::registry::family;

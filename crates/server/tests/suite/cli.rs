@@ -1,5 +1,4 @@
 //! The `refettorio` binary as an operator runs it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Command, Output};
 

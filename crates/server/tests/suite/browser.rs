@@ -10,15 +10,12 @@
 //!
 //! Needs `chromium`, `chromium-driver` and `npm ci` in `tests/browser` (`.ci/run` does all three).
 //! Without them the test says so and passes locally; with `CI` set it fails instead.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{App, spawn};
+use crate::common::{App, spawn};
 use fantoccini::{Client, ClientBuilder, Locator};
 use refettorio_app::demo::{
     DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD,

@@ -6,15 +6,12 @@
 //! Every SOAP message these tests send to the station or get back is checked against the
 //! official XSD with `xmllint` (the schemas the codec's tests use, in
 //! `crates/web/tests/fixtures/pagopa/xsd`), and so is the receipt the sandbox delivered.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::io::Write as _;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::{App, browser, csrf_of, exec, login, page, post, scalar, spawn, value_of};
+use crate::common::{App, browser, csrf_of, exec, login, page, post, scalar, spawn, value_of};
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_app::pagopa::{self as pay, OfficePayment, RechargeAmount};
 use refettorio_app::{AppError, portal};

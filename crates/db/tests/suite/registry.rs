@@ -1,5 +1,4 @@
 //! Registry tests, run on SQLite and (when configured) PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 

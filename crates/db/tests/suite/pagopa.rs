@@ -1,6 +1,5 @@
 //! pagoPA storage on both databases: IUV bases taken concurrently are all different and never
 //! taken again; a receipt id is stored once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 

@@ -3,11 +3,8 @@
 //! municipality and reaches its back office; bad input refused (422, Italian, nothing written);
 //! a municipality's staff and families kept out of /admin; the administrator's session kept
 //! out of every municipality's back office and personal area.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{App, browser, csrf_of, form_csrf, login, page, post, scalar, spawn};
+use crate::common::{App, browser, csrf_of, form_csrf, login, page, post, scalar, spawn};
 use refettorio_app::demo::{
     DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USER, DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF,
     DEMO_PARENT_PASSWORD,

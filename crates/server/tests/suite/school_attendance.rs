@@ -3,11 +3,8 @@
 //! audited with the school user as actor, refused when repeated) and is refused (403, nothing
 //! written) the list and the correction of a class of another school; the office still sees
 //! every school's classes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{browser, csrf_of, login, page, post, scalar, spawn};
+use crate::common::{browser, csrf_of, login, page, post, scalar, spawn};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::registry::tenant;
 use refettorio_db::testing::TestDb;

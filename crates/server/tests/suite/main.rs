@@ -1,0 +1,19 @@
+//! The crate's integration tests, one module per area, built as one test binary (one link and
+//! one executable instead of one per file: see docs/architecture.md, "Tests").
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admin;
+mod backoffice;
+mod browser;
+mod cli;
+mod common;
+mod enrolment_validation;
+mod import;
+mod office;
+mod pagopa;
+mod people;
+mod portal;
+mod registry;
+mod reports;
+mod school_attendance;
+mod server;
