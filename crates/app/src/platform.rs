@@ -1,6 +1,6 @@
 //! The platform administrator's use cases (`/admin`): their login, the list of
 //! municipalities, a new municipality with its first office user, and the staff of any
-//! municipality (add, deactivate, reactivate).
+//! municipality (add, deactivate, reactivate, and the schools a school user works for).
 //!
 //! A platform administrator is a `staff_user` with role `platform_admin` and no tenant; their
 //! session has no tenant either (`Session.tenant == None`), so no municipality's page accepts
@@ -12,9 +12,10 @@ use refettorio_db::Db;
 use refettorio_db::auth::Subject;
 use refettorio_db::meals;
 use refettorio_db::platform;
+use refettorio_db::registry::school::{self, School};
 use refettorio_db::registry::staff::{self, StaffUser};
 use refettorio_db::registry::tenant::{self, NewTenant, Tenant, TenantSettings};
-use refettorio_domain::{Clock, EnteFiscalCode, Slug, StaffRole, StaffUserId};
+use refettorio_domain::{Clock, EnteFiscalCode, SchoolId, Slug, StaffRole, StaffUserId};
 use serde_json::json;
 
 use crate::auth::{self, NewSession};
@@ -38,6 +39,7 @@ pub const CREATE_TENANT: &str = "create_tenant";
 pub const ADD_STAFF: &str = "add_staff";
 pub const DEACTIVATE_STAFF: &str = "deactivate_staff";
 pub const REACTIVATE_STAFF: &str = "reactivate_staff";
+pub const SET_STAFF_SCHOOLS: &str = "set_staff_schools";
 
 /// The throttling key of a platform login (failures are kept with no tenant).
 fn subject_key(username: &str) -> String {
@@ -123,6 +125,99 @@ pub async fn tenant_staff(db: &Db, slug: &str) -> Result<(Tenant, Vec<StaffUser>
     };
     let users = staff::staff(c, t.id).await?;
     Ok((t, users))
+}
+
+/// The schools of a municipality and which school users work for which of them.
+pub struct SchoolAssignments {
+    pub schools: Vec<School>,
+    pub links: Vec<(StaffUserId, SchoolId)>,
+}
+
+impl SchoolAssignments {
+    /// The municipality's schools, each with whether `user` works for it.
+    pub fn of(&self, user: StaffUserId) -> Vec<(&School, bool)> {
+        self.schools
+            .iter()
+            .map(|k| (k, self.links.contains(&(user, k.id))))
+            .collect()
+    }
+}
+
+/// The schools of a municipality and its school users' links to them.
+pub async fn school_assignments(db: &Db, t: &Tenant) -> Result<SchoolAssignments, AppError> {
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    Ok(SchoolAssignments {
+        schools: school::schools(c, t.id).await?,
+        links: staff::staff_school_links(c, t.id).await?,
+    })
+}
+
+/// Sets the schools a user of the school role works for (the only ones whose classes,
+/// enrolments and attendance it sees). Ids that are not schools of this municipality, or a
+/// user of another role, are refused with a field error and nothing written; the same set
+/// again writes nothing. Audited with the schools' names before and after.
+pub async fn set_staff_schools(
+    db: &Db,
+    clock: &dyn Clock,
+    actor: &str,
+    t: &Tenant,
+    id: StaffUserId,
+    chosen: &[i64],
+) -> Result<(), AppError> {
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let Some(u) = staff::staff_by_id(c, t.id, id).await? else {
+        return Err(AppError::NotFound("Utente non trovato.".into()));
+    };
+    let refuse = |message: &str| {
+        Err(AppError::Fields(vec![FieldError {
+            field: "scuole",
+            message: message.into(),
+        }]))
+    };
+    if u.role != StaffRole::School {
+        return refuse("Solo gli utenti del ruolo Scuola lavorano per delle scuole.");
+    }
+    let schools = school::schools(c, t.id).await?;
+    let mut wanted: Vec<SchoolId> = Vec::new();
+    for raw in chosen {
+        match schools.iter().find(|k| k.id.get() == *raw) {
+            Some(k) if !wanted.contains(&k.id) => wanted.push(k.id),
+            Some(_) => {}
+            None => return refuse("Una delle scuole scelte non è di questo Comune."),
+        }
+    }
+    wanted.sort();
+    let before = staff::schools_of_staff(c, t.id, id).await?;
+    if before == wanted {
+        return Ok(());
+    }
+    let names = |ids: &[SchoolId]| {
+        let list: Vec<&str> = schools
+            .iter()
+            .filter(|k| ids.contains(&k.id))
+            .map(|k| k.name.as_str())
+            .collect();
+        json!({ "username": u.username, "scuole": list }).to_string()
+    };
+    staff::set_staff_schools(c, t.id, id, &wanted).await?;
+    meals::audit(
+        c,
+        t.id,
+        actor,
+        SET_STAFF_SCHOOLS,
+        "staff_user",
+        Some(id.get()),
+        Some(&names(&before)),
+        Some(&names(&wanted)),
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A staff user as typed in a form.

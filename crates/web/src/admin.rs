@@ -1,6 +1,7 @@
 //! The platform administrator's pages at `/admin`: login and logout, the list of
 //! municipalities with the form to add one (with its first office user), and a
-//! municipality's staff with the forms to add, deactivate and reactivate a user.
+//! municipality's staff with the forms to add, deactivate and reactivate a user and to set the
+//! schools a school user works for.
 //!
 //! Every handler takes [`PlatformAdmin`]: a session with no municipality of an active staff
 //! user whose role is `platform_admin`. A municipality's session (staff or family) gets 403;
@@ -17,7 +18,7 @@ use refettorio_app::{AppError, FieldError};
 use refettorio_db::auth::{Session, Subject};
 use refettorio_db::registry::staff::StaffUser;
 use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::StaffUserId;
+use refettorio_domain::{StaffRole, StaffUserId};
 use serde::Deserialize;
 
 use crate::access::with_csrf_cookie;
@@ -346,15 +347,41 @@ struct TenantPage<'a> {
     csrf: &'a str,
     tenant: Tenant,
     users: Vec<StaffUser>,
+    /// Each school user with the municipality's schools: (id, name, works for it).
+    school_users: Vec<SchoolUser>,
     roles: Vec<(&'static str, &'static str)>,
     form: StaffForm,
     errors: Vec<FieldError>,
+    /// The school user whose schools were refused, with why.
+    schools_error: Option<(i64, String)>,
     notice: Option<&'static str>,
+}
+
+struct SchoolUser {
+    id: i64,
+    username: String,
+    display_name: String,
+    schools: Vec<(i64, String, bool)>,
 }
 
 impl TenantPage<'_> {
     fn error(&self, field: &str) -> Option<String> {
         message_of(&self.errors, field)
+    }
+
+    /// A refusal about a user who has no school form (not of the school role).
+    fn schools_error_elsewhere(&self) -> Option<String> {
+        self.schools_error
+            .as_ref()
+            .filter(|(id, _)| !self.school_users.iter().any(|u| u.id == *id))
+            .map(|(_, m)| m.clone())
+    }
+
+    fn schools_error_of(&self, user: &i64) -> Option<String> {
+        self.schools_error
+            .as_ref()
+            .filter(|(id, _)| id == user)
+            .map(|(_, m)| m.clone())
     }
 }
 
@@ -364,6 +391,7 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
         "aggiunto" => Some("Utente aggiunto."),
         "disattivato" => Some("Utente disattivato: non può più accedere."),
         "riattivato" => Some("Utente riattivato."),
+        "scuole" => Some("Scuole dell'utente salvate."),
         _ => None,
     }
 }
@@ -374,10 +402,26 @@ async fn render_tenant(
     slug: &str,
     form: StaffForm,
     errors: Vec<FieldError>,
+    schools_error: Option<(i64, String)>,
     notice: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let (tenant, users) = platform::tenant_staff(&state.db, slug).await?;
-    let status = if errors.is_empty() {
+    let assignments = platform::school_assignments(&state.db, &tenant).await?;
+    let school_users = users
+        .iter()
+        .filter(|u| u.role == StaffRole::School)
+        .map(|u| SchoolUser {
+            id: u.id.get(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            schools: assignments
+                .of(u.id)
+                .into_iter()
+                .map(|(k, on)| (k.id.get(), k.name.clone(), on))
+                .collect(),
+        })
+        .collect();
+    let status = if errors.is_empty() && schools_error.is_none() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -388,6 +432,7 @@ async fn render_tenant(
         csrf: &a.session.csrf_token,
         tenant,
         users,
+        school_users,
         roles: TENANT_ROLES
             .iter()
             .map(|r| (r.as_str(), r.label_it()))
@@ -397,6 +442,7 @@ async fn render_tenant(
             ..form
         },
         errors,
+        schools_error,
         notice,
     };
     Ok((status, page).into_response())
@@ -415,6 +461,7 @@ pub(crate) async fn tenant(
         &slug,
         StaffForm::default(),
         Vec::new(),
+        None,
         notice(q.esito.as_deref()),
     )
     .await
@@ -440,7 +487,9 @@ pub(crate) async fn add_staff(
         Ok(_) => {
             Ok(Redirect::to(&format!("/admin/comuni/{}?esito=aggiunto", t.slug)).into_response())
         }
-        Err(AppError::Fields(errors)) => render_tenant(&state, &a, &slug, f, errors, None).await,
+        Err(AppError::Fields(errors)) => {
+            render_tenant(&state, &a, &slug, f, errors, None, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -467,6 +516,59 @@ async fn set_active(
     .await?;
     let esito = if active { "riattivato" } else { "disattivato" };
     Ok(Redirect::to(&format!("/admin/comuni/{}?esito={esito}", t.slug)).into_response())
+}
+
+/// `POST /admin/comuni/<slug>/personale/<id>/scuole`: the schools a school user works for,
+/// one `scuola` field per ticked school (none: it sees no school).
+pub(crate) async fn staff_schools(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+    Path((slug, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "_csrf")
+        .map_or("", |(_, v)| v.as_str());
+    a.check_csrf(&headers, csrf)?;
+    let (t, _) = platform::tenant_staff(&state.db, &slug).await?;
+    let mut chosen = Vec::new();
+    for (k, v) in &fields {
+        if k == "scuola" {
+            // A value that is not a number names no school of this municipality either.
+            chosen.push(v.trim().parse::<i64>().unwrap_or(0));
+        }
+    }
+    let outcome = platform::set_staff_schools(
+        &state.db,
+        state.clock.as_ref(),
+        &a.actor(),
+        &t,
+        StaffUserId(id),
+        &chosen,
+    )
+    .await;
+    match outcome {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/admin/comuni/{}?esito=scuole", t.slug)).into_response())
+        }
+        Err(AppError::Fields(errors)) => {
+            let message = message_of(&errors, "scuole").unwrap_or_default();
+            let form = StaffForm::default();
+            render_tenant(
+                &state,
+                &a,
+                &slug,
+                form,
+                Vec::new(),
+                Some((id, message)),
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /admin/comuni/<slug>/personale/<id>/disattiva`

@@ -397,6 +397,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/comuni/{slug}", get(admin::tenant))
         .route("/admin/comuni/{slug}/personale", post(admin::add_staff))
         .route(
+            "/admin/comuni/{slug}/personale/{id}/scuole",
+            post(admin::staff_schools),
+        )
+        .route(
             "/admin/comuni/{slug}/personale/{id}/disattiva",
             post(admin::deactivate),
         )

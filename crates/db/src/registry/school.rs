@@ -296,9 +296,12 @@ pub async fn class_references(
     Ok(row)
 }
 
-/// Deletes a school nothing points at (see [`school_references`]). False if there is no such
-/// school in the tenant.
+/// Deletes a school nothing points at (see [`school_references`]), and with it the links of
+/// the school users who worked for it (a link is no record worth keeping a school for). False
+/// if there is no such school in the tenant.
 pub async fn delete_school(conn: &mut Conn<'_>, tenant: TenantId, id: SchoolId) -> Result<bool> {
+    let links = "DELETE FROM staff_school WHERE tenant_id = $1 AND school_id = $2";
+    super::delete_by_id(conn, links, tenant, id.get()).await?;
     let sql = "DELETE FROM school WHERE tenant_id = $1 AND id = $2";
     super::delete_by_id(conn, sql, tenant, id.get()).await
 }

@@ -135,6 +135,46 @@ pub async fn add_staff_school(
     Ok(())
 }
 
+/// Sets the schools a staff user of the school role works for: exactly `schools`, the others'
+/// links removed.
+pub async fn set_staff_schools(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    staff: StaffUserId,
+    schools: &[refettorio_domain::SchoolId],
+) -> Result<()> {
+    let sql = "DELETE FROM staff_school WHERE tenant_id = $1 AND staff_id = $2";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(staff.get())
+            .execute(&mut *c)
+            .await?;
+    });
+    for school in schools {
+        add_staff_school(conn, tenant, staff, *school).await?;
+    }
+    Ok(())
+}
+
+/// Every (staff user, school) link of a municipality.
+pub async fn staff_school_links(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+) -> Result<Vec<(StaffUserId, refettorio_domain::SchoolId)>> {
+    let sql = "SELECT staff_id, school_id FROM staff_school WHERE tenant_id = $1 ORDER BY staff_id, school_id";
+    let rows: Vec<(i64, i64)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(s, k)| (StaffUserId(s), refettorio_domain::SchoolId(k)))
+        .collect())
+}
+
 /// The schools a staff user works for.
 pub async fn schools_of_staff(
     conn: &mut Conn<'_>,

@@ -474,3 +474,168 @@ async fn only_the_platform_administrator_opens_admin() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_school_user_works_for_the_schools_the_administrator_gives_it() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (client, csrf) = admin(&app).await;
+        let r = post(
+            &client,
+            &app,
+            "/admin/comuni/esempio/personale",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("username", "scuola-montessori"),
+                ("display_name", "Segreteria Montessori"),
+                ("role", "school"),
+                ("password", "password-scuola-1"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let user = scalar(
+            &t,
+            "SELECT id FROM staff_user WHERE username = 'scuola-montessori'",
+        )
+        .await;
+        let montessori = scalar(
+            &t,
+            "SELECT id FROM school WHERE name = 'Scuola primaria Maria Montessori'",
+        )
+        .await;
+        let rodari = scalar(
+            &t,
+            "SELECT id FROM school WHERE name = 'Scuola primaria Gianni Rodari'",
+        )
+        .await;
+        let (_, html) = page(&client, &app, "/admin/comuni/esempio").await;
+        assert!(
+            html.contains("Scuole di Segreteria Montessori (scuola-montessori)"),
+            "{html}"
+        );
+
+        // With no school yet, the new user sees none.
+        let school = browser();
+        let r = login(&app, &school, "scuola-montessori", "password-scuola-1").await;
+        assert_eq!(r.status(), 303);
+        let (status, html) = page(&school, &app, "/t/esempio/backoffice/scuola").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Nessuna scuola è collegata"), "{html}");
+
+        let path = format!("/admin/comuni/esempio/personale/{user}/scuole");
+        let links = "SELECT COUNT(*) FROM staff_school WHERE staff_id = ";
+        let before = written(&t).await;
+        // Another municipality's school id, a value that is no number, another role's user,
+        // a wrong CSRF token: refused, nothing written.
+        for bad in ["999999", "Montessori"] {
+            let r = post(
+                &client,
+                &app,
+                &path,
+                &[("_csrf", csrf.as_str()), ("scuola", bad)],
+            )
+            .await;
+            assert_eq!(r.status(), 422, "{bad}");
+            assert!(
+                r.text().await.unwrap().contains("non è di questo Comune"),
+                "{bad}"
+            );
+        }
+        let office = scalar(&t, "SELECT id FROM staff_user WHERE username = 'ufficio'").await;
+        let r = post(
+            &client,
+            &app,
+            &format!("/admin/comuni/esempio/personale/{office}/scuole"),
+            &[
+                ("_csrf", csrf.as_str()),
+                ("scuola", &montessori.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Solo gli utenti del ruolo Scuola")
+        );
+        let r = post(
+            &client,
+            &app,
+            &path,
+            &[("_csrf", "sbagliato"), ("scuola", &montessori.to_string())],
+        )
+        .await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(written(&t).await, before);
+        assert_eq!(scalar(&t, &format!("{links}{user}")).await, 0);
+
+        // Montessori: the user sees its classes and opens them, not Rodari's.
+        let r = post(
+            &client,
+            &app,
+            &path,
+            &[
+                ("_csrf", csrf.as_str()),
+                ("scuola", &montessori.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), "/admin/comuni/esempio?esito=scuole");
+        let (_, html) = page(&school, &app, "/t/esempio/backoffice/scuola").await;
+        assert!(html.contains("Scuola primaria Maria Montessori"), "{html}");
+        assert!(!html.contains("Scuola primaria Gianni Rodari"), "{html}");
+        let class_of =
+            |school: i64| format!("SELECT MIN(id) FROM class WHERE school_id = {school}");
+        let own = scalar(&t, &class_of(montessori)).await;
+        let other = scalar(&t, &class_of(rodari)).await;
+        let class_page = |k: i64| format!("/t/esempio/backoffice/scuola/classi/{k}");
+        assert_eq!(page(&school, &app, &class_page(own)).await.0, 200);
+        assert_eq!(page(&school, &app, &class_page(other)).await.0, 403);
+        // The same set again writes nothing; the change was audited with the names.
+        let r = post(
+            &client,
+            &app,
+            &path,
+            &[
+                ("_csrf", csrf.as_str()),
+                ("scuola", &montessori.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let audited = "SELECT COUNT(*) FROM audit_log WHERE action = 'set_staff_schools'";
+        assert_eq!(scalar(&t, audited).await, 1);
+        assert!(
+            crate::common::text(
+                &t,
+                "SELECT after FROM audit_log WHERE action = 'set_staff_schools'"
+            )
+            .await
+            .contains("Montessori")
+        );
+
+        // Rodari instead: Montessori's class is closed to it now.
+        let r = post(
+            &client,
+            &app,
+            &path,
+            &[("_csrf", csrf.as_str()), ("scuola", &rodari.to_string())],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(scalar(&t, &format!("{links}{user}")).await, 1);
+        assert_eq!(page(&school, &app, &class_page(own)).await.0, 403);
+        assert_eq!(page(&school, &app, &class_page(other)).await.0, 200);
+        // None at all.
+        let r = post(&client, &app, &path, &[("_csrf", csrf.as_str())]).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(scalar(&t, &format!("{links}{user}")).await, 0);
+        assert_eq!(scalar(&t, audited).await, 3);
+
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
