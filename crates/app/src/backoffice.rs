@@ -6,7 +6,7 @@
 //! ([`portal::payments`]), as if it were the payer: one way to compute balances, summaries and
 //! descriptions of movements.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 use refettorio_db::Db;
@@ -15,12 +15,12 @@ use refettorio_db::meals::{self, NewEntry};
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family::{self, Family, Guardian, Link, Pupil};
 use refettorio_db::registry::school::{self, Class, School};
-use refettorio_db::registry::service::{self, Enrolment};
+use refettorio_db::registry::service;
 use refettorio_db::registry::staff::{self, StaffUser};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::{
     AccountId, Cents, ClassId, Clock, Closure, ClosureId, ClosureKind, ClosureScope,
-    EnrolmentState, EntryKind, FamilyId, PupilId, SchoolId, ServiceId, today,
+    EnrolmentState, EntryKind, SchoolId, ServiceId, today,
 };
 
 use crate::portal::{self, Access, PaymentsView};
@@ -556,6 +556,7 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("add_staff", "Utente del personale aggiunto"),
     ("deactivate_staff", "Utente del personale disattivato"),
     ("reactivate_staff", "Utente del personale riattivato"),
+    ("set_staff_schools", "Scuole di un utente della scuola"),
 ];
 
 /// The label of an action, or the action itself when it has none.
@@ -774,8 +775,8 @@ pub struct ClosurePreview {
     pub meals: u64,
     /// Meals already charged, on closed days, whose charges will be reversed.
     pub charged: u64,
-    /// Families with at least one pupil enrolled in a class in scope on a canteen day of the
-    /// range.
+    /// Families with at least one of those meals (a pupil booked absent on every day of the
+    /// range, or not charged, does not make its family counted).
     pub families: u64,
     /// Canteen days of the range with at least one class in scope.
     pub days: u64,
@@ -789,12 +790,6 @@ pub async fn closure_preview(
 ) -> Result<ClosurePreview, AppError> {
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
-    let family_of: HashMap<PupilId, FamilyId> = family::pupils(c, tenant.id)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.family_id))
-        .collect();
-    let mut enrolments: HashMap<ServiceId, Vec<Enrolment>> = HashMap::new();
     let mut families = BTreeSet::new();
     let mut out = ClosurePreview::default();
     let mut d = closure.from;
@@ -808,41 +803,22 @@ pub async fn closure_preview(
                 .collect();
             if !ids.is_empty() {
                 out.days += 1;
-                let lines = if meals::is_closed(c, tenant.id, d).await? {
+                let closed = meals::is_closed(c, tenant.id, d).await?;
+                if closed {
                     let lines = meals::frozen_counts(c, tenant.id, d).await?;
-                    let n: u64 = lines
+                    out.charged += lines
                         .iter()
                         .filter(|l| ids.contains(&l.class))
                         .map(|l| u64::from(l.count))
-                        .sum();
-                    out.charged += n;
-                    n
+                        .sum::<u64>();
                 } else {
                     let lines =
                         meals::forecast_counts(c, tenant.id, cd.service.id, d, &ids).await?;
-                    let n: u64 = lines.iter().map(|l| u64::from(l.count)).sum();
-                    out.meals += n;
-                    n
-                };
-                if lines > 0 {
-                    if let std::collections::hash_map::Entry::Vacant(v) =
-                        enrolments.entry(cd.service.id)
-                    {
-                        v.insert(service::enrolments(c, tenant.id, cd.service.id).await?);
-                    }
-                    let list = enrolments
-                        .get(&cd.service.id)
-                        .map_or(&[][..], Vec::as_slice);
-                    families.extend(
-                        list.iter()
-                            .filter(|e| {
-                                e.state == EnrolmentState::Attivo
-                                    && e.start_date <= d
-                                    && ids.contains(&e.class_id)
-                            })
-                            .filter_map(|e| family_of.get(&e.pupil_id).copied()),
-                    );
+                    out.meals += lines.iter().map(|l| u64::from(l.count)).sum::<u64>();
                 }
+                families.extend(
+                    meals::families_of_meals(c, tenant.id, cd.service.id, d, &ids, closed).await?,
+                );
             }
         }
         d = d.tomorrow()?;

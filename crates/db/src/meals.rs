@@ -902,6 +902,85 @@ pub async fn forecast_counts(
     counts(rows)
 }
 
+macro_rules! families_open_sql {
+    ($backend:ident) => {
+        concat!(
+            "SELECT DISTINCT p.family_id FROM enrolment e \
+             JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+             LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
+             WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
+               AND (b.choice IS NULL OR b.choice <> 'absent') AND ",
+            in_classes!($backend, "4"),
+            " ORDER BY p.family_id"
+        )
+    };
+}
+
+macro_rules! families_closed_sql {
+    ($backend:ident) => {
+        concat!(
+            "SELECT DISTINCT p.family_id FROM ledger_entry e \
+             JOIN enrolment n ON n.tenant_id = e.tenant_id AND n.id = e.enrolment_id AND n.service_id = $2 \
+             JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+             WHERE e.tenant_id = $1 AND e.day = $3 AND e.kind = 'meal_charge' \
+               AND NOT EXISTS (SELECT 1 FROM ledger_entry r WHERE r.tenant_id = e.tenant_id AND r.reverses_id = e.id) \
+               AND ",
+            in_classes!($backend, "4"),
+            " ORDER BY p.family_id"
+        )
+    };
+}
+
+/// The families whose meals of `day` in `classes` a closure would touch: on a day not closed
+/// yet, those with a pupil the forecast counts (active, started, not booked absent); on a
+/// closed day, those with a meal charged and not reversed. The same meals as
+/// [`forecast_counts`] and [`frozen_counts`] count.
+pub async fn families_of_meals(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    service: ServiceId,
+    day: Date,
+    classes: &[ClassId],
+    closed: bool,
+) -> Result<Vec<FamilyId>> {
+    if classes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ClassList::new(classes);
+    let ids: Vec<i64> = match conn {
+        Conn::Postgres(c) => {
+            let sql = if closed {
+                families_closed_sql!(postgres)
+            } else {
+                families_open_sql!(postgres)
+            };
+            sqlx::query_scalar(sql)
+                .persistent(false)
+                .bind(tenant.get())
+                .bind(service.get())
+                .bind(SqlDate(day))
+                .bind(&list.ids)
+                .fetch_all(&mut **c)
+                .await?
+        }
+        Conn::Sqlite(c) => {
+            let sql = if closed {
+                families_closed_sql!(sqlite)
+            } else {
+                families_open_sql!(sqlite)
+            };
+            sqlx::query_scalar(sql)
+                .bind(tenant.get())
+                .bind(service.get())
+                .bind(SqlDate(day))
+                .bind(&list.json)
+                .fetch_all(&mut **c)
+                .await?
+        }
+    };
+    Ok(ids.into_iter().map(FamilyId).collect())
+}
+
 /// Queues a message; `false` when one with the same key was already queued.
 #[allow(clippy::too_many_arguments)]
 pub async fn enqueue(

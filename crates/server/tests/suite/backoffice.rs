@@ -287,7 +287,7 @@ async fn every_route_lets_in_only_its_roles() {
         )
         .await
         .to_string();
-        let shared_posts: Vec<(String, Form, &[StaffRole])> = vec![
+        let shared_posts: Vec<(String, Form, &[StaffRole], u16)> = vec![
             (
                 format!("{base}/refettorio/correzione"),
                 vec![
@@ -301,40 +301,60 @@ async fn every_route_lets_in_only_its_roles() {
                     StaffRole::School,
                     StaffRole::Office,
                 ],
+                422,
             ),
             // Office-only forms sent empty: the office gets the field errors.
-            (format!("{base}/impostazioni"), vec![], &[StaffRole::Office]),
+            (
+                format!("{base}/impostazioni"),
+                vec![],
+                &[StaffRole::Office],
+                422,
+            ),
             (
                 format!("{base}/contenuti/notizie"),
                 vec![],
                 &[StaffRole::Office],
+                422,
             ),
             // The menu form sent without a file (not multipart).
             (
                 format!("{base}/menu"),
                 vec![("menu-titolo", "Menù".into())],
                 &[StaffRole::Kitchen, StaffRole::Office],
+                422,
             ),
             // The document form sent without a file (not multipart).
             (
                 format!("{base}/contenuti/documenti"),
                 vec![("documento-titolo", "Menù".into())],
                 &[StaffRole::Office],
+                422,
             ),
             (
                 format!("{base}/pagopa/ricevute/1/riconcilia"),
                 vec![],
                 &[StaffRole::Office],
+                422,
+            ),
+            // Withdrawing a menu that does not exist: the kitchen and the office are let in
+            // and told so (404); the withdrawal itself is tested in office.rs.
+            (
+                format!("{base}/menu/999999/ritira"),
+                vec![],
+                &[StaffRole::Kitchen, StaffRole::Office],
+                404,
             ),
         ];
+        // (path, form, roles let in, what they get): the allowed roles' answer writes nothing.
         // The import's upload sent as a plain form (no file): the office gets 422.
-        let shared_posts: Vec<(String, Form, &[StaffRole])> = shared_posts
+        let shared_posts: Vec<(String, Form, &[StaffRole], u16)> = shared_posts
             .into_iter()
             .chain([
                 (
                     format!("{base}/importazioni"),
                     vec![("tipo", "genitori".into()), ("azione", "prova".into())],
                     OFFICE_ONLY,
+                    422,
                 ),
                 // The school's validation (the school only; the office reads the list): the
                 // demo's Rodari enrolment is validated already, a report needs a reason.
@@ -342,11 +362,13 @@ async fn every_route_lets_in_only_its_roles() {
                     format!("{base}/scuola/iscrizioni/{enrolment}/conferma"),
                     vec![("classe", enrolment_class.clone())],
                     &[StaffRole::School][..],
+                    422,
                 ),
                 (
                     format!("{base}/scuola/iscrizioni/{enrolment}/segnala"),
                     vec![("motivo", "  ".into())],
                     &[StaffRole::School][..],
+                    422,
                 ),
             ])
             .collect();
@@ -639,14 +661,14 @@ async fn every_route_lets_in_only_its_roles() {
                     }
                 }
             }
-            for (path, form, allowed) in &shared_posts {
+            for (path, form, allowed, allowed_status) in &shared_posts {
                 let before = written(&t).await;
                 let mut fields: Vec<(&str, &str)> =
                     form.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 fields.push(("_csrf", csrf.as_str()));
                 let r = post(&client, &app, path, &fields).await;
                 let want = match who {
-                    Who::Staff(r) if allowed.contains(r) => 422,
+                    Who::Staff(r) if allowed.contains(r) => *allowed_status,
                     Who::Staff(_) | Who::Parent => 403,
                     Who::Nobody | Who::OtherTenant => 303,
                 };
@@ -996,6 +1018,38 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
         assert!(n > 0 && families > 0 && families <= n, "{n} {families}");
         // The preview wrote nothing.
         assert_eq!(written(&t).await, written_before);
+
+        // A family whose pupils of this school are all booked absent tomorrow is not touched:
+        // the preview counts one family and its meals fewer.
+        let school_id = school.trim_start_matches("scuola-");
+        let in_school = format!(
+            "FROM enrolment e JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
+             JOIN class k ON k.tenant_id = e.tenant_id AND k.id = e.class_id \
+             WHERE k.school_id = {school_id} AND e.state = 'attivo'"
+        );
+        let family = scalar(&t, &format!("SELECT MIN(p.family_id) {in_school}")).await;
+        let absent = scalar(
+            &t,
+            &format!("SELECT COUNT(*) {in_school} AND p.family_id = {family}"),
+        )
+        .await;
+        assert!(absent > 0);
+        let book = format!(
+            "INSERT INTO booking (tenant_id, enrolment_id, day, choice, changed_at, changed_by) \
+             SELECT e.tenant_id, e.id, '{tomorrow}', 'absent', 0, 'test' {in_school} \
+             AND p.family_id = {family}"
+        );
+        crate::common::exec(&t, &book, &book).await;
+        let r = post(&client, &app, path, &pairs).await;
+        let html = r.text().await.unwrap();
+        assert_eq!(
+            number_in(&html, "anteprima-pasti"),
+            n - u64::try_from(absent).unwrap()
+        );
+        assert_eq!(number_in(&html, "anteprima-famiglie"), families - 1);
+        let unbook =
+            format!("DELETE FROM booking WHERE changed_by = 'test' AND day = '{tomorrow}'");
+        crate::common::exec(&t, &unbook, &unbook).await;
         assert_eq!(
             scalar(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before
@@ -1567,4 +1621,149 @@ async fn registry_routes(
         (format!("{r}/diete/{}/elimina", d_gone.get()), vec![]),
     ];
     (gets, posts)
+}
+
+#[tokio::test]
+async fn another_municipalitys_ids_are_not_found_under_ones_own_address() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (_, acc) = marios_account(&t).await;
+        let client = browser();
+        // The office of "altro" (no data of its own) tries Esempio's ids under /t/altro.
+        let csrf = other_tenants_office(&t, &app, &client).await;
+        let id = |table: &str| format!("SELECT MIN(id) FROM {table}");
+        let mut ids = std::collections::HashMap::new();
+        for table in [
+            "family",
+            "guardian",
+            "pupil",
+            "school",
+            "class",
+            "school_year",
+            "service",
+            "tariff_band",
+            "diet",
+            "enrolment",
+            "news",
+            "document",
+        ] {
+            ids.insert(table, scalar(&t, &id(table)).await);
+        }
+        let base = "/t/altro/backoffice";
+        let gets = [
+            format!("{base}/conti/{acc}"),
+            format!("{base}/persone/famiglie/{}", ids["family"]),
+            format!("{base}/persone/genitori/{}", ids["guardian"]),
+            format!("{base}/persone/alunni/{}", ids["pupil"]),
+            format!("{base}/anagrafiche/scuole/{}", ids["school"]),
+            format!("{base}/anagrafiche/classi/{}", ids["class"]),
+            format!("{base}/anagrafiche/anni/{}", ids["school_year"]),
+            format!("{base}/anagrafiche/servizi/{}", ids["service"]),
+            format!("{base}/anagrafiche/fasce/{}", ids["tariff_band"]),
+            format!("{base}/anagrafiche/diete/{}", ids["diet"]),
+            format!("{base}/scuola/classi/{}", ids["class"]),
+        ];
+        for path in &gets {
+            let (status, html) = page(&client, &app, path).await;
+            assert_eq!(status, 404, "GET {path}");
+            assert!(!html.contains("Rossi"), "GET {path}");
+        }
+        // The class list of a class of Esempio: refused, never its pupils.
+        let (status, html) = page(
+            &client,
+            &app,
+            &format!("{base}/refettorio?classe={}", ids["class"]),
+        )
+        .await;
+        assert!(status == 404 || status == 403, "{status}");
+        assert!(!html.contains("Rossi"));
+
+        let counts = async || {
+            let mut n = Vec::new();
+            for table in [
+                "ledger_entry",
+                "audit_log",
+                "news",
+                "document",
+                "school",
+                "class",
+                "tariff_band",
+                "diet",
+                "family_delegate",
+                "pupil",
+                "enrolment",
+                "enrolment_change",
+            ] {
+                n.push(scalar(&t, &format!("SELECT COUNT(*) FROM {table}")).await);
+            }
+            n
+        };
+        let before = counts().await;
+        let token = "ef".repeat(32);
+        let posts: Vec<(String, Vec<(&str, String)>)> = vec![
+            (
+                format!("{base}/conti/{acc}/rettifica"),
+                vec![
+                    ("rettifica-importo", "2,00".into()),
+                    ("rettifica-causale", "da un altro Comune".into()),
+                    ("_modulo", token.clone()),
+                ],
+            ),
+            (
+                format!("{base}/conti/{acc}/pagamento"),
+                vec![
+                    ("pagamento-data", "2026-11-20".into()),
+                    ("pagamento-importo", "10,00".into()),
+                    ("pagamento-canale", "bonifico".into()),
+                    ("pagamento-riferimento", "CRO-ALTRO".into()),
+                ],
+            ),
+            (
+                format!("{base}/contenuti/notizie/{}/ritira", ids["news"]),
+                vec![],
+            ),
+            (
+                format!("{base}/contenuti/documenti/{}/ritira", ids["document"]),
+                vec![],
+            ),
+            (format!("{base}/menu/{}/ritira", ids["document"]), vec![]),
+            (
+                format!("{base}/anagrafiche/scuole/{}/elimina", ids["school"]),
+                vec![],
+            ),
+            (
+                format!("{base}/anagrafiche/classi/{}/elimina", ids["class"]),
+                vec![],
+            ),
+            (
+                format!("{base}/anagrafiche/fasce/{}/elimina", ids["tariff_band"]),
+                vec![],
+            ),
+            (
+                format!("{base}/anagrafiche/diete/{}/elimina", ids["diet"]),
+                vec![],
+            ),
+            (
+                format!("{base}/persone/famiglie/{}/intestatario", ids["family"]),
+                vec![("payer-intestatario", ids["guardian"].to_string())],
+            ),
+            (
+                format!("{base}/scuola/iscrizioni/{}/conferma", ids["enrolment"]),
+                vec![("classe", ids["class"].to_string())],
+            ),
+        ];
+        for (path, form) in &posts {
+            let mut fields: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            fields.push(("_csrf", csrf.as_str()));
+            let r = post(&client, &app, path, &fields).await;
+            let status = r.status().as_u16();
+            // Not found (or, for a school-only form, not for the office): never done.
+            assert!(status == 404 || status == 403, "POST {path}: {status}");
+            assert!(!r.text().await.unwrap().contains("Rossi"), "POST {path}");
+            assert_eq!(counts().await, before, "POST {path}");
+        }
+        app.stop().await;
+        t.cleanup().await;
+    }
 }

@@ -160,15 +160,18 @@ pub fn hidden(html: &str, name: &str, nth: usize) -> String {
     html[start..].split('"').next().unwrap().to_string()
 }
 
-/// Runs each backend's own SQL (test set-up only, e.g. a trigger that injects a failure).
-pub async fn exec(t: &TestDb, postgres: &'static str, sqlite: &'static str) {
+/// Runs each backend's own SQL (test set-up only, e.g. a trigger that injects a failure, or a
+/// booking written directly); pass the same text twice for SQL both databases read.
+pub async fn exec(t: &TestDb, postgres: &str, sqlite: &str) {
     let mut h = t.db.acquire().await.unwrap();
     match &mut h.conn() {
         refettorio_db::Conn::Postgres(c) => {
-            sqlx::raw_sql(postgres).execute(&mut **c).await.unwrap();
+            let sql = sqlx::AssertSqlSafe(postgres.to_string());
+            sqlx::raw_sql(sql).execute(&mut **c).await.unwrap();
         }
         refettorio_db::Conn::Sqlite(c) => {
-            sqlx::raw_sql(sqlite).execute(&mut **c).await.unwrap();
+            let sql = sqlx::AssertSqlSafe(sqlite.to_string());
+            sqlx::raw_sql(sql).execute(&mut **c).await.unwrap();
         }
     }
 }
