@@ -833,3 +833,74 @@ async fn a_running_job_is_polled_and_one_left_by_a_stopped_node_shows_interrupte
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn an_import_interrupted_half_way_writes_nothing_and_the_retry_imports_once() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (client, csrf) = office(&app).await;
+        let p = people();
+        let file = guardians_csv(&p);
+        // The last guardian of the file fails to be written, as a crash after the others
+        // were would: the job fails and the transaction is gone whole.
+        let last = &p.payers[2];
+        crate::common::exec(
+            &t,
+            &format!(
+                "CREATE FUNCTION refettorio_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+                 CREATE TRIGGER fail_insert BEFORE INSERT ON guardian FOR EACH ROW
+                 WHEN (NEW.fiscal_code = '{last}') EXECUTE FUNCTION refettorio_fail();"
+            ),
+            &format!(
+                "CREATE TRIGGER fail_insert BEFORE INSERT ON guardian
+                 WHEN NEW.fiscal_code = '{last}'
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+            ),
+        )
+        .await;
+        let before = state(&t).await;
+        let (status, location, html) = upload(
+            &app,
+            &client,
+            &csrf,
+            "genitori",
+            "importa",
+            "genitori.csv",
+            &file,
+        )
+        .await;
+        assert_eq!(status, 303, "{html}");
+        let html = finished(&app, &client, &location).await;
+        assert!(html.contains("data-stato=\"non-riuscita\""), "{html}");
+        assert!(!html.contains("injected failure"), "no internals: {html}");
+        assert_eq!(state(&t).await, before, "nothing of the file written");
+
+        // The same file once the failure is gone: every row, once; a third time, none.
+        crate::common::exec(
+            &t,
+            "DROP TRIGGER fail_insert ON guardian",
+            "DROP TRIGGER fail_insert",
+        )
+        .await;
+        for new in ["4", "0"] {
+            let (status, location, html) = upload(
+                &app,
+                &client,
+                &csrf,
+                "genitori",
+                "importa",
+                "genitori.csv",
+                &file,
+            )
+            .await;
+            assert_eq!(status, 303, "{html}");
+            let html = finished(&app, &client, &location).await;
+            assert!(html.contains("data-stato=\"completata\""), "{html}");
+            assert_eq!(span(&html, "righe-nuove"), new);
+        }
+        let after = state(&t).await;
+        assert_eq!(after[0], before[0] + 4, "four guardians, once");
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
