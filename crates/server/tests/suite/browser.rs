@@ -6,7 +6,8 @@
 //! * An office operator closes a school tomorrow (preview, then confirm), sees the kitchen's
 //!   forecast drop, downloads it as XLSX and the test reads the file back.
 //! * axe-core (npm, `tests/browser/node_modules`) reports no WCAG 2.1 A/AA violation on every
-//!   public and personal-area page, at 1280 px and at 375 px (phone emulation).
+//!   public, personal-area, back-office (as each role) and platform-administration page, and
+//!   on forms with errors, previews and dry runs, at 1280 px and at 375 px (phone emulation).
 //!
 //! Needs `chromium`, `chromium-driver` and `npm ci` in `tests/browser` (`.ci/run` does all three).
 //! Without them the test says so and passes locally; with `CI` set it fails instead.
@@ -791,6 +792,85 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         for v in axe(&c, &axe_source).await {
             failures.push(format!("{width}px registry class with errors: {v}"));
         }
+        // A closure: the form sent empty (field errors), then its preview (not confirmed).
+        c.goto(&app.url("/t/esempio/backoffice/chiusure"))
+            .await
+            .unwrap();
+        let closure_form = "form[novalidate][action$='/chiusure'] button[type=submit]";
+        click(&c, closure_form).await;
+        wait_text(&c, "main", "Il modulo contiene errori").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px closure with errors: {v}"));
+        }
+        c.execute(
+            "document.getElementById('ambito').value = 'comune';
+             document.getElementById('tipo').value = 'strike';
+             document.getElementById('dal').value = '2026-11-25';
+             document.getElementById('al').value = '2026-11-25';
+             document.getElementById('motivo').value = 'Assemblea sindacale';",
+            vec![],
+        )
+        .await
+        .unwrap();
+        click(&c, closure_form).await;
+        wait_text(&c, "main", "Anteprima").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px closure preview: {v}"));
+        }
+        // The import: a dry run of a file with a bad row (the list of bad rows), then a good
+        // file imported (its job's page).
+        let files = tempfile::tempdir().unwrap();
+        let header = "Codice fiscale;Cognome;Nome;Email;Telefono;Indirizzo;Residente;ISEE;\
+                      Codice fiscale intestatario;Vede i pagamenti";
+        let new_cf = refettorio_domain::CodiceFiscale::compute(
+            "Verdi",
+            "Anna",
+            // One new guardian for each width.
+            if phone { "1985-03-02" } else { "1985-03-01" }
+                .parse()
+                .unwrap(),
+            true,
+            "H501",
+        )
+        .unwrap();
+        let bad = files.path().join("genitori-errati.csv");
+        std::fs::write(&bad, format!("{header}\nNONVALIDO;Verdi;Anna;;;;sì;;;\n")).unwrap();
+        let good = files.path().join("genitori.csv");
+        std::fs::write(
+            &good,
+            format!("{header}\n{};Verdi;Anna;;;;sì;;;\n", new_cf.as_str()),
+        )
+        .unwrap();
+        for (file, button, needle, what) in [
+            (
+                &bad,
+                "prova",
+                "Righe con errori",
+                "import dry run with errors",
+            ),
+            (&good, "importa", "Torna alle importazioni", "import job"),
+        ] {
+            c.goto(&app.url("/t/esempio/backoffice/importazioni"))
+                .await
+                .unwrap();
+            c.execute(
+                "document.getElementById('tipo').value = 'genitori';",
+                vec![],
+            )
+            .await
+            .unwrap();
+            c.find(Locator::Id("file"))
+                .await
+                .unwrap()
+                .send_keys(&file.display().to_string())
+                .await
+                .unwrap();
+            click(&c, &format!("button[name=azione][value={button}]")).await;
+            wait_text(&c, "main", needle).await;
+            for v in axe(&c, &axe_source).await {
+                failures.push(format!("{width}px {what}: {v}"));
+            }
+        }
         c.close().await.unwrap();
 
         // The school's pages with an enrolment of Rodari to validate (its forms), and a
@@ -838,6 +918,36 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             failures.push(format!("{width}px school report with errors: {v}"));
         }
         c.close().await.unwrap();
+
+        // The kitchen's and the canteen staff's own menus and pages (tablet-sized buttons).
+        for (user, password, paths) in [
+            (
+                "cucina",
+                "demo-cucina",
+                &[
+                    "/t/esempio/backoffice",
+                    "/t/esempio/backoffice/cucina",
+                    "/t/esempio/backoffice/menu",
+                    "/t/esempio/backoffice/report",
+                    "/t/esempio/backoffice/report/pasti",
+                ][..],
+            ),
+            (
+                "mensa",
+                "demo-mensa",
+                &["/t/esempio/backoffice", "/t/esempio/backoffice/refettorio"][..],
+            ),
+        ] {
+            let c = browser(&driver, phone).await;
+            log_in_as(&c, &app, user, password, "/t/esempio/backoffice").await;
+            for path in paths {
+                c.goto(&app.url(path)).await.unwrap();
+                for v in axe(&c, &axe_source).await {
+                    failures.push(format!("{width}px {user} {path}: {v}"));
+                }
+            }
+            c.close().await.unwrap();
+        }
 
         // The platform administrator: the login, the municipalities, one municipality's
         // staff, and the new-municipality form sent empty (field errors).
