@@ -129,7 +129,7 @@ pub async fn close(
     if let Some(cd) = canteen_day(c, tenant, day).await? {
         let class_ids: Vec<ClassId> = cd.classes.iter().map(|k| k.id).collect();
         meals::ensure_accounts(c, tenant.id, cd.service.id, now).await?;
-        charged = meals::charge_day(
+        let lines = meals::charge_day(
             c,
             tenant.id,
             cd.service.id,
@@ -139,9 +139,10 @@ pub async fn close(
             now,
         )
         .await?;
+        charged = lines.iter().map(|l| u64::from(l.count)).sum();
         meals::set_close_count(c, tenant.id, day, charged).await?;
         if charged > 0 {
-            queue_kitchen_mail(c, tenant, day, &cd, now).await?;
+            queue_kitchen_mail(c, tenant, day, &cd, lines, now).await?;
         }
     }
     tx.commit().await?;
@@ -152,14 +153,16 @@ pub async fn close(
     })
 }
 
+/// Queues the kitchen's e-mail of a close, from the meals the close just charged.
 async fn queue_kitchen_mail(
     conn: &mut Conn<'_>,
     tenant: &Tenant,
     day: Date,
     cd: &CanteenDay,
+    charged: Vec<MealCount>,
     now: jiff::Timestamp,
 ) -> Result<(), AppError> {
-    let numbers = kitchen_numbers_of(conn, tenant, day, true, Some(cd)).await?;
+    let numbers = kitchen_numbers_of(conn, tenant, day, true, Some(cd), Some(charged)).await?;
     let schools = school::schools(conn, tenant.id).await?;
     for s in &numbers.schools {
         let Some(email) = schools
@@ -639,16 +642,18 @@ pub async fn kitchen_numbers(
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let frozen = meals::is_closed(c, tenant.id, day).await?;
-    kitchen_numbers_of(c, tenant, day, frozen, None).await
+    kitchen_numbers_of(c, tenant, day, frozen, None, None).await
 }
 
-/// The kitchen's numbers, with the canteen day when the caller has it already.
+/// The kitchen's numbers, with the canteen day and the day's counts when the caller has them
+/// already.
 async fn kitchen_numbers_of(
     conn: &mut Conn<'_>,
     tenant: &Tenant,
     day: Date,
     frozen: bool,
     cd: Option<&CanteenDay>,
+    lines: Option<Vec<MealCount>>,
 ) -> Result<KitchenNumbers, AppError> {
     let loaded;
     let cd = match cd {
@@ -658,13 +663,14 @@ async fn kitchen_numbers_of(
             loaded.as_ref()
         }
     };
-    let lines: Vec<MealCount> = match (cd, frozen) {
-        (_, true) => meals::frozen_counts(conn, tenant.id, day).await?,
-        (Some(cd), false) => {
+    let lines: Vec<MealCount> = match (lines, cd, frozen) {
+        (Some(lines), _, _) => lines,
+        (None, _, true) => meals::frozen_counts(conn, tenant.id, day).await?,
+        (None, Some(cd), false) => {
             let ids: Vec<ClassId> = cd.classes.iter().map(|k| k.id).collect();
             meals::forecast_counts(conn, tenant.id, cd.service.id, day, &ids).await?
         }
-        (None, false) => Vec::new(),
+        (None, None, false) => Vec::new(),
     };
     let schools = school::schools(conn, tenant.id).await?;
     let diets = service::diets(conn, tenant.id).await?;

@@ -295,7 +295,10 @@ macro_rules! charge_day_sql {
 
 /// Charges the meals of `day` for the enrolments of `service` in `classes` (the classes that eat
 /// that day): every active, started enrolment not marked absent, at its meal price (bland meals
-/// free when `bland_free`), to the account linked on the enrolment. One statement.
+/// free when `bland_free`), to the account linked on the enrolment. One statement. Returns what
+/// was charged as the kitchen counts it (per school, class, meal and diet): on PostgreSQL the
+/// insert's own rows, counted inside the same statement; on SQLite, which has no INSERT in a
+/// WITH, the day's meal entries read right after it (before the close there are none but these).
 ///
 /// Call it after [`ensure_accounts`] and after claiming the day ([`claim_close`]) in the same
 /// transaction: the claim is what makes the close happen once. The idempotency key
@@ -310,40 +313,50 @@ pub async fn charge_day(
     classes: &[ClassId],
     bland_free: bool,
     now: jiff::Timestamp,
-) -> Result<u64> {
+) -> Result<Vec<MealCount>> {
     if classes.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let day_text = day.to_string();
     let list = ClassList::new(classes);
     // The statements differ only in the class list; PostgreSQL's is not kept prepared, so that
     // it is always planned with the list's values (a cached generic plan would not hash it).
-    let n = match conn {
-        Conn::Postgres(c) => sqlx::query(charge_day_sql!(postgres))
-            .persistent(false)
-            .bind(tenant.get())
-            .bind(service.get())
-            .bind(SqlDate(day))
-            .bind(&day_text)
-            .bind(bland_free)
-            .bind(micros(now))
-            .bind(&list.ids)
-            .execute(&mut **c)
-            .await?
-            .rows_affected(),
-        Conn::Sqlite(c) => sqlx::query(charge_day_sql!(sqlite))
-            .bind(tenant.get())
-            .bind(service.get())
-            .bind(SqlDate(day))
-            .bind(&day_text)
-            .bind(bland_free)
-            .bind(micros(now))
-            .bind(&list.json)
-            .execute(&mut **c)
-            .await?
-            .rows_affected(),
-    };
-    Ok(n)
+    match conn {
+        Conn::Postgres(c) => {
+            let sql = concat!(
+                "WITH charged AS (",
+                charge_day_sql!(postgres),
+                " RETURNING school_id, class_id, meal, diet_id) \
+                 SELECT school_id, class_id, meal, diet_id, COUNT(*) FROM charged \
+                 GROUP BY school_id, class_id, meal, diet_id"
+            );
+            let rows: Vec<(i64, i64, String, Option<i64>, i64)> = sqlx::query_as(sql)
+                .persistent(false)
+                .bind(tenant.get())
+                .bind(service.get())
+                .bind(SqlDate(day))
+                .bind(&day_text)
+                .bind(bland_free)
+                .bind(micros(now))
+                .bind(&list.ids)
+                .fetch_all(&mut **c)
+                .await?;
+            counts(rows)
+        }
+        Conn::Sqlite(c) => {
+            sqlx::query(charge_day_sql!(sqlite))
+                .bind(tenant.get())
+                .bind(service.get())
+                .bind(SqlDate(day))
+                .bind(&day_text)
+                .bind(bland_free)
+                .bind(micros(now))
+                .bind(&list.json)
+                .execute(&mut **c)
+                .await?;
+            frozen_counts(conn, tenant, day).await
+        }
+    }
 }
 
 /// Where a reversal applies.

@@ -177,7 +177,7 @@ async fn settle(db: &Db) -> anyhow::Result<()> {
 /// `bench_ledger_entry`, a copy of `ledger_entry` made from the database's own definition of
 /// it: the same columns, checks, keys, indexes and foreign keys (SQLite: its `CREATE`
 /// statements with the names changed; PostgreSQL: `LIKE … INCLUDING ALL` plus the foreign
-/// keys), holding the same rows the ledger held before the close. Timed with its commit, as
+/// keys and triggers), holding the same rows the ledger held before the close. Timed with its commit, as
 /// the close is.
 async fn reference(
     db: &Db,
@@ -214,11 +214,24 @@ async fn reference(
                         fk.replace("REFERENCES ledger_entry(", "REFERENCES bench_ledger_entry(")
                     )
                 }));
+                // The ledger's own triggers (its set-based account check).
+                let triggers: Vec<String> = sqlx::query_scalar(
+                    "SELECT pg_get_triggerdef(oid) FROM pg_trigger \
+                     WHERE tgrelid = 'ledger_entry'::regclass AND NOT tgisinternal ORDER BY tgname",
+                )
+                .fetch_all(&mut **c)
+                .await?;
+                ddl.extend(triggers.iter().map(|t| {
+                    t.replacen("CREATE TRIGGER ", "CREATE TRIGGER bench_", 1)
+                        .replace(" ON public.ledger_entry ", " ON bench_ledger_entry ")
+                        .replace(" ON ledger_entry ", " ON bench_ledger_entry ")
+                }));
                 ddl
             }
         }
     };
-    // SQLite: the table and its three indexes; PostgreSQL: the table and its two foreign keys.
+    // SQLite: the table and its three indexes; PostgreSQL: the table, its foreign key (the
+    // reversed entry) and its trigger (the accounts' check).
     anyhow::ensure!(ddl.len() >= 3, "the ledger's definition was not found");
     let columns = "tenant_id, account_id, kind, amount_cents, day, pupil_id, enrolment_id, school_id, class_id, \
                    meal, diet_id, reverses_id, reference, idempotency_key, created_by, reason, created_at";

@@ -639,10 +639,17 @@ async fn a_crash_in_the_middle_loses_nothing_and_charges_once() {
             dbm::ensure_accounts(c, d.tenant.id, d.service.id, now)
                 .await
                 .unwrap();
-            let n = dbm::charge_day(c, d.tenant.id, d.service.id, day, &ids, false, now)
+            let charged = dbm::charge_day(c, d.tenant.id, d.service.id, day, &ids, false, now)
                 .await
                 .unwrap();
-            assert!(n > 0);
+            assert!(!charged.is_empty());
+            // What the charge says it charged is what the ledger now holds for the kitchen.
+            let mut read = dbm::frozen_counts(c, d.tenant.id, day).await.unwrap();
+            let mut said = charged.clone();
+            let key = |l: &dbm::MealCount| (l.school, l.class, l.bland, l.diet);
+            read.sort_by_key(key);
+            said.sort_by_key(key);
+            assert_eq!(said, read, "{backend:?}");
             assert!(dbm::is_closed(c, d.tenant.id, day).await.unwrap());
             drop(tx);
         }

@@ -399,3 +399,73 @@ async fn the_synthetic_tenant_is_linked_and_has_its_opening_credit() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_ledger_entry_needs_an_account_of_its_tenant_and_accounts_stay() {
+    for t in TestDb::all().await.unwrap() {
+        let db = &t.db;
+        let mut tx = db.begin().await.unwrap();
+        let syn = synthetic::build(&mut tx.conn(), "sintetico", 5, t0())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let tenant = syn.tenant.get();
+        let account = ids(db, "SELECT MIN(id) FROM account").await[0].unwrap();
+        let entries = || ids(db, "SELECT COUNT(*) FROM ledger_entry");
+        let before = entries().await;
+        let row = |account: i64, key: &str| {
+            format!(
+                "({tenant}, {account}, 'adjustment', 100, '2026-11-23', '{key}', 'test', '', 0)"
+            )
+        };
+        let insert = "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, \
+                      idempotency_key, created_by, reason, created_at) VALUES ";
+        // One good row and one naming no account: the statement fails whole, on both databases.
+        let bad = format!(
+            "{insert}{}, {}",
+            row(account, "good"),
+            row(999_999_999, "bad")
+        );
+        assert!(execute(db, &bad).await.is_err(), "{:?}", t.db.backend());
+        // An account of this tenant under another tenant's id: refused too.
+        let other = format!(
+            "INSERT INTO ledger_entry (tenant_id, account_id, kind, amount_cents, day, \
+             idempotency_key, created_by, reason, created_at) \
+             SELECT id, {account}, 'adjustment', 100, '2026-11-23', 'other', 'test', '', 0 \
+             FROM tenant WHERE id <> {tenant}"
+        );
+        execute(
+            db,
+            "INSERT INTO tenant (slug, name, fiscal_code, timezone, cutoff_time, settings, created_at) \
+             VALUES ('altro', 'Altro', '80001111220', 'Europe/Rome', '09:30', '{}', 0)",
+        )
+        .await
+        .unwrap();
+        assert!(execute(db, &other).await.is_err(), "{:?}", t.db.backend());
+        assert_eq!(entries().await, before, "nothing written");
+        // The good row alone is written.
+        let good = format!("{insert}{}", row(account, "good"));
+        assert_eq!(execute(db, &good).await.unwrap(), 1);
+        // An account with entries is never deleted.
+        let delete = format!("DELETE FROM account WHERE id = {account}");
+        assert!(execute(db, &delete).await.is_err(), "{:?}", t.db.backend());
+        if t.db.backend() == Backend::Postgres {
+            // On PostgreSQL no account is deleted, truncated or moved at all (the ledger's
+            // check takes no lock on it, so that must hold).
+            let same = format!("UPDATE account SET tenant_id = tenant_id WHERE id = {account}");
+            assert_eq!(execute(db, &same).await.unwrap(), 1, "same values: allowed");
+            let moved = format!(
+                "UPDATE account SET tenant_id = (SELECT id FROM tenant WHERE slug = 'altro') \
+                 WHERE id = {account}"
+            );
+            assert!(execute(db, &moved).await.is_err());
+            assert!(execute(db, "TRUNCATE account CASCADE").await.is_err());
+            assert!(
+                execute(db, "DELETE FROM account WHERE false")
+                    .await
+                    .is_err()
+            );
+        }
+        t.cleanup().await;
+    }
+}
