@@ -1096,6 +1096,12 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
             "{html}"
         );
         assert!(!html.contains("Rossi") && !html.contains('€'), "{html}");
+        // Every diet code of the service, for the kitchen's reference.
+        let code = crate::common::text(&t, "SELECT MAX(code) FROM diet").await;
+        assert!(
+            html.contains("Tutti i codici dieta") && html.contains(&format!(">{code}</th>")),
+            "{html}"
+        );
         let r = kitchen
             .get(app.url(&format!(
                 "/t/esempio/backoffice/cucina/csv?giorno={tomorrow}"

@@ -35,6 +35,8 @@ struct KitchenPage<'a> {
     numbers: Option<KitchenNumbers>,
     /// The diet codes that appear, in the columns' order.
     codes: Vec<String>,
+    /// Every diet code of the service: (code, name, kind), for the kitchen's reference.
+    all_diets: Vec<(String, String, &'static str)>,
 }
 
 impl KitchenPage<'_> {
@@ -74,6 +76,13 @@ pub(crate) async fn kitchen(
         .as_ref()
         .map(|n| n.total.diets.keys().cloned().collect())
         .unwrap_or_default();
+    let all_diets = {
+        let mut h = state.db.acquire().await?;
+        refettorio_db::registry::service::diets(&mut h.conn(), s.tenant.id).await?
+    }
+    .into_iter()
+    .map(|d| (d.code, d.name, d.kind.label_it()))
+    .collect();
     let page = KitchenPage {
         layout: s.layout(KITCHEN.title),
         nav: s.nav(&KITCHEN),
@@ -83,6 +92,7 @@ pub(crate) async fn kitchen(
         day_label: numbers.as_ref().map(|n| day_it(n.day)).unwrap_or_default(),
         numbers,
         codes,
+        all_diets,
     };
     Ok((status, page).into_response())
 }
