@@ -158,31 +158,50 @@ async fn axe(c: &Client, axe_source: &str) -> Vec<String> {
 }
 
 /// Clicks an element as a user would: scrolled to the middle of the screen first, so that no
-/// fixed header or footer covers it.
+/// fixed header or footer covers it. An element that htmx replaced between finding it and
+/// clicking it (a stale element) is found again, as a user would click the new one.
 async fn click(c: &Client, css: &str) {
-    let e = c.find(Locator::Css(css)).await.unwrap();
-    c.execute(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
-        vec![serde_json::to_value(&e).unwrap()],
-    )
-    .await
-    .unwrap();
-    if let Err(err) = e.click().await {
-        let png = c.screenshot().await.unwrap();
-        std::fs::write("/tmp/click-failed.png", png).unwrap();
-        let html = c.source().await.unwrap();
-        std::fs::write("/tmp/click-failed.html", html).unwrap();
-        panic!("{css}: {err}");
+    for _ in 0..50 {
+        let e = c.find(Locator::Css(css)).await.unwrap();
+        let clicked = match c
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+                vec![serde_json::to_value(&e).unwrap()],
+            )
+            .await
+        {
+            Ok(_) => e.click().await.map(|_| ()),
+            Err(err) => Err(err),
+        };
+        match clicked {
+            Ok(()) => return,
+            Err(err) if err.to_string().contains("stale element") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => {
+                let png = c.screenshot().await.unwrap();
+                std::fs::write("/tmp/click-failed.png", png).unwrap();
+                let html = c.source().await.unwrap();
+                std::fs::write("/tmp/click-failed.html", html).unwrap();
+                panic!("{css}: {err}");
+            }
+        }
     }
+    panic!("{css}: still replaced after 5 s");
 }
 
+/// The text of an element (found again if htmx replaced it while it was read).
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..50 {
+        match c.find(Locator::Css(css)).await.unwrap().text().await {
+            Ok(t) => return t,
+            Err(err) if err.to_string().contains("stale element") => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("{css}: {err}"),
+        }
+    }
+    panic!("{css}: still replaced after 5 s");
 }
 
 /// Waits until `css` holds `needle` (htmx swaps are asynchronous).
