@@ -255,6 +255,26 @@ macro_rules! in_classes {
     };
 }
 
+/// Who eats on day `$3`: the active, started enrolments (`e`) of service `$2` of tenant `$1`
+/// in the classes bound as `$n`, with their booking of the day (`b`, absent ones left out).
+/// The `FROM … WHERE` of the close's charge, the forecast and the closure preview's families,
+/// so that the three count the same meals; `$join` adds a table joined to `e`.
+macro_rules! eating {
+    ($backend:ident, $n:literal) => {
+        eating!($backend, $n, "")
+    };
+    ($backend:ident, $n:literal, $join:literal) => {
+        concat!(
+            " FROM enrolment e",
+            $join,
+            " LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
+             WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
+               AND (b.choice IS NULL OR b.choice <> 'absent') AND ",
+            in_classes!($backend, $n)
+        )
+    };
+}
+
 /// The classes of [`in_classes!`], in each database's form.
 struct ClassList {
     ids: Vec<i64>,
@@ -283,12 +303,8 @@ macro_rules! charge_day_sql {
                CASE WHEN b.choice = 'bland' AND $5 THEN 0 ELSE -e.meal_price_cents END, \
                $3, e.pupil_id, e.id, e.school_id, e.class_id, \
                CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id, \
-               'meal:' || $4 || ':' || CAST(e.id AS TEXT), 'close', '', $6 \
-             FROM enrolment e \
-             LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
-             WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
-               AND (b.choice IS NULL OR b.choice <> 'absent') AND ",
-            in_classes!($backend, "7")
+               'meal:' || $4 || ':' || CAST(e.id AS TEXT), 'close', '', $6",
+            eating!($backend, "7")
         )
     };
 }
@@ -869,11 +885,8 @@ macro_rules! forecast_sql {
     ($backend:ident) => {
         concat!(
             "SELECT e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END AS meal, \
-               e.diet_id, COUNT(*) FROM enrolment e \
-             LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
-             WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
-               AND (b.choice IS NULL OR b.choice <> 'absent') AND ",
-            in_classes!($backend, "4"),
+               e.diet_id, COUNT(*)",
+            eating!($backend, "4"),
             " GROUP BY e.school_id, e.class_id, CASE WHEN b.choice = 'bland' THEN 'bland' ELSE 'standard' END, e.diet_id"
         )
     };
@@ -918,12 +931,12 @@ pub async fn forecast_counts(
 macro_rules! families_open_sql {
     ($backend:ident) => {
         concat!(
-            "SELECT DISTINCT p.family_id FROM enrolment e \
-             JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id \
-             LEFT JOIN booking b ON b.tenant_id = e.tenant_id AND b.enrolment_id = e.id AND b.day = $3 \
-             WHERE e.tenant_id = $1 AND e.service_id = $2 AND e.state = 'attivo' AND e.start_date <= $3 \
-               AND (b.choice IS NULL OR b.choice <> 'absent') AND ",
-            in_classes!($backend, "4"),
+            "SELECT DISTINCT p.family_id",
+            eating!(
+                $backend,
+                "4",
+                " JOIN pupil p ON p.tenant_id = e.tenant_id AND p.id = e.pupil_id"
+            ),
             " ORDER BY p.family_id"
         )
     };

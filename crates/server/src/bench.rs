@@ -175,10 +175,10 @@ async fn settle(db: &Db) -> anyhow::Result<()> {
 /// The reference: the same rows as the close's charges written by one bare `INSERT … SELECT`
 /// from the enrolments (no bookings, no classes, no accounts to open, no messages) into
 /// `bench_ledger_entry`, a copy of `ledger_entry` made from the database's own definition of
-/// it: the same columns, checks, keys, indexes and foreign keys (SQLite: its `CREATE`
-/// statements with the names changed; PostgreSQL: `LIKE … INCLUDING ALL` plus the foreign
-/// keys and triggers), holding the same rows the ledger held before the close. Timed with its commit, as
-/// the close is.
+/// it: the same columns, checks, keys, indexes, foreign keys and triggers (SQLite: its
+/// `CREATE` statements with the names changed; PostgreSQL: `LIKE … INCLUDING ALL` plus the
+/// foreign keys and triggers), holding the same rows the ledger held before the close. Timed
+/// with its commit, as the close is.
 async fn reference(
     db: &Db,
     tenant: i64,
