@@ -8,6 +8,7 @@ use jiff::civil::Date;
 use refettorio_db::meals::{self, NewEntry};
 use refettorio_db::pagopa::{
     self as store, NewPosition, NewReceipt, Position, PositionKind, PositionStatus, ReceiptStatus,
+    StoredReceipt,
 };
 use refettorio_db::registry::family;
 use refettorio_db::registry::service;
@@ -17,7 +18,9 @@ use refettorio_documents::notice::{
     NoticeCreditor, NoticeDebtor, NoticeInstalment, NoticeView, ReceiptView, notice_pdf,
     receipt_pdf,
 };
-use refettorio_domain::pagopa::{CATEGORY_CANTEEN, CATEGORY_TRANSPORT, check_recharge};
+use refettorio_domain::pagopa::{
+    CATEGORY_CANTEEN, CATEGORY_TRANSPORT, HoldReason, ReceiptFacts, check_recharge, receipt_hold,
+};
 use refettorio_domain::{
     AccountId, Cents, Clock, CodiceFiscale, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
     NoticeNumber, PositionId, ServiceId, ServiceKind, local_now, today,
@@ -297,8 +300,15 @@ pub async fn payment(
 pub struct IncomingReceipt {
     pub receipt_id: String,
     pub notice_number: String,
+    /// The creditor's fiscal code the receipt names (must be the municipality's).
+    pub fiscal_code: String,
+    /// idBrokerPA and idStation of the request's header.
+    pub broker_id: String,
+    pub station_id: String,
     pub outcome_ok: bool,
     pub amount: Cents,
+    /// Whether the receipt's transfers add up to its amount (checked by the SOAP reader).
+    pub transfers_add_up: bool,
     pub psp_id: String,
     pub psp_name: String,
     pub payment_method: Option<String>,
@@ -312,19 +322,24 @@ pub struct IncomingReceipt {
 pub enum ReceiptOutcome {
     /// Stored and applied (a recharge credited, a fee marked paid).
     Applied,
-    /// Stored for the office: no position matches it.
-    Unmatched,
+    /// Stored for the office, with the reason: nothing credited.
+    Held(HoldReason),
     /// A negative outcome, stored; nothing was paid.
     Ko,
     /// The same receipt id came before: nothing written.
     Duplicate,
 }
 
-/// Applies a receipt exactly once. In one transaction: the claim of the receipt id (a unique
-/// key: a second copy, from a retry or another node at the same moment, finds it and writes
-/// nothing), then the credit of a recharge to its account (idempotency key
-/// `pagopa:rt:<receiptId>`) and the position marked paid. A receipt with no earlier
-/// paGetPayment (Stand-In) is applied the same way; one for a notice we don't know is kept.
+/// Applies a receipt exactly once, and only as far as its position allows. In one transaction:
+/// the position is claimed (open → paid; a concurrent payment of the same notice waits and finds
+/// it paid), the receipt id is claimed (a unique key: a second copy, from a retry or another
+/// node at the same moment, finds it and writes nothing), then a recharge is credited to its
+/// account (idempotency key `pagopa:rt:<receiptId>`).
+///
+/// A positive receipt is applied only when it names the municipality's broker and station, its
+/// transfers add up, and it pays exactly its open position ([`receipt_hold`]); otherwise it is
+/// acknowledged and held for the office with the reason, and nothing is credited. A Stand-In
+/// receipt (no paGetPayment before it) follows the same rules.
 pub async fn apply_receipt(
     db: &Db,
     clock: &dyn Clock,
@@ -334,11 +349,31 @@ pub async fn apply_receipt(
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
-    let position = store::position_by_notice(c, tenant.id, &r.notice_number).await?;
-    let status = match (&position, r.outcome_ok) {
-        (_, false) => ReceiptStatus::Ko,
-        (Some(_), true) => ReceiptStatus::Applied,
-        (None, true) => ReceiptStatus::Unmatched,
+    let position = if r.fiscal_code == tenant.fiscal_code.as_str() {
+        store::position_by_notice(c, tenant.id, &r.notice_number).await?
+    } else {
+        None
+    };
+    let settings = &tenant.settings.pagopa;
+    let mut hold = receipt_hold(&ReceiptFacts {
+        broker: &r.broker_id,
+        station: &r.station_id,
+        our_broker: &settings.broker_id,
+        our_station: &settings.station_id,
+        transfers_add_up: r.transfers_add_up,
+        amount: r.amount,
+        position: position.as_ref().map(|p| (p.amount, p.status)),
+    });
+    if let (true, None, Some(p)) = (r.outcome_ok, hold, &position) {
+        // Another receipt of the same notice may have paid it since we read it.
+        if !store::mark_paid(c, tenant.id, p.id, now).await? {
+            hold = Some(HoldReason::AlreadyPaid);
+        }
+    }
+    let status = match (r.outcome_ok, hold) {
+        (false, _) => ReceiptStatus::Ko,
+        (true, Some(_)) => ReceiptStatus::Held,
+        (true, None) => ReceiptStatus::Applied,
     };
     let Some(stored) = store::insert_receipt(
         c,
@@ -350,6 +385,7 @@ pub async fn apply_receipt(
             outcome_ok: r.outcome_ok,
             amount: r.amount,
             status,
+            hold_reason: if r.outcome_ok { hold } else { None },
             psp_id: &r.psp_id,
             psp_name: &r.psp_name,
             payment_method: r.payment_method.as_deref(),
@@ -361,10 +397,11 @@ pub async fn apply_receipt(
     )
     .await?
     else {
+        // Dropped without commit: the position's claim above is rolled back too.
         return Ok(ReceiptOutcome::Duplicate);
     };
-    let outcome = match (status, position) {
-        (ReceiptStatus::Applied, Some(p)) => {
+    let outcome = match (status, hold, position) {
+        (ReceiptStatus::Applied, _, Some(p)) => {
             if let (PositionKind::Recharge, Some(account)) = (p.kind, p.account) {
                 let day = r
                     .paid_at
@@ -379,7 +416,7 @@ pub async fn apply_receipt(
                     &NewEntry::money(
                         account,
                         EntryKind::Recharge,
-                        r.amount,
+                        p.amount,
                         day,
                         Some(&reference),
                         &key,
@@ -394,11 +431,10 @@ pub async fn apply_receipt(
                 })?;
                 store::set_receipt_entry(c, tenant.id, stored, entry).await?;
             }
-            store::mark_paid(c, tenant.id, p.id, now).await?;
             ReceiptOutcome::Applied
         }
-        (ReceiptStatus::Ko, _) => ReceiptOutcome::Ko,
-        _ => ReceiptOutcome::Unmatched,
+        (ReceiptStatus::Held, Some(h), _) => ReceiptOutcome::Held(h),
+        _ => ReceiptOutcome::Ko,
     };
     tx.commit().await?;
     Ok(outcome)
@@ -428,7 +464,8 @@ pub struct OfficePayment {
 }
 
 /// Records a payment made elsewhere: a recharge in the ledger under the key
-/// `office:<channel>:<reference>`, so the same proof can never be credited twice; audited.
+/// `office:payment:<reference>` (whatever the channel), so the same proof can never be credited
+/// twice; audited.
 /// Returns the new entry's id.
 pub async fn record_office_payment(
     db: &Db,
@@ -502,7 +539,7 @@ pub async fn record_office_payment(
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_uppercase)
         .collect();
-    let key = format!("office:{channel}:{normalised}");
+    let key = format!("office:payment:{normalised}");
     let reason = if p.note.trim().is_empty() {
         format!("{channel_label}, rif. {reference}")
     } else {
@@ -528,7 +565,7 @@ pub async fn record_office_payment(
     let Some(entry) = entry else {
         return Err(AppError::Fields(vec![field(
             "riferimento",
-            "Un pagamento con questo canale e questo riferimento è già stato registrato: non viene accreditato due volte.",
+            "Un pagamento con questo riferimento è già stato registrato (con qualunque canale): non viene accreditato due volte.",
         )]));
     };
     let after = format!(
@@ -563,10 +600,10 @@ pub enum Reconciled {
     AlreadyDone,
 }
 
-/// Credits an unmatched receipt to the account the office names (its number, or its payer's
+/// Credits a held receipt to the account the office names (its number, or its payer's
 /// fiscal code), with a reason: a recharge under the receipt's own key `pagopa:rt:<receiptId>`,
 /// so a receipt is credited once whichever way it arrives; the receipt becomes applied and the
-/// change is audited. Only unmatched, positive receipts can be reconciled.
+/// change is audited. Only held, positive receipts can be reconciled.
 pub async fn reconcile_receipt(
     db: &Db,
     clock: &dyn Clock,
@@ -587,25 +624,18 @@ pub async fn reconcile_receipt(
             None
         }
     };
-    let reason = reason.trim();
-    if reason.is_empty() {
-        errors.push(field(
-            "motivo",
-            "Indica perché il pagamento spetta a questo conto: resta nel registro delle modifiche.",
-        ));
-    } else if reason.chars().count() > 500 {
-        errors.push(field(
-            "motivo",
-            "Il motivo è troppo lungo (al massimo 500 caratteri).",
-        ));
-    }
+    let reason = check_decision_reason(
+        &mut errors,
+        reason,
+        "Indica perché il pagamento spetta a questo conto: resta nel registro delle modifiche.",
+    );
     let (Some(acc), true) = (acc, errors.is_empty()) else {
         return Err(AppError::Fields(errors));
     };
     let r = store::receipt(c, tenant.id, receipt)
         .await?
         .ok_or_else(|| AppError::NotFound("Ricevuta non trovata.".into()))?;
-    if r.status != ReceiptStatus::Unmatched {
+    if r.status != ReceiptStatus::Held {
         return Ok(Reconciled::AlreadyDone);
     }
     let day = r
@@ -650,7 +680,7 @@ pub async fn reconcile_receipt(
         "reconcile_receipt",
         "pagopa_receipt",
         Some(r.id),
-        Some("{\"status\":\"unmatched\"}"),
+        Some("{\"status\":\"held\"}"),
         Some(&after),
         reason,
         now,
@@ -658,6 +688,84 @@ pub async fn reconcile_receipt(
     .await?;
     tx.commit().await?;
     Ok(Reconciled::Credited(entry))
+}
+
+/// The reason the office gives for a decision on a held receipt, trimmed; an error on `motivo`
+/// when it is empty (`missing` says what to write) or too long.
+fn check_decision_reason<'a>(
+    errors: &mut Vec<FieldError>,
+    typed: &'a str,
+    missing: &str,
+) -> &'a str {
+    let reason = typed.trim();
+    if reason.is_empty() {
+        errors.push(field("motivo", missing));
+    } else if reason.chars().count() > 500 {
+        errors.push(field(
+            "motivo",
+            "Il motivo è troppo lungo (al massimo 500 caratteri).",
+        ));
+    }
+    reason
+}
+
+/// The receipts held for the office, newest first.
+pub async fn held_receipts(db: &Db, tenant: &Tenant) -> Result<Vec<StoredReceipt>, AppError> {
+    let mut h = db.acquire().await?;
+    Ok(store::receipts_with_status(&mut h.conn(), tenant.id, ReceiptStatus::Held).await?)
+}
+
+/// Sets a held receipt aside: the office decided it is not to be credited (an inflated or
+/// forged amount, a second payment to be refunded outside pagoPA). Nothing is credited; the
+/// receipt becomes dismissed and the decision is audited with its reason. `false` when the
+/// receipt was no longer held (another operator decided first): nothing written.
+pub async fn dismiss_receipt(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    receipt: i64,
+    reason: &str,
+) -> Result<bool, AppError> {
+    let mut errors = Vec::new();
+    let reason = check_decision_reason(
+        &mut errors,
+        reason,
+        "Indica perché la ricevuta non va accreditata: resta nel registro delle modifiche.",
+    );
+    if !errors.is_empty() {
+        return Err(AppError::Fields(errors));
+    }
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let r = store::receipt(c, tenant.id, receipt)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Ricevuta non trovata.".into()))?;
+    if !store::dismiss(c, tenant.id, r.id).await? {
+        return Ok(false);
+    }
+    let after = serde_json::json!({
+        "receipt": r.receipt_id,
+        "amount_cents": r.amount.get(),
+        "status": "dismissed",
+    })
+    .to_string();
+    meals::audit(
+        c,
+        tenant.id,
+        actor,
+        "dismiss_receipt",
+        "pagopa_receipt",
+        Some(r.id),
+        Some("{\"status\":\"held\"}"),
+        Some(&after),
+        reason,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn field(name: &'static str, message: &str) -> FieldError {

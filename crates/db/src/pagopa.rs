@@ -54,30 +54,7 @@ impl PositionKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PositionStatus {
-    Open,
-    Paid,
-    Cancelled,
-}
-
-impl PositionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PositionStatus::Open => "open",
-            PositionStatus::Paid => "paid",
-            PositionStatus::Cancelled => "cancelled",
-        }
-    }
-    fn parse(s: &str) -> Option<PositionStatus> {
-        match s {
-            "open" => Some(PositionStatus::Open),
-            "paid" => Some(PositionStatus::Paid),
-            "cancelled" => Some(PositionStatus::Cancelled),
-            _ => None,
-        }
-    }
-}
+pub use refettorio_domain::pagopa::{HoldReason, PositionStatus};
 
 #[derive(Debug, Clone)]
 pub struct NewPosition<'a> {
@@ -313,25 +290,30 @@ pub async fn mark_paid(
 pub enum ReceiptStatus {
     /// Credited to the ledger (or applied to its position).
     Applied,
-    /// Kept for the office: no position of ours matches it.
-    Unmatched,
+    /// Kept for the office, with a [`HoldReason`]: nothing credited until a person decides.
+    Held,
     /// A negative outcome: nothing was paid.
     Ko,
+    /// Held, then set aside by the office: never credited (the money goes back to the payer
+    /// outside pagoPA).
+    Dismissed,
 }
 
 impl ReceiptStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             ReceiptStatus::Applied => "applied",
-            ReceiptStatus::Unmatched => "unmatched",
+            ReceiptStatus::Held => "held",
             ReceiptStatus::Ko => "ko",
+            ReceiptStatus::Dismissed => "dismissed",
         }
     }
     fn parse(s: &str) -> Option<ReceiptStatus> {
         match s {
             "applied" => Some(ReceiptStatus::Applied),
-            "unmatched" => Some(ReceiptStatus::Unmatched),
+            "held" => Some(ReceiptStatus::Held),
             "ko" => Some(ReceiptStatus::Ko),
+            "dismissed" => Some(ReceiptStatus::Dismissed),
             _ => None,
         }
     }
@@ -345,6 +327,8 @@ pub struct NewReceipt<'a> {
     pub outcome_ok: bool,
     pub amount: Cents,
     pub status: ReceiptStatus,
+    /// Why a held receipt was not applied; `None` otherwise.
+    pub hold_reason: Option<HoldReason>,
     pub psp_id: &'a str,
     pub psp_name: &'a str,
     pub payment_method: Option<&'a str>,
@@ -363,8 +347,8 @@ pub async fn insert_receipt(
     now: jiff::Timestamp,
 ) -> Result<Option<i64>> {
     let sql = "INSERT INTO pagopa_receipt (tenant_id, receipt_id, notice_number, position_id, outcome, amount_cents, \
-               status, psp_id, psp_name, payment_method, paid_at, standin, payload, received_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+               status, psp_id, psp_name, payment_method, paid_at, standin, payload, received_at, hold_reason) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                ON CONFLICT (tenant_id, receipt_id) DO NOTHING RETURNING id";
     let id: Option<i64> = on_conn!(conn, |c| {
         sqlx::query_scalar(sql)
@@ -382,6 +366,7 @@ pub async fn insert_receipt(
             .bind(r.standin)
             .bind(r.payload)
             .bind(micros(now))
+            .bind(r.hold_reason.map(HoldReason::as_str))
             .fetch_optional(&mut *c)
             .await?
     });
@@ -416,6 +401,7 @@ pub struct StoredReceipt {
     pub outcome_ok: bool,
     pub amount: Cents,
     pub status: ReceiptStatus,
+    pub hold_reason: Option<HoldReason>,
     pub ledger_entry: Option<i64>,
     pub psp_id: String,
     pub psp_name: String,
@@ -434,6 +420,7 @@ struct ReceiptRow {
     outcome: String,
     amount_cents: i64,
     status: String,
+    hold_reason: Option<String>,
     ledger_entry_id: Option<i64>,
     psp_id: String,
     psp_name: String,
@@ -455,6 +442,10 @@ impl TryFrom<ReceiptRow> for StoredReceipt {
             amount: Cents(r.amount_cents),
             status: ReceiptStatus::parse(&r.status)
                 .ok_or_else(|| corrupt("receipt status")(r.status.clone()))?,
+            hold_reason: r
+                .hold_reason
+                .map(|h| HoldReason::parse(&h).ok_or_else(|| corrupt("hold reason")(h.clone())))
+                .transpose()?,
             ledger_entry: r.ledger_entry_id,
             psp_id: r.psp_id,
             psp_name: r.psp_name,
@@ -468,7 +459,7 @@ impl TryFrom<ReceiptRow> for StoredReceipt {
 
 macro_rules! receipt_columns {
     () => {
-        "id, receipt_id, notice_number, position_id, outcome, amount_cents, status, ledger_entry_id, psp_id, \
+        "id, receipt_id, notice_number, position_id, outcome, amount_cents, status, hold_reason, ledger_entry_id, psp_id, \
          psp_name, payment_method, paid_at, standin, received_at"
     };
 }
@@ -494,7 +485,7 @@ pub async fn receipts_of_position(
     rows.into_iter().map(StoredReceipt::try_from).collect()
 }
 
-/// Receipts in a status (e.g. the unmatched ones the office must look at), newest first.
+/// Receipts in a status (e.g. the held ones the office must look at), newest first.
 pub async fn receipts_with_status(
     conn: &mut Conn<'_>,
     tenant: TenantId,
@@ -536,14 +527,30 @@ pub async fn receipt(
     row.map(StoredReceipt::try_from).transpose()
 }
 
-/// Marks an unmatched receipt as applied through `entry` (the office credited it by hand).
-/// False when it is no longer unmatched (another operator got there first): nothing written.
+/// Marks a held receipt as applied through `entry` (the office credited it by hand).
+/// False when it is no longer held (another operator got there first): nothing written.
 pub async fn reconcile(conn: &mut Conn<'_>, tenant: TenantId, id: i64, entry: i64) -> Result<bool> {
     let sql = "UPDATE pagopa_receipt SET status = 'applied', ledger_entry_id = $1 \
-               WHERE tenant_id = $2 AND id = $3 AND status = 'unmatched'";
+               WHERE tenant_id = $2 AND id = $3 AND status = 'held'";
     let n = on_conn!(conn, |c| {
         sqlx::query(sql)
             .bind(entry)
+            .bind(tenant.get())
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Sets a held receipt aside (the office decided not to credit it). False when it is no longer
+/// held: nothing written.
+pub async fn dismiss(conn: &mut Conn<'_>, tenant: TenantId, id: i64) -> Result<bool> {
+    let sql = "UPDATE pagopa_receipt SET status = 'dismissed' \
+               WHERE tenant_id = $1 AND id = $2 AND status = 'held'";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
             .bind(tenant.get())
             .bind(id)
             .execute(&mut *c)

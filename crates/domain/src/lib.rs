@@ -30,7 +30,9 @@ pub use ids::{
 };
 pub use ledger::{EntryKind, is_low, meals_left};
 pub use money::{Cents, MoneyError};
-pub use pagopa::{Iban, NoticeNumber, PagoPaMode, PagoPaSettings, SegregationCode};
+pub use pagopa::{
+    HoldReason, Iban, NoticeNumber, PagoPaMode, PagoPaSettings, PositionStatus, SegregationCode,
+};
 pub use registry::{
     Billing, DietKind, EnrolmentState, IseeRange, Residency, SchoolKind, ServiceKind, StaffRole,
     band_for, sibling_rank_reduction,

@@ -283,6 +283,137 @@ impl Default for PagoPaSettings {
     }
 }
 
+/// Where a payment position stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PositionStatus {
+    Open,
+    Paid,
+    Cancelled,
+}
+
+impl PositionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PositionStatus::Open => "open",
+            PositionStatus::Paid => "paid",
+            PositionStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PositionStatus> {
+        match s {
+            "open" => Some(PositionStatus::Open),
+            "paid" => Some(PositionStatus::Paid),
+            "cancelled" => Some(PositionStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// Why a positive receipt is held for the office instead of being applied by the station.
+/// pagoPA's rule is that a receipt is never refused: the station acknowledges it, keeps it and
+/// credits nothing until a person decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldReason {
+    /// No position of ours has this notice number (or the receipt names another creditor).
+    UnknownNotice,
+    /// The amount paid is not the position's.
+    AmountDiffers,
+    /// The position was already paid (a second payment of the same notice).
+    AlreadyPaid,
+    /// The position was cancelled.
+    NotPayable,
+    /// The receipt names a station that is not the municipality's.
+    WrongStation,
+    /// The receipt names a broker that is not the municipality's.
+    WrongBroker,
+    /// The receipt's transfers do not add up to its amount.
+    TransfersDiffer,
+}
+
+impl HoldReason {
+    pub const ALL: [HoldReason; 7] = [
+        HoldReason::UnknownNotice,
+        HoldReason::AmountDiffers,
+        HoldReason::AlreadyPaid,
+        HoldReason::NotPayable,
+        HoldReason::WrongStation,
+        HoldReason::WrongBroker,
+        HoldReason::TransfersDiffer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::UnknownNotice => "unknown_notice",
+            HoldReason::AmountDiffers => "amount_differs",
+            HoldReason::AlreadyPaid => "already_paid",
+            HoldReason::NotPayable => "not_payable",
+            HoldReason::WrongStation => "wrong_station",
+            HoldReason::WrongBroker => "wrong_broker",
+            HoldReason::TransfersDiffer => "transfers_differ",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HoldReason> {
+        HoldReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// What the office reads.
+    pub fn label_it(self) -> &'static str {
+        match self {
+            HoldReason::UnknownNotice => {
+                "Avviso sconosciuto: nessuna posizione del Comune ha questo numero"
+            }
+            HoldReason::AmountDiffers => "Importo diverso da quello dell'avviso",
+            HoldReason::AlreadyPaid => "Avviso già pagato: secondo pagamento",
+            HoldReason::NotPayable => "Avviso annullato",
+            HoldReason::WrongStation => "La ricevuta indica un'altra stazione",
+            HoldReason::WrongBroker => "La ricevuta indica un altro intermediario",
+            HoldReason::TransfersDiffer => "I versamenti della ricevuta non sommano all'importo",
+        }
+    }
+}
+
+/// What the station knows when a positive receipt arrives.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiptFacts<'a> {
+    /// idBrokerPA and idStation the receipt's header names.
+    pub broker: &'a str,
+    pub station: &'a str,
+    /// The municipality's own idBrokerPA and idStation.
+    pub our_broker: &'a str,
+    pub our_station: &'a str,
+    /// Whether the receipt's transfers add up to its amount.
+    pub transfers_add_up: bool,
+    /// The amount paid.
+    pub amount: Cents,
+    /// The position of the notice, when we have one: its amount and status.
+    pub position: Option<(Cents, PositionStatus)>,
+}
+
+/// Whether a positive receipt may be applied by the station (`None`) or must be held for the
+/// office, and why. A receipt credits exactly its position's amount, once, and only when it
+/// names the municipality's own broker and station: anything else waits for a person.
+pub fn receipt_hold(f: &ReceiptFacts<'_>) -> Option<HoldReason> {
+    if f.broker != f.our_broker {
+        return Some(HoldReason::WrongBroker);
+    }
+    if f.station != f.our_station {
+        return Some(HoldReason::WrongStation);
+    }
+    if !f.transfers_add_up {
+        return Some(HoldReason::TransfersDiffer);
+    }
+    let Some((amount, status)) = f.position else {
+        return Some(HoldReason::UnknownNotice);
+    };
+    match status {
+        PositionStatus::Paid => Some(HoldReason::AlreadyPaid),
+        PositionStatus::Cancelled => Some(HoldReason::NotPayable),
+        PositionStatus::Open if amount != f.amount => Some(HoldReason::AmountDiffers),
+        PositionStatus::Open => None,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
     #[error("Indica l'importo da ricaricare.")]
@@ -326,6 +457,75 @@ mod tests {
 
     fn seg(n: u8) -> SegregationCode {
         SegregationCode::new(n).unwrap()
+    }
+
+    #[test]
+    fn a_receipt_is_applied_only_for_its_own_open_position_and_amount() {
+        let ok = ReceiptFacts {
+            broker: "B",
+            station: "S",
+            our_broker: "B",
+            our_station: "S",
+            transfers_add_up: true,
+            amount: Cents(2500),
+            position: Some((Cents(2500), PositionStatus::Open)),
+        };
+        assert_eq!(receipt_hold(&ok), None);
+        let cases = [
+            (ReceiptFacts { broker: "X", ..ok }, HoldReason::WrongBroker),
+            (
+                ReceiptFacts { station: "X", ..ok },
+                HoldReason::WrongStation,
+            ),
+            (
+                ReceiptFacts {
+                    transfers_add_up: false,
+                    ..ok
+                },
+                HoldReason::TransfersDiffer,
+            ),
+            (
+                ReceiptFacts {
+                    position: None,
+                    ..ok
+                },
+                HoldReason::UnknownNotice,
+            ),
+            (
+                ReceiptFacts {
+                    amount: Cents(99_999_999_999),
+                    ..ok
+                },
+                HoldReason::AmountDiffers,
+            ),
+            (
+                ReceiptFacts {
+                    amount: Cents(2499),
+                    ..ok
+                },
+                HoldReason::AmountDiffers,
+            ),
+            (
+                ReceiptFacts {
+                    position: Some((Cents(2500), PositionStatus::Paid)),
+                    ..ok
+                },
+                HoldReason::AlreadyPaid,
+            ),
+            (
+                ReceiptFacts {
+                    position: Some((Cents(2500), PositionStatus::Cancelled)),
+                    ..ok
+                },
+                HoldReason::NotPayable,
+            ),
+        ];
+        for (facts, reason) in cases {
+            assert_eq!(receipt_hold(&facts), Some(reason), "{facts:?}");
+        }
+        for r in HoldReason::ALL {
+            assert_eq!(HoldReason::parse(r.as_str()), Some(r));
+        }
     }
 
     #[test]

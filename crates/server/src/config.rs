@@ -4,8 +4,11 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use axum::http::HeaderName;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use refettorio_web::pagopa::caller::StationAccess;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/refettorio.sqlite";
@@ -26,6 +29,87 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `json` (default) or `text` logs on standard error.
     pub log_format: LogFormat,
+    /// Reverse proxies (addresses or CIDR ranges) whose forwarding headers are believed:
+    /// `X-Forwarded-For` and the header that carries the verified client certificate.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// How the pagoPA station recognises the node (live mode is closed without it).
+    #[serde(default)]
+    pub pagopa_station: StationConfig,
+}
+
+/// `[pagopa_station]`: every proof given here must hold for a call to the station.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StationConfig {
+    /// The node's addresses or CIDR ranges.
+    pub allowed_ips: Vec<String>,
+    /// The header a trusted proxy sets after verifying the node's client certificate (e.g.
+    /// `X-SSL-Client-S-DN`), and the values that identify the node.
+    pub client_cert_header: Option<String>,
+    pub client_cert_values: Vec<String>,
+    /// A shared key the node sends in `key_header` (default `X-Station-Key`). Also
+    /// `REFETTORIO_PAGOPA_STATION_KEY`.
+    pub key_header: Option<String>,
+    pub key: Option<String>,
+}
+
+/// Addresses or CIDR ranges, read for `key`: a single address is a /32 (or /128).
+fn nets(key: &str, list: &[String]) -> Result<Vec<IpNet>, String> {
+    list.iter()
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!("invalid configuration: {key}: '{s}' is not an address or CIDR range")
+                })
+        })
+        .collect()
+}
+
+fn header(key: &str, name: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("invalid configuration: {key}: '{name}' is not a header name"))
+}
+
+impl Config {
+    /// The trusted proxies, read.
+    pub fn proxies(&self) -> Result<Vec<IpNet>, String> {
+        nets("trusted_proxies", &self.trusted_proxies)
+    }
+
+    /// The station's access rules, read; an error names the key.
+    pub fn station_access(&self) -> Result<StationAccess, String> {
+        let c = &self.pagopa_station;
+        let client_cert_header = c
+            .client_cert_header
+            .as_deref()
+            .map(|h| header("pagopa_station.client_cert_header", h))
+            .transpose()?;
+        if client_cert_header.is_some() && c.client_cert_values.is_empty() {
+            return Err("invalid configuration: pagopa_station.client_cert_values: name the certificate values that identify the node".into());
+        }
+        if client_cert_header.is_some() && self.trusted_proxies.is_empty() {
+            return Err("invalid configuration: pagopa_station.client_cert_header needs trusted_proxies (the proxy that verifies the certificate)".into());
+        }
+        let key = c.key.clone().filter(|k| !k.is_empty());
+        if key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err(
+                "invalid configuration: pagopa_station.key: use at least 32 characters".into(),
+            );
+        }
+        Ok(StationAccess {
+            allowed_ips: nets("pagopa_station.allowed_ips", &c.allowed_ips)?,
+            client_cert_header,
+            client_cert_values: c.client_cert_values.clone(),
+            key_header: Some(header(
+                "pagopa_station.key_header",
+                c.key_header.as_deref().unwrap_or("X-Station-Key"),
+            )?),
+            key,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +128,8 @@ impl Default for Config {
             base_domain: None,
             public_url: None,
             log_format: LogFormat::Json,
+            trusted_proxies: Vec::new(),
+            pagopa_station: StationConfig::default(),
         }
     }
 }
@@ -81,9 +167,15 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String
     figment = figment
         .merge(Env::prefixed("REFETTORIO_").only(&ENV_KEYS))
         .merge(Serialized::defaults(overrides));
-    let config: Config = figment
+    let mut config: Config = figment
         .extract()
         .map_err(|e| format!("invalid configuration: {e}"))?;
+    // The station's key may come from the environment, apart from the file.
+    if let Ok(key) = std::env::var("REFETTORIO_PAGOPA_STATION_KEY") {
+        config.pagopa_station.key = Some(key);
+    }
+    config.proxies()?;
+    config.station_access()?;
     if !(config.database_url.starts_with("sqlite:")
         || config.database_url.starts_with("postgres://")
         || config.database_url.starts_with("postgresql://"))

@@ -90,6 +90,8 @@ pub async fn serve(
         base_domain: config.base_domain.clone(),
         public_url: config.public_url.clone(),
         self_url: Some(format!("http://{own}")),
+        trusted_proxies: config.proxies().map_err(anyhow::Error::msg)?,
+        station_access: config.station_access().map_err(anyhow::Error::msg)?,
     });
     let state = AppState {
         db,
@@ -104,9 +106,12 @@ pub async fn serve(
     let app = tower::Layer::layer(&app, router);
     tracing::info!(%addr, "listening on http://{addr}/");
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     });
     Ok(Running { addr, task })
 }

@@ -42,6 +42,11 @@ pub struct WebConfig {
     /// How this node reaches itself (`http://127.0.0.1:8080`), set once the listener is bound:
     /// the pagoPA sandbox calls our own station through it.
     pub self_url: Option<String>,
+    /// Reverse proxies whose forwarding headers (`X-Forwarded-For`, the client certificate's
+    /// header) are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How the pagoPA station recognises the node.
+    pub station_access: pagopa::caller::StationAccess,
 }
 
 impl WebConfig {
@@ -156,11 +161,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/t/{slug}/backoffice/pagopa/ricevute",
-            get(backoffice::unmatched),
+            get(backoffice::held),
         )
         .route(
             "/t/{slug}/backoffice/pagopa/ricevute/{id}/riconcilia",
             post(backoffice::reconcile),
+        )
+        .route(
+            "/t/{slug}/backoffice/pagopa/ricevute/{id}/scarta",
+            post(backoffice::dismiss),
         )
         .route("/t/{slug}/backoffice/registro", get(backoffice::log))
         .route(

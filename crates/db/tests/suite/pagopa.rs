@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use refettorio_db::pagopa::{self, NewReceipt, ReceiptStatus};
+use refettorio_db::pagopa::{self, HoldReason, NewReceipt, ReceiptStatus};
 use refettorio_db::registry::tenant::{self, NewTenant, TenantSettings};
 use refettorio_db::testing::TestDb;
 use refettorio_domain::{Cents, EnteFiscalCode, SegregationCode, Slug, TenantId};
@@ -95,7 +95,8 @@ async fn a_receipt_id_is_stored_once_per_tenant() {
             position: None,
             outcome_ok: true,
             amount: Cents(2500),
-            status: ReceiptStatus::Unmatched,
+            status: ReceiptStatus::Held,
+            hold_reason: Some(HoldReason::UnknownNotice),
             psp_id: "PSP",
             psp_name: "Banca",
             payment_method: None,
@@ -124,11 +125,12 @@ async fn a_receipt_id_is_stored_once_per_tenant() {
                 .unwrap()
                 .is_some()
         );
-        let kept = pagopa::receipts_with_status(c, a, ReceiptStatus::Unmatched)
+        let kept = pagopa::receipts_with_status(c, a, ReceiptStatus::Held)
             .await
             .unwrap();
         assert_eq!(kept.len(), 1);
         assert!(kept[0].standin);
+        assert_eq!(kept[0].hold_reason, Some(HoldReason::UnknownNotice));
         assert_eq!(
             pagopa::receipt_payload(c, a, "abc123")
                 .await

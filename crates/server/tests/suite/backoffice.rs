@@ -899,10 +899,10 @@ async fn the_office_changes_balances_once_with_reasons() {
         assert_eq!(status, 422);
         assert!(html.contains("Data non valida"));
 
-        // No unmatched pagoPA receipt in the demo.
+        // No held pagoPA receipt in the demo.
         let (status, html) = page(&client, &app, "/t/esempio/backoffice/pagopa/ricevute").await;
         assert_eq!(status, 200);
-        assert!(html.contains("Nessuna ricevuta da riconciliare"));
+        assert!(html.contains("Nessuna ricevuta da verificare"));
         app.stop().await;
         t.cleanup().await;
     }

@@ -1,5 +1,5 @@
 //! The office's tools over real HTTP on both databases: a transfer of credit between accounts
-//! (once per form, never beyond the balance, not even with many at once), an unmatched pagoPA
+//! (once per form, never beyond the balance, not even with many at once), a held pagoPA
 //! receipt credited by hand exactly once, the settings form (bad input refused by field and
 //! nothing written; a good one saved and audited without the Checkout key), and the audit
 //! log filtered by who.
@@ -9,6 +9,7 @@ use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_C
 use refettorio_app::pagopa::{IncomingReceipt, ReceiptOutcome, apply_receipt};
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::testing::TestDb;
+use refettorio_domain::HoldReason;
 use refettorio_domain::{AccountId, Cents, Clock};
 
 async fn demo_tenant(t: &TestDb) -> Tenant {
@@ -60,7 +61,7 @@ async fn two_accounts(t: &TestDb, tn: &Tenant) -> (AccountId, AccountId) {
     (mario, AccountId(other))
 }
 
-async fn office(app: &App) -> reqwest::Client {
+pub(crate) async fn office(app: &App) -> reqwest::Client {
     let client = browser();
     let r = login(app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD).await;
     assert_eq!(r.status(), 303);
@@ -224,7 +225,7 @@ async fn a_transfer_moves_credit_once_and_never_beyond_the_balance() {
 }
 
 #[tokio::test]
-async fn an_unmatched_receipt_is_credited_by_hand_once() {
+async fn a_held_receipt_is_credited_by_hand_once() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
         let tn = demo_tenant(&t).await;
@@ -232,8 +233,12 @@ async fn an_unmatched_receipt_is_credited_by_hand_once() {
         let receipt = IncomingReceipt {
             receipt_id: "RT-SCONOSCIUTA-1".into(),
             notice_number: "302000000000099999".into(),
+            fiscal_code: tn.fiscal_code.as_str().into(),
+            broker_id: tn.settings.pagopa.broker_id.clone(),
+            station_id: tn.settings.pagopa.station_id.clone(),
             outcome_ok: true,
             amount: Cents(3300),
+            transfers_add_up: true,
             psp_id: "PSP01".into(),
             psp_name: "Banca di prova".into(),
             payment_method: None,
@@ -244,7 +249,7 @@ async fn an_unmatched_receipt_is_credited_by_hand_once() {
         let out = apply_receipt(&t.db, app.clock.as_ref(), &tn, &receipt)
             .await
             .unwrap();
-        assert_eq!(out, ReceiptOutcome::Unmatched);
+        assert_eq!(out, ReceiptOutcome::Held(HoldReason::UnknownNotice));
         let id = scalar(&t, "SELECT MIN(id) FROM pagopa_receipt").await;
         let client = office(&app).await;
         let list = "/t/esempio/backoffice/pagopa/ricevute";
@@ -871,7 +876,7 @@ async fn a_transfer_interrupted_half_way_leaves_nothing_and_the_retry_moves_once
 }
 
 #[tokio::test]
-async fn a_reconciliation_interrupted_half_way_leaves_the_receipt_unmatched() {
+async fn a_reconciliation_interrupted_half_way_leaves_the_receipt_held() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
         let tn = demo_tenant(&t).await;
@@ -879,8 +884,12 @@ async fn a_reconciliation_interrupted_half_way_leaves_the_receipt_unmatched() {
         let receipt = IncomingReceipt {
             receipt_id: "RT-INTERROTTA".into(),
             notice_number: "302000000000088888".into(),
+            fiscal_code: tn.fiscal_code.as_str().into(),
+            broker_id: tn.settings.pagopa.broker_id.clone(),
+            station_id: tn.settings.pagopa.station_id.clone(),
             outcome_ok: true,
             amount: Cents(1200),
+            transfers_add_up: true,
             psp_id: "PSP01".into(),
             psp_name: "Banca di prova".into(),
             payment_method: None,
@@ -891,7 +900,7 @@ async fn a_reconciliation_interrupted_half_way_leaves_the_receipt_unmatched() {
         let out = apply_receipt(&t.db, app.clock.as_ref(), &tn, &receipt)
             .await
             .unwrap();
-        assert_eq!(out, ReceiptOutcome::Unmatched);
+        assert_eq!(out, ReceiptOutcome::Held(HoldReason::UnknownNotice));
         let id = scalar(&t, "SELECT MIN(id) FROM pagopa_receipt").await;
         let client = office(&app).await;
         let list = "/t/esempio/backoffice/pagopa/ricevute";
@@ -912,10 +921,7 @@ async fn a_reconciliation_interrupted_half_way_leaves_the_receipt_unmatched() {
         assert_eq!(r.status(), 500);
         assert_eq!(written(&t).await, before);
         assert_eq!(balance(&t, &tn, acc).await, b0);
-        assert_eq!(
-            text(&t, "SELECT status FROM pagopa_receipt").await,
-            "unmatched"
-        );
+        assert_eq!(text(&t, "SELECT status FROM pagopa_receipt").await, "held");
         // Retried once the failure is gone: credited once, and a second click writes nothing.
         stop_failing(&t).await;
         let r = post(&client, &app, &action, &form).await;

@@ -11,7 +11,9 @@ use std::io::Write as _;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use crate::common::{App, browser, csrf_of, exec, login, page, post, scalar, spawn, value_of};
+use crate::common::{
+    App, browser, csrf_of, exec, login, page, post, scalar, spawn, spawn_with, text, value_of,
+};
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_app::pagopa::{self as pay, OfficePayment, RechargeAmount};
 use refettorio_app::{AppError, portal};
@@ -19,7 +21,9 @@ use refettorio_db::meals;
 use refettorio_db::pagopa::{self as store, Position, PositionStatus, ReceiptStatus};
 use refettorio_db::registry::{family, tenant};
 use refettorio_db::testing::TestDb;
-use refettorio_domain::{Cents, Clock, CodiceFiscale, NoticeNumber, PagoPaMode, SegregationCode};
+use refettorio_domain::{
+    Cents, Clock, CodiceFiscale, HoldReason, NoticeNumber, PagoPaMode, SegregationCode,
+};
 use refettorio_web::pagopa::soap::{
     self, GetPaymentRequest, Outcome, Receipt, ReceiptTransfer, SendRtRequest, StationHeader,
     Subject, SubjectKind, VerifyRequest, Version,
@@ -603,20 +607,28 @@ async fn the_station_answers_the_node_and_applies_receipts_once() {
         assert_valid("the KO of a malformed paGetPaymentV2", &text);
         assert_eq!(fault_code(&text).as_deref(), Some("PAA_SINTASSI_EXTRAXSD"));
 
-        // A receipt whose transfers don't add up to the amount paid: PAA_SEMANTICA, nothing
-        // stored or credited.
+        // A receipt whose transfers don't add up to the amount paid: acknowledged, kept with
+        // its XML for the office, nothing credited, the notice still open.
         let odd_sum = receipt(&d, Version::V2, "rt-sum", &nav, 3000, false).replace(
             "<paymentAmount>30.00</paymentAmount>",
             "<paymentAmount>31.00</paymentAmount>",
         );
         let answer = station(&app, "paSendRTV2 not adding up", &odd_sum).await;
+        assert!(fault_code(&answer).is_none(), "{answer}");
         assert_eq!(
-            fault_code(&answer).as_deref(),
-            Some("PAA_SEMANTICA"),
-            "{answer}"
+            hold_of(&t, "rt-sum").await,
+            ("held".to_string(), "transfers_differ".to_string())
         );
-        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 0);
+        assert_eq!(
+            crate::common::text(
+                &t,
+                "SELECT payload FROM pagopa_receipt WHERE receipt_id = 'rt-sum'"
+            )
+            .await,
+            odd_sum
+        );
         assert_eq!(balance_of(&t, &d, &p).await, before);
+        assert_eq!(position(&t, &d, &p).await.status, PositionStatus::Open);
 
         // The receipt: credited once; the same receiptId again is a duplicate.
         let rt = receipt(&d, Version::V2, "rt-0001", &nav, 3000, false);
@@ -665,15 +677,19 @@ async fn the_station_answers_the_node_and_applies_receipts_once() {
             entries_before
         );
         let mut h = t.db.acquire().await.unwrap();
-        let kept =
-            store::receipts_with_status(&mut h.conn(), d.tenant.id, ReceiptStatus::Unmatched)
-                .await
-                .unwrap();
+        let kept = store::receipts_with_status(&mut h.conn(), d.tenant.id, ReceiptStatus::Held)
+            .await
+            .unwrap();
         drop(h);
+        let kept: Vec<_> = kept
+            .into_iter()
+            .filter(|r| r.notice_number == ghost.as_str())
+            .collect();
         assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].notice_number, ghost.as_str());
-        // A receipt naming a wrong station of a known municipality is still taken; an unknown
-        // municipality's is refused.
+        assert_eq!(kept[0].hold_reason, Some(HoldReason::UnknownNotice));
+        // A receipt naming a wrong station of a known municipality is still taken, but held
+        // for the office: nothing credited, the notice still open. An unknown municipality's
+        // is refused.
         let mut odd = d.header.clone();
         odd.id_station = "99999999999_09".into();
         let other = recharge(&app, &t, &d, 1000).await;
@@ -686,8 +702,15 @@ async fn the_station_answers_the_node_and_applies_receipts_once() {
             false,
         )
         .replace(&d.header.id_station, &odd.id_station);
+        let before_other = balance_of(&t, &d, &other).await;
         let ok = station(&app, "paSendRTV2 other station", &rt).await;
         assert!(fault_code(&ok).is_none(), "{ok}");
+        assert_eq!(balance_of(&t, &d, &other).await, before_other);
+        assert_eq!(position(&t, &d, &other).await.status, PositionStatus::Open);
+        assert_eq!(
+            hold_of(&t, "rt-odd").await,
+            ("held".to_string(), "wrong_station".to_string())
+        );
         let rt = receipt(&d, Version::V2, "rt-x", ghost.as_str(), 999, false).replace(
             &format!("<idPA>{}</idPA>", d.header.id_pa),
             "<idPA>00000000000</idPA>",
@@ -757,6 +780,305 @@ async fn a_thousand_copies_of_one_receipt_credit_once() {
             1
         );
         assert_eq!(scalar(&t, "SELECT COUNT(*) FROM pagopa_receipt").await, 1);
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+/// Sends a receipt to the station as the node would; the answer must be the operation's OK.
+async fn acknowledged(app: &App, what: &str, rt: &str) {
+    let answer = station(app, what, rt).await;
+    assert!(fault_code(&answer).is_none(), "{what}: {answer}");
+}
+
+async fn hold_of(t: &TestDb, receipt_id: &str) -> (String, String) {
+    let sql = format!(
+        "SELECT status || ' ' || COALESCE(hold_reason, '-') FROM pagopa_receipt WHERE receipt_id = '{receipt_id}'"
+    );
+    let both = text(t, &sql).await;
+    let (status, reason) = both.split_once(' ').unwrap();
+    (status.to_string(), reason.to_string())
+}
+
+/// The attacks of issue 12 on the station: an inflated amount, more receipts for a notice
+/// already paid, another station, transfers that do not add up. Each is acknowledged (pagoPA's
+/// receipts are not refused) and held for the office; none credits a cent. Then the office
+/// sees each with its reason and sets one aside, once.
+#[tokio::test]
+async fn forged_and_inflated_receipts_credit_nothing_and_wait_for_the_office() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let d = demo(&t).await;
+        let p = recharge(&app, &t, &d, 1000).await;
+        let nav = p.notice_number.as_str();
+        let start = balance_of(&t, &d, &p).await;
+        let entries = || scalar(&t, "SELECT COUNT(*) FROM ledger_entry");
+
+        // 999,999,999.99 € for a notice of 10 €.
+        let e0 = entries().await;
+        let inflated = receipt(&d, Version::V2, "rt-inflated", nav, 99_999_999_999, false);
+        acknowledged(&app, "inflated paSendRTV2", &inflated).await;
+        assert_eq!(balance_of(&t, &d, &p).await, start);
+        assert_eq!(entries().await, e0);
+        assert_eq!(position(&t, &d, &p).await.status, PositionStatus::Open);
+        assert_eq!(
+            hold_of(&t, "rt-inflated").await,
+            ("held".into(), "amount_differs".into())
+        );
+        // One cent less is no better.
+        acknowledged(
+            &app,
+            "short paSendRTV2",
+            &receipt(&d, Version::V2, "rt-short", nav, 999, false),
+        )
+        .await;
+        assert_eq!(hold_of(&t, "rt-short").await.1, "amount_differs");
+
+        // The right receipt credits the notice's amount once.
+        acknowledged(
+            &app,
+            "paSendRTV2",
+            &receipt(&d, Version::V2, "rt-right", nav, 1000, false),
+        )
+        .await;
+        assert_eq!(balance_of(&t, &d, &p).await.get() - start.get(), 1000);
+        assert_eq!(position(&t, &d, &p).await.status, PositionStatus::Paid);
+
+        // Ten more receipts with new ids for the paid notice: each kept, none credited.
+        let e1 = entries().await;
+        for i in 0..10 {
+            let id = format!("rt-again-{i}");
+            acknowledged(
+                &app,
+                "second paSendRTV2",
+                &receipt(&d, Version::V2, &id, nav, 1000, false),
+            )
+            .await;
+            assert_eq!(
+                hold_of(&t, &id).await,
+                ("held".into(), "already_paid".into())
+            );
+        }
+        assert_eq!(entries().await, e1);
+        assert_eq!(balance_of(&t, &d, &p).await.get() - start.get(), 1000);
+
+        // Another broker, and transfers that do not add up, on a fresh notice.
+        let q = recharge(&app, &t, &d, 2000).await;
+        let qnav = q.notice_number.as_str();
+        let q_start = balance_of(&t, &d, &q).await;
+        let wrong_broker = receipt(&d, Version::V2, "rt-broker", qnav, 2000, false).replace(
+            &format!("<idBrokerPA>{}</idBrokerPA>", d.header.id_broker_pa),
+            "<idBrokerPA>99999999999</idBrokerPA>",
+        );
+        acknowledged(&app, "paSendRTV2 other broker", &wrong_broker).await;
+        assert_eq!(hold_of(&t, "rt-broker").await.1, "wrong_broker");
+        // The transfer says 20 €, the payment 2 000 €: schema-valid, kept with its XML.
+        let uneven = receipt(&d, Version::V2, "rt-uneven", qnav, 2000, false).replacen(
+            "<paymentAmount>20.00</paymentAmount>",
+            "<paymentAmount>2000.00</paymentAmount>",
+            1,
+        );
+        assert!(uneven.contains("<paymentAmount>2000.00</paymentAmount>"));
+        acknowledged(&app, "paSendRTV2 uneven transfers", &uneven).await;
+        assert_eq!(hold_of(&t, "rt-uneven").await.1, "transfers_differ");
+        assert_eq!(
+            text(
+                &t,
+                "SELECT payload FROM pagopa_receipt WHERE receipt_id = 'rt-uneven'"
+            )
+            .await,
+            uneven
+        );
+        assert_eq!(balance_of(&t, &d, &q).await, q_start);
+        assert_eq!(position(&t, &d, &q).await.status, PositionStatus::Open);
+        assert_eq!(entries().await, e1);
+
+        // The office sees every held receipt with its reason.
+        let client = crate::office::office(&app).await;
+        let list = "/t/esempio/backoffice/pagopa/ricevute";
+        let (status, html) = page(&client, &app, list).await;
+        assert_eq!(status, 200);
+        for needle in [
+            "rt-inflated",
+            "Importo diverso da quello",
+            "Avviso già pagato: secondo pagamento",
+            "La ricevuta indica un altro intermediario",
+            "I versamenti della ricevuta non sommano",
+        ] {
+            assert!(html.contains(needle), "{needle}");
+        }
+        // Setting the inflated one aside needs a reason; then it is dismissed once.
+        let id = scalar(
+            &t,
+            "SELECT id FROM pagopa_receipt WHERE receipt_id = 'rt-inflated'",
+        )
+        .await;
+        let csrf = csrf_of(&html);
+        let action = format!("{list}/{id}/scarta");
+        let r = post(&client, &app, &action, &[("motivo", " "), ("_csrf", &csrf)]).await;
+        assert_eq!(r.status(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Indica perché la ricevuta non va accreditata")
+        );
+        assert_eq!(hold_of(&t, "rt-inflated").await.0, "held");
+        let form = [("motivo", "importo falsificato"), ("_csrf", csrf.as_str())];
+        let r = post(&client, &app, &action, &form).await;
+        assert_eq!(
+            r.headers()["location"],
+            format!("{list}?esito=scartata").as_str()
+        );
+        assert_eq!(hold_of(&t, "rt-inflated").await.0, "dismissed");
+        let r = post(&client, &app, &action, &form).await;
+        assert_eq!(
+            r.headers()["location"],
+            format!("{list}?esito=gia").as_str()
+        );
+        // Nor can a dismissed receipt be credited afterwards.
+        let r = post(
+            &client,
+            &app,
+            &format!("{list}/{id}/riconcilia"),
+            &[
+                ("conto", DEMO_PARENT_CF),
+                ("motivo", "ripensamento"),
+                ("_csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(
+            r.headers()["location"],
+            format!("{list}?esito=gia").as_str()
+        );
+        assert_eq!(entries().await, e1);
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'dismiss_receipt'"
+            )
+            .await,
+            1
+        );
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+/// Two different receipts of one notice at the same moment (two PSPs): one credits, the other
+/// is held as a second payment.
+#[tokio::test]
+async fn two_receipts_of_one_notice_at_once_credit_once() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let d = demo(&t).await;
+        for round in 0..5 {
+            let p = recharge(&app, &t, &d, 700).await;
+            let nav = p.notice_number.as_str();
+            let before = balance_of(&t, &d, &p).await;
+            let a = receipt(&d, Version::V2, &format!("rt-a-{round}"), nav, 700, false);
+            let b = receipt(&d, Version::V2, &format!("rt-b-{round}"), nav, 700, false);
+            let (ra, rb) = tokio::join!(
+                station(&app, "paSendRTV2 a", &a),
+                station(&app, "paSendRTV2 b", &b)
+            );
+            assert!(fault_code(&ra).is_none() && fault_code(&rb).is_none());
+            assert_eq!(balance_of(&t, &d, &p).await.get() - before.get(), 700);
+            let mut reasons = vec![
+                hold_of(&t, &format!("rt-a-{round}")).await,
+                hold_of(&t, &format!("rt-b-{round}")).await,
+            ];
+            reasons.sort();
+            assert_eq!(
+                reasons,
+                [
+                    ("applied".to_string(), "-".to_string()),
+                    ("held".to_string(), "already_paid".to_string())
+                ]
+            );
+        }
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+/// In live mode the station serves only the node: without the configured proof (here the
+/// shared key) a caller is refused before its message is read, even from this machine, and
+/// nothing is written; with it the receipt is applied. A sandbox municipality is still served
+/// on loopback.
+#[tokio::test]
+async fn in_live_mode_only_the_node_may_call_the_station() {
+    const KEY: &str = "chiave-della-stazione-lunga-almeno-32";
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn_with(&t, true, |c| {
+            c.pagopa_station.key = Some(KEY.into());
+        })
+        .await;
+        let d = demo(&t).await;
+        let p = recharge(&app, &t, &d, 1500).await;
+        let nav = p.notice_number.as_str();
+        let rt = receipt(&d, Version::V2, "rt-live", nav, 1500, false);
+        let send = |key: Option<&'static str>, body: String| {
+            let mut r = reqwest::Client::new()
+                .post(app.url("/pagopa/paForNode"))
+                .header("content-type", "text/xml; charset=utf-8");
+            if let Some(k) = key {
+                r = r.header("x-station-key", k);
+            }
+            r.body(body).send()
+        };
+        // Sandbox: the local caller is the sandbox, served without the key.
+        let v = send(None, verify(&d, nav)).await.unwrap();
+        assert_eq!(v.status(), 200);
+        // Live: no key, a wrong key, or a forwarded request from this machine are refused.
+        let mut settings = d.tenant.settings.clone();
+        settings.pagopa.mode = PagoPaMode::Live;
+        {
+            let mut h = t.db.acquire().await.unwrap();
+            tenant::set_settings(&mut h.conn(), d.tenant.id, &settings)
+                .await
+                .unwrap();
+        }
+        assert_eq!(demo(&t).await.tenant.settings.pagopa.mode, PagoPaMode::Live);
+        let before = balance_of(&t, &d, &p).await;
+        let receipts = scalar(&t, "SELECT COUNT(*) FROM pagopa_receipt").await;
+        for key in [None, Some("chiave-sbagliata")] {
+            let r = send(key, rt.clone()).await.unwrap();
+            assert_eq!(r.status(), 403, "{key:?}");
+            let r = send(key, verify(&d, nav)).await.unwrap();
+            assert_eq!(r.status(), 403, "{key:?}");
+        }
+        let forwarded = reqwest::Client::new()
+            .post(app.url("/pagopa/paForNode"))
+            .header("x-forwarded-for", "203.0.113.7")
+            .body(rt.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forwarded.status(), 403);
+        assert_eq!(
+            scalar(&t, "SELECT COUNT(*) FROM pagopa_receipt").await,
+            receipts
+        );
+        assert_eq!(balance_of(&t, &d, &p).await, before);
+        // The node, with its key: applied.
+        let r = send(Some(KEY), rt.clone()).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let answer = r.text().await.unwrap();
+        assert!(fault_code(&answer).is_none(), "{answer}");
+        assert_eq!(balance_of(&t, &d, &p).await.get() - before.get(), 1500);
+        app.stop().await;
+
+        // Without any proof configured, a live municipality's station is closed to everyone.
+        let app = spawn(&t, false).await;
+        let r = reqwest::Client::new()
+            .post(app.url("/pagopa/paForNode"))
+            .body(verify(&d, nav))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
         app.stop().await;
         t.cleanup().await;
     }
@@ -912,15 +1234,31 @@ async fn the_office_records_a_payment_made_elsewhere_once() {
             1,
             "{a:?} {b:?}"
         );
-        let again = OfficePayment {
-            reference: "cro00123456".into(),
-            ..good.clone()
-        };
-        match pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &again)
+        // The same proof typed differently, or under another channel, is the same proof.
+        for (channel, reference) in [
+            ("bonifico", "cro00123456"),
+            ("contanti", "CRO 0012 3456"),
+            ("altro", "cro 00123456"),
+        ] {
+            let again = OfficePayment {
+                channel: channel.into(),
+                reference: reference.into(),
+                ..good.clone()
+            };
+            match pay::record_office_payment(
+                &t.db,
+                app.clock.as_ref(),
+                &d.tenant,
+                "ufficio",
+                &again,
+            )
             .await
-        {
-            Err(AppError::Fields(f)) => assert!(f[0].message.contains("già stato registrato")),
-            other => panic!("{other:?}"),
+            {
+                Err(AppError::Fields(f)) => {
+                    assert!(f[0].message.contains("già stato registrato"), "{channel}")
+                }
+                other => panic!("{channel}: {other:?}"),
+            }
         }
         assert_eq!(balance_of(&t, &d, &p).await.get() - before.get(), 6000);
         assert_eq!(

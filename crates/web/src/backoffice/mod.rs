@@ -45,7 +45,7 @@ pub(crate) use content::{
 pub(crate) use import::{UPLOAD_BODY_LIMIT, import_page, job_page, template, upload};
 pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf, kitchen_xlsx};
 pub(crate) use menus::{add_menu, menus, withdraw_menu};
-pub(crate) use receipts::{reconcile, unmatched};
+pub(crate) use receipts::{dismiss, held, reconcile};
 pub(crate) use reports::{report, report_file, reports};
 pub(crate) use settings::{save_settings, settings};
 
@@ -86,8 +86,8 @@ pub(crate) const ACCOUNTS: Section = Section {
 };
 pub(crate) const RECEIPTS: Section = Section {
     path: "/pagopa/ricevute",
-    title: "Ricevute pagoPA da riconciliare",
-    summary: "Pagamenti arrivati da pagoPA per avvisi che il Comune non riconosce.",
+    title: "Ricevute pagoPA da verificare",
+    summary: "Pagamenti arrivati da pagoPA che non sono stati accreditati da soli: avvisi sconosciuti, importi diversi, secondi pagamenti.",
     roles: OFFICE,
 };
 pub(crate) const AUDIT: Section = Section {

@@ -1,14 +1,16 @@
-//! pagoPA receipts the station could not match to a notice of ours: the office looks at them
-//! and credits each to the account it belongs to, with a reason.
+//! pagoPA receipts the station held instead of applying (a notice we do not know, an amount other
+//! than the notice's, a second payment, another station named, transfers that do not add up):
+//! the office looks at each, with the reason, and credits it to the account it belongs to or
+//! sets it aside, with a reason either way.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::pagopa::{Reconciled, reconcile_receipt};
+use refettorio_app::pagopa::{Reconciled, dismiss_receipt, held_receipts, reconcile_receipt};
 use refettorio_app::{AppError, FieldError};
-use refettorio_db::pagopa::{self, ReceiptStatus, StoredReceipt};
+use refettorio_db::pagopa::StoredReceipt;
 use serde::Deserialize;
 
 use super::{RECEIPTS, Staff};
@@ -25,28 +27,50 @@ struct ReceiptsPage<'a> {
     receipts: Vec<StoredReceipt>,
     tz: &'a jiff::tz::TimeZone,
     done: Option<&'static str>,
-    /// The receipt whose form was refused, what was typed, and the errors.
-    failed: Option<(i64, ReconcileForm, Vec<FieldError>)>,
+    /// The receipt whose form was refused, which form, what was typed, and the errors.
+    failed: Option<Failed>,
+}
+
+/// A decision form the office sent back with errors.
+struct Failed {
+    receipt: i64,
+    form: Decision,
+    typed: ReconcileForm,
+    errors: Vec<FieldError>,
+}
+
+/// The two decisions on a held receipt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Credit,
+    Dismiss,
 }
 
 impl ReceiptsPage<'_> {
-    fn typed(&self, receipt: &i64, name: &str) -> String {
-        match &self.failed {
-            Some((id, f, _)) if id == receipt => match name {
-                "conto" => f.conto.clone(),
-                _ => f.motivo.clone(),
-            },
-            _ => String::new(),
+    fn failed_on(&self, receipt: &i64, form: &str) -> Option<&Failed> {
+        let form = if form == "scarta" {
+            Decision::Dismiss
+        } else {
+            Decision::Credit
+        };
+        self.failed
+            .as_ref()
+            .filter(|f| f.receipt == *receipt && f.form == form)
+    }
+    fn typed(&self, receipt: &i64, form: &str, name: &str) -> String {
+        match self.failed_on(receipt, form) {
+            Some(f) if name == "conto" => f.typed.conto.clone(),
+            Some(f) => f.typed.motivo.clone(),
+            None => String::new(),
         }
     }
-    fn error(&self, receipt: &i64, name: &str) -> Option<String> {
-        match &self.failed {
-            Some((id, _, errors)) if id == receipt => errors
+    fn error(&self, receipt: &i64, form: &str, name: &str) -> Option<String> {
+        self.failed_on(receipt, form).and_then(|f| {
+            f.errors
                 .iter()
                 .find(|e| e.field == name)
-                .map(|e| e.message.clone()),
-            _ => None,
-        }
+                .map(|e| e.message.clone())
+        })
     }
 }
 
@@ -69,12 +93,9 @@ async fn page(
     state: &AppState,
     s: &Staff,
     done: Option<&'static str>,
-    failed: Option<(i64, ReconcileForm, Vec<FieldError>)>,
+    failed: Option<Failed>,
 ) -> Result<Response, WebError> {
-    let receipts = {
-        let mut h = state.db.acquire().await?;
-        pagopa::receipts_with_status(&mut h.conn(), s.tenant.id, ReceiptStatus::Unmatched).await?
-    };
+    let receipts = held_receipts(&state.db, &s.tenant).await?;
     let status = if failed.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -94,7 +115,7 @@ async fn page(
 }
 
 /// `GET /t/<slug>/backoffice/pagopa/ricevute`, newest first.
-pub(crate) async fn unmatched(
+pub(crate) async fn held(
     State(state): State<AppState>,
     s: Staff,
     Query(q): Query<Outcome>,
@@ -104,9 +125,12 @@ pub(crate) async fn unmatched(
         Some("accreditata") => {
             Some("Ricevuta riconciliata: l'importo è stato accreditato sul conto.")
         }
-        Some("gia") => {
-            Some("Questa ricevuta era già stata riconciliata: non è stata accreditata di nuovo.")
-        }
+        Some("gia") => Some(
+            "Su questa ricevuta era già stata presa una decisione: non è stato accreditato nulla di nuovo.",
+        ),
+        Some("scartata") => Some(
+            "Ricevuta messa da parte: non è stata accreditata. La restituzione al pagatore avviene fuori da pagoPA.",
+        ),
         _ => None,
     };
     page(&state, &s, done, None).await
@@ -140,7 +164,52 @@ pub(crate) async fn reconcile(
         Ok(Reconciled::AlreadyDone) => {
             Ok(Redirect::to(&format!("{base}?esito=gia")).into_response())
         }
-        Err(AppError::Fields(e)) => page(&state, &s, None, Some((id, f, e))).await,
+        Err(AppError::Fields(errors)) => {
+            let failed = Failed {
+                receipt: id,
+                form: Decision::Credit,
+                typed: f,
+                errors,
+            };
+            page(&state, &s, None, Some(failed)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /t/<slug>/backoffice/pagopa/ricevute/<id>/scarta`: sets the receipt aside, crediting
+/// nothing.
+pub(crate) async fn dismiss(
+    State(state): State<AppState>,
+    s: Staff,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    Form(f): Form<ReconcileForm>,
+) -> Result<Response, WebError> {
+    s.require(RECEIPTS.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    let base = format!("/t/{}/backoffice/pagopa/ricevute", s.slug());
+    match dismiss_receipt(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        id,
+        &f.motivo,
+    )
+    .await
+    {
+        Ok(true) => Ok(Redirect::to(&format!("{base}?esito=scartata")).into_response()),
+        Ok(false) => Ok(Redirect::to(&format!("{base}?esito=gia")).into_response()),
+        Err(AppError::Fields(errors)) => {
+            let failed = Failed {
+                receipt: id,
+                form: Decision::Dismiss,
+                typed: f,
+                errors,
+            };
+            page(&state, &s, None, Some(failed)).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -5,10 +5,12 @@
 //!   functions).
 //! - [`station`]: `POST /pagopa/paForNode`, the municipality's station, which the pagoPA node
 //!   calls to verify a notice, get its payment data and deliver the receipt.
+//! - [`caller`]: who may call the station (only the node; the local sandbox in sandbox mode).
 //! - [`checkout`]: the cart sent to pagoPA Checkout when a family pays online.
 //! - [`sandbox`]: a local stand-in for Checkout that plays the node against our own station
 //!   (sandbox mode only).
 
+pub mod caller;
 pub mod checkout;
 pub mod sandbox;
 pub mod soap;

@@ -7,12 +7,14 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use refettorio_app::pagopa::{self as pay, IncomingReceipt, ReceiptOutcome, StationFault};
 use refettorio_db::pagopa::Position;
 use refettorio_db::registry::tenant::Tenant;
+use refettorio_domain::PagoPaMode;
 
+use super::caller::{self, Caller, PeerAddr};
 use super::soap::{
     self, AmountOption, FaultCode, GetPaymentRequest, Operation, PaymentData, PaymentTransfer,
     Request, SendRtRequest, Subject, SubjectKind, VerifyOk, VerifyRequest,
@@ -47,7 +49,43 @@ fn fault(op: Operation, f: &StationFault, id_pa: &str) -> Response {
     xml(soap::render_fault(op, fault_code(f), &f.to_string(), id_pa))
 }
 
-pub(crate) async fn pa_for_node(State(state): State<AppState>, body: Bytes) -> Response {
+/// The answer to a caller that is not the node: nothing of the message is read.
+fn refused(why: &'static str) -> Response {
+    metrics::counter!("pagopa_station_refused_total", "why" => why).increment(1);
+    (
+        StatusCode::FORBIDDEN,
+        "Accesso negato: solo il Nodo dei Pagamenti pagoPA può chiamare la stazione.",
+    )
+        .into_response()
+}
+
+/// Whether `caller` may act for `tenant`: the node always, the local sandbox only for a
+/// municipality in sandbox mode.
+fn admitted(caller: Caller, tenant: &Tenant) -> bool {
+    match caller {
+        Caller::Node => true,
+        Caller::Local => tenant.settings.pagopa.mode == PagoPaMode::Sandbox,
+        Caller::Stranger => false,
+    }
+}
+
+pub(crate) async fn pa_for_node(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let config = &state.config;
+    let caller = caller::identify(
+        &config.station_access,
+        &config.trusted_proxies,
+        peer,
+        &headers,
+    );
+    if caller == Caller::Stranger {
+        tracing::warn!(peer = ?peer, "pagoPA station: a caller that is not the node was refused");
+        return refused("stranger");
+    }
     let request = match soap::parse_request(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -67,13 +105,19 @@ pub(crate) async fn pa_for_node(State(state): State<AppState>, body: Bytes) -> R
         }
     };
     match request {
-        Request::Verify(r) => verify(&state, r).await,
-        Request::GetPayment(r) => get_payment(&state, r).await,
-        Request::SendRt(r) => send_rt(&state, r, &body).await,
+        Request::Verify(r) => verify(&state, caller, r).await,
+        Request::GetPayment(r) => get_payment(&state, caller, r).await,
+        Request::SendRt(r) => send_rt(&state, caller, r, &body).await,
     }
 }
 
-async fn verify(state: &AppState, r: VerifyRequest) -> Response {
+/// A live municipality's station called from this machine without the node's proof.
+fn not_admitted(tenant: &Tenant) -> Response {
+    tracing::warn!(tenant = %tenant.slug, "pagoPA station: a local caller for a municipality in live mode was refused");
+    refused("live")
+}
+
+async fn verify(state: &AppState, caller: Caller, r: VerifyRequest) -> Response {
     let op = Operation::Verify;
     let h = &r.header;
     let tenant =
@@ -81,6 +125,9 @@ async fn verify(state: &AppState, r: VerifyRequest) -> Response {
             Ok(t) => t,
             Err(f) => return fault(op, &f, &h.id_pa),
         };
+    if !admitted(caller, &tenant) {
+        return not_admitted(&tenant);
+    }
     match pay::payable(
         &state.db,
         state.clock.as_ref(),
@@ -146,7 +193,7 @@ pub(crate) fn payment_data(tenant: &Tenant, p: &Position) -> PaymentData {
     }
 }
 
-async fn get_payment(state: &AppState, r: GetPaymentRequest) -> Response {
+async fn get_payment(state: &AppState, caller: Caller, r: GetPaymentRequest) -> Response {
     let op = Operation::GetPayment(r.version);
     let h = &r.header;
     let tenant =
@@ -154,6 +201,9 @@ async fn get_payment(state: &AppState, r: GetPaymentRequest) -> Response {
             Ok(t) => t,
             Err(f) => return fault(op, &f, &h.id_pa),
         };
+    if !admitted(caller, &tenant) {
+        return not_admitted(&tenant);
+    }
     match pay::payment(
         &state.db,
         state.clock.as_ref(),
@@ -173,24 +223,36 @@ async fn get_payment(state: &AppState, r: GetPaymentRequest) -> Response {
     }
 }
 
-async fn send_rt(state: &AppState, r: SendRtRequest, body: &[u8]) -> Response {
+async fn send_rt(state: &AppState, caller: Caller, r: SendRtRequest, body: &[u8]) -> Response {
     let op = Operation::SendRt(r.version);
     let h = &r.header;
-    // A receipt is never refused for a known tenant, whatever broker or station it names.
+    // A receipt is never refused for a known tenant, whatever broker or station it names: one
+    // that the station cannot apply by itself is held for the office.
     let tenant = match pay::known_tenant(&state.db, &h.id_pa).await {
         Ok(t) => t,
         Err(f) => return fault(op, &f, &h.id_pa),
     };
+    if !admitted(caller, &tenant) {
+        return not_admitted(&tenant);
+    }
     let rt = &r.receipt;
     let paid_at = rt
         .payment_date_time
         .as_deref()
         .and_then(|s| parse_instant(s, &tenant));
+    let transfers = rt.check_transfers();
+    if let Err(e) = &transfers {
+        tracing::warn!(receipt = %rt.receipt_id, detail = %e, "pagoPA receipt whose transfers do not add up: held for the office");
+    }
     let incoming = IncomingReceipt {
         receipt_id: rt.receipt_id.clone(),
         notice_number: rt.notice_number.clone(),
+        fiscal_code: rt.fiscal_code.clone(),
+        broker_id: h.id_broker_pa.clone(),
+        station_id: h.id_station.clone(),
         outcome_ok: rt.outcome == soap::Outcome::Ok,
         amount: rt.payment_amount,
+        transfers_add_up: transfers.is_ok(),
         psp_id: rt.id_psp.clone(),
         psp_name: rt.psp_company_name.clone(),
         payment_method: rt.payment_method.clone(),
@@ -211,12 +273,12 @@ async fn send_rt(state: &AppState, r: SendRtRequest, body: &[u8]) -> Response {
         Ok(outcome) => {
             let label = match outcome {
                 ReceiptOutcome::Applied => "applied",
-                ReceiptOutcome::Unmatched => "unmatched",
+                ReceiptOutcome::Held(_) => "held",
                 _ => "ko",
             };
             metrics::counter!("pagopa_receipts_total", "outcome" => label).increment(1);
-            if outcome == ReceiptOutcome::Unmatched {
-                tracing::warn!(receipt = %rt.receipt_id, notice = %rt.notice_number, "pagoPA receipt for an unknown notice kept for the office");
+            if let ReceiptOutcome::Held(reason) = outcome {
+                tracing::warn!(receipt = %rt.receipt_id, notice = %rt.notice_number, reason = reason.as_str(), "pagoPA receipt held for the office: nothing credited");
             }
             xml(soap::render_send_rt_ok(r.version))
         }

@@ -1068,12 +1068,12 @@ fn six_transfers_are_a_syntax_error() {
     let xml =
         render_send_rt_request(&send_rt_request(Version::V2, full_receipt(Version::V2))).unwrap();
     let five = add_transfers(&xml, 3);
-    // Five transfers (ids repeat): the syntax holds, the semantics do not.
-    assert_refused(
-        &five,
-        Some(Operation::SendRt(Version::V2)),
-        FaultCode::Semantica,
-    );
+    // Five transfers (ids repeat): the syntax holds, the transfers do not (the station holds
+    // such a receipt for the office).
+    let Request::SendRt(r) = parse_request(five.as_bytes()).unwrap() else {
+        panic!("not a receipt")
+    };
+    assert!(r.receipt.check_transfers().is_err());
     let six = add_transfers(&xml, 4);
     let e = assert_refused(
         &six,
@@ -1084,24 +1084,34 @@ fn six_transfers_are_a_syntax_error() {
 }
 
 #[test]
-fn a_receipt_that_does_not_add_up_is_a_semantic_error() {
+fn a_receipt_that_does_not_add_up_is_read_and_its_transfers_are_refused() {
     let op = Some(Operation::SendRt(Version::V2));
+    let read = |xml: &str| match parse_request(xml.as_bytes()).unwrap() {
+        Request::SendRt(r) => r.receipt,
+        other => panic!("not a receipt: {other:?}"),
+    };
+    assert_eq!(
+        read(
+            &render_send_rt_request(&send_rt_request(Version::V2, full_receipt(Version::V2)))
+                .unwrap()
+        )
+        .check_transfers(),
+        Ok(())
+    );
     let mut receipt = full_receipt(Version::V2);
     receipt.payment_amount = Cents(6551);
-    // The node side writes it as it is…
+    // The node side writes it as it is; the station reads it (a receipt is kept, never
+    // refused) and its transfers do not add up.
     let xml = render_send_rt_request(&send_rt_request(Version::V2, receipt)).unwrap();
-    // …and the station refuses it.
-    let e = assert_refused(&xml, op, FaultCode::Semantica);
-    assert!(
-        e.detail.contains("65.50") && e.detail.contains("65.51"),
-        "{e}"
-    );
+    let e = read(&xml).check_transfers().unwrap_err();
+    assert!(e.contains("65.50") && e.contains("65.51"), "{e}");
 
     let mut twice = full_receipt(Version::V2);
     twice.transfers[1].id_transfer = 1;
     let xml = render_send_rt_request(&send_rt_request(Version::V2, twice)).unwrap();
-    assert_refused(&xml, op, FaultCode::Semantica);
+    assert!(read(&xml).check_transfers().is_err());
 
+    // A receipt without an id cannot be kept: a semantic error.
     let mut empty = full_receipt(Version::V2);
     empty.receipt_id = " ".into();
     let xml = render_send_rt_request(&send_rt_request(Version::V2, empty)).unwrap();
@@ -1109,7 +1119,7 @@ fn a_receipt_that_does_not_add_up_is_a_semantic_error() {
 
     // A syntax error later in the message wins over the semantic one.
     let mut both = full_receipt(Version::V2);
-    both.payment_amount = Cents(1);
+    both.receipt_id = " ".into();
     let xml = render_send_rt_request(&send_rt_request(Version::V2, both))
         .unwrap()
         .replace("<standIn>true<", "<standIn>yes<");
