@@ -229,6 +229,50 @@ mod tests {
     }
 
     #[test]
+    fn the_station_access_is_read_and_bad_values_are_named() {
+        figment::Jail::expect_with(|jail| {
+            let f = write(
+                "trusted_proxies = [\"10.0.0.5\", \"fd00::/8\"]\n\
+                 [pagopa_station]\n\
+                 allowed_ips = [\"198.51.100.0/24\"]\n\
+                 client_cert_header = \"X-SSL-Client-S-DN\"\n\
+                 client_cert_values = [\"CN=nodo\"]\n",
+            );
+            let c = load(Some(f.path()), &Overrides::default()).unwrap();
+            assert_eq!(c.proxies().unwrap().len(), 2);
+            let a = c.station_access().unwrap();
+            assert!(a.configured());
+            assert_eq!(a.allowed_ips.len(), 1);
+            assert_eq!(a.key, None);
+            for (content, needle) in [
+                (
+                    "trusted_proxies = [\"10.0.0.300\"]",
+                    "trusted_proxies: '10.0.0.300'",
+                ),
+                (
+                    "[pagopa_station]\nallowed_ips = [\"rete\"]",
+                    "pagopa_station.allowed_ips",
+                ),
+                ("[pagopa_station]\nkey = \"corta\"", "pagopa_station.key"),
+                (
+                    "[pagopa_station]\nclient_cert_header = \"X-Cert\"\nclient_cert_values = [\"CN=x\"]",
+                    "needs trusted_proxies",
+                ),
+                ("[pagopa_station]\nchiave = \"x\"", "chiave"),
+            ] {
+                let f = write(content);
+                let e = load(Some(f.path()), &Overrides::default()).unwrap_err();
+                assert!(e.contains(needle), "{content}: {e}");
+            }
+            // The key from the environment wins over the file's.
+            jail.set_env("REFETTORIO_PAGOPA_STATION_KEY", "k".repeat(40));
+            let c = load(Some(f.path()), &Overrides::default()).unwrap();
+            assert_eq!(c.station_access().unwrap().key, Some("k".repeat(40)));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn bad_configuration_is_named() {
         figment::Jail::expect_with(|_| {
             let f = write("bnd = \"x\"\n");
