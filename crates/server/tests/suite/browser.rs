@@ -154,6 +154,47 @@ async fn axe(c: &Client, axe_source: &str) -> Vec<String> {
           .catch(e => done(['axe failed: ' + e]));
     "#;
     let v = c.execute_async(script, vec![]).await.unwrap();
+    let mut found: Vec<String> = serde_json::from_value(v).unwrap();
+    found.extend(labels_over_text(c).await);
+    found
+}
+
+/// Labels drawn over other text: axe-core does not see them (Bootstrap Italia's floating labels
+/// once sat on the heading or help text above on almost every form). Every visible label's box
+/// is compared with the boxes of every other visible piece of text on the page.
+async fn labels_over_text(c: &Client) -> Vec<String> {
+    let script = r#"
+        const visible = el => {
+          const s = getComputedStyle(el);
+          const r = el.getBoundingClientRect();
+          return s.visibility !== 'hidden' && s.display !== 'none' && r.width > 1 && r.height > 1;
+        };
+        const texts = [];
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+          const n = walker.currentNode;
+          const p = n.parentElement;
+          if (!n.textContent.trim() || !p || !visible(p) || p.closest('option, script, style')) continue;
+          const range = document.createRange();
+          range.selectNodeContents(n);
+          for (const r of range.getClientRects()) texts.push([p, r, n.textContent.trim().slice(0, 40)]);
+        }
+        const out = [];
+        for (const l of document.querySelectorAll('label')) {
+          if (!visible(l)) continue;
+          const lr = l.getBoundingClientRect();
+          for (const [p, r, t] of texts) {
+            if (l.contains(p) || p.contains(l)) continue;
+            const w = Math.min(lr.right, r.right) - Math.max(lr.left, r.left);
+            const h = Math.min(lr.bottom, r.bottom) - Math.max(lr.top, r.top);
+            if (w > 1 && h > 1) {
+              out.push('label-over-text: "' + l.textContent.trim().slice(0, 40) + '" over "' + t + '"');
+            }
+          }
+        }
+        return out;
+    "#;
+    let v = c.execute(script, vec![]).await.unwrap();
     serde_json::from_value(v).unwrap()
 }
 
