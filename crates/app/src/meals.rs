@@ -93,6 +93,19 @@ pub async fn close_day(
     Ok(outcome)
 }
 
+/// Refuses a close of `day` before its cut-off has passed.
+pub fn check_closable(clock: &dyn Clock, tenant: &Tenant, day: Date) -> Result<(), AppError> {
+    let due = deadline(day, tenant.latest_cutoff(), &tenant.timezone);
+    if due.is_none_or(|d| clock.now() < d) {
+        return Err(AppError::Invalid(format!(
+            "La giornata di {} non si può chiudere prima dell'ora limite ({}).",
+            day_it(day),
+            tenant.latest_cutoff().strftime("%H:%M")
+        )));
+    }
+    Ok(())
+}
+
 /// The close of `day`, in one transaction: freezes the attendance, charges each meal to the
 /// payer's account and queues the kitchen's e-mail. Exactly once: a second run (or a concurrent
 /// one on another node) charges nothing and reports what the first charged; a crash in the
@@ -105,15 +118,8 @@ pub async fn close(
     tenant: &Tenant,
     day: Date,
 ) -> Result<CloseOutcome, AppError> {
+    check_closable(clock, tenant, day)?;
     let now = clock.now();
-    let due = deadline(day, tenant.latest_cutoff(), &tenant.timezone);
-    if due.is_none_or(|d| now < d) {
-        return Err(AppError::Invalid(format!(
-            "La giornata di {} non si può chiudere prima dell'ora limite ({}).",
-            day_it(day),
-            tenant.latest_cutoff().strftime("%H:%M")
-        )));
-    }
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     meals::lock_day(c, tenant.id, day, true).await?;

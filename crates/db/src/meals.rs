@@ -202,6 +202,75 @@ pub async fn last_closed_day(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Op
     Ok(d.map(|d| d.0))
 }
 
+/// The first closed day of a tenant.
+pub async fn first_closed_day(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Option<Date>> {
+    let sql = "SELECT MIN(day) FROM day_close WHERE tenant_id = $1";
+    let d: Option<SqlDate> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(d.map(|d| d.0))
+}
+
+/// The closed days of a tenant from `from` on, oldest first.
+pub async fn closed_days_since(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    from: Date,
+) -> Result<Vec<Date>> {
+    let sql = "SELECT day FROM day_close WHERE tenant_id = $1 AND day >= $2 ORDER BY day";
+    let days: Vec<SqlDate> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(SqlDate(from))
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(days.into_iter().map(|d| d.0).collect())
+}
+
+/// The days left open between closed days of a tenant, as ranges `(first, last)` oldest first:
+/// every close claims its day (school day or not), so from the first close on each day has a
+/// `day_close` row unless nobody closed it (the scheduler skipped it beyond its catch-up window,
+/// or a day was closed by hand ahead of the days before it).
+pub async fn unclosed_gaps(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<(Date, Date)>> {
+    let sql = match conn {
+        Conn::Postgres(_) => {
+            "SELECT prev, day FROM (SELECT day, LAG(day) OVER (ORDER BY day) AS prev \
+             FROM day_close WHERE tenant_id = $1) AS d WHERE day - prev > 1 ORDER BY day"
+        }
+        Conn::Sqlite(_) => {
+            "SELECT prev, day FROM (SELECT day, LAG(day) OVER (ORDER BY day) AS prev \
+             FROM day_close WHERE tenant_id = $1) AS d \
+             WHERE julianday(day) - julianday(prev) > 1 ORDER BY day"
+        }
+    };
+    let rows: Vec<(SqlDate, SqlDate)> = on_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(tenant.get())
+            .fetch_all(&mut *c)
+            .await?
+    });
+    rows.into_iter()
+        .map(|(prev, next)| Ok((prev.0.tomorrow()?, next.0.yesterday()?)))
+        .collect::<std::result::Result<Vec<_>, jiff::Error>>()
+        .map_err(corrupt("day_close.day"))
+}
+
+/// How many queued messages of a tenant are not sent yet (`sent_at` empty).
+pub async fn outbox_backlog(conn: &mut Conn<'_>, tenant: TenantId) -> Result<u64> {
+    let sql = "SELECT COUNT(*) FROM outbox WHERE tenant_id = $1 AND sent_at IS NULL";
+    let n: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    u64::try_from(n).map_err(corrupt("outbox count"))
+}
+
 /// Opens the missing accounts (one per family and prepaid service with an enrolment) and links
 /// each enrolment of the service to its family's account (`enrolment.account_id`, which the
 /// close charges). Only enrolments not linked yet are looked at, so once every enrolment is

@@ -100,6 +100,8 @@ async fn run(
 
     let config = Config {
         bind: "127.0.0.1:0".parse()?,
+        // No scheduled close beside the measured requests.
+        scheduler: false,
         ..Config::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

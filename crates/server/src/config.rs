@@ -29,6 +29,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `json` (default) or `text` logs on standard error.
     pub log_format: LogFormat,
+    /// Run the scheduler in this node (default true): it closes each day after its cut-off.
+    /// Off only for a node that must not close days (a test, a read-only replica's node).
+    pub scheduler: bool,
+    /// Seconds between two runs of the scheduler (default 30, at least 1).
+    pub scheduler_tick_secs: u64,
     /// Reverse proxies (addresses or CIDR ranges) whose forwarding headers are believed:
     /// `X-Forwarded-For` and the header that carries the verified client certificate.
     #[serde(default)]
@@ -130,6 +135,8 @@ impl Default for Config {
             log_format: LogFormat::Json,
             trusted_proxies: Vec::new(),
             pagopa_station: StationConfig::default(),
+            scheduler: true,
+            scheduler_tick_secs: 30,
         }
     }
 }
@@ -147,13 +154,15 @@ pub struct Overrides {
 
 /// The keys read from the environment (`REFETTORIO_DATABASE_URL`, …). Other `REFETTORIO_*`
 /// variables (such as the tests' `REFETTORIO_TEST_POSTGRES_URL`) are not configuration.
-const ENV_KEYS: [&str; 6] = [
+const ENV_KEYS: [&str; 8] = [
     "database_url",
     "bind",
     "demo",
     "base_domain",
     "public_url",
     "log_format",
+    "scheduler",
+    "scheduler_tick_secs",
 ];
 
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
@@ -185,6 +194,9 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String
             refettorio_db::redact(&config.database_url)
         ));
     }
+    if config.scheduler_tick_secs == 0 {
+        return Err("invalid configuration: scheduler_tick_secs must be at least 1".into());
+    }
     Ok(config)
 }
 
@@ -208,6 +220,12 @@ mod tests {
             let c = load(Some(f.path()), &Overrides::default()).unwrap();
             assert_eq!(c.bind.port(), 9000);
             assert!(c.demo);
+            assert!(c.scheduler);
+            assert_eq!(c.scheduler_tick_secs, 30);
+            let f = write("scheduler = false\nscheduler_tick_secs = 5\n");
+            let c = load(Some(f.path()), &Overrides::default()).unwrap();
+            assert!(!c.scheduler);
+            assert_eq!(c.scheduler_tick_secs, 5);
             let o = Overrides {
                 bind: Some("127.0.0.1:9100".into()),
                 ..Default::default()
@@ -281,6 +299,9 @@ mod tests {
             let f = write("bind = \"not an address\"\n");
             let e = load(Some(f.path()), &Overrides::default()).unwrap_err();
             assert!(e.contains("bind"), "{e}");
+            let f = write("scheduler_tick_secs = 0\n");
+            let e = load(Some(f.path()), &Overrides::default()).unwrap_err();
+            assert!(e.contains("scheduler_tick_secs"), "{e}");
             let f = write("this is not toml");
             assert!(load(Some(f.path()), &Overrides::default()).is_err());
             let e = load(

@@ -54,10 +54,16 @@ pub async fn load_demo(db: &Db, clock: &dyn Clock) -> anyhow::Result<DemoOutcome
 /// A running server: its address and a way to wait for it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Ends when the server has drained its open requests after the shutdown *and* the
+    /// scheduler has stopped (after the close in hand, if any): await it before closing the
+    /// database.
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds `config.bind` and serves until `shutdown` completes, then drains open requests.
+/// Binds `config.bind` and serves until `shutdown` completes, then drains open requests. Unless
+/// `config.scheduler` is false it also runs the scheduler (`app::scheduler::run`, every
+/// `config.scheduler_tick_secs`), which closes each municipality's day after its cut-off and
+/// stops when `shutdown` completes.
 pub async fn serve(
     config: &Config,
     db: Db,
@@ -93,6 +99,26 @@ pub async fn serve(
         trusted_proxies: config.proxies().map_err(anyhow::Error::msg)?,
         station_access: config.station_access().map_err(anyhow::Error::msg)?,
     });
+    let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = if config.scheduler {
+        Some(tokio::spawn(refettorio_app::scheduler::run(
+            db.clone(),
+            clock.clone(),
+            std::time::Duration::from_secs(config.scheduler_tick_secs.max(1)),
+            stopped,
+        )))
+    } else {
+        tracing::warn!("scheduler off (scheduler = false): this node closes no day");
+        None
+    };
+    let stop_scheduler = Arc::new(stop_scheduler);
+    let shutdown = {
+        let stop_scheduler = stop_scheduler.clone();
+        async move {
+            shutdown.await;
+            let _ = stop_scheduler.send(true);
+        }
+    };
     let state = AppState {
         db,
         clock,
@@ -106,12 +132,20 @@ pub async fn serve(
     let app = tower::Layer::layer(&app, router);
     tracing::info!(%addr, "listening on http://{addr}/");
     let task = tokio::spawn(async move {
-        axum::serve(
+        let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        // Also when the server failed: the scheduler does not outlive it.
+        let _ = stop_scheduler.send(true);
+        if let Some(scheduler) = scheduler
+            && let Err(e) = scheduler.await
+        {
+            tracing::error!(error = %e, "the scheduler ended abnormally");
+        }
+        served
     });
     Ok(Running { addr, task })
 }
@@ -209,7 +243,8 @@ pub async fn kitchen_report(
     }
 }
 
-/// `refettorio close-day`: closes a municipality's day.
+/// `refettorio close-day`: closes a municipality's day as the scheduler does
+/// (`app::scheduler::close_one_day`).
 pub async fn close_day(
     db: &Db,
     clock: &dyn Clock,
@@ -217,5 +252,6 @@ pub async fn close_day(
     day: jiff::civil::Date,
 ) -> anyhow::Result<refettorio_app::meals::CloseOutcome> {
     let tenant = tenant_by_slug(db, slug).await?;
-    Ok(refettorio_app::meals::close_day(db, clock, &tenant, day).await?)
+    // The scheduler's own path: that day's enrolment changes first, then the close.
+    Ok(refettorio_app::scheduler::close_one_day(db, clock, &tenant, day).await?)
 }

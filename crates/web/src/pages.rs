@@ -76,19 +76,53 @@ struct Health {
     status: &'static str,
     database: &'static str,
     version: &'static str,
+    /// Each municipality's closes and messages (absent when they cannot be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    municipalities: Option<Vec<HealthMunicipality>>,
 }
 
-/// `GET /health`: 200 when the database answers, 503 otherwise.
+#[derive(Serialize)]
+struct HealthMunicipality {
+    slug: String,
+    /// The last closed day, `YYYY-MM-DD`, or null before the first close.
+    last_closed_day: Option<String>,
+    /// Days left open between closed days: the office closes them by hand.
+    days_not_closed: u64,
+    /// Queued messages not sent yet.
+    outbox_backlog: u64,
+}
+
+/// `GET /health`: 200 when the database answers, 503 otherwise; with each municipality's last
+/// closed day, days left open and outbox backlog.
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
     let database = state.db.backend().as_str();
     let version = env!("CARGO_PKG_VERSION");
     match state.db.ping().await {
-        Ok(()) => Json(Health {
-            status: "ok",
-            database,
-            version,
-        })
-        .into_response(),
+        Ok(()) => {
+            let municipalities = match refettorio_app::scheduler::status(&state.db).await {
+                Ok(list) => Some(
+                    list.into_iter()
+                        .map(|m| HealthMunicipality {
+                            slug: m.slug,
+                            last_closed_day: m.last_closed_day.map(|d| d.to_string()),
+                            days_not_closed: m.days_not_closed,
+                            outbox_backlog: m.outbox_backlog,
+                        })
+                        .collect(),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "health check: cannot read the closes");
+                    None
+                }
+            };
+            Json(Health {
+                status: "ok",
+                database,
+                version,
+                municipalities,
+            })
+            .into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
             (
@@ -97,6 +131,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Response {
                     status: "unavailable",
                     database,
                     version,
+                    municipalities: None,
                 }),
             )
                 .into_response()

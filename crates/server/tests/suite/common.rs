@@ -19,19 +19,23 @@ pub struct App {
 /// Monday 23 November 2026, 08:00 in Rome: a school day of the demo, before the cut-off.
 pub const MONDAY_8AM: &str = "2026-11-23T07:00:00Z";
 
+/// The server with its clock at [`MONDAY_8AM`] and the scheduler off: these tests close days
+/// themselves, at the moment they choose, and check each close's own outcome; a background
+/// close would race with them. The scheduler's tests use [`spawn_with`].
 pub async fn spawn(t: &TestDb, demo: bool) -> App {
-    spawn_with(t, demo, |_| {}).await
+    spawn_with(t, demo, MONDAY_8AM, |c| c.scheduler = false).await
 }
 
-/// [`spawn`] with the configuration changed by `configure` first.
-pub async fn spawn_with(t: &TestDb, demo: bool, configure: impl FnOnce(&mut Config)) -> App {
+/// The server with its clock at `now` and the configuration as `tweak` leaves it (by default
+/// the scheduler runs, every 30 seconds).
+pub async fn spawn_with(t: &TestDb, demo: bool, now: &str, tweak: impl FnOnce(&mut Config)) -> App {
     let mut config = Config {
         database_url: t.url.clone(),
         bind: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
     };
-    configure(&mut config);
-    let clock = Arc::new(FixedClock::new(MONDAY_8AM.parse().unwrap()));
+    tweak(&mut config);
+    let clock = Arc::new(FixedClock::new(now.parse().unwrap()));
     let db = refettorio_server::open_database(&config).await.unwrap();
     if demo {
         refettorio_server::load_demo(&db, clock.as_ref())

@@ -15,5 +15,6 @@ mod people;
 mod portal;
 mod registry;
 mod reports;
+mod scheduler;
 mod school_attendance;
 mod server;

@@ -12,7 +12,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use crate::common::{
-    App, browser, csrf_of, exec, login, page, post, scalar, spawn, spawn_with, text, value_of,
+    App, MONDAY_8AM, browser, csrf_of, exec, login, page, post, scalar, spawn, spawn_with, text,
+    value_of,
 };
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_app::pagopa::{self as pay, OfficePayment, RechargeAmount};
@@ -1011,7 +1012,8 @@ async fn two_receipts_of_one_notice_at_once_credit_once() {
 async fn in_live_mode_only_the_node_may_call_the_station() {
     const KEY: &str = "chiave-della-stazione-lunga-almeno-32";
     for t in TestDb::all().await.unwrap() {
-        let app = spawn_with(&t, true, |c| {
+        let app = spawn_with(&t, true, MONDAY_8AM, |c| {
+            c.scheduler = false;
             c.pagopa_station.key = Some(KEY.into());
         })
         .await;

@@ -291,11 +291,31 @@ struct HomePage<'a> {
     name: &'a str,
     role: &'static str,
     entries: Vec<Entry>,
+    slug: &'a str,
+    /// For the office: the days left open between closed days, `(from, to, days, first day as
+    /// YYYY-MM-DD)`.
+    not_closed: Vec<(String, String, i32, String)>,
 }
 
-/// `GET /t/<slug>/backoffice`: what this role may do.
-pub(crate) async fn home(s: Staff) -> Result<Response, WebError> {
+/// `GET /t/<slug>/backoffice`: what this role may do; for the office, first, the days the
+/// scheduler did not close (older than its catch-up window), to close by hand.
+pub(crate) async fn home(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    s: Staff,
+) -> Result<Response, WebError> {
     s.require(HOME.roles)?;
+    let mut not_closed = Vec::new();
+    if s.user.role == StaffRole::Office {
+        for (from, to) in refettorio_app::scheduler::days_not_closed(&state.db, &s.tenant).await? {
+            let days = from.until(to).map(|d| d.get_days() + 1).unwrap_or(1);
+            not_closed.push((
+                crate::area::dmy(&from),
+                crate::area::dmy(&to),
+                days,
+                from.to_string(),
+            ));
+        }
+    }
     let base = format!("/t/{}/backoffice", s.slug());
     let entries = SECTIONS
         .iter()
@@ -312,6 +332,8 @@ pub(crate) async fn home(s: Staff) -> Result<Response, WebError> {
         name: &s.user.display_name,
         role: s.user.role.label_it(),
         entries,
+        slug: s.slug(),
+        not_closed,
     }
     .into_response())
 }
