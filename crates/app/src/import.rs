@@ -2363,6 +2363,14 @@ mod tests {
             why,
             "Il foglio dichiara 1.048.576 righe e 16.384 colonne: il limite è 200.000 righe e 100 colonne. Salva solo le righe da importare e riprova."
         );
+        // read_upload checks the same way first: a dimension of 101 columns (harmless to
+        // calamine, so this cannot abort even if the check were gone) is refused.
+        let bytes = sheet_of(
+            r#"<dimension ref="A1:CW1"/>"#,
+            &[("A1", "Nome"), ("A2", "x")],
+        );
+        let why = "Il foglio dichiara 1 riga e 101 colonne: il limite è 200.000 righe e 100 colonne. Salva solo le righe da importare e riprova.";
+        assert_eq!(xlsx::inspect(&bytes, None).unwrap_err(), why);
         assert_eq!(read_upload("anagrafe.xlsx", &bytes).unwrap_err(), why);
         // The same sheet within the limits is read.
         let mut wb = rust_xlsxwriter::Workbook::new();

@@ -111,9 +111,11 @@ fn cell_ref(s: &str) -> Option<(u64, u64)> {
 fn dimension_error(rows: u64, cols: u64) -> Option<String> {
     (rows > u64::from(MAX_SHEET_ROWS) || cols > u64::from(MAX_SHEET_COLUMNS)).then(|| {
         format!(
-            "Il foglio dichiara {} righe e {} colonne: il limite è {} righe e {} colonne. Salva solo le righe da importare e riprova.",
+            "Il foglio dichiara {} {} e {} {}: il limite è {} righe e {} colonne. Salva solo le righe da importare e riprova.",
             thousands(rows),
+            if rows == 1 { "riga" } else { "righe" },
             thousands(cols),
+            if cols == 1 { "colonna" } else { "colonne" },
             thousands(u64::from(MAX_SHEET_ROWS)),
             thousands(u64::from(MAX_SHEET_COLUMNS)),
         )
