@@ -71,7 +71,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(ch);
@@ -318,7 +318,7 @@ pub fn read(bytes: &[u8], deadline: Option<Instant>) -> Result<Table, String> {
     let (mut seen, mut count, mut text_bytes) = (0usize, 0usize, 0usize);
     while let Some(cell) = cells.next_cell().map_err(|_| bad())? {
         seen += 1;
-        if seen % 1024 == 0 {
+        if seen.is_multiple_of(1024) {
             check_time(deadline)?;
         }
         let value = text(cell.get_value());
