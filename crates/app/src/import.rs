@@ -4,8 +4,10 @@
 //! The pipeline is pure up to the writes, so each step is tested alone:
 //! 1. [`read_upload`]: size, extension and content sniffing, text encoding (UTF-8 with or
 //!    without BOM, UTF-16 with BOM, else Windows-1252), the CSV separator (`;`, `,` or tab),
-//!    or the first sheet of an XLSX workbook (calamine): a [`Table`] of text cells with the
-//!    row numbers a spreadsheet shows;
+//!    or the first sheet of an XLSX workbook (calamine, within the limits of [`xlsx`]): a
+//!    [`Table`] of text cells with the row numbers a spreadsheet shows. The dry run and the
+//!    import read through [`read_bounded`]: one file at a time in the process, within a
+//!    time budget ([`READ_BUDGET`]);
 //! 2. [`parse`]: the columns of the kind ([`ImportKind::columns`], matched by header),
 //!    each row's fields (fiscal codes through `domain::codice_fiscale`, dates, amounts,
 //!    required fields) and duplicates within the file;
@@ -20,8 +22,8 @@
 //! import job; [`run`] does 1–4 in ONE transaction, which also marks the job done.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Cursor;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use jiff::civil::Date;
 use refettorio_db::import::{self as db_import, ImportJob, JobStatus};
@@ -37,13 +39,18 @@ use refettorio_domain::{
     today,
 };
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::{AppError, FieldError};
+
+pub mod xlsx;
 
 /// The largest file accepted.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 /// The most data rows a file may have.
 pub const MAX_ROWS: usize = 50_000;
+/// The most columns a row may have (CSV; XLSX: [`xlsx::MAX_SHEET_COLUMNS`]).
+pub const MAX_COLUMNS: usize = xlsx::MAX_SHEET_COLUMNS as usize;
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -384,6 +391,15 @@ fn file_error(message: impl Into<String>) -> AppError {
 /// Reads an uploaded file: checks its size, its extension against its content, and gives its
 /// first sheet (XLSX) or its rows (CSV) as text. Errors are for the office (Italian).
 pub fn read_upload(file_name: &str, bytes: &[u8]) -> Result<Table, String> {
+    read_upload_until(file_name, bytes, None)
+}
+
+/// [`read_upload`], given up (with the office's error) at `deadline`.
+pub fn read_upload_until(
+    file_name: &str,
+    bytes: &[u8],
+    deadline: Option<Instant>,
+) -> Result<Table, String> {
     if bytes.is_empty() {
         return Err("Il file è vuoto.".into());
     }
@@ -407,7 +423,7 @@ pub fn read_upload(file_name: &str, bytes: &[u8]) -> Result<Table, String> {
                         .into(),
                 );
             }
-            read_xlsx(bytes)?
+            xlsx::read(bytes, deadline)?
         }
         "csv" | "txt" => {
             if zip || bytes.starts_with(b"MZ") || bytes.starts_with(b"%PDF") {
@@ -528,7 +544,8 @@ fn into_table(rows: impl Iterator<Item = (usize, Vec<String>)>) -> Table {
     }
 }
 
-/// Reads CSV text (any of the separators of [`sniff_separator`], quotes as RFC 4180).
+/// Reads CSV text (any of the separators of [`sniff_separator`], quotes as RFC 4180): at
+/// most [`MAX_COLUMNS`] columns, and [`MAX_ROWS`] rows besides the header.
 pub fn read_csv(text: &str) -> Result<Table, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
@@ -537,50 +554,41 @@ pub fn read_csv(text: &str) -> Result<Table, String> {
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| {
-            format!(
-                "Il CSV non è leggibile alla riga {}: controlla le virgolette ({e}).",
-                i + 1
-            )
-        })?;
-        rows.push((i + 1, record.iter().map(str::to_string).collect()));
+    let mut record = csv::StringRecord::new();
+    let mut n = 0;
+    loop {
+        n += 1;
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(format!(
+                    "Il CSV non è leggibile alla riga {n}: controlla le virgolette ({e})."
+                ));
+            }
+        }
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        if record.len() > MAX_COLUMNS {
+            return Err(format!(
+                "La riga {n} ha {} colonne: al massimo {MAX_COLUMNS}. Salva solo le colonne da importare e riprova.",
+                record.len()
+            ));
+        }
+        rows.push((n, record.iter().map(str::to_string).collect()));
+        if rows.len() > MAX_ROWS + 1 {
+            return Err(format!(
+                "Il file ha troppe righe (più di {MAX_ROWS}): al massimo {MAX_ROWS} per file."
+            ));
+        }
     }
     Ok(into_table(rows.into_iter()))
 }
 
-/// Reads the first sheet of an XLSX workbook as text cells: numbers without a needless
-/// `.0`, dates as `aaaa-mm-gg`, true/false as sì/no.
+/// Reads the first sheet of an XLSX workbook as text cells (see [`xlsx::read`]).
 pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
-    use calamine::{Data, Reader, Xlsx};
-    let bad = || {
-        "Il file non è un foglio Excel .xlsx valido: salvalo di nuovo come «Cartella di lavoro di Excel (.xlsx)» oppure come CSV."
-            .to_string()
-    };
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|_| bad())?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| "Il file Excel non contiene fogli.".to_string())?
-        .map_err(|_| bad())?;
-    let first_row = range.start().map_or(0, |(r, _)| r as usize);
-    let text = |d: &Data| -> String {
-        match d {
-            Data::Empty => String::new(),
-            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-            Data::Int(i) => i.to_string(),
-            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-            Data::Float(f) => format!("{f}"),
-            Data::Bool(b) => if *b { "sì" } else { "no" }.to_string(),
-            Data::DateTime(dt) => {
-                let (y, m, d, ..) = dt.to_ymd_hms_milli();
-                format!("{y:04}-{m:02}-{d:02}")
-            }
-            Data::Error(e) => format!("#{e}"),
-        }
-    };
-    Ok(into_table(range.rows().enumerate().map(|(i, r)| {
-        (first_row + i + 1, r.iter().map(text).collect())
-    })))
+    xlsx::read(bytes, None)
 }
 
 /// Lower case, no accents, single spaces: how headers and names are compared.
@@ -1695,14 +1703,86 @@ pub struct Report {
     pub errors: Vec<RowError>,
 }
 
-/// Reads, parses and plans a file against the registry as `c` sees it.
+/// How long a read may wait for its turn, and how long it may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub wait: Duration,
+    pub time: Duration,
+}
+
+/// The dry run's and the import's check: wait up to 10 s for the turn, read in 30 s.
+pub const READ_BUDGET: Budget = Budget {
+    wait: Duration::from_secs(10),
+    time: Duration::from_secs(30),
+};
+
+/// The background import, already accepted: it waits longer for its turn.
+const RUN_BUDGET: Budget = Budget {
+    wait: Duration::from_secs(120),
+    time: READ_BUDGET.time,
+};
+
+/// The reads of this process: one at a time, and at most three more waiting for their turn.
+pub struct Readers {
+    turn: Arc<Semaphore>,
+    places: Semaphore,
+}
+
+impl Readers {
+    pub fn new(waiting: usize) -> Readers {
+        Readers {
+            turn: Arc::new(Semaphore::new(1)),
+            places: Semaphore::new(waiting + 1),
+        }
+    }
+}
+
+/// One per process: never two uploads read at the same time on a node.
+static READERS: LazyLock<Readers> = LazyLock::new(|| Readers::new(3));
+
+/// The office's error when another file is being read.
+pub const BUSY: &str = "Un'altra importazione è in corso: riprova tra qualche minuto.";
+
+/// Reads an upload as [`read_upload`] does, on a blocking thread, when no other read of
+/// `readers` runs (waiting at most `budget.wait`, else [`BUSY`]) and within `budget.time`.
+/// The turn is held until the read has really ended, even after the time ran out.
+pub async fn read_bounded(
+    readers: &Readers,
+    budget: Budget,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<Table, String> {
+    // A place in the short queue, or busy at once.
+    let _place = readers.places.try_acquire().map_err(|_| BUSY.to_string())?;
+    let turn = match tokio::time::timeout(budget.wait, readers.turn.clone().acquire_owned()).await {
+        Ok(Ok(turn)) => turn,
+        _ => return Err(BUSY.to_string()),
+    };
+    let deadline = Instant::now() + budget.time;
+    let (name, bytes) = (file_name.to_string(), bytes.to_vec());
+    let task = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        read_upload_until(&name, &bytes, Some(deadline))
+    });
+    match tokio::time::timeout(budget.time + Duration::from_secs(1), task).await {
+        Ok(Ok(read)) => read,
+        // The reader panicked on the file: as a broken file.
+        Ok(Err(_)) => Err(
+            "Il file non è leggibile: salvalo di nuovo come .xlsx oppure come CSV e riprova."
+                .to_string(),
+        ),
+        Err(_) => Err(xlsx::too_slow()),
+    }
+}
+
+/// Reads, parses and plans a file (read already) against the registry as `c` sees it.
 async fn check_on(
     c: &mut Conn<'_>,
     tenant: TenantId,
     up: Upload<'_>,
+    table: &Table,
 ) -> Result<(Report, Plan), AppError> {
-    let table = read_upload(up.file_name, up.bytes).map_err(file_error)?;
-    let (rows, mut errors) = parse(up.kind, &table).map_err(file_error)?;
+    let (rows, mut errors) = parse(up.kind, table).map_err(file_error)?;
     let snapshot = load_snapshot(c, tenant, up.kind).await?;
     let mut plan = plan(&rows, &snapshot);
     errors.append(&mut plan.errors);
@@ -1720,8 +1800,11 @@ async fn check_on(
 
 /// The dry run: every row read and checked, every bad row listed; nothing written.
 pub async fn dry_run(db: &Db, tenant: &Tenant, up: Upload<'_>) -> Result<Report, AppError> {
+    let table = read_bounded(&READERS, READ_BUDGET, up.file_name, up.bytes)
+        .await
+        .map_err(file_error)?;
     let mut h = db.acquire().await?;
-    Ok(check_on(&mut h.conn(), tenant.id, up).await?.0)
+    Ok(check_on(&mut h.conn(), tenant.id, up, &table).await?.0)
 }
 
 /// What [`start`] did.
@@ -1750,9 +1833,12 @@ pub async fn start(
     actor: &str,
     up: Upload<'_>,
 ) -> Result<Started, AppError> {
+    let table = read_bounded(&READERS, READ_BUDGET, up.file_name, up.bytes)
+        .await
+        .map_err(file_error)?;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
-    let (report, _) = check_on(c, tenant.id, up).await?;
+    let (report, _) = check_on(c, tenant.id, up, &table).await?;
     if !report.errors.is_empty() {
         return Ok(Started::Refused(report));
     }
@@ -1836,11 +1922,15 @@ async fn run_tx(
     job: i64,
     up: Upload<'_>,
 ) -> Result<(), AppError> {
+    // Read before the transaction begins: no transaction held while the file is read.
+    let table = read_bounded(&READERS, RUN_BUDGET, up.file_name, up.bytes)
+        .await
+        .map_err(AppError::Invalid)?;
     let now = clock.now();
     let day = today(clock, &tenant.timezone);
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
-    let (report, plan) = match check_on(c, tenant.id, up).await {
+    let (report, plan) = match check_on(c, tenant.id, up, &table).await {
         Ok(x) => x,
         Err(AppError::Fields(f)) => {
             let m = f
@@ -2171,6 +2261,310 @@ mod tests {
         assert_eq!(t.rows[1].0, 4);
         assert_eq!(Cents::parse_it(&t.rows[0].1[1]), Ok(Cents(-1250)));
         assert_eq!(parse_date(&t.rows[0].1[2]), Date::new(2026, 8, 31).ok());
+    }
+
+    /// A workbook of one sheet made by hand: `sheet` writes the sheet's XML (any size,
+    /// streamed into the zip, deflated), `shared` is the shared strings part, if any.
+    fn workbook(sheet: impl FnOnce(&mut dyn std::io::Write), shared: Option<&str>) -> Vec<u8> {
+        use std::io::Write;
+        use zip::write::SimpleFileOptions;
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+        let mut parts = vec![
+            (
+                "[Content_Types].xml".to_string(),
+                r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.to_string(),
+            ),
+            (
+                "_rels/.rels".into(),
+                format!(r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
+            ),
+            (
+                "xl/workbook.xml".into(),
+                format!(r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="{rel}"><sheets><sheet name="Foglio1" sheetId="1" r:id="rId1"/></sheets></workbook>"#),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels".into(),
+                format!(r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#),
+            ),
+        ];
+        if let Some(s) = shared {
+            parts.push(("xl/sharedStrings.xml".into(), s.to_string()));
+        }
+        for (name, body) in parts {
+            z.start_file(name, o).unwrap();
+            z.write_all(body.as_bytes()).unwrap();
+        }
+        z.start_file("xl/worksheets/sheet1.xml", o).unwrap();
+        z.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#).unwrap();
+        sheet(&mut z);
+        z.write_all(b"</worksheet>").unwrap();
+        z.finish().unwrap().into_inner()
+    }
+
+    /// A sheet of inline-string cells `(reference, text)`, one row each, after `dimension`.
+    fn sheet_of(dimension: &str, cells: &[(&str, &str)]) -> Vec<u8> {
+        let (dimension, cells) = (
+            dimension.to_string(),
+            cells
+                .iter()
+                .map(|(r, t)| (r.to_string(), t.to_string()))
+                .collect::<Vec<_>>(),
+        );
+        workbook(
+            move |w| {
+                write!(w, "{dimension}<sheetData>").unwrap();
+                for (r, t) in cells {
+                    let row: String = r.chars().filter(char::is_ascii_digit).collect();
+                    write!(
+                        w,
+                        r#"<row r="{row}"><c r="{r}" t="inlineStr"><is><t>{t}</t></is></c></row>"#
+                    )
+                    .unwrap();
+                }
+                write!(w, "</sheetData>").unwrap();
+            },
+            None,
+        )
+    }
+
+    /// The file of the report: cells A1 and XFD1048576 (a few KB), as rust_xlsxwriter saves it.
+    fn sparse_sheet() -> Vec<u8> {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "Codice fiscale").unwrap();
+        ws.write_string(1_048_575, 16_383, "x").unwrap();
+        wb.save_to_buffer().unwrap()
+    }
+
+    /// The zip bomb of the report: 1 GB of text in cell A2, in about 1 MB.
+    fn zip_bomb() -> Vec<u8> {
+        workbook(
+            |w| {
+                w.write_all(br#"<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Codice fiscale</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>"#).unwrap();
+                let chunk = vec![b'a'; 1 << 20];
+                for _ in 0..1024 {
+                    w.write_all(&chunk).unwrap();
+                }
+                w.write_all(b"</t></is></c></row></sheetData>").unwrap();
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn a_sparse_sheet_is_refused_by_its_dimension_before_calamine_reads_it() {
+        let bytes = sparse_sheet();
+        assert!(bytes.len() < 8192, "a small file: {} bytes", bytes.len());
+        // The check of the zip and its XML alone, without calamine: refused.
+        let why = xlsx::inspect(&bytes, None).unwrap_err();
+        assert_eq!(
+            why,
+            "Il foglio dichiara 1.048.576 righe e 16.384 colonne: il limite è 200.000 righe e 100 colonne. Salva solo le righe da importare e riprova."
+        );
+        // read_upload checks the same way first: a dimension of 101 columns (harmless to
+        // calamine, so this cannot abort even if the check were gone) is refused.
+        let bytes = sheet_of(
+            r#"<dimension ref="A1:CW1"/>"#,
+            &[("A1", "Nome"), ("A2", "x")],
+        );
+        let why = "Il foglio dichiara 1 riga e 101 colonne: il limite è 200.000 righe e 100 colonne. Salva solo le righe da importare e riprova.";
+        assert_eq!(xlsx::inspect(&bytes, None).unwrap_err(), why);
+        assert_eq!(read_upload("anagrafe.xlsx", &bytes).unwrap_err(), why);
+        // The same sheet within the limits is read.
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "Codice fiscale").unwrap();
+        ws.write_string(199_999, 99, "x").unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        xlsx::inspect(&bytes, None).unwrap();
+        let t = read_upload("anagrafe.xlsx", &bytes).unwrap();
+        assert_eq!(t.headers, ["Codice fiscale"]);
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(t.rows[0].0, 200_000);
+        assert_eq!(t.rows[0].1.len(), 100);
+        assert_eq!(t.rows[0].1[99], "x");
+    }
+
+    #[test]
+    fn cells_beyond_the_limits_are_refused_whatever_the_dimension_says() {
+        // A lying dimension, and none at all: each cell is checked as it is read. (Far in
+        // one direction only: today's calamine Range of these is small, not 512 GB.)
+        for dimension in [r#"<dimension ref="A1:B2"/>"#, ""] {
+            let bytes = sheet_of(dimension, &[("A1", "Nome"), ("B1048576", "x")]);
+            xlsx::inspect(&bytes, None).unwrap();
+            assert_eq!(
+                read_upload("a.xlsx", &bytes).unwrap_err(),
+                "La cella B1048576 è oltre il limite di 200.000 righe e 100 colonne: salva solo le righe e le colonne da importare e riprova.",
+                "{dimension}"
+            );
+            let bytes = sheet_of(dimension, &[("A1", "Nome"), ("XFD1", "x"), ("A2", "y")]);
+            assert!(
+                read_upload("a.xlsx", &bytes)
+                    .unwrap_err()
+                    .starts_with("La cella XFD1 è oltre il limite"),
+                "{dimension}"
+            );
+        }
+        // Within the limits, with no dimension: read.
+        let bytes = sheet_of("", &[("B1", "Nome"), ("B3", "Anna")]);
+        let t = read_upload("a.xlsx", &bytes).unwrap();
+        assert_eq!(t.headers, ["Nome"]);
+        assert_eq!(t.rows, [(3, vec!["Anna".to_string()])]);
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_by_the_size_of_its_part() {
+        let bytes = zip_bomb();
+        assert!(bytes.len() < 2 * 1024 * 1024, "{} bytes", bytes.len());
+        let why = "Il file Excel, una volta decompresso, supera i 50 MB ammessi per ciascuna sua parte (al massimo 100 MB in tutto): salva solo le righe da importare, senza immagini o altri fogli, e riprova.";
+        assert_eq!(xlsx::inspect(&bytes, None).unwrap_err(), why);
+        assert_eq!(read_upload("bomba.xlsx", &bytes).unwrap_err(), why);
+        // The declared size lies (says 1 KB): the part is still read through the limit.
+        let mut lying = bytes.clone();
+        let sheet = b"xl/worksheets/sheet1.xml";
+        let mut patched = 0;
+        for (sig, name_at, size_at) in [(&b"PK\x03\x04"[..], 30, 22), (&b"PK\x01\x02"[..], 46, 24)]
+        {
+            let mut i = 0;
+            while let Some(p) = lying[i..].windows(4).position(|w| w == sig) {
+                let at = i + p;
+                if lying[at + name_at..].starts_with(sheet) {
+                    lying[at + size_at..at + size_at + 4].copy_from_slice(&1024u32.to_le_bytes());
+                    patched += 1;
+                }
+                i = at + 4;
+            }
+        }
+        assert_eq!(patched, 2, "local and central headers");
+        let refused = read_upload("bomba.xlsx", &lying).unwrap_err();
+        assert!(
+            refused == why || refused.contains("non è un foglio Excel"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn shared_strings_a_long_cell_and_too_much_text_are_refused() {
+        let sst = |count: &str, strings: &[&str]| {
+            let mut s = format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{count}" uniqueCount="{count}">"#
+            );
+            for t in strings {
+                s.push_str(&format!("<si><t>{t}</t></si>"));
+            }
+            s + "</sst>"
+        };
+        let cells = |w: &mut dyn std::io::Write, rows: u32, cols: u32| {
+            write!(w, "<sheetData>").unwrap();
+            for r in 1..=rows {
+                write!(w, r#"<row r="{r}">"#).unwrap();
+                for c in 1..=cols {
+                    let col = xlsx::column_letters(c);
+                    write!(w, r#"<c r="{col}{r}" t="s"><v>0</v></c>"#).unwrap();
+                }
+                write!(w, "</row>").unwrap();
+            }
+            write!(w, "</sheetData>").unwrap();
+        };
+        // A table declaring four billion strings (calamine would reserve room for them all).
+        let bytes = workbook(|w| cells(w, 2, 1), Some(&sst("4000000000", &["Nome"])));
+        let many = "Il file Excel contiene più di 1.000.000 testi diversi: il limite è questo. Salva solo le righe da importare e riprova.";
+        assert_eq!(xlsx::inspect(&bytes, None).unwrap_err(), many);
+        // Two million declared: refused too (harmless to reserve, still over the limit).
+        let bytes = workbook(|w| cells(w, 2, 1), Some(&sst("2000000", &["Nome"])));
+        assert_eq!(read_upload("a.xlsx", &bytes).unwrap_err(), many);
+        // The table itself within limits: read.
+        let bytes = workbook(|w| cells(w, 2, 1), Some(&sst("1", &["Nome"])));
+        assert_eq!(read_upload("a.xlsx", &bytes).unwrap().rows.len(), 1);
+        // One cell longer than Excel allows.
+        let long = "a".repeat(xlsx::MAX_CELL_CHARS + 1);
+        let bytes = sheet_of("", &[("A1", "Nome"), ("A2", &long)]);
+        assert_eq!(
+            read_upload("a.xlsx", &bytes).unwrap_err(),
+            "La cella A2 contiene più di 32.767 caratteri, il massimo di Excel: controlla di aver scelto il file giusto."
+        );
+        // One string of 32,000 characters in 2,200 cells: 70 MB of text from a small file.
+        let big = "b".repeat(32_000);
+        let bytes = workbook(|w| cells(w, 22, 100), Some(&sst("1", &[&big])));
+        assert!(bytes.len() < 100_000);
+        assert_eq!(
+            read_upload("a.xlsx", &bytes).unwrap_err(),
+            "Il foglio contiene troppi dati: al massimo 1.000.000 celle piene e 64 MB di testo. Salva solo le righe da importare e riprova."
+        );
+    }
+
+    #[test]
+    fn csv_rows_and_columns_are_bounded() {
+        let wide = vec!["x"; MAX_COLUMNS + 1].join(";");
+        assert_eq!(
+            read_upload("a.csv", format!("a;b\n{wide}\n").as_bytes()).unwrap_err(),
+            "La riga 2 ha 101 colonne: al massimo 100. Salva solo le colonne da importare e riprova."
+        );
+        // Blank lines cost nothing and keep their numbers out.
+        let text = format!("a;b\n{}1;2\n", ";\n".repeat(100_000));
+        let t = read_upload("a.csv", text.as_bytes()).unwrap();
+        assert_eq!(t.rows, [(100_002, vec!["1".to_string(), "2".into()])]);
+    }
+
+    #[tokio::test]
+    async fn one_read_at_a_time_and_within_its_time() {
+        let readers = Readers::new(1);
+        let quick = Budget {
+            wait: Duration::from_millis(50),
+            time: Duration::from_secs(5),
+        };
+        let file = b"a;b\n1;2\n";
+        assert_eq!(
+            read_bounded(&readers, quick, "a.csv", file)
+                .await
+                .unwrap()
+                .rows
+                .len(),
+            1
+        );
+        // Another read holds the turn: busy after the wait.
+        let held = readers.turn.clone().try_acquire_owned().unwrap();
+        assert_eq!(
+            read_bounded(&readers, quick, "a.csv", file)
+                .await
+                .unwrap_err(),
+            BUSY
+        );
+        // And with the only waiting place taken too: busy at once, without waiting.
+        let place = readers.places.try_acquire_many(2).unwrap();
+        let at = Instant::now();
+        let slow = Budget {
+            wait: Duration::from_secs(60),
+            ..quick
+        };
+        assert_eq!(
+            read_bounded(&readers, slow, "a.csv", file)
+                .await
+                .unwrap_err(),
+            BUSY
+        );
+        assert!(at.elapsed() < Duration::from_secs(5));
+        drop((held, place));
+        assert!(read_bounded(&readers, quick, "a.csv", file).await.is_ok());
+        // No time left: the read of a workbook gives up.
+        let bytes = sheet_of("", &[("A1", "Nome"), ("A2", "Anna")]);
+        let none = Budget {
+            time: Duration::ZERO,
+            ..quick
+        };
+        assert_eq!(
+            read_bounded(&readers, none, "a.xlsx", &bytes)
+                .await
+                .unwrap_err(),
+            xlsx::too_slow()
+        );
+        assert!(
+            read_bounded(&readers, quick, "a.xlsx", &bytes)
+                .await
+                .is_ok()
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! CSV with BOM and `;`, a CSV with `,`, an XLSX built here. A dry run lists every bad row and
 //! writes nothing; a file with one bad row imports nothing; good files import everything with
 //! the right balances; the same files again change nothing; a file too large and an .exe are
-//! refused.
+//! refused, and so are a tiny XLSX declaring a whole sheet and a zip bomb, while the server
+//! keeps answering.
 
 use std::time::Duration;
 
@@ -900,6 +901,104 @@ async fn an_import_interrupted_half_way_writes_nothing_and_the_retry_imports_onc
         }
         let after = state(&t).await;
         assert_eq!(after[0], before[0] + 4, "four guardians, once");
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+/// The report's first file: cells A1 and XFD1048576, a few KB (calamine's `Range` of it
+/// is 512 GB).
+fn sparse_xlsx() -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "Codice fiscale").unwrap();
+    ws.write_string(1_048_575, 16_383, "x").unwrap();
+    wb.save_to_buffer().unwrap()
+}
+
+/// The report's second file: 1 GB of text in cell A2, deflated to about 1 MB.
+fn zip_bomb_xlsx() -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+    let pkg = "http://schemas.openxmlformats.org/package/2006/relationships";
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, body) in [
+        (
+            "_rels/.rels",
+            format!(
+                r#"<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+            ),
+        ),
+        (
+            "xl/workbook.xml",
+            format!(
+                r#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="{rel}"><sheets><sheet name="Foglio1" sheetId="1" r:id="rId1"/></sheets></workbook>"#
+            ),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            format!(
+                r#"<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#
+            ),
+        ),
+    ] {
+        z.start_file(name, o).unwrap();
+        z.write_all(body.as_bytes()).unwrap();
+    }
+    z.start_file("xl/worksheets/sheet1.xml", o).unwrap();
+    z.write_all(br#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Codice fiscale</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>"#).unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..1024 {
+        z.write_all(&chunk).unwrap();
+    }
+    z.write_all(b"</t></is></c></row></sheetData></worksheet>")
+        .unwrap();
+    z.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_spreadsheet_over_the_limits_is_refused_in_italian_and_the_server_keeps_answering() {
+    let (sparse, bomb) = (sparse_xlsx(), zip_bomb_xlsx());
+    assert!(sparse.len() < 8192, "{}", sparse.len());
+    assert!(bomb.len() < 2 * 1024 * 1024, "{}", bomb.len());
+    let declared = "Il foglio dichiara 1.048.576 righe e 16.384 colonne: il limite è 200.000 righe e 100 colonne.";
+    let unpacked = "una volta decompresso, supera i 50 MB ammessi";
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let (client, csrf) = office(&app).await;
+        let before = everything(&t).await;
+        for (action, name, bytes, why) in [
+            // The bomb first: without the limits it is read (3 GB) and fails the test here,
+            // before the sparse sheet would abort the process.
+            ("prova", "bomba.xlsx", &bomb, unpacked),
+            ("importa", "bomba.xlsx", &bomb, unpacked),
+            ("prova", "anagrafe.xlsx", &sparse, declared),
+            ("importa", "anagrafe.xlsx", &sparse, declared),
+        ] {
+            let (status, location, html) =
+                upload(&app, &client, &csrf, "genitori", action, name, bytes).await;
+            assert_eq!(status, 422, "{name} {action}: {html}");
+            assert_eq!(location, "", "no job");
+            assert!(html.contains(why), "{name} {action}: {html}");
+            // The server still answers.
+            let (status, html) = page(&client, &app, BASE).await;
+            assert_eq!(status, 200, "{html}");
+        }
+        // And still reads a good file.
+        let (status, _, html) = upload(
+            &app,
+            &client,
+            &csrf,
+            "genitori",
+            "prova",
+            "genitori.csv",
+            &guardians_csv(&people()),
+        )
+        .await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(everything(&t).await, before, "nothing written");
         app.stop().await;
         t.cleanup().await;
     }
