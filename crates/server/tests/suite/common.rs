@@ -20,11 +20,17 @@ pub struct App {
 pub const MONDAY_8AM: &str = "2026-11-23T07:00:00Z";
 
 pub async fn spawn(t: &TestDb, demo: bool) -> App {
-    let config = Config {
+    spawn_with(t, demo, |_| {}).await
+}
+
+/// [`spawn`] with some configuration changed (e.g. `public_url`).
+pub async fn spawn_with(t: &TestDb, demo: bool, configure: impl FnOnce(&mut Config)) -> App {
+    let mut config = Config {
         database_url: t.url.clone(),
         bind: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
     };
+    configure(&mut config);
     let clock = Arc::new(FixedClock::new(MONDAY_8AM.parse().unwrap()));
     let db = refettorio_server::open_database(&config).await.unwrap();
     if demo {
@@ -174,4 +180,17 @@ pub async fn exec(t: &TestDb, postgres: &str, sqlite: &str) {
             sqlx::raw_sql(sql).execute(&mut **c).await.unwrap();
         }
     }
+}
+
+/// Percent-encodes everything but unreserved characters (for a query value).
+pub fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
