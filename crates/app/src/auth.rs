@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use refettorio_db::Db;
-use refettorio_db::auth::{self, Session, Subject};
+use refettorio_db::auth::{self, Failures, Session, Subject};
 use refettorio_db::meals::enqueue;
 use refettorio_db::registry::family::{self, NewGuardian};
 use refettorio_db::registry::staff;
@@ -25,8 +25,14 @@ pub const ABSOLUTE: SignedDuration = SignedDuration::from_hours(12);
 /// A session's idle expiry is written again only when it is older than this (one write per
 /// five minutes of use instead of one per request).
 const EXTEND_EVERY: SignedDuration = SignedDuration::from_mins(5);
-/// At most this many failed logins per identifier within [`THROTTLE_WINDOW`].
+/// At most this many failed logins per identifier from one source (IP address) within
+/// [`THROTTLE_WINDOW`]: a stranger guessing from one address is stopped there, and the owner,
+/// from another address, still gets in.
 pub const MAX_FAILURES: u32 = 5;
+/// At most this many failed logins per identifier from all sources together within
+/// [`THROTTLE_WINDOW`]: the ceiling against guessing from many addresses, high enough that a
+/// single stranger cannot reach it.
+pub const MAX_IDENTIFIER_FAILURES: u32 = 50;
 pub const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 /// How long an e-mailed link (reset, activation) works.
 const LINK_VALIDITY: SignedDuration = SignedDuration::from_hours(2);
@@ -96,16 +102,21 @@ pub(crate) async fn hash_blocking(candidate: String) -> Result<String, AppError>
         .map_err(|_| AppError::Password)?
 }
 
-/// Refuses a login after [`MAX_FAILURES`] failures within [`THROTTLE_WINDOW`], saying when
-/// to try again.
+/// Refuses a login after [`MAX_FAILURES`] failures of the identifier from this source, or
+/// [`MAX_IDENTIFIER_FAILURES`] from anywhere, within [`THROTTLE_WINDOW`], saying when to try
+/// again.
 pub(crate) fn throttle(
-    failures: u32,
-    first: Option<Timestamp>,
+    from_source: Failures,
+    from_anywhere: Failures,
     now: Timestamp,
 ) -> Result<(), AppError> {
-    if failures < MAX_FAILURES {
+    let first = if from_source.count >= MAX_FAILURES {
+        from_source.first
+    } else if from_anywhere.count >= MAX_IDENTIFIER_FAILURES {
+        from_anywhere.first
+    } else {
         return Ok(());
-    }
+    };
     let until = first.unwrap_or(now) + THROTTLE_WINDOW;
     let minutes = (until.duration_since(now).as_secs() / 60 + 1).max(1);
     Err(AppError::Throttled(format!(
@@ -114,12 +125,14 @@ pub(crate) fn throttle(
 }
 
 /// Logs in a guardian (the identifier is a fiscal code) or a staff user (a username).
+/// `source` is where the request comes from (the peer's IP address), for the throttling.
 pub async fn login(
     db: &Db,
     clock: &dyn Clock,
     tenant: &Tenant,
     identifier: &str,
     candidate: &str,
+    source: &str,
 ) -> Result<NewSession, AppError> {
     let now = clock.now();
     let subject_key = identifier.trim().to_uppercase();
@@ -130,9 +143,15 @@ pub async fn login(
     }
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
-    let (failures, first) =
-        auth::failures_since(c, tenant.id, &subject_key, now - THROTTLE_WINDOW).await?;
-    throttle(failures, first, now)?;
+    let (own, all) = auth::failures_since(
+        c,
+        Some(tenant.id),
+        &subject_key,
+        source,
+        now - THROTTLE_WINDOW,
+    )
+    .await?;
+    throttle(own, all, now)?;
     let (subject, phc) = match CodiceFiscale::parse(&subject_key) {
         Ok(cf) => {
             if !tenant.settings.citizen_local_login {
@@ -158,10 +177,10 @@ pub async fn login(
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let Some(subject) = subject.filter(|_| ok) else {
-        auth::record_failure(c, tenant.id, &subject_key, now).await?;
+        auth::record_failure(c, Some(tenant.id), &subject_key, source, now).await?;
         return Err(AppError::Unauthorized(WRONG_CREDENTIALS.into()));
     };
-    auth::clear_failures(c, tenant.id, &subject_key).await?;
+    auth::clear_failures(c, Some(tenant.id), &subject_key, source).await?;
     // Housekeeping, cheap through the expiry index: sessions past their expiry and failed
     // logins older than a day.
     auth::purge_expired(c, now).await?;
@@ -246,6 +265,8 @@ pub struct Registration {
     pub password: String,
     pub confirm: String,
     pub privacy: bool,
+    /// The activation code the office gave the family, if any (empty: none).
+    pub activation_code: String,
 }
 
 pub fn check_email(email: &str) -> Result<String, String> {
@@ -264,6 +285,47 @@ pub fn check_email(email: &str) -> Result<String, String> {
     } else {
         Err("Indirizzo e-mail non valido.".into())
     }
+}
+
+/// The one answer to an activation code that cannot be used: malformed, wrong, used, expired,
+/// or given with a fiscal code that is not on file (the answer does not tell which).
+pub const BAD_ACTIVATION_CODE: &str = "Il codice di attivazione non è valido o è scaduto: controlla di averlo \
+     scritto come nella lettera dell'ufficio, insieme al codice fiscale a cui l'ufficio l'ha dato.";
+
+/// The characters of an activation code: capital letters and digits without the ones easily
+/// confused when read from paper (0/O, 1/I). 32 of them: 5 random bits each.
+const CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+/// Characters of an activation code (80 random bits), printed in groups of four.
+const CODE_LENGTH: usize = 16;
+/// How long an activation code given by the office works (a letter may go by post).
+pub const ACTIVATION_CODE_VALIDITY: SignedDuration = SignedDuration::from_hours(30 * 24);
+
+/// A new activation code, as printed (`ABCD-EFGH-JKLM-NPQR`).
+fn new_activation_code() -> Result<String, AppError> {
+    let mut bytes = [0u8; CODE_LENGTH];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|_| AppError::Password)?;
+    let mut code = String::with_capacity(CODE_LENGTH + CODE_LENGTH / 4);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            code.push('-');
+        }
+        // 256 is a multiple of 32: every character is equally likely.
+        code.push(char::from(CODE_ALPHABET[usize::from(b % 32)]));
+    }
+    Ok(code)
+}
+
+/// An activation code as typed (any case, with spaces or dashes) to its canonical form, if it
+/// can be one.
+pub fn normalize_activation_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (code.len() == CODE_LENGTH && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(code)
 }
 
 /// Validates a registration; every broken field is reported.
@@ -288,6 +350,11 @@ pub fn check_registration(r: &Registration) -> Result<(CodiceFiscale, String), V
     if let Err(m) = check_password_rules(&r.password, &r.confirm, Some(r.fiscal_code.trim())) {
         push("password", m);
     }
+    if !r.activation_code.trim().is_empty()
+        && normalize_activation_code(&r.activation_code).is_none()
+    {
+        push("activation_code", BAD_ACTIVATION_CODE.into());
+    }
     if !r.privacy {
         push(
             "privacy",
@@ -300,22 +367,50 @@ pub fn check_registration(r: &Registration) -> Result<(CodiceFiscale, String), V
     }
 }
 
-/// Registers a citizen: the account works after the e-mailed link is opened. A guardian already
-/// in the registry (enrolled by the office) must give the e-mail the office has on file.
-/// Answers the same whether or not the fiscal code is known, so it reveals nothing.
+/// What a registration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// The same answer in every case without an activation code: an activation link may have
+    /// been e-mailed (or not: fiscal code already registered, another e-mail on file, no
+    /// e-mail on file).
+    CheckMail,
+    /// An activation code proved the family: the account works now.
+    Activated,
+}
+
+/// Registers a citizen. The answer is the same whether or not the fiscal code is on file, so
+/// it reveals nothing; a self-registration is never linked to the registry without proof:
+///
+/// * With an activation code (given by the office to the registry's guardian of that fiscal
+///   code): the account works at once, with the e-mail and password given, and is proven.
+/// * Fiscal code of a registry guardian with the e-mail the office has on file: an activation
+///   link to that e-mail (owning the address the office recorded is the proof). Nothing is
+///   changed on the guardian.
+/// * Fiscal code of a registry guardian with no e-mail on file, another e-mail, or already
+///   registered: nothing is changed and nothing is sent (the family asks the office for an
+///   activation code).
+/// * Fiscal code not on file: a new guardian with the data given, its login *unproven*: if the
+///   office later adds that fiscal code to a family, the login still sees nothing until the
+///   office confirms it or an activation code is used.
 pub async fn register(
     db: &Db,
     clock: &dyn Clock,
     tenant: &Tenant,
     r: &Registration,
-    base_url: &str,
-) -> Result<(), AppError> {
+    links: Option<&str>,
+) -> Result<Registered, AppError> {
     if !tenant.settings.citizen_local_login {
         return Err(AppError::Invalid(
             "In questo Comune le famiglie accedono con SPID o CIE: la registrazione non è necessaria.".into(),
         ));
     }
     let (cf, email) = check_registration(r).map_err(AppError::Fields)?;
+    if let Some(code) = normalize_activation_code(&r.activation_code) {
+        return register_with_code(db, clock, tenant, &cf, &email, &code, &r.password).await;
+    }
+    let Some(base_url) = links else {
+        return Err(no_public_url());
+    };
     let pending = hash_blocking(r.password.clone()).await?;
     let now = clock.now();
     let mut tx = db.begin().await?;
@@ -324,28 +419,17 @@ pub async fn register(
         Some(g) => {
             let on_file = g.email.as_deref().map(str::to_lowercase);
             if auth::guardian_password(c, tenant.id, g.id).await?.is_some()
-                || on_file.is_some_and(|e| e != email.to_lowercase())
+                || on_file.is_none_or(|e| e != email.to_lowercase())
             {
-                // Already registered, or not the e-mail the office knows: nothing to send.
+                // Already registered, no e-mail on file, or not the e-mail the office knows:
+                // nothing changes and nothing is sent.
                 tx.commit().await?;
-                return Ok(());
+                return Ok(Registered::CheckMail);
             }
-            auth::set_contacts(
-                c,
-                tenant.id,
-                g.id,
-                &auth::Contacts {
-                    email: Some(email.clone()),
-                    phone: g.phone.clone(),
-                    notify_email: true,
-                    notify_sms: false,
-                },
-            )
-            .await?;
             g.id
         }
         None => {
-            family::insert_guardian(
+            let id = family::insert_guardian(
                 c,
                 tenant.id,
                 &NewGuardian {
@@ -359,7 +443,9 @@ pub async fn register(
                 },
                 None,
             )
-            .await?
+            .await?;
+            auth::set_login_unproven(c, tenant.id, id, true).await?;
+            id
         }
     };
     let (token, hash) = new_token()?;
@@ -390,7 +476,204 @@ pub async fn register(
     )
     .await?;
     tx.commit().await?;
+    Ok(Registered::CheckMail)
+}
+
+/// The error when an e-mailed link cannot be built: no public address is configured and the
+/// request did not come to a loopback address (see `public_url` in docs/operations.md).
+pub fn no_public_url() -> AppError {
+    AppError::Invalid(
+        "Il servizio non può inviare collegamenti per e-mail: manca l'indirizzo pubblico nella \
+         configurazione. Avvisa l'ufficio del Comune."
+            .into(),
+    )
+}
+
+/// A registration with an activation code: the code must be a live one of the registry's
+/// guardian with this fiscal code; then the credentials and e-mail given become the guardian's,
+/// the login is proven, and every other session, link and code of the guardian ends.
+async fn register_with_code(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    cf: &CodiceFiscale,
+    email: &str,
+    code: &str,
+    password: &str,
+) -> Result<Registered, AppError> {
+    let bad = || {
+        AppError::Fields(vec![FieldError {
+            field: "activation_code",
+            message: BAD_ACTIVATION_CODE.into(),
+        }])
+    };
+    let phc = hash_blocking(password.to_string()).await?;
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    let Some(g) = family::guardian_by_fiscal_code(c, tenant.id, cf).await? else {
+        return Err(bad());
+    };
+    if !auth::use_activation_code(c, tenant.id, g.id, &token_hash(code), now).await? {
+        return Err(bad());
+    }
+    let before = auth::contacts(c, tenant.id, g.id).await?;
+    auth::set_contacts(
+        c,
+        tenant.id,
+        g.id,
+        &auth::Contacts {
+            email: Some(email.to_string()),
+            phone: g.phone.clone(),
+            notify_email: true,
+            notify_sms: before.is_some_and(|k| k.notify_sms),
+        },
+    )
+    .await?;
+    auth::set_guardian_password(c, tenant.id, g.id, &phc).await?;
+    auth::set_login_unproven(c, tenant.id, g.id, false).await?;
+    auth::delete_guardian_sessions(c, tenant.id, g.id, None).await?;
+    auth::end_resets(c, tenant.id, g.id, now).await?;
+    refettorio_db::meals::audit(
+        c,
+        tenant.id,
+        &format!("guardian:{}", g.id.get()),
+        "activate_with_code",
+        "guardian",
+        Some(g.id.get()),
+        None,
+        None,
+        "",
+        now,
+    )
+    .await?;
+    enqueue(
+        c,
+        tenant.id,
+        "activation",
+        "email",
+        email,
+        &format!("{}: account attivato", tenant.name),
+        "Il tuo account per i servizi scolastici è attivo: accedi con il codice fiscale e la password \
+         che hai scelto.\n\nSe non sei stato tu, avvisa subito l'ufficio del Comune.",
+        &format!("activation-code:{}", token_hash(code)),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Registered::Activated)
+}
+
+/// An activation code just made: shown once to the office, to give the family.
+#[derive(Debug, Clone)]
+pub struct ActivationLetter {
+    pub code: String,
+    pub expires_at: Timestamp,
+}
+
+/// Makes a new activation code for a guardian (the older unused ones stop working). Only its
+/// hash is stored: the code is shown this once.
+pub async fn issue_activation_code(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    guardian: GuardianId,
+) -> Result<ActivationLetter, AppError> {
+    let code = new_activation_code()?;
+    let now = clock.now();
+    let expires_at = now + ACTIVATION_CODE_VALIDITY;
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    if family::guardian(c, tenant.id, guardian).await?.is_none() {
+        return Err(AppError::NotFound("Genitore non trovato.".into()));
+    }
+    let stored = normalize_activation_code(&code).ok_or(AppError::Password)?;
+    auth::insert_activation_code(
+        c,
+        tenant.id,
+        guardian,
+        &token_hash(&stored),
+        actor,
+        now,
+        expires_at,
+    )
+    .await?;
+    refettorio_db::meals::audit(
+        c,
+        tenant.id,
+        actor,
+        "activation_code",
+        "guardian",
+        Some(guardian.get()),
+        None,
+        None,
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ActivationLetter { code, expires_at })
+}
+
+/// The office confirms that a self-registered login is the registry's guardian (after seeing
+/// the person's identity document): the login sees the guardian's families from now on.
+pub async fn confirm_login(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    actor: &str,
+    guardian: GuardianId,
+) -> Result<(), AppError> {
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let c = &mut tx.conn();
+    if !auth::set_login_unproven(c, tenant.id, guardian, false).await? {
+        return Err(AppError::NotFound("Genitore non trovato.".into()));
+    }
+    refettorio_db::meals::audit(
+        c,
+        tenant.id,
+        actor,
+        "confirm_login",
+        "guardian",
+        Some(guardian.get()),
+        None,
+        None,
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// Whether a guardian's login is an unproven self-registration (for the office's page).
+pub async fn login_state(
+    db: &Db,
+    tenant: &Tenant,
+    guardian: GuardianId,
+) -> Result<LoginState, AppError> {
+    let mut h = db.acquire().await?;
+    let c = &mut h.conn();
+    let has_password = auth::guardian_password(c, tenant.id, guardian)
+        .await?
+        .is_some();
+    let unproven = auth::login_unproven(c, tenant.id, guardian)
+        .await?
+        .unwrap_or(false);
+    Ok(LoginState {
+        has_password,
+        unproven,
+    })
+}
+
+/// A guardian's local login as the office sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginState {
+    pub has_password: bool,
+    /// Self-registered and not proven: the personal area shows no family.
+    pub unproven: bool,
 }
 
 /// Opens an activation link: the password chosen at registration becomes the account's.
@@ -411,6 +694,7 @@ pub async fn activate(
         ));
     };
     auth::set_guardian_password(c, tenant.id, guardian, &pending).await?;
+    auth::end_resets(c, tenant.id, guardian, now).await?;
     refettorio_db::meals::audit(
         c,
         tenant.id,
@@ -435,13 +719,16 @@ pub async fn request_reset(
     clock: &dyn Clock,
     tenant: &Tenant,
     fiscal_code: &str,
-    base_url: &str,
+    links: Option<&str>,
 ) -> Result<(), AppError> {
     let Ok(cf) = CodiceFiscale::parse(fiscal_code.trim()) else {
         return Err(AppError::Fields(vec![FieldError {
             field: "fiscal_code",
             message: "Codice fiscale non valido.".into(),
         }]));
+    };
+    let Some(base_url) = links else {
+        return Err(no_public_url());
     };
     let now = clock.now();
     let mut tx = db.begin().await?;
@@ -495,7 +782,8 @@ async fn checked_new_password(new: &str, confirm: &str) -> Result<String, AppErr
     hash_blocking(new.to_string()).await
 }
 
-/// Sets a new password from a reset link; every session of the guardian ends.
+/// Sets a new password from a reset link; every session and every other link of the guardian
+/// ends.
 pub async fn complete_reset(
     db: &Db,
     clock: &dyn Clock,
@@ -515,15 +803,19 @@ pub async fn complete_reset(
         ));
     };
     auth::set_guardian_password(c, tenant.id, guardian, &phc).await?;
+    // Using one link ends every other one of the guardian, older or newer.
+    auth::end_resets(c, tenant.id, guardian, now).await?;
     auth::delete_guardian_sessions(c, tenant.id, guardian, None).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Changes a guardian's password after checking the current one; other sessions end.
+/// Changes a guardian's password after checking the current one; other sessions and any
+/// reset link end.
 #[allow(clippy::too_many_arguments)]
 pub async fn change_password(
     db: &Db,
+    clock: &dyn Clock,
     tenant: &Tenant,
     guardian: GuardianId,
     session_token: &str,
@@ -544,6 +836,7 @@ pub async fn change_password(
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     auth::set_guardian_password(c, tenant.id, guardian, &phc).await?;
+    auth::end_resets(c, tenant.id, guardian, clock.now()).await?;
     auth::delete_guardian_sessions(c, tenant.id, guardian, Some(&token_hash(session_token)))
         .await?;
     tx.commit().await?;
@@ -598,6 +891,55 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert_eq!(token_hash(&a), ha);
         assert_ne!(ha, a);
+    }
+
+    #[test]
+    fn throttling_counts_per_source_with_a_ceiling_per_identifier() {
+        let now: Timestamp = "2026-11-23T07:00:00Z".parse().unwrap();
+        let first = Some(now - SignedDuration::from_mins(5));
+        let f = |count| Failures { count, first };
+        // Four failures from here, any number below the ceiling from elsewhere: allowed.
+        assert!(throttle(f(4), f(MAX_IDENTIFIER_FAILURES - 1), now).is_ok());
+        // The fifth from here: refused, for the rest of the window.
+        let refused = throttle(f(5), f(5), now);
+        assert!(
+            matches!(&refused, Err(AppError::Throttled(m)) if m.contains("Riprova fra 11 minuti")),
+            "{refused:?}"
+        );
+        // From a fresh source, only the identifier's ceiling counts.
+        assert!(throttle(f(0), f(MAX_IDENTIFIER_FAILURES), now).is_err());
+        assert!(throttle(Failures::default(), f(MAX_IDENTIFIER_FAILURES - 1), now).is_ok());
+    }
+
+    #[test]
+    fn activation_codes() {
+        let code = new_activation_code().unwrap();
+        assert_eq!(code.len(), 19);
+        assert_eq!(code.matches('-').count(), 3);
+        let canonical = normalize_activation_code(&code).unwrap();
+        assert_eq!(canonical.len(), 16);
+        assert_ne!(new_activation_code().unwrap(), code);
+        // As typed from paper: lower case, spaces or no separators.
+        assert_eq!(
+            normalize_activation_code(&code.to_lowercase().replace('-', " ")),
+            Some(canonical.clone())
+        );
+        assert_eq!(normalize_activation_code(&canonical), Some(canonical));
+        for bad in [
+            "",
+            "ABCD",
+            "ABCD-EFGH-JKLM-NPQ0",
+            "ABCD-EFGH-JKLM-NPQRS",
+            "ABCD-EFGH-JKLM-NPQ\u{e8}",
+        ] {
+            assert_eq!(normalize_activation_code(bad), None, "{bad}");
+        }
+        let r = Registration {
+            activation_code: "nonvalido".into(),
+            ..Registration::default()
+        };
+        let errors = check_registration(&r).unwrap_err();
+        assert!(errors.iter().any(|e| e.field == "activation_code"));
     }
 
     #[test]

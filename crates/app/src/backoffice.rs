@@ -525,6 +525,15 @@ pub const AUDIT_ACTIONS: &[(&str, &str)] = &[
     ("report_enrolment", "Iscrizione segnalata dalla scuola"),
     ("update_contacts", "Contatti modificati dalla famiglia"),
     ("activate", "Attivazione dell'accesso"),
+    (
+        "activate_with_code",
+        "Attivazione dell'accesso con il codice dell'ufficio",
+    ),
+    ("activation_code", "Codice di attivazione dato al genitore"),
+    (
+        "confirm_login",
+        "Account registrato online confermato dall'ufficio",
+    ),
     ("settings", "Impostazioni del servizio"),
     ("publish_news", "Notizia pubblicata"),
     ("withdraw_news", "Notizia ritirata"),

@@ -47,12 +47,14 @@ fn subject_key(username: &str) -> String {
 }
 
 /// Logs in a platform administrator with username and password; the same throttling as
-/// the municipalities' login, counted apart (tenant NULL).
+/// the municipalities' login (per username and source, with a ceiling per username), counted
+/// apart (tenant NULL).
 pub async fn login(
     db: &Db,
     clock: &dyn Clock,
     username: &str,
     candidate: &str,
+    source: &str,
 ) -> Result<NewSession, AppError> {
     let now = clock.now();
     let key = subject_key(username);
@@ -63,8 +65,10 @@ pub async fn login(
     }
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
-    let (failures, first) = platform::failures_since(c, &key, now - auth::THROTTLE_WINDOW).await?;
-    auth::throttle(failures, first, now)?;
+    let (own, all) =
+        refettorio_db::auth::failures_since(c, None, &key, source, now - auth::THROTTLE_WINDOW)
+            .await?;
+    auth::throttle(own, all, now)?;
     let user = platform::admin_by_username(c, username.trim())
         .await?
         .filter(|u| u.active);
@@ -74,10 +78,10 @@ pub async fn login(
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let Some(user) = user.filter(|_| ok) else {
-        platform::record_failure(c, &key, now).await?;
+        refettorio_db::auth::record_failure(c, None, &key, source, now).await?;
         return Err(AppError::Unauthorized(WRONG_CREDENTIALS.into()));
     };
-    platform::clear_failures(c, &key).await?;
+    refettorio_db::auth::clear_failures(c, None, &key, source).await?;
     refettorio_db::auth::purge_expired(c, now).await?;
     auth::open_session(c, None, Subject::Staff(user.id), now).await
 }

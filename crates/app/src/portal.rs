@@ -46,14 +46,23 @@ impl Access {
     }
 }
 
+/// What a logged-in guardian reaches. A self-registered login that nobody has proven to be
+/// the registry's guardian of its fiscal code (see `auth::register`) reaches no family, even
+/// when the office has added that fiscal code to one, until the office confirms it or an
+/// activation code is used.
 pub async fn access(
     conn: &mut Conn<'_>,
     tenant: &Tenant,
     guardian: GuardianId,
 ) -> Result<Access, AppError> {
-    Ok(Access {
-        families: family::families_of_guardian(conn, tenant.id, guardian).await?,
-    })
+    let proven =
+        refettorio_db::auth::login_unproven(conn, tenant.id, guardian).await? == Some(false);
+    let families = if proven {
+        family::families_of_guardian(conn, tenant.id, guardian).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Access { families })
 }
 
 /// Today's meal of an enrolment in refezione.

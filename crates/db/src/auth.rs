@@ -161,17 +161,22 @@ pub async fn purge_expired(conn: &mut Conn<'_>, now: jiff::Timestamp) -> Result<
     Ok(n)
 }
 
+/// Records a failed login for `subject` (upper case) coming from `source` (the peer's IP
+/// address, or empty when unknown); `tenant` `None`: at `/admin/accedi`.
 pub async fn record_failure(
     conn: &mut Conn<'_>,
-    tenant: TenantId,
+    tenant: Option<TenantId>,
     subject: &str,
+    source: &str,
     now: jiff::Timestamp,
 ) -> Result<()> {
-    let sql = "INSERT INTO login_failure (tenant_id, subject, failed_at) VALUES ($1, $2, $3)";
+    let sql =
+        "INSERT INTO login_failure (tenant_id, subject, source, failed_at) VALUES ($1, $2, $3, $4)";
     on_conn!(conn, |c| {
         sqlx::query(sql)
-            .bind(tenant.get())
+            .bind(tenant.map(TenantId::get))
             .bind(subject)
+            .bind(source)
             .bind(micros(now))
             .execute(&mut *c)
             .await?;
@@ -179,32 +184,77 @@ pub async fn record_failure(
     Ok(())
 }
 
-/// Failures for `subject` since `since`, and the oldest of them.
+/// Failed logins since some time: how many, and the oldest of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Failures {
+    pub count: u32,
+    pub first: Option<jiff::Timestamp>,
+}
+
+/// The condition on `login_failure.tenant_id` for `$1`: a municipality's id, or the platform
+/// administrators' login (`$1` bound to 0, failures kept with no tenant). Both use the index
+/// on (tenant_id, subject, failed_at).
+fn tenant_is(tenant: Option<TenantId>) -> (&'static str, i64) {
+    match tenant {
+        Some(t) => ("tenant_id = $1", t.get()),
+        None => ("tenant_id IS NULL AND $1 = 0", 0),
+    }
+}
+
+/// Failures for `subject` since `since`: those from `source`, and those from anywhere.
+/// `tenant` `None`: the platform administrators' login (`/admin/accedi`).
 pub async fn failures_since(
     conn: &mut Conn<'_>,
-    tenant: TenantId,
+    tenant: Option<TenantId>,
     subject: &str,
+    source: &str,
     since: jiff::Timestamp,
-) -> Result<(u32, Option<jiff::Timestamp>)> {
-    let sql = "SELECT COUNT(*), MIN(failed_at) FROM login_failure WHERE tenant_id = $1 AND subject = $2 AND failed_at > $3";
-    let (n, first): (i64, Option<i64>) = on_conn!(conn, |c| {
-        sqlx::query_as(sql)
-            .bind(tenant.get())
+) -> Result<(Failures, Failures)> {
+    let (cond, t) = tenant_is(tenant);
+    // One indexed range (tenant, subject, failed_at); the source is counted on the way.
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN source = $3 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         MIN(CASE WHEN source = $3 THEN failed_at END), COUNT(*), MIN(failed_at) \
+         FROM login_failure WHERE {cond} AND subject = $2 AND failed_at > $4"
+    );
+    let row: (i64, Option<i64>, i64, Option<i64>) = on_conn!(conn, |c| {
+        // Built only from constant parts; values are bound.
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(t)
             .bind(subject)
+            .bind(source)
             .bind(micros(since))
             .fetch_one(&mut *c)
             .await?
     });
-    let first = first.map(from_micros).transpose()?;
-    Ok((u32::try_from(n).unwrap_or(u32::MAX), first))
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok((
+        Failures {
+            count: count(row.0),
+            first: row.1.map(from_micros).transpose()?,
+        },
+        Failures {
+            count: count(row.2),
+            first: row.3.map(from_micros).transpose()?,
+        },
+    ))
 }
 
-pub async fn clear_failures(conn: &mut Conn<'_>, tenant: TenantId, subject: &str) -> Result<()> {
-    let sql = "DELETE FROM login_failure WHERE tenant_id = $1 AND subject = $2";
+/// Forgets the failures of `subject` from `source` (after a successful login from there); the
+/// failures from elsewhere still count towards the identifier's ceiling.
+pub async fn clear_failures(
+    conn: &mut Conn<'_>,
+    tenant: Option<TenantId>,
+    subject: &str,
+    source: &str,
+) -> Result<()> {
+    let (cond, t) = tenant_is(tenant);
+    let sql = format!("DELETE FROM login_failure WHERE {cond} AND subject = $2 AND source = $3");
     on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(t)
             .bind(subject)
+            .bind(source)
             .execute(&mut *c)
             .await?;
     });
@@ -358,4 +408,121 @@ pub async fn reset_is_valid(
             .await?
     });
     Ok(n > 0)
+}
+
+/// Marks every unused token of a guardian used (after one of them was used, or when the
+/// credentials change another way): a reset link ends all the older ones.
+pub async fn end_resets(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+    now: jiff::Timestamp,
+) -> Result<u64> {
+    let sql = "UPDATE password_reset SET used_at = $3 \
+               WHERE tenant_id = $1 AND guardian_id = $2 AND used_at IS NULL";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n)
+}
+
+/// Whether a guardian's login was self-registered and not proven to be the registry's guardian
+/// (then the personal area shows no family). `None`: no such guardian.
+pub async fn login_unproven(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+) -> Result<Option<bool>> {
+    let sql = "SELECT login_unproven FROM guardian WHERE tenant_id = $1 AND id = $2";
+    let v: Option<bool> = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(v)
+}
+
+pub async fn set_login_unproven(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+    unproven: bool,
+) -> Result<bool> {
+    let sql = "UPDATE guardian SET login_unproven = $3 WHERE tenant_id = $1 AND id = $2";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(unproven)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Stores a new activation code of a guardian (its hash) and ends the unused older ones.
+pub async fn insert_activation_code(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+    code_hash: &str,
+    created_by: &str,
+    now: jiff::Timestamp,
+    expires_at: jiff::Timestamp,
+) -> Result<()> {
+    let end = "UPDATE activation_code SET used_at = $3 \
+               WHERE tenant_id = $1 AND guardian_id = $2 AND used_at IS NULL";
+    let insert = "INSERT INTO activation_code (tenant_id, guardian_id, code_hash, created_at, created_by, \
+                  expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    on_conn!(conn, |c| {
+        sqlx::query(end)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(insert)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(code_hash)
+            .bind(micros(now))
+            .bind(created_by)
+            .bind(micros(expires_at))
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Uses a guardian's activation code: true only once, only before it expires.
+pub async fn use_activation_code(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    guardian: GuardianId,
+    code_hash: &str,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "UPDATE activation_code SET used_at = $4 \
+               WHERE tenant_id = $1 AND guardian_id = $2 AND code_hash = $3 AND used_at IS NULL \
+               AND expires_at > $4";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(guardian.get())
+            .bind(code_hash)
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
 }

@@ -1,11 +1,11 @@
 //! What the platform administrator (a staff user without a tenant) works on: their own
-//! account and failed logins (tenant_id NULL), the municipalities with their staff counts, and
+//! account (its failed logins are in `auth`, with no tenant), the municipalities with their staff counts, and
 //! the staff of any municipality.
 
 use refettorio_domain::{StaffUserId, TenantId};
 
 use crate::registry::staff::{Row, StaffUser};
-use crate::{Conn, Result, from_micros, micros, on_conn};
+use crate::{Conn, Result, on_conn};
 
 /// Adds a platform administrator; `None` when the username is taken (nothing written).
 pub async fn insert_admin(
@@ -52,50 +52,6 @@ pub async fn admin_by_id(conn: &mut Conn<'_>, id: StaffUserId) -> Result<Option<
             .await?
     });
     row.map(StaffUser::try_from).transpose()
-}
-
-/// Records a failed login at `/admin/accedi`.
-pub async fn record_failure(
-    conn: &mut Conn<'_>,
-    subject: &str,
-    now: jiff::Timestamp,
-) -> Result<()> {
-    let sql = "INSERT INTO login_failure (tenant_id, subject, failed_at) VALUES (NULL, $1, $2)";
-    on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(subject)
-            .bind(micros(now))
-            .execute(&mut *c)
-            .await?;
-    });
-    Ok(())
-}
-
-/// Failed logins at `/admin/accedi` for `subject` since `since`, and the oldest of them.
-pub async fn failures_since(
-    conn: &mut Conn<'_>,
-    subject: &str,
-    since: jiff::Timestamp,
-) -> Result<(u32, Option<jiff::Timestamp>)> {
-    let sql = "SELECT COUNT(*), MIN(failed_at) FROM login_failure \
-               WHERE tenant_id IS NULL AND subject = $1 AND failed_at > $2";
-    let (n, first): (i64, Option<i64>) = on_conn!(conn, |c| {
-        sqlx::query_as(sql)
-            .bind(subject)
-            .bind(micros(since))
-            .fetch_one(&mut *c)
-            .await?
-    });
-    let first = first.map(from_micros).transpose()?;
-    Ok((u32::try_from(n).unwrap_or(u32::MAX), first))
-}
-
-pub async fn clear_failures(conn: &mut Conn<'_>, subject: &str) -> Result<()> {
-    let sql = "DELETE FROM login_failure WHERE tenant_id IS NULL AND subject = $1";
-    on_conn!(conn, |c| {
-        sqlx::query(sql).bind(subject).execute(&mut *c).await?;
-    });
-    Ok(())
 }
 
 /// How many staff users (active or not) each municipality has, by tenant id.

@@ -25,7 +25,9 @@ pub struct Config {
     /// Serve `<slug>.<base_domain>` as the municipality `<slug>`.
     pub base_domain: Option<String>,
     /// The address families reach the service at (`https://scuola.example.it`), used in e-mailed
-    /// links; with https the cookies are marked `Secure`. Unset: the request's own host.
+    /// links; with https the cookies are marked `Secure`. Unset: `https://<slug>.<base_domain>`
+    /// when `base_domain` is set, else links only for requests to a loopback host (the demo);
+    /// never the request's `Host` header.
     pub public_url: Option<String>,
     /// `json` (default) or `text` logs on standard error.
     pub log_format: LogFormat,

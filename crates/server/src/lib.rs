@@ -90,6 +90,13 @@ pub async fn serve(
     } else {
         addr
     };
+    if config.public_url.is_none() && config.base_domain.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "public_url is not set: e-mailed links (activation, password reset) are only built for \
+             requests to a loopback host; set public_url (or base_domain) in production"
+        );
+    }
     let metrics =
         refettorio_web::install_metrics().context("cannot install the metrics recorder")?;
     let web_config = Arc::new(WebConfig {
@@ -132,6 +139,8 @@ pub async fn serve(
     let app = tower::Layer::layer(&app, router);
     tracing::info!(%addr, "listening on http://{addr}/");
     let task = tokio::spawn(async move {
+        // The peer address reaches the handlers (`ConnectInfo`): the station checks its
+        // caller and the login throttling counts failures per identifier and source.
         let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -1,16 +1,18 @@
 //! Getting in: login (local credentials; SPID and CIE offered), logout, registration with an
 //! e-mailed activation link, and password reset.
 
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Extension;
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::auth::{self, Registration};
+use refettorio_app::auth::{self, Registered, Registration};
 use refettorio_app::{AppError, FieldError};
 use refettorio_db::auth::Subject;
-use refettorio_db::registry::tenant::Tenant;
 use serde::Deserialize;
 
 use crate::pages::Layout;
@@ -19,25 +21,121 @@ use crate::session::{
     same_origin, same_token, set_cookie,
 };
 use crate::tenant::CurrentTenant;
-use crate::{AppState, WebError};
+use crate::{AppState, WebConfig, WebError};
 
-/// Only paths inside this municipality are honoured as a return address.
-fn safe_next(t: &Tenant, next: Option<&str>) -> Option<String> {
-    let prefix = format!("/t/{}/", t.slug);
-    next.filter(|n| n.starts_with(&prefix) && !n.contains("//") && !n.contains('\\'))
-        .map(str::to_string)
+/// Only paths inside this municipality are honoured as a return address: a local path of
+/// visible ASCII characters (no CR/LF or other control characters, no spaces), with no `//`
+/// or `\` (which a browser could read as another host). Anything else is ignored.
+fn safe_next(slug: &str, next: Option<&str>) -> Option<String> {
+    let prefix = format!("/t/{slug}/");
+    next.filter(|n| {
+        n.starts_with(&prefix)
+            && n.len() <= 2048
+            && n.bytes().all(|b| b.is_ascii_graphic())
+            && !n.contains("//")
+            && !n.contains('\\')
+            && HeaderValue::from_str(n).is_ok()
+    })
+    .map(str::to_string)
 }
 
-/// The address e-mailed links start with: the configured public URL, or this request's host.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &state.config.public_url {
-        return u.trim_end_matches('/').to_string();
+/// A 303 to `to`, or to `fallback` if `to` cannot be a `Location` (never a panic).
+fn see_other(to: &str, fallback: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(_) => Redirect::to(to).into_response(),
+        Err(_) => Redirect::to(fallback).into_response(),
     }
-    let host = headers
+}
+
+/// Where a request comes from, for the login throttling: the peer address of the connection
+/// (`ConnectInfo`, set by the server) or, when the peer is one of the configured
+/// `trusted_proxies`, the last `X-Forwarded-For` hop that is not a proxy
+/// ([`crate::pagopa::caller::client_ip`], the same rule the station uses). Anyone else's
+/// `X-Forwarded-For` is ignored: anyone can write that header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientIp(peer.and_then(|p| {
+            crate::pagopa::caller::client_ip(p, &parts.headers, &state.config.trusted_proxies)
+        })))
+    }
+}
+
+impl ClientIp {
+    /// The throttling key of the source: an IPv4 address, or the /64 network of an IPv6 one
+    /// (one subscriber usually has a whole /64); empty when unknown.
+    pub(crate) fn source(&self) -> String {
+        match self.0 {
+            None => String::new(),
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.segments();
+                    let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                    format!("{net}/64")
+                }
+            },
+        }
+    }
+}
+
+/// Whether a `Host` header names this machine (`localhost`, `127.0.0.1`, `[::1]`, with or
+/// without a port): the demo's only way to get working links without configuration.
+fn loopback_host(host: &str) -> bool {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((ip, "")) => (ip, None),
+            Some((ip, tail)) => match tail.strip_prefix(':') {
+                Some(port) => (ip, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    port_ok && name_ok
+}
+
+/// The address e-mailed links (activation, password reset) start with, never taken from an
+/// arbitrary `Host` header (anyone can send `Host: attacker.example`):
+///
+/// 1. the configured `public_url`;
+/// 2. else, with `base_domain`, the municipality's own host `https://<slug>.<base_domain>`;
+/// 3. else only a loopback `Host` (the demo on `127.0.0.1` or `localhost`), over http.
+///
+/// `None`: no link can be built; the caller refuses to send one.
+pub(crate) fn link_base(config: &WebConfig, slug: &str, headers: &HeaderMap) -> Option<String> {
+    if let Some(u) = &config.public_url {
+        return Some(u.trim_end_matches('/').to_string());
+    }
+    if let Some(base) = &config.base_domain {
+        return Some(format!("https://{slug}.{}", base.trim_matches('.')));
+    }
+    headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
+        .filter(|h| loopback_host(h))
+        .map(|h| format!("http://{h}"))
 }
 
 fn message_of(errors: &[FieldError], field: &str) -> Option<String> {
@@ -102,7 +200,7 @@ pub(crate) async fn login_form(
     let page = LoginPage {
         layout: Layout::tenant("Accedi", &t),
         slug: t.slug.as_str(),
-        next: safe_next(&t, q.next.as_deref()),
+        next: safe_next(t.slug.as_str(), q.next.as_deref()),
         csrf: csrf.clone(),
         identifier: String::new(),
         error: None,
@@ -127,17 +225,19 @@ pub(crate) struct LoginForm {
 pub(crate) async fn login(
     State(state): State<AppState>,
     Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     check_anonymous_csrf(&headers, &f.csrf)?;
-    let next = safe_next(&t, f.next.as_deref());
+    let next = safe_next(t.slug.as_str(), f.next.as_deref());
     match auth::login(
         &state.db,
         state.clock.as_ref(),
         &t,
         &f.identifier,
         &f.password,
+        &ip.source(),
     )
     .await
     {
@@ -149,9 +249,9 @@ pub(crate) async fn login(
             let to = match (&s.session.subject, next) {
                 (Subject::Guardian(_), Some(n)) if n.contains("/area-personale") => n,
                 (Subject::Staff(_), Some(n)) if n.contains("/backoffice") => n,
-                _ => home,
+                _ => home.clone(),
             };
-            let mut r = Redirect::to(&to).into_response();
+            let mut r = see_other(&to, &home);
             let secure = state.config.secure_cookies();
             r.headers_mut().append(
                 header::SET_COOKIE,
@@ -262,6 +362,8 @@ pub(crate) struct RegisterForm {
     #[serde(default)]
     confirm: String,
     privacy: Option<String>,
+    #[serde(default)]
+    activation_code: String,
     #[serde(rename = "_csrf", default)]
     csrf: String,
 }
@@ -290,15 +392,26 @@ pub(crate) async fn register(
         password: f.password,
         confirm: f.confirm,
         privacy: f.privacy.is_some(),
+        activation_code: f.activation_code,
     };
-    let base = base_url(&state, &headers);
-    match auth::register(&state.db, state.clock.as_ref(), &t, &form, &base).await {
-        Ok(()) => Ok(MessagePage {
+    let base = link_base(&state.config, t.slug.as_str(), &headers);
+    match auth::register(&state.db, state.clock.as_ref(), &t, &form, base.as_deref()).await {
+        Ok(Registered::CheckMail) => Ok(MessagePage {
             layout: Layout::tenant("Registrazione", &t),
             heading: "Controlla la tua casella di posta",
             text: "Se i dati sono corretti ti abbiamo inviato un'e-mail con il collegamento per attivare \
-                   l'account. Il collegamento vale due ore. Se il codice fiscale è già registrato all'ufficio, \
-                   usa l'indirizzo e-mail che l'ufficio conosce.",
+                   l'account. Il collegamento vale due ore. Se l'ufficio ha già i tuoi dati (ad esempio perché \
+                   ha iscritto tuo figlio), usa l'indirizzo e-mail che l'ufficio conosce; se all'ufficio non \
+                   hai dato un indirizzo e-mail non riceverai nulla: chiedi all'ufficio il codice di \
+                   attivazione e scrivilo nel modulo di registrazione.",
+            link: Some((format!("/t/{}/accedi", t.slug), "Vai alla pagina di accesso")),
+        }
+        .into_response()),
+        Ok(Registered::Activated) => Ok(MessagePage {
+            layout: Layout::tenant("Registrazione", &t),
+            heading: "Account attivato",
+            text: "Il codice di attivazione è corretto: ora puoi accedere con il codice fiscale e la \
+                   password che hai scelto.",
             link: Some((format!("/t/{}/accedi", t.slug), "Vai alla pagina di accesso")),
         }
         .into_response()),
@@ -311,6 +424,7 @@ pub(crate) async fn register(
                 form: Registration {
                     password: String::new(),
                     confirm: String::new(),
+                    activation_code: String::new(),
                     ..form
                 },
                 errors,
@@ -319,7 +433,12 @@ pub(crate) async fn register(
         )
             .into_response()),
         Err(AppError::Invalid(m)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
+            // No public address configured: the operator's problem, not the form's.
+            if m == auth::no_public_url().to_string() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            },
             RegisterPage {
                 layout: Layout::tenant("Registrati", &t),
                 slug: t.slug.as_str(),
@@ -406,8 +525,16 @@ pub(crate) async fn reset_request(
     Form(f): Form<ResetRequestForm>,
 ) -> Result<Response, WebError> {
     check_anonymous_csrf(&headers, &f.csrf)?;
-    let base = base_url(&state, &headers);
-    match auth::request_reset(&state.db, state.clock.as_ref(), &t, &f.fiscal_code, &base).await {
+    let base = link_base(&state.config, t.slug.as_str(), &headers);
+    match auth::request_reset(
+        &state.db,
+        state.clock.as_ref(),
+        &t,
+        &f.fiscal_code,
+        base.as_deref(),
+    )
+    .await
+    {
         Ok(()) => Ok(MessagePage {
             layout: Layout::tenant("Recupera la password", &t),
             heading: "Controlla la tua casella di posta",
@@ -424,6 +551,17 @@ pub(crate) async fn reset_request(
                 csrf: f.csrf,
                 fiscal_code: f.fiscal_code,
                 error: message_of(&errors, "fiscal_code"),
+            },
+        )
+            .into_response()),
+        Err(AppError::Invalid(m)) => Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            ResetRequestPage {
+                layout: Layout::tenant("Recupera la password", &t),
+                slug: t.slug.as_str(),
+                csrf: f.csrf,
+                fiscal_code: f.fiscal_code,
+                error: Some(m),
             },
         )
             .into_response()),
@@ -523,4 +661,104 @@ pub(crate) async fn reset_new(
         },
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn next_must_be_a_local_path_of_the_municipality() {
+        let ok = "/t/esempio/area-personale/pagamenti?dal=01/11/2026";
+        assert_eq!(safe_next("esempio", Some(ok)).as_deref(), Some(ok));
+        for bad in [
+            "/t/esempio/area-personale\r\nSet-Cookie: x=1",
+            "/t/esempio/area-personale\n",
+            "/t/esempio/area personale",
+            "/t/esempio/\u{e8}",
+            "//evil.example/t/esempio/",
+            "/\\evil.example/t/esempio/",
+            "/t/esempio/\\evil.example",
+            "/t/esempio//evil.example",
+            "https://evil.example/t/esempio/",
+            "/t/altro/area-personale",
+            "",
+        ] {
+            assert_eq!(safe_next("esempio", Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(safe_next("esempio", None), None);
+    }
+
+    #[test]
+    fn loopback_hosts_only() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "[::1]",
+        ] {
+            assert!(loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "attacker.example",
+            "localhost.attacker.example",
+            "127.0.0.1.attacker.example",
+            "127.0.0.1:80@attacker.example",
+            "127.0.0.1:",
+            "[::1]x",
+            "10.0.0.1",
+            "",
+        ] {
+            assert!(!loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn links_come_from_the_configuration_or_a_loopback_host() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("attacker.example"));
+        let none = WebConfig::default();
+        assert_eq!(link_base(&none, "esempio", &h), None);
+        let public = WebConfig {
+            public_url: Some("https://mensa.example.it/".into()),
+            ..WebConfig::default()
+        };
+        assert_eq!(
+            link_base(&public, "esempio", &h).as_deref(),
+            Some("https://mensa.example.it")
+        );
+        let domain = WebConfig {
+            base_domain: Some("mensa.example.it".into()),
+            ..WebConfig::default()
+        };
+        assert_eq!(
+            link_base(&domain, "esempio", &h).as_deref(),
+            Some("https://esempio.mensa.example.it")
+        );
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert_eq!(
+            link_base(&none, "esempio", &h).as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+    }
+
+    #[test]
+    fn throttling_sources() {
+        assert_eq!(ClientIp(None).source(), "");
+        assert_eq!(
+            ClientIp(Some("203.0.113.7".parse().unwrap())).source(),
+            "203.0.113.7"
+        );
+        assert_eq!(
+            ClientIp(Some("::ffff:203.0.113.7".parse().unwrap())).source(),
+            "203.0.113.7"
+        );
+        assert_eq!(
+            ClientIp(Some("2001:db8:1:2:3:4:5:6".parse().unwrap())).source(),
+            "2001:db8:1:2::/64"
+        );
+    }
 }

@@ -129,11 +129,20 @@ pub(crate) struct LoginForm {
 /// `POST /admin/accedi`
 pub(crate) async fn login(
     State(state): State<AppState>,
+    ip: crate::access::ClientIp,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     check_anonymous_csrf(&headers, &f.csrf)?;
-    match platform::login(&state.db, state.clock.as_ref(), &f.username, &f.password).await {
+    match platform::login(
+        &state.db,
+        state.clock.as_ref(),
+        &f.username,
+        &f.password,
+        &ip.source(),
+    )
+    .await
+    {
         Ok(s) => {
             let mut r = Redirect::to("/admin").into_response();
             r.headers_mut().append(

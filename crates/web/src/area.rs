@@ -911,6 +911,7 @@ pub(crate) async fn change_password(
     c.check_csrf(&headers, &f.csrf)?;
     match auth::change_password(
         &state.db,
+        state.clock.as_ref(),
         &c.tenant,
         c.guardian.id,
         &c.token,

@@ -251,6 +251,14 @@ pub fn router(state: AppState) -> Router {
             get(backoffice::people::guardian).post(backoffice::people::update_guardian),
         )
         .route(
+            "/t/{slug}/backoffice/persone/genitori/{id}/codice-attivazione",
+            post(backoffice::people::activation_code),
+        )
+        .route(
+            "/t/{slug}/backoffice/persone/genitori/{id}/conferma-account",
+            post(backoffice::people::confirm_login),
+        )
+        .route(
             "/t/{slug}/backoffice/persone/alunni/{id}",
             get(backoffice::people::pupil).post(backoffice::people::update_pupil),
         )

@@ -185,3 +185,16 @@ pub async fn exec(t: &TestDb, postgres: &str, sqlite: &str) {
         }
     }
 }
+
+/// Percent-encodes everything but unreserved characters (for a query value).
+pub fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

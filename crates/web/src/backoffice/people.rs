@@ -12,6 +12,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::auth::{self, LoginState};
 use refettorio_app::backoffice::FamilyHit;
 use refettorio_app::people::{
     self, ChangeInput, EnrolInput, FamilyFile, GuardianInput, PupilFile, PupilInput, Roster,
@@ -140,6 +141,9 @@ fn done_message(esito: Option<&str>) -> Option<&'static str> {
         "iscrizione" => Some("Iscrizione registrata."),
         "modifica" => Some("Modifica programmata: vale dal giorno indicato."),
         "applicata" => Some("Modifica registrata: vale da oggi."),
+        "account" => {
+            Some("Account confermato: il genitore vede ora le sue famiglie nell'area personale.")
+        }
         _ => None,
     }
 }
@@ -417,6 +421,7 @@ struct GuardianPage<'a> {
     csrf: &'a str,
     g: Guardian,
     families: Vec<(Family, Link, Vec<Pupil>)>,
+    login: LoginState,
     forms: Forms,
     done: Option<&'static str>,
 }
@@ -429,6 +434,7 @@ async fn guardian_page(
     done: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let (g, families) = people::guardian_file(&state.db, &s.tenant, GuardianId(id)).await?;
+    let login = auth::login_state(&state.db, &s.tenant, g.id).await?;
     let forms = forms.unwrap_or_else(|| {
         let mut f = Forms::default();
         f.set("genitore-codice-fiscale", g.fiscal_code.as_str());
@@ -450,10 +456,83 @@ async fn guardian_page(
         csrf: &s.session.csrf_token,
         g,
         families,
+        login,
         forms,
         done,
     };
     Ok((code, page).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/people/activation_code.html")]
+struct ActivationCodePage<'a> {
+    layout: Layout<'a>,
+    nav: Vec<(String, &'static str, bool)>,
+    slug: &'a str,
+    g: Guardian,
+    code: String,
+    expires: String,
+    register_path: String,
+}
+
+/// `POST …/persone/genitori/<id>/codice-attivazione`: a new activation code for the guardian,
+/// shown this once on a printable page (the older unused codes stop working).
+pub(crate) async fn activation_code(
+    State(state): State<AppState>,
+    s: Staff,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    Form(p): Form<Posted>,
+) -> Result<Response, WebError> {
+    s.require(PEOPLE.roles)?;
+    s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
+    let (g, _) = people::guardian_file(&state.db, &s.tenant, GuardianId(id)).await?;
+    let letter =
+        auth::issue_activation_code(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), g.id)
+            .await?;
+    let expires = letter
+        .expires_at
+        .to_zoned(s.tenant.timezone.clone())
+        .strftime("%d/%m/%Y")
+        .to_string();
+    let page = ActivationCodePage {
+        layout: s.layout("Codice di attivazione"),
+        nav: s.nav(&PEOPLE),
+        slug: s.slug(),
+        g,
+        code: letter.code,
+        expires,
+        register_path: format!("/t/{}/registrati", s.slug()),
+    };
+    let mut r = page.into_response();
+    // The code is shown once: not kept by the browser or a proxy.
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(r)
+}
+
+/// `POST …/persone/genitori/<id>/conferma-account`: the office confirms that the login
+/// registered online with this fiscal code is this guardian.
+pub(crate) async fn confirm_login(
+    State(state): State<AppState>,
+    s: Staff,
+    headers: HeaderMap,
+    Path((_, id)): Path<(String, i64)>,
+    Form(p): Form<Posted>,
+) -> Result<Response, WebError> {
+    s.require(PEOPLE.roles)?;
+    s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
+    auth::confirm_login(
+        &state.db,
+        state.clock.as_ref(),
+        &s.tenant,
+        &s.actor(),
+        GuardianId(id),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("{}/genitori/{id}?esito=account", base(&s))).into_response())
 }
 
 /// `GET …/persone/genitori/<id>`
