@@ -380,11 +380,7 @@ pub async fn register(
         "activation",
         "email",
         &email,
-        &format!("{}: attiva il tuo account", tenant.name),
-        &format!(
-            "Per completare la registrazione ai servizi scolastici apri questo collegamento entro due ore:\n{link}\n\n\
-             Se non hai chiesto tu la registrazione, ignora questo messaggio."
-        ),
+        &crate::mail::activation(&tenant.name, &link)?,
         &format!("activation:{hash}"),
         now,
     )
@@ -461,11 +457,7 @@ pub async fn request_reset(
         "password_reset",
         "email",
         &email,
-        &format!("{}: reimposta la password", tenant.name),
-        &format!(
-            "Hai chiesto di reimpostare la password dei servizi scolastici. Apri questo collegamento entro due ore:\n{link}\n\n\
-             Se non l'hai chiesto tu, ignora questo messaggio: la password resta quella di prima."
-        ),
+        &crate::mail::password_reset(&tenant.name, &link)?,
         &format!("password_reset:{hash}"),
         now,
     )
