@@ -74,6 +74,14 @@ pub async fn serve(
             "database mode: PostgreSQL (any number of nodes may share it)"
         ),
     }
+    let mail = config
+        .mail()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    if mail.simulated() {
+        tracing::warn!(
+            "no smtp_url: e-mails are not sent, they go to the test mailbox (a simulation)"
+        );
+    }
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -90,7 +98,11 @@ pub async fn serve(
         base_domain: config.base_domain.clone(),
         public_url: config.public_url.clone(),
         self_url: Some(format!("http://{own}")),
+        mail_simulated: mail.simulated(),
     });
+    // The outbox's sender runs beside the web server and stops after it.
+    let (stop_sender, sender_stop) = tokio::sync::watch::channel(false);
+    let sender = tokio::spawn(refettorio_app::outbox::run(db.clone(), mail, sender_stop));
     let state = AppState {
         db,
         clock,
@@ -104,9 +116,14 @@ pub async fn serve(
     let app = tower::Layer::layer(&app, router);
     tracing::info!(%addr, "listening on http://{addr}/");
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service())
+        let served = axum::serve(listener, app.into_make_service())
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop_sender.send(true);
+        if let Err(e) = sender.await {
+            tracing::error!(error = %e, "the e-mail sender ended abnormally");
+        }
+        served
     });
     Ok(Running { addr, task })
 }

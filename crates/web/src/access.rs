@@ -273,6 +273,30 @@ struct MessagePage<'a> {
     heading: &'a str,
     text: &'a str,
     link: Option<(String, &'a str)>,
+    /// Without a mail server: where the simulated e-mail can be read.
+    simulation: Option<String>,
+}
+
+/// What the page says after an e-mail was queued when no mail server is configured: nothing
+/// was sent, and where the test mailbox is (with the demo's office login in the demo).
+fn simulation_note(state: &AppState, t: &Tenant) -> Option<String> {
+    if !state.config.mail_simulated {
+        return None;
+    }
+    let demo = if t.slug.as_str() == refettorio_app::demo::DEMO_SLUG {
+        format!(
+            " Nella demo: accedi al back office come ufficio scuola (utente «{}», password «{}») e apri Messaggi, poi il messaggio.",
+            refettorio_app::demo::DEMO_OFFICE_USER,
+            refettorio_app::demo::DEMO_OFFICE_PASSWORD
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "SIMULAZIONE: nessuna e-mail è stata davvero inviata. Questa installazione non ha un server di posta: \
+         il messaggio è nella casella di prova, che l'ufficio scuola legge nel back office (Messaggi) e \
+         l'amministratore della piattaforma in /admin.{demo}"
+    ))
 }
 
 pub(crate) async fn register(
@@ -296,10 +320,17 @@ pub(crate) async fn register(
         Ok(()) => Ok(MessagePage {
             layout: Layout::tenant("Registrazione", &t),
             heading: "Controlla la tua casella di posta",
-            text: "Se i dati sono corretti ti abbiamo inviato un'e-mail con il collegamento per attivare \
-                   l'account. Il collegamento vale due ore. Se il codice fiscale è già registrato all'ufficio, \
-                   usa l'indirizzo e-mail che l'ufficio conosce.",
+            text: if state.config.mail_simulated {
+                "Se i dati sono corretti abbiamo preparato l'e-mail con il collegamento per attivare \
+                 l'account. Il collegamento vale due ore. Se il codice fiscale è già registrato all'ufficio, \
+                 usa l'indirizzo e-mail che l'ufficio conosce."
+            } else {
+                "Se i dati sono corretti ti abbiamo inviato un'e-mail con il collegamento per attivare \
+                 l'account. Il collegamento vale due ore. Se il codice fiscale è già registrato all'ufficio, \
+                 usa l'indirizzo e-mail che l'ufficio conosce."
+            },
             link: Some((format!("/t/{}/accedi", t.slug), "Vai alla pagina di accesso")),
+            simulation: simulation_note(&state, &t),
         }
         .into_response()),
         Err(AppError::Fields(errors)) => Ok((
@@ -357,6 +388,7 @@ pub(crate) async fn activate(
                     format!("/t/{}/registrati", t.slug),
                     "Ripeti la registrazione",
                 )),
+                simulation: None,
             },
         )
             .into_response()),
@@ -411,9 +443,15 @@ pub(crate) async fn reset_request(
         Ok(()) => Ok(MessagePage {
             layout: Layout::tenant("Recupera la password", &t),
             heading: "Controlla la tua casella di posta",
-            text: "Se il codice fiscale è registrato con un indirizzo e-mail, ti abbiamo inviato un \
-                   collegamento per scegliere una nuova password. Il collegamento vale due ore.",
+            text: if state.config.mail_simulated {
+                "Se il codice fiscale è registrato con un indirizzo e-mail, abbiamo preparato l'e-mail \
+                 con il collegamento per scegliere una nuova password. Il collegamento vale due ore."
+            } else {
+                "Se il codice fiscale è registrato con un indirizzo e-mail, ti abbiamo inviato un \
+                 collegamento per scegliere una nuova password. Il collegamento vale due ore."
+            },
             link: Some((format!("/t/{}/accedi", t.slug), "Torna alla pagina di accesso")),
+            simulation: simulation_note(&state, &t),
         }
         .into_response()),
         Err(AppError::Fields(errors)) => Ok((
@@ -458,6 +496,7 @@ pub(crate) async fn reset_new_form(
                     format!("/t/{}/password/recupera", t.slug),
                     "Chiedi un nuovo collegamento",
                 )),
+                simulation: None,
             },
         )
             .into_response());

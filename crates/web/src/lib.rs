@@ -42,6 +42,9 @@ pub struct WebConfig {
     /// How this node reaches itself (`http://127.0.0.1:8080`), set once the listener is bound:
     /// the pagoPA sandbox calls our own station through it.
     pub self_url: Option<String>,
+    /// No SMTP server is configured: e-mails go to the test mailbox (a simulation) that the
+    /// office and the platform administrator read; the pages say so.
+    pub mail_simulated: bool,
 }
 
 impl WebConfig {
@@ -163,6 +166,11 @@ pub fn router(state: AppState) -> Router {
             post(backoffice::reconcile),
         )
         .route("/t/{slug}/backoffice/registro", get(backoffice::log))
+        .route("/t/{slug}/backoffice/messaggi", get(backoffice::messages))
+        .route(
+            "/t/{slug}/backoffice/messaggi/casella/{id}",
+            get(backoffice::mailbox_message),
+        )
         .route(
             "/t/{slug}/backoffice/importazioni",
             get(backoffice::import_page).post(backoffice::upload).layer(
@@ -394,6 +402,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/accedi", get(admin::login_form).post(admin::login))
         .route("/admin/esci", post(admin::logout))
         .route("/admin/comuni", post(admin::create_tenant))
+        .route("/admin/posta", get(admin::mailbox))
+        .route("/admin/posta/{id}", get(admin::mailbox_message))
         .route("/admin/comuni/{slug}", get(admin::tenant))
         .route("/admin/comuni/{slug}/personale", post(admin::add_staff))
         .route(
