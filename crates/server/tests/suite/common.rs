@@ -20,11 +20,17 @@ pub struct App {
 pub const MONDAY_8AM: &str = "2026-11-23T07:00:00Z";
 
 pub async fn spawn(t: &TestDb, demo: bool) -> App {
-    let config = Config {
+    spawn_with(t, demo, |_| {}).await
+}
+
+/// [`spawn`] with configuration of the test's own (e.g. an SMTP server) set by `configure`.
+pub async fn spawn_with(t: &TestDb, demo: bool, configure: impl FnOnce(&mut Config)) -> App {
+    let mut config = Config {
         database_url: t.url.clone(),
         bind: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
     };
+    configure(&mut config);
     let clock = Arc::new(FixedClock::new(MONDAY_8AM.parse().unwrap()));
     let db = refettorio_server::open_database(&config).await.unwrap();
     if demo {
