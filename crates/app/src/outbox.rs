@@ -291,12 +291,14 @@ pub async fn deliver_due(
             outbox::release(&mut h.conn(), m.id, node).await?;
             continue;
         }
-        if !tenants.contains_key(&m.tenant_id) {
-            let mut h = db.acquire().await?;
-            let t = tenant::by_id(&mut h.conn(), TenantId(m.tenant_id)).await?;
-            tenants.insert(m.tenant_id, t);
+        let tenant = match tenants.entry(m.tenant_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let mut h = db.acquire().await?;
+                e.insert(tenant::by_id(&mut h.conn(), TenantId(m.tenant_id)).await?)
+            }
         }
-        let tenant = tenants.get(&m.tenant_id).and_then(Option::as_ref);
+        .as_ref();
         let outcome = match tenant {
             None => Outcome::Permanent("Comune non trovato.".into()),
             Some(t) => deliver(settings, transport, t, &m).await,
