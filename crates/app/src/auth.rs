@@ -466,11 +466,7 @@ pub async fn register(
         "activation",
         "email",
         &email,
-        &format!("{}: attiva il tuo account", tenant.name),
-        &format!(
-            "Per completare la registrazione ai servizi scolastici apri questo collegamento entro due ore:\n{link}\n\n\
-             Se non hai chiesto tu la registrazione, ignora questo messaggio."
-        ),
+        &crate::mail::activation(&tenant.name, &link)?,
         &format!("activation:{hash}"),
         now,
     )
@@ -553,9 +549,7 @@ async fn register_with_code(
         "activation",
         "email",
         email,
-        &format!("{}: account attivato", tenant.name),
-        "Il tuo account per i servizi scolastici è attivo: accedi con il codice fiscale e la password \
-         che hai scelto.\n\nSe non sei stato tu, avvisa subito l'ufficio del Comune.",
+        &crate::mail::account_activated(&tenant.name)?,
         &format!("activation-code:{}", token_hash(code)),
         now,
     )
@@ -748,11 +742,7 @@ pub async fn request_reset(
         "password_reset",
         "email",
         &email,
-        &format!("{}: reimposta la password", tenant.name),
-        &format!(
-            "Hai chiesto di reimpostare la password dei servizi scolastici. Apri questo collegamento entro due ore:\n{link}\n\n\
-             Se non l'hai chiesto tu, ignora questo messaggio: la password resta quella di prima."
-        ),
+        &crate::mail::password_reset(&tenant.name, &link)?,
         &format!("password_reset:{hash}"),
         now,
     )

@@ -29,6 +29,9 @@ pub enum AppError {
     /// A date computation left jiff's range (never with real calendars).
     #[error("date computation failed: {0}")]
     Date(#[from] jiff::Error),
+    /// A message's template failed to render (never with the templates shipped).
+    #[error("message template: {0}")]
+    Template(#[from] askama::Error),
 }
 
 /// A field of a form and what is wrong with it (Italian).

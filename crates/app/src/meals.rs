@@ -178,17 +178,18 @@ async fn queue_kitchen_mail(
         else {
             continue;
         };
-        let mut body = format!(
-            "{}\nPasti da preparare per {} – {}\n\n",
-            tenant.name,
-            day_it(day),
-            s.name
-        );
-        for k in &s.classes {
-            body.push_str(&format!("{}: {}\n", k.name, k.counts.describe()));
-        }
-        body.push_str(&format!("\nTotale {}: {}\n", s.name, s.total.describe()));
-        let subject = format!("Pasti del {} – {}", day.strftime("%d/%m/%Y"), s.name);
+        let content = crate::mail::kitchen_numbers(&crate::mail::KitchenNumbers {
+            tenant: &tenant.name,
+            school: &s.name,
+            day_short: day.strftime("%d/%m/%Y").to_string(),
+            day_long: day_it(day),
+            classes: s
+                .classes
+                .iter()
+                .map(|k| (k.name.clone(), k.counts.describe()))
+                .collect(),
+            total: s.total.describe(),
+        })?;
         let key = format!("kitchen:{day}:{}", s.school.get());
         meals::enqueue(
             conn,
@@ -196,8 +197,7 @@ async fn queue_kitchen_mail(
             "kitchen_numbers",
             "email",
             &email,
-            &subject,
-            &body,
+            &content,
             &key,
             now,
         )
@@ -268,24 +268,17 @@ async fn queue_low_balance(
         let Some(email) = a.payer_email else {
             continue;
         };
-        let subject = if a.balance.is_negative() {
-            "Conto mensa in negativo".to_string()
-        } else {
-            "Credito mensa in esaurimento".to_string()
-        };
-        let body = format!(
-            "Gentile {} {},\nil saldo del conto della refezione scolastica è {} (aggiornato al {}).\n\
-             Ricarica il conto dall'area personale con pagoPA per coprire i prossimi pasti.\n\n{}",
-            a.payer_first_name,
-            a.payer_last_name,
-            a.balance,
-            day.strftime("%d/%m/%Y"),
-            tenant.name
-        );
+        let content = crate::mail::low_balance(&crate::mail::LowBalance {
+            tenant: &tenant.name,
+            first_name: &a.payer_first_name,
+            last_name: &a.payer_last_name,
+            balance: a.balance.to_string(),
+            negative: a.balance.is_negative(),
+            day: day.strftime("%d/%m/%Y").to_string(),
+        })?;
         messages.push(meals::NewMessage {
             recipient: email,
-            subject,
-            body,
+            content,
             idempotency_key: format!("low-balance:{}:{day}", a.account.get()),
         });
     }

@@ -18,6 +18,10 @@ use crate::{AppError, FieldError};
 pub struct SettingsForm {
     pub office_email: String,
     pub office_phone: String,
+    /// The name e-mails come from (empty: the municipality's name).
+    pub mail_from_name: String,
+    /// Where answers to e-mails go (empty: the office's e-mail).
+    pub mail_reply_to: String,
     /// `09:30`.
     pub cutoff: String,
     /// A different cut-off per kind of school, empty for the municipality's.
@@ -56,6 +60,8 @@ impl SettingsForm {
         SettingsForm {
             office_email: s.office_email.clone().unwrap_or_default(),
             office_phone: s.office_phone.clone().unwrap_or_default(),
+            mail_from_name: s.mail_from_name.clone().unwrap_or_default(),
+            mail_reply_to: s.mail_reply_to.clone().unwrap_or_default(),
             cutoff: t.cutoff_time.strftime("%H:%M").to_string(),
             cutoff_by_kind: SchoolKind::ALL
                 .iter()
@@ -166,6 +172,21 @@ pub fn check(current: &Tenant, f: &SettingsForm) -> Result<(Time, TenantSettings
                 .all(|c| c.is_ascii_digit() || " +-/().".contains(c)))
     {
         e.add("telefono", "Numero di telefono non valido.");
+    }
+    s.mail_from_name = optional(&f.mail_from_name);
+    if let Some(n) = &s.mail_from_name
+        && (n.chars().count() > 80 || n.contains(['<', '>', '"', '\n', '\r', '@']))
+    {
+        e.add(
+            "mittente",
+            "Scrivi solo un nome (fino a 80 caratteri, senza indirizzo e senza < > \" @).",
+        );
+    }
+    s.mail_reply_to = optional(&f.mail_reply_to);
+    if let Some(m) = &s.mail_reply_to
+        && (m.len() > 254 || !m.contains('@') || m.contains(char::is_whitespace))
+    {
+        e.add("rispondi-a", "Indirizzo e-mail non valido.");
     }
     let cutoff = e.time("orario", &f.cutoff);
     s.cutoff_by_school_kind.clear();

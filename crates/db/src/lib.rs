@@ -10,6 +10,7 @@ pub mod auth;
 pub mod content;
 pub mod import;
 pub mod meals;
+pub mod outbox;
 pub mod pagopa;
 pub mod platform;
 pub mod registry;

@@ -1084,21 +1084,21 @@ pub async fn enqueue(
     kind: &str,
     channel: &str,
     recipient: &str,
-    subject: &str,
-    body: &str,
+    content: &crate::outbox::Content,
     idempotency_key: &str,
     now: jiff::Timestamp,
 ) -> Result<bool> {
-    let sql = "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING";
+    let sql = "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, body_html, idempotency_key, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING";
     let n = on_conn!(conn, |c| {
         sqlx::query(sql)
             .bind(tenant.get())
             .bind(kind)
             .bind(channel)
             .bind(recipient)
-            .bind(subject)
-            .bind(body)
+            .bind(&content.subject)
+            .bind(&content.text)
+            .bind(content.html.as_deref())
             .bind(idempotency_key)
             .bind(micros(now))
             .execute(&mut *c)
@@ -1112,8 +1112,7 @@ pub async fn enqueue(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
     pub recipient: String,
-    pub subject: String,
-    pub body: String,
+    pub content: crate::outbox::Content,
     pub idempotency_key: String,
 }
 
@@ -1130,14 +1129,15 @@ pub async fn enqueue_many(
     if messages.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<[&str; 4]> = messages
+    let rows: Vec<[Option<&str>; 5]> = messages
         .iter()
         .map(|m| {
             [
-                m.recipient.as_str(),
-                m.subject.as_str(),
-                m.body.as_str(),
-                m.idempotency_key.as_str(),
+                Some(m.recipient.as_str()),
+                Some(m.content.subject.as_str()),
+                Some(m.content.text.as_str()),
+                Some(m.idempotency_key.as_str()),
+                m.content.html.as_deref(),
             ]
         })
         .collect();
@@ -1145,15 +1145,15 @@ pub async fn enqueue_many(
     // `WHERE true`: SQLite needs a WHERE before an upsert's ON CONFLICT in an INSERT … SELECT.
     let sql = match conn {
         Conn::Postgres(_) => {
-            "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, created_at) \
-             SELECT $1, $2, $3, m ->> 0, m ->> 1, m ->> 2, m ->> 3, $4 \
+            "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, body_html, created_at) \
+             SELECT $1, $2, $3, m ->> 0, m ->> 1, m ->> 2, m ->> 3, m ->> 4, $4 \
              FROM jsonb_array_elements(CAST($5 AS JSONB)) WITH ORDINALITY AS j(m, n) WHERE true ORDER BY n \
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
         }
         Conn::Sqlite(_) => {
-            "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, created_at) \
+            "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, body_html, created_at) \
              SELECT $1, $2, $3, json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
-               json_extract(value, '$[2]'), json_extract(value, '$[3]'), $4 \
+               json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), $4 \
              FROM json_each($5) WHERE true ORDER BY key \
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
         }
@@ -1181,11 +1181,14 @@ pub struct OutboxMessage {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    pub body_html: Option<String>,
     pub idempotency_key: String,
+    /// `pending`, `sent`, `failed` or `simulated` (migration 0014).
+    pub status: String,
 }
 
 pub async fn outbox(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<OutboxMessage>> {
-    let sql = "SELECT id, kind, channel, recipient, subject, body, idempotency_key FROM outbox WHERE tenant_id = $1 ORDER BY id";
+    let sql = "SELECT id, kind, channel, recipient, subject, body, body_html, idempotency_key, status FROM outbox WHERE tenant_id = $1 ORDER BY id";
     let rows: Vec<OutboxMessage> = on_conn!(conn, |c| sqlx::query_as(sql)
         .bind(tenant.get())
         .fetch_all(&mut *c)

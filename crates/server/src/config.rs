@@ -43,6 +43,15 @@ pub struct Config {
     /// How the pagoPA station recognises the node (live mode is closed without it).
     #[serde(default)]
     pub pagopa_station: StationConfig,
+    /// The SMTP server e-mails go through: `smtp://host:25`, `smtp://user:password@host:587?tls=starttls`
+    /// or `smtps://user:password@host:465`. Unset: nothing is sent, e-mails go to the test
+    /// mailbox (a simulation, for the demo).
+    pub smtp_url: Option<String>,
+    /// The address e-mails come from (`noreply@comune.example.it`); required with `smtp_url`.
+    pub mail_from: Option<String>,
+    /// The first wait after a temporary delivery failure, in seconds; each next one doubles
+    /// (at most an hour).
+    pub mail_retry_seconds: u64,
 }
 
 /// `[pagopa_station]`: every proof given here must hold for a call to the station.
@@ -139,6 +148,9 @@ impl Default for Config {
             pagopa_station: StationConfig::default(),
             scheduler: true,
             scheduler_tick_secs: 30,
+            smtp_url: None,
+            mail_from: None,
+            mail_retry_seconds: 30,
         }
     }
 }
@@ -156,7 +168,7 @@ pub struct Overrides {
 
 /// The keys read from the environment (`REFETTORIO_DATABASE_URL`, …). Other `REFETTORIO_*`
 /// variables (such as the tests' `REFETTORIO_TEST_POSTGRES_URL`) are not configuration.
-const ENV_KEYS: [&str; 8] = [
+const ENV_KEYS: [&str; 11] = [
     "database_url",
     "bind",
     "demo",
@@ -165,6 +177,9 @@ const ENV_KEYS: [&str; 8] = [
     "log_format",
     "scheduler",
     "scheduler_tick_secs",
+    "smtp_url",
+    "mail_from",
+    "mail_retry_seconds",
 ];
 
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
@@ -199,7 +214,21 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String
     if config.scheduler_tick_secs == 0 {
         return Err("invalid configuration: scheduler_tick_secs must be at least 1".into());
     }
+    config
+        .mail()
+        .map_err(|e| format!("invalid configuration: {e}"))?;
     Ok(config)
+}
+
+impl Config {
+    /// How e-mail is delivered; an error names the key at fault.
+    pub fn mail(&self) -> Result<refettorio_app::outbox::MailSettings, String> {
+        refettorio_app::outbox::MailSettings::new(
+            self.smtp_url.as_deref(),
+            self.mail_from.as_deref(),
+            self.mail_retry_seconds,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -321,6 +350,30 @@ mod tests {
                 e.contains("must start with sqlite:// or postgres://"),
                 "{e}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_mail_settings_stop_the_start_naming_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("REFETTORIO_SMTP_URL", "smtp://127.0.0.1:2525");
+            let e = load(None, &Overrides::default()).unwrap_err();
+            assert!(e.contains("mail_from is required"), "{e}");
+            jail.set_env("REFETTORIO_MAIL_FROM", "noreply@comune.example.it");
+            let c = load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+            assert!(!c.mail().unwrap().simulated());
+            jail.set_env("REFETTORIO_SMTP_URL", "smtp://u:segreta@host:587?tls=forse");
+            let e = load(None, &Overrides::default()).unwrap_err();
+            assert!(e.contains("smtp_url") && !e.contains("segreta"), "{e}");
+            jail.set_env("REFETTORIO_SMTP_URL", "imap://host");
+            let e = load(None, &Overrides::default()).unwrap_err();
+            assert!(e.contains("smtp_url"), "{e}");
+            jail.set_env("REFETTORIO_SMTP_URL", "smtps://host:465");
+            jail.set_env("REFETTORIO_MAIL_FROM", "non un indirizzo");
+            let e = load(None, &Overrides::default()).unwrap_err();
+            assert!(e.contains("mail_from"), "{e}");
             Ok(())
         });
     }

@@ -80,6 +80,14 @@ pub async fn serve(
             "database mode: PostgreSQL (any number of nodes may share it)"
         ),
     }
+    let mail = config
+        .mail()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    if mail.simulated() {
+        tracing::warn!(
+            "no smtp_url: e-mails are not sent, they go to the test mailbox (a simulation)"
+        );
+    }
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -105,7 +113,11 @@ pub async fn serve(
         self_url: Some(format!("http://{own}")),
         trusted_proxies: config.proxies().map_err(anyhow::Error::msg)?,
         station_access: config.station_access().map_err(anyhow::Error::msg)?,
+        mail_simulated: mail.simulated(),
     });
+    // The outbox's sender runs beside the web server and stops after it.
+    let (stop_sender, sender_stop) = tokio::sync::watch::channel(false);
+    let sender = tokio::spawn(refettorio_app::outbox::run(db.clone(), mail, sender_stop));
     let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
     let scheduler = if config.scheduler {
         Some(tokio::spawn(refettorio_app::scheduler::run(
@@ -153,6 +165,10 @@ pub async fn serve(
             && let Err(e) = scheduler.await
         {
             tracing::error!(error = %e, "the scheduler ended abnormally");
+        }
+        let _ = stop_sender.send(true);
+        if let Err(e) = sender.await {
+            tracing::error!(error = %e, "the e-mail sender ended abnormally");
         }
         served
     });

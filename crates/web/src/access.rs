@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::auth::{self, Registered, Registration};
 use refettorio_app::{AppError, FieldError};
 use refettorio_db::auth::Subject;
+use refettorio_db::registry::tenant::Tenant;
 use serde::Deserialize;
 
 use crate::pages::Layout;
@@ -375,6 +376,30 @@ struct MessagePage<'a> {
     heading: &'a str,
     text: &'a str,
     link: Option<(String, &'a str)>,
+    /// Without a mail server: where the simulated e-mail can be read.
+    simulation: Option<String>,
+}
+
+/// What the page says after an e-mail was queued when no mail server is configured: nothing
+/// was sent, and where the test mailbox is (with the demo's office login in the demo).
+fn simulation_note(state: &AppState, t: &Tenant) -> Option<String> {
+    if !state.config.mail_simulated {
+        return None;
+    }
+    let demo = if t.slug.as_str() == refettorio_app::demo::DEMO_SLUG {
+        format!(
+            " Nella demo: accedi al back office come ufficio scuola (utente «{}», password «{}») e apri Messaggi, poi il messaggio.",
+            refettorio_app::demo::DEMO_OFFICE_USER,
+            refettorio_app::demo::DEMO_OFFICE_PASSWORD
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "SIMULAZIONE: nessuna e-mail è stata davvero inviata. Questa installazione non ha un server di posta: \
+         il messaggio è nella casella di prova, che l'ufficio scuola legge nel back office (Messaggi) e \
+         l'amministratore della piattaforma in /admin.{demo}"
+    ))
 }
 
 pub(crate) async fn register(
@@ -399,12 +424,21 @@ pub(crate) async fn register(
         Ok(Registered::CheckMail) => Ok(MessagePage {
             layout: Layout::tenant("Registrazione", &t),
             heading: "Controlla la tua casella di posta",
-            text: "Se i dati sono corretti ti abbiamo inviato un'e-mail con il collegamento per attivare \
-                   l'account. Il collegamento vale due ore. Se l'ufficio ha già i tuoi dati (ad esempio perché \
-                   ha iscritto tuo figlio), usa l'indirizzo e-mail che l'ufficio conosce; se all'ufficio non \
-                   hai dato un indirizzo e-mail non riceverai nulla: chiedi all'ufficio il codice di \
-                   attivazione e scrivilo nel modulo di registrazione.",
+            text: if state.config.mail_simulated {
+                "Se i dati sono corretti abbiamo preparato l'e-mail con il collegamento per attivare \
+                 l'account. Il collegamento vale due ore. Se l'ufficio ha già i tuoi dati (ad esempio perché \
+                 ha iscritto tuo figlio), usa l'indirizzo e-mail che l'ufficio conosce; se all'ufficio non \
+                 hai dato un indirizzo e-mail non riceverai nulla: chiedi all'ufficio il codice di \
+                 attivazione e scrivilo nel modulo di registrazione."
+            } else {
+                "Se i dati sono corretti ti abbiamo inviato un'e-mail con il collegamento per attivare \
+                 l'account. Il collegamento vale due ore. Se l'ufficio ha già i tuoi dati (ad esempio perché \
+                 ha iscritto tuo figlio), usa l'indirizzo e-mail che l'ufficio conosce; se all'ufficio non \
+                 hai dato un indirizzo e-mail non riceverai nulla: chiedi all'ufficio il codice di \
+                 attivazione e scrivilo nel modulo di registrazione."
+            },
             link: Some((format!("/t/{}/accedi", t.slug), "Vai alla pagina di accesso")),
+            simulation: simulation_note(&state, &t),
         }
         .into_response()),
         Ok(Registered::Activated) => Ok(MessagePage {
@@ -413,6 +447,7 @@ pub(crate) async fn register(
             text: "Il codice di attivazione è corretto: ora puoi accedere con il codice fiscale e la \
                    password che hai scelto.",
             link: Some((format!("/t/{}/accedi", t.slug), "Vai alla pagina di accesso")),
+            simulation: None,
         }
         .into_response()),
         Err(AppError::Fields(errors)) => Ok((
@@ -476,6 +511,7 @@ pub(crate) async fn activate(
                     format!("/t/{}/registrati", t.slug),
                     "Ripeti la registrazione",
                 )),
+                simulation: None,
             },
         )
             .into_response()),
@@ -538,9 +574,15 @@ pub(crate) async fn reset_request(
         Ok(()) => Ok(MessagePage {
             layout: Layout::tenant("Recupera la password", &t),
             heading: "Controlla la tua casella di posta",
-            text: "Se il codice fiscale è registrato con un indirizzo e-mail, ti abbiamo inviato un \
-                   collegamento per scegliere una nuova password. Il collegamento vale due ore.",
+            text: if state.config.mail_simulated {
+                "Se il codice fiscale è registrato con un indirizzo e-mail, abbiamo preparato l'e-mail \
+                 con il collegamento per scegliere una nuova password. Il collegamento vale due ore."
+            } else {
+                "Se il codice fiscale è registrato con un indirizzo e-mail, ti abbiamo inviato un \
+                 collegamento per scegliere una nuova password. Il collegamento vale due ore."
+            },
             link: Some((format!("/t/{}/accedi", t.slug), "Torna alla pagina di accesso")),
+            simulation: simulation_note(&state, &t),
         }
         .into_response()),
         Err(AppError::Fields(errors)) => Ok((
@@ -596,6 +638,7 @@ pub(crate) async fn reset_new_form(
                     format!("/t/{}/password/recupera", t.slug),
                     "Chiedi un nuovo collegamento",
                 )),
+                simulation: None,
             },
         )
             .into_response());

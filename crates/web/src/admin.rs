@@ -252,6 +252,8 @@ struct HomePage<'a> {
     layout: Layout<'a>,
     name: &'a str,
     csrf: &'a str,
+    /// No SMTP server: the test mailbox is linked.
+    mail_simulated: bool,
     tenants: Vec<TenantRow>,
     form: TenantForm,
     errors: Vec<FieldError>,
@@ -294,6 +296,7 @@ async fn render_home(
         layout: Layout::plain("Amministrazione della piattaforma"),
         name: &a.user.display_name,
         csrf: &a.session.csrf_token,
+        mail_simulated: state.config.mail_simulated,
         tenants,
         form,
         errors,
@@ -600,4 +603,71 @@ pub(crate) async fn reactivate(
     Form(f): Form<CsrfOnly>,
 ) -> Result<Response, WebError> {
     set_active(state, a, slug, id, headers, f, true).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test mailbox (no SMTP server configured: nothing is sent)
+
+/// The platform's pages show times in Italy's time zone.
+fn rome() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Europe/Rome").unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/mailbox.html")]
+struct MailboxPage<'a> {
+    layout: Layout<'a>,
+    name: &'a str,
+    csrf: &'a str,
+    rows: Vec<refettorio_db::outbox::Row>,
+    tz: jiff::tz::TimeZone,
+}
+
+/// `GET /admin/posta`: every municipality's simulated e-mails; 404 with a mail server.
+pub(crate) async fn mailbox(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+) -> Result<Response, WebError> {
+    if !state.config.mail_simulated {
+        return Err(WebError::NotFound("Pagina non trovata.".into()));
+    }
+    let rows = refettorio_app::outbox::mailbox(&state.db, None).await?;
+    Ok(MailboxPage {
+        layout: Layout::plain("Casella di prova"),
+        name: &a.user.display_name,
+        csrf: &a.session.csrf_token,
+        rows,
+        tz: rome(),
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/mailbox_message.html")]
+struct MailboxMessagePage<'a> {
+    layout: Layout<'a>,
+    name: &'a str,
+    csrf: &'a str,
+    m: refettorio_db::outbox::Full,
+    tz: jiff::tz::TimeZone,
+}
+
+/// `GET /admin/posta/<id>`: one simulated e-mail; 404 with a mail server.
+pub(crate) async fn mailbox_message(
+    State(state): State<AppState>,
+    a: PlatformAdmin,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    if !state.config.mail_simulated {
+        return Err(WebError::NotFound("Pagina non trovata.".into()));
+    }
+    let m = refettorio_app::outbox::mailbox_message(&state.db, None, id).await?;
+    Ok(MailboxMessagePage {
+        layout: Layout::plain("Casella di prova"),
+        name: &a.user.display_name,
+        csrf: &a.session.csrf_token,
+        m,
+        tz: rome(),
+    }
+    .into_response())
 }

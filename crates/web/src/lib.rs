@@ -47,6 +47,9 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How the pagoPA station recognises the node.
     pub station_access: pagopa::caller::StationAccess,
+    /// No SMTP server is configured: e-mails go to the test mailbox (a simulation) that the
+    /// office and the platform administrator read; the pages say so.
+    pub mail_simulated: bool,
 }
 
 impl WebConfig {
@@ -172,6 +175,11 @@ pub fn router(state: AppState) -> Router {
             post(backoffice::dismiss),
         )
         .route("/t/{slug}/backoffice/registro", get(backoffice::log))
+        .route("/t/{slug}/backoffice/messaggi", get(backoffice::messages))
+        .route(
+            "/t/{slug}/backoffice/messaggi/casella/{id}",
+            get(backoffice::mailbox_message),
+        )
         .route(
             "/t/{slug}/backoffice/importazioni",
             get(backoffice::import_page).post(backoffice::upload).layer(
@@ -411,6 +419,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/accedi", get(admin::login_form).post(admin::login))
         .route("/admin/esci", post(admin::logout))
         .route("/admin/comuni", post(admin::create_tenant))
+        .route("/admin/posta", get(admin::mailbox))
+        .route("/admin/posta/{id}", get(admin::mailbox_message))
         .route("/admin/comuni/{slug}", get(admin::tenant))
         .route("/admin/comuni/{slug}/personale", post(admin::add_staff))
         .route(

@@ -15,6 +15,10 @@ pub struct TenantSettings {
     /// E-mail and phone of the school office, shown to families.
     pub office_email: Option<String>,
     pub office_phone: Option<String>,
+    /// The name e-mails come from (`From: <name> <mail_from>`); unset: the municipality's name.
+    pub mail_from_name: Option<String>,
+    /// Where families' answers to e-mails go (`Reply-To`); unset: the office's e-mail.
+    pub mail_reply_to: Option<String>,
     /// Citizens may log in with local credentials (off by default: SPID/CIE).
     pub citizen_local_login: bool,
     /// How many days ahead families may change meals.
@@ -40,6 +44,8 @@ impl Default for TenantSettings {
         TenantSettings {
             office_email: None,
             office_phone: None,
+            mail_from_name: None,
+            mail_reply_to: None,
             citizen_local_login: false,
             booking_days_ahead: rules.days_ahead,
             bland_enabled: rules.bland_enabled,

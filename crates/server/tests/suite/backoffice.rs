@@ -160,6 +160,11 @@ async fn every_route_lets_in_only_its_roles() {
             (format!("{base}/registro"), &[StaffRole::Office]),
             (format!("{base}/registro?chi=pagopa"), &[StaffRole::Office]),
             (format!("{base}/impostazioni"), &[StaffRole::Office]),
+            (format!("{base}/messaggi"), &[StaffRole::Office]),
+            (
+                format!("{base}/messaggi?stato=non-consegnati"),
+                &[StaffRole::Office],
+            ),
             (format!("{base}/contenuti"), &[StaffRole::Office]),
             (
                 format!("{base}/menu"),

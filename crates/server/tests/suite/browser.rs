@@ -696,6 +696,7 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             "/t/esempio/backoffice/registro",
             "/t/esempio/backoffice/registro?chi=pagopa",
             "/t/esempio/backoffice/impostazioni",
+            "/t/esempio/backoffice/messaggi",
             "/t/esempio/backoffice/contenuti",
             "/t/esempio/backoffice/menu",
             "/t/esempio/backoffice/registro?azione=adjustment&dal=2026-11-01&al=2026-11-30",
@@ -1030,7 +1031,7 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             .unwrap();
         click(&c, "form[action='/admin/accedi'] button[type=submit]").await;
         wait_text(&c, "main", "Aggiungi un Comune").await;
-        for path in ["/admin", "/admin/comuni/esempio"] {
+        for path in ["/admin", "/admin/comuni/esempio", "/admin/posta"] {
             c.goto(&app.url(path)).await.unwrap();
             for v in axe(&c, &axe_source).await {
                 failures.push(format!("{width}px {path}: {v}"));

@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod enrolment_validation;
 mod import;
+mod mail;
 mod office;
 mod pagopa;
 mod people;

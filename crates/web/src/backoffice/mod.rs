@@ -14,6 +14,7 @@ mod content;
 mod import;
 mod kitchen;
 mod menus;
+mod messages;
 pub(crate) mod people;
 mod receipts;
 pub(crate) mod registry;
@@ -45,6 +46,7 @@ pub(crate) use content::{
 pub(crate) use import::{UPLOAD_BODY_LIMIT, import_page, job_page, template, upload};
 pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf, kitchen_xlsx};
 pub(crate) use menus::{add_menu, menus, withdraw_menu};
+pub(crate) use messages::{mailbox_message, messages};
 pub(crate) use receipts::{dismiss, held, reconcile};
 pub(crate) use reports::{report, report_file, reports};
 pub(crate) use settings::{save_settings, settings};
@@ -153,6 +155,13 @@ pub(crate) const SETTINGS: Section = Section {
     roles: OFFICE,
 };
 
+pub(crate) const MESSAGES: Section = Section {
+    path: "/messaggi",
+    title: "Messaggi",
+    summary: "Le e-mail alle famiglie e alla cucina: inviate, in attesa, non consegnate con il motivo.",
+    roles: OFFICE,
+};
+
 pub(crate) const IMPORT: Section = Section {
     path: "/importazioni",
     title: "Importazione dal gestionale precedente",
@@ -172,6 +181,7 @@ pub(crate) const SECTIONS: &[&Section] = &[
     &people::SCHOOL_CLASSES,
     &CLOSURES,
     &AUDIT,
+    &MESSAGES,
     &REPORTS,
     &CONTENT,
     &SETTINGS,

@@ -65,6 +65,10 @@ pub(crate) struct Posted {
     #[serde(default)]
     telefono: String,
     #[serde(default)]
+    mittente: String,
+    #[serde(rename = "rispondi-a", default)]
+    rispondi_a: String,
+    #[serde(default)]
     orario: String,
     #[serde(rename = "orario-nido", default)]
     orario_nido: String,
@@ -123,6 +127,8 @@ impl From<Posted> for SettingsForm {
         SettingsForm {
             office_email: p.email,
             office_phone: p.telefono,
+            mail_from_name: p.mittente,
+            mail_reply_to: p.rispondi_a,
             cutoff: p.orario,
             cutoff_by_kind: vec![
                 (SchoolKind::Nido, p.orario_nido),
