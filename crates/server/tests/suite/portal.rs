@@ -667,6 +667,16 @@ async fn delegates_see_payments_only_when_allowed() {
             ids.mine[0]
         );
         assert_eq!(page(&client, &app, &path).await.0, 200);
+        // Presenze shows each meal's price and the total; the children's cards their tariff.
+        let attendance = format!("/t/esempio/area-personale/figli/{}/presenze", ids.mine[0]);
+        let (status, html) = page(&client, &app, &attendance).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("€") && html.contains("Totale"), "{html}");
+        let (_, html) = page(&client, &app, "/t/esempio/area-personale/figli").await;
+        assert!(
+            html.contains("Costo del pasto") && html.contains("€"),
+            "{html}"
+        );
 
         // Without the payer's permission the payments are hidden and refused.
         sql(&t, "UPDATE family_delegate SET can_see_payments = FALSE").await;
@@ -683,6 +693,21 @@ async fn delegates_see_payments_only_when_allowed() {
             403
         );
         assert_eq!(page(&client, &app, &path).await.0, 200);
+        // Presenze lists the meals without prices or total, the cards without the tariff.
+        let (status, html) = page(&client, &app, &attendance).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Presenze di"), "{html}");
+        assert!(
+            !html.contains("€") && !html.contains("Totale") && !html.contains("Importo"),
+            "{html}"
+        );
+        let (_, html) = page(&client, &app, "/t/esempio/area-personale/figli").await;
+        assert!(html.contains("Luca"), "{html}");
+        // (The tariff band's name may still show its ISEE range in euro.)
+        assert!(
+            !html.contains("Costo del pasto") && !html.contains("Quota fissa"),
+            "{html}"
+        );
         app.stop().await;
         t.cleanup().await;
     }
