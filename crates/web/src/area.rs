@@ -459,11 +459,11 @@ pub(crate) async fn change(
         .parse()
         .map_err(|_| WebError::Forbidden)?;
     let mut h = state.db.acquire().await?;
-    if portal::enrolment_of(&mut h.conn(), &c.tenant, &c.access, EnrolmentId(id))
-        .await
-        .is_err()
-    {
-        return Err(WebError::Forbidden);
+    match portal::enrolment_of(&mut h.conn(), &c.tenant, &c.access, EnrolmentId(id)).await {
+        Ok(_) => {}
+        Err(AppError::NotFound(_) | AppError::Forbidden) => return Err(WebError::Forbidden),
+        // A database that cannot answer is not a tampered id: 503, not 403.
+        Err(e) => return Err(e.into()),
     }
     drop(h);
     let choice = MealChoice::parse(f.scelta.trim());

@@ -14,16 +14,23 @@ pub struct App {
     pub stop: oneshot::Sender<()>,
     pub client: reqwest::Client,
     pub clock: Arc<FixedClock>,
+    /// The server's own pool (a clone): closing it makes the database unavailable to the server.
+    pub db: refettorio_db::Db,
 }
 
 /// Monday 23 November 2026, 08:00 in Rome: a school day of the demo, before the cut-off.
 pub const MONDAY_8AM: &str = "2026-11-23T07:00:00Z";
 
 pub async fn spawn(t: &TestDb, demo: bool) -> App {
+    spawn_with(t, demo, Config::default()).await
+}
+
+/// [`spawn`] with some settings of `config` (its database URL and address are the test's).
+pub async fn spawn_with(t: &TestDb, demo: bool, config: Config) -> App {
     let config = Config {
         database_url: t.url.clone(),
         bind: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
+        ..config
     };
     let clock = Arc::new(FixedClock::new(MONDAY_8AM.parse().unwrap()));
     let db = refettorio_server::open_database(&config).await.unwrap();
@@ -33,6 +40,7 @@ pub async fn spawn(t: &TestDb, demo: bool) -> App {
             .unwrap();
     }
     let (stop, stopped) = oneshot::channel::<()>();
+    let server_db = db.clone();
     let running = refettorio_server::serve(&config, db, clock.clone(), async {
         let _ = stopped.await;
     })
@@ -45,6 +53,7 @@ pub async fn spawn(t: &TestDb, demo: bool) -> App {
         stop,
         client: browser(),
         clock,
+        db: server_db,
     }
 }
 
