@@ -1,10 +1,11 @@
 //! The real server on port 0, on SQLite and (when configured) PostgreSQL, driven over HTTP.
 
-use crate::common::{browser, login, page, spawn};
+use crate::common::{browser, login, page, spawn, spawn_with};
 use refettorio_app::demo::{
     DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD,
 };
 use refettorio_db::testing::TestDb;
+use refettorio_server::Config;
 
 #[tokio::test]
 async fn health_answers_on_every_backend() {
@@ -109,6 +110,39 @@ async fn pages_assets_metrics_and_headers() {
         app.stop().await;
         t.cleanup().await;
     }
+}
+
+/// `Strict-Transport-Security` on every answer (pages, error pages, files) when the public
+/// address is https, and never otherwise.
+#[tokio::test]
+async fn hsts_only_with_an_https_public_url() {
+    let t = TestDb::sqlite().await.unwrap();
+    for (public_url, hsts) in [
+        (None, false),
+        (Some("http://scuola.example.it"), false),
+        (Some("https://scuola.example.it"), true),
+    ] {
+        let config = Config {
+            public_url: public_url.map(str::to_string),
+            ..Config::default()
+        };
+        let app = spawn_with(&t, false, config).await;
+        for path in ["/", "/health", "/nessuna/pagina", "/static/nope.css"] {
+            let r = app.get(path).await;
+            let header = r.headers().get("strict-transport-security");
+            if hsts {
+                assert_eq!(
+                    header.map(|h| h.to_str().unwrap()),
+                    Some("max-age=31536000; includeSubDomains"),
+                    "{path}"
+                );
+            } else {
+                assert!(header.is_none(), "{public_url:?} {path}");
+            }
+        }
+        app.stop().await;
+    }
+    t.cleanup().await;
 }
 
 /// axum's own rejections (an id that is not a number, a query or form that does not decode,
