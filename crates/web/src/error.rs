@@ -88,10 +88,11 @@ impl IntoResponse for WebError {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
                 response.extensions_mut().insert(ErrorPage {
                     title: "Servizio momentaneamente non disponibile",
-                    message: "Il servizio non riesce a leggere o salvare i dati in questo momento. \
+                    message:
+                        "Il servizio non riesce a leggere o salvare i dati in questo momento. \
                               Riprova tra qualche minuto; se il problema continua, comunica \
                               all'ufficio il codice qui sotto."
-                        .into(),
+                            .into(),
                 });
                 return response;
             }
