@@ -19,11 +19,13 @@ pub mod synthetic;
 pub mod testing;
 mod types;
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
+use sqlx::pool::{PoolConnection, PoolConnectionMetadata};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
@@ -75,6 +77,30 @@ impl DbError {
         match self {
             DbError::Sqlx(sqlx::Error::Database(e)) => e.is_foreign_key_violation(),
             _ => false,
+        }
+    }
+
+    /// True when the database could not serve the request: unreachable, closed, out of
+    /// connections, out of disk, locked, or failing a statement for a reason of its own. The
+    /// web layer answers these 503 (try again later). False for what is a bug of ours rather
+    /// than the database's state (a constraint the code should have checked, a row or column
+    /// that does not decode, a bad URL or migration, corrupt stored data): those stay 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Sqlx(e) => match e {
+                sqlx::Error::Database(d) => d.kind() == sqlx::error::ErrorKind::Other,
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::BeginFailed
+                | sqlx::Error::InvalidSavePointStatement => true,
+                _ => false,
+            },
+            DbError::Io(_) => true,
+            DbError::Url(_) | DbError::Migrate(_) | DbError::Corrupt(_) => false,
         }
     }
 }
@@ -129,7 +155,8 @@ impl Handle {
 
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so it takes the write lock
 /// up front instead of failing later with SQLITE_BUSY when it upgrades. Dropped without
-/// [`Tx::commit`], it rolls back.
+/// [`Tx::commit`], it rolls back; a connection whose rollback fails is closed by the pool
+/// (see [`clean_or_close`]), never handed out again.
 pub enum Tx {
     Postgres(sqlx::Transaction<'static, Postgres>),
     Sqlite(sqlx::Transaction<'static, Sqlite>),
@@ -150,6 +177,35 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// The pool hook (run when a connection is released and again before it is handed out) that
+/// keeps a connection left inside a transaction out of the pool: `Ok(false)` makes the pool
+/// close it and open a fresh one in its place.
+///
+/// Why: sqlx counts the transaction depth on its side and lowers it only when its `ROLLBACK`
+/// succeeds. When SQLite fails a write with SQLITE_FULL or SQLITE_IOERR (a full disk) it may
+/// roll the whole transaction back by itself; sqlx's `ROLLBACK` then fails ("no transaction is
+/// active") and the connection went back to the pool still counting one transaction, so every
+/// later `BEGIN IMMEDIATE` on it failed with "attempted to call begin_with at non-zero
+/// transaction depth" until a restart. The same holds for any connection, on either backend,
+/// whose rollback fails. A pending rollback (a [`Tx`] just dropped) is flushed by the ping
+/// first, so only a connection whose rollback really failed is closed.
+fn clean_or_close<C: sqlx::Connection>(
+    conn: &mut C,
+    _meta: PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!("a connection was left inside a failed transaction: closed");
+            return Ok(false);
+        }
+        Ok(true)
+    })
 }
 
 /// Where a SQLite URL points.
@@ -195,6 +251,8 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
+                .after_release(clean_or_close)
+                .before_acquire(clean_or_close)
                 .connect_with(options)
                 .await?;
             Ok(Db::Sqlite(pool))
@@ -203,6 +261,8 @@ impl Db {
                 .map_err(|e| DbError::Url(format!("'{}': {e}", redact(url))))?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
+                .after_release(clean_or_close)
+                .before_acquire(clean_or_close)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;
@@ -239,9 +299,11 @@ impl Db {
         })
     }
 
+    /// A new transaction, never a savepoint: on a connection still counting a transaction
+    /// (which [`clean_or_close`] keeps out of the pool) `begin_with` fails instead of nesting.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin_with("BEGIN").await?),
             Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
         })
     }

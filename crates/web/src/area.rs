@@ -157,6 +157,8 @@ struct ChildrenPage<'a> {
     nav: Nav<'a>,
     slug: &'a str,
     children: Vec<Child>,
+    /// For the fee and the meal price: shown only to who may see the family's money.
+    access: &'a portal::Access,
 }
 
 pub(crate) async fn children(
@@ -170,6 +172,7 @@ pub(crate) async fn children(
         nav: nav(&c, Section::Children),
         slug: c.tenant.slug.as_str(),
         children: overview.children,
+        access: &c.access,
     }
     .into_response())
 }
@@ -183,6 +186,9 @@ struct AttendancePage<'a> {
     pupil_name: String,
     meals: Vec<Entry>,
     total: Cents,
+    /// Whether the guardian may see the family's money (the payer, or a delegate the payer
+    /// allowed): otherwise the page shows the meals without their prices and total.
+    prices: bool,
 }
 
 pub(crate) async fn attendance(
@@ -201,6 +207,7 @@ pub(crate) async fn attendance(
         pupil_name: format!("{} {}", pupil.first_name, pupil.last_name),
         meals,
         total: Cents(-total.get()),
+        prices: c.access.sees_payments(pupil.family_id),
     }
     .into_response())
 }
@@ -452,11 +459,11 @@ pub(crate) async fn change(
         .parse()
         .map_err(|_| WebError::Forbidden)?;
     let mut h = state.db.acquire().await?;
-    if portal::enrolment_of(&mut h.conn(), &c.tenant, &c.access, EnrolmentId(id))
-        .await
-        .is_err()
-    {
-        return Err(WebError::Forbidden);
+    match portal::enrolment_of(&mut h.conn(), &c.tenant, &c.access, EnrolmentId(id)).await {
+        Ok(_) => {}
+        Err(AppError::NotFound(_) | AppError::Forbidden) => return Err(WebError::Forbidden),
+        // A database that cannot answer is not a tampered id: 503, not 403.
+        Err(e) => return Err(e.into()),
     }
     drop(h);
     let choice = MealChoice::parse(f.scelta.trim());

@@ -53,6 +53,8 @@ pub struct WebConfig {
 }
 
 impl WebConfig {
+    /// Whether the public address is https: cookies are `Secure` and every answer carries
+    /// `Strict-Transport-Security`.
     pub fn secure_cookies(&self) -> bool {
         self.public_url
             .as_deref()
@@ -73,6 +75,15 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as a router, with its middleware.
 pub fn router(state: AppState) -> Router {
+    // Browsers keep to https for a year once they have seen the site on https; sent only when
+    // the public address is https (on plain http the header would be ignored, and a test or
+    // LAN installation must not pin a host to https).
+    let hsts = state.config.secure_cookies().then(|| {
+        security_header(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        )
+    });
     let tenant_routes = Router::new()
         .route("/t/{slug}/", get(pages::tenant_home))
         .route(
@@ -474,7 +485,8 @@ pub fn router(state: AppState) -> Router {
                     HeaderName::from_static("permissions-policy"),
                     "camera=(), microphone=(), geolocation=()",
                 ))
-                .layer(security_header(HeaderName::from_static("cross-origin-opener-policy"), "same-origin")),
+                .layer(security_header(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
+                .option_layer(hsts),
         )
         .with_state(state)
 }

@@ -14,6 +14,8 @@ pub struct App {
     pub stop: oneshot::Sender<()>,
     pub client: reqwest::Client,
     pub clock: Arc<FixedClock>,
+    /// The server's own pool (a clone): closing it makes the database unavailable to the server.
+    pub db: refettorio_db::Db,
 }
 
 /// Monday 23 November 2026, 08:00 in Rome: a school day of the demo, before the cut-off.
@@ -43,6 +45,7 @@ pub async fn spawn_with(t: &TestDb, demo: bool, now: &str, tweak: impl FnOnce(&m
             .unwrap();
     }
     let (stop, stopped) = oneshot::channel::<()>();
+    let server_db = db.clone();
     let running = refettorio_server::serve(&config, db, clock.clone(), async {
         let _ = stopped.await;
     })
@@ -55,6 +58,7 @@ pub async fn spawn_with(t: &TestDb, demo: bool, now: &str, tweak: impl FnOnce(&m
         stop,
         client: browser(),
         clock,
+        db: server_db,
     }
 }
 

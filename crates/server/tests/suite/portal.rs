@@ -667,6 +667,16 @@ async fn delegates_see_payments_only_when_allowed() {
             ids.mine[0]
         );
         assert_eq!(page(&client, &app, &path).await.0, 200);
+        // Presenze shows each meal's price and the total; the children's cards their tariff.
+        let attendance = format!("/t/esempio/area-personale/figli/{}/presenze", ids.mine[0]);
+        let (status, html) = page(&client, &app, &attendance).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("€") && html.contains("Totale"), "{html}");
+        let (_, html) = page(&client, &app, "/t/esempio/area-personale/figli").await;
+        assert!(
+            html.contains("Costo del pasto") && html.contains("€"),
+            "{html}"
+        );
 
         // Without the payer's permission the payments are hidden and refused.
         sql(&t, "UPDATE family_delegate SET can_see_payments = FALSE").await;
@@ -683,6 +693,107 @@ async fn delegates_see_payments_only_when_allowed() {
             403
         );
         assert_eq!(page(&client, &app, &path).await.0, 200);
+        // Presenze lists the meals without prices or total, the cards without the tariff.
+        let (status, html) = page(&client, &app, &attendance).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Presenze di"), "{html}");
+        assert!(
+            !html.contains("€") && !html.contains("Totale") && !html.contains("Importo"),
+            "{html}"
+        );
+        let (_, html) = page(&client, &app, "/t/esempio/area-personale/figli").await;
+        assert!(html.contains("Luca"), "{html}");
+        // (The tariff band's name may still show its ISEE range in euro.)
+        assert!(
+            !html.contains("Costo del pasto") && !html.contains("Quota fissa"),
+            "{html}"
+        );
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
+
+/// A database that cannot answer is not a tampered id: the meal form and the pages answer 503
+/// with the Italian page and the request id (no longer 403 and 500), and work again once the
+/// database answers.
+#[tokio::test]
+async fn a_database_that_cannot_answer_gives_503_not_403() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let ids = ids(&t).await;
+        let client = browser();
+        let r = login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD).await;
+        assert_eq!(r.status(), 303);
+        let path = format!(
+            "/t/esempio/area-personale/prenotazioni?iscrizione={}&mese=2026-11",
+            ids.mine[0]
+        );
+        let (status, html) = page(&client, &app, &path).await;
+        assert_eq!(status, 200);
+        let csrf = csrf_of(&html);
+        let id = ids.mine[0].to_string();
+        let form = [
+            ("iscrizione", id.as_str()),
+            ("dal", "2026-11-24"),
+            ("al", ""),
+            ("scelta", "absent"),
+            ("_csrf", csrf.as_str()),
+        ];
+        let before = booking_rows(&t, ids.tenant).await;
+
+        // The enrolments cannot be read (their table is gone, as in a broken database).
+        sql(&t, "ALTER TABLE enrolment RENAME TO enrolment_gone").await;
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni",
+            &form,
+        )
+        .await;
+        assert_eq!(r.status(), 503, "{:?}", t.db.backend());
+        assert!(r.headers().contains_key("retry-after"));
+        let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        let html = r.text().await.unwrap();
+        assert!(html.contains("non disponibile"), "{html}");
+        assert!(html.contains(&request_id), "{html}");
+        let r = client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(r.text().await.unwrap().contains("non disponibile"));
+        sql(&t, "ALTER TABLE enrolment_gone RENAME TO enrolment").await;
+        assert_eq!(booking_rows(&t, ids.tenant).await, before);
+
+        // Back: the same form is saved. A foreign enrolment is still 403.
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni",
+            &form,
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let other = ids.other_enrolment.to_string();
+        let mut foreign = form;
+        foreign[0] = ("iscrizione", other.as_str());
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni",
+            &foreign,
+        )
+        .await;
+        assert_eq!(r.status(), 403);
+
+        // The server's pool closed: every page that needs the database answers 503.
+        app.db.close().await;
+        for p in ["/t/esempio/", path.as_str()] {
+            let r = client.get(app.url(p)).send().await.unwrap();
+            assert_eq!(r.status(), 503, "{p}");
+            let html = r.text().await.unwrap();
+            assert!(
+                html.contains("non disponibile") && html.contains("lang=\"it\""),
+                "{html}"
+            );
+        }
         app.stop().await;
         t.cleanup().await;
     }

@@ -1,6 +1,9 @@
 //! The real server on port 0, on SQLite and (when configured) PostgreSQL, driven over HTTP.
 
-use crate::common::spawn;
+use crate::common::{MONDAY_8AM, browser, login, page, spawn, spawn_with};
+use refettorio_app::demo::{
+    DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD,
+};
 use refettorio_db::testing::TestDb;
 
 #[tokio::test]
@@ -106,4 +109,136 @@ async fn pages_assets_metrics_and_headers() {
         app.stop().await;
         t.cleanup().await;
     }
+}
+
+/// `Strict-Transport-Security` on every answer (pages, error pages, files) when the public
+/// address is https, and never otherwise.
+#[tokio::test]
+async fn hsts_only_with_an_https_public_url() {
+    let t = TestDb::sqlite().await.unwrap();
+    for (public_url, hsts) in [
+        (None, false),
+        (Some("http://scuola.example.it"), false),
+        (Some("https://scuola.example.it"), true),
+    ] {
+        let app = spawn_with(&t, false, MONDAY_8AM, |c| {
+            c.scheduler = false;
+            c.public_url = public_url.map(str::to_string);
+        })
+        .await;
+        for path in ["/", "/health", "/nessuna/pagina", "/static/nope.css"] {
+            let r = app.get(path).await;
+            let header = r.headers().get("strict-transport-security");
+            if hsts {
+                assert_eq!(
+                    header.map(|h| h.to_str().unwrap()),
+                    Some("max-age=31536000; includeSubDomains"),
+                    "{path}"
+                );
+            } else {
+                assert!(header.is_none(), "{public_url:?} {path}");
+            }
+        }
+        app.stop().await;
+    }
+    t.cleanup().await;
+}
+
+/// axum's own rejections (an id that is not a number, a query or form that does not decode,
+/// a missing content type, a body too large) are the Italian error page with the request id,
+/// or a problem document with a stable code on the API, never plain English.
+#[tokio::test]
+async fn rejections_are_italian_pages_or_problem_documents() {
+    let t = TestDb::sqlite().await.unwrap();
+    let app = spawn(&t, true).await;
+    let english = [
+        "Cannot parse",
+        "Invalid URL",
+        "Failed to deserialize",
+        "Form requests must have",
+        "Failed to buffer",
+    ];
+    let italian = |status: u16, html: &str, want: u16, title: &str| {
+        assert_eq!(status, want, "{html}");
+        assert!(
+            html.contains("lang=\"it\"") && html.contains(title),
+            "{html}"
+        );
+        assert!(html.contains("Codice della richiesta"), "{html}");
+        for e in english {
+            assert!(!html.contains(e), "{e}: {html}");
+        }
+    };
+
+    // An id that is not a number: anonymous, in the back office, in the personal area.
+    let (status, html) = page(&app.client, &app, "/t/esempio/documenti/abc").await;
+    italian(status, &html, 400, "Indirizzo non valido");
+    let office = browser();
+    let r = login(&app, &office, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let (status, html) = page(&office, &app, "/t/esempio/backoffice/conti/abc").await;
+    italian(status, &html, 400, "Indirizzo non valido");
+    let (status, html) = page(
+        &office,
+        &app,
+        "/t/esempio/backoffice/anagrafiche/scuole/12345678901234567890123",
+    )
+    .await;
+    italian(status, &html, 400, "Indirizzo non valido");
+    let parent = browser();
+    let r = login(&app, &parent, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let (status, html) = page(
+        &parent,
+        &app,
+        "/t/esempio/area-personale/figli/abc/presenze",
+    )
+    .await;
+    italian(status, &html, 400, "Indirizzo non valido");
+
+    // A query that does not decode.
+    let (status, html) = page(
+        &parent,
+        &app,
+        "/t/esempio/area-personale/prenotazioni?iscrizione=abc",
+    )
+    .await;
+    italian(status, &html, 400, "Richiesta non valida");
+
+    // A form posted without its content type.
+    let r = parent
+        .post(app.url("/t/esempio/area-personale/prenotazioni"))
+        .body("iscrizione=1")
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    italian(
+        status,
+        &r.text().await.unwrap(),
+        415,
+        "Richiesta non valida",
+    );
+
+    // The API (the pagoPA Checkout stand-in): a problem document with a stable code.
+    let r = app
+        .client
+        .post(app.url("/pagopa/sandbox/checkout/ec/v1/carts"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024 + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "payload_too_large");
+    assert_eq!(body["status"], 413);
+
+    // What the handlers answer themselves is untouched: the static files' own 404.
+    let r = app.get("/static/nope.css").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.text().await.unwrap(), "Risorsa non trovata");
+    app.stop().await;
+    t.cleanup().await;
 }
