@@ -319,6 +319,8 @@ struct RegisterPage<'a> {
     form: Registration,
     errors: Vec<FieldError>,
     general: Option<String>,
+    /// No SMTP server: the e-mail goes to the test mailbox, and the page says so.
+    simulated: bool,
 }
 
 impl RegisterPage<'_> {
@@ -334,6 +336,7 @@ pub(crate) async fn register_form(
 ) -> Result<Response, WebError> {
     let (csrf, new) = anonymous_csrf(&headers)?;
     let page = RegisterPage {
+     simulated: state.config.mail_simulated,
         layout: Layout::tenant("Registrati", &t),
         slug: t.slug.as_str(),
         csrf: csrf.clone(),
@@ -453,6 +456,8 @@ pub(crate) async fn register(
         Err(AppError::Fields(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             RegisterPage {
+
+                simulated: state.config.mail_simulated,
                 layout: Layout::tenant("Registrati", &t),
                 slug: t.slug.as_str(),
                 csrf: f.csrf,
@@ -475,6 +480,8 @@ pub(crate) async fn register(
                 StatusCode::UNPROCESSABLE_ENTITY
             },
             RegisterPage {
+
+                simulated: state.config.mail_simulated,
                 layout: Layout::tenant("Registrati", &t),
                 slug: t.slug.as_str(),
                 csrf: f.csrf,
@@ -527,6 +534,8 @@ struct ResetRequestPage<'a> {
     csrf: String,
     fiscal_code: String,
     error: Option<String>,
+    /// No SMTP server: the e-mail goes to the test mailbox, and the page says so.
+    simulated: bool,
 }
 
 pub(crate) async fn reset_request_form(
@@ -536,6 +545,7 @@ pub(crate) async fn reset_request_form(
 ) -> Result<Response, WebError> {
     let (csrf, new) = anonymous_csrf(&headers)?;
     let page = ResetRequestPage {
+        simulated: state.config.mail_simulated,
         layout: Layout::tenant("Recupera la password", &t),
         slug: t.slug.as_str(),
         csrf: csrf.clone(),
@@ -588,6 +598,8 @@ pub(crate) async fn reset_request(
         Err(AppError::Fields(errors)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             ResetRequestPage {
+
+                simulated: state.config.mail_simulated,
                 layout: Layout::tenant("Recupera la password", &t),
                 slug: t.slug.as_str(),
                 csrf: f.csrf,
@@ -599,6 +611,8 @@ pub(crate) async fn reset_request(
         Err(AppError::Invalid(m)) => Ok((
             StatusCode::SERVICE_UNAVAILABLE,
             ResetRequestPage {
+
+                simulated: state.config.mail_simulated,
                 layout: Layout::tenant("Recupera la password", &t),
                 slug: t.slug.as_str(),
                 csrf: f.csrf,

@@ -226,6 +226,11 @@ async fn the_activation_mail_arrives_over_smtp_and_its_link_lets_the_parent_in()
         let sink = Sink::start().await;
         let app = spawn_with(&t, true, MONDAY_8AM, mail_config(sink.url())).await;
         let client = browser();
+        // With SMTP the forms promise an e-mail and mention no simulation.
+        for form in ["/t/esempio/registrati", "/t/esempio/password/recupera"] {
+            let (_, html) = page(&client, &app, form).await;
+            assert!(!html.contains("SIMULAZIONE"), "{form}");
+        }
         let cf = new_parent_cf();
         let html = register(&app, &client, &cf, "luigi.verdi@example.org").await;
         assert!(
@@ -510,6 +515,16 @@ async fn without_smtp_the_test_mailbox_shows_the_activation_mail_as_a_simulation
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
         let client = browser();
+        // Without SMTP the forms say beforehand that no e-mail really leaves.
+        for form in ["/t/esempio/registrati", "/t/esempio/password/recupera"] {
+            let (_, html) = page(&client, &app, form).await;
+            assert!(
+                html.contains(
+                    "SIMULAZIONE: in questa installazione non è configurato un server di posta"
+                ),
+                "{form}"
+            );
+        }
         let cf = new_parent_cf();
         let html = register(&app, &client, &cf, "luigi.verdi@example.org").await;
         assert!(
