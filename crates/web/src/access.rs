@@ -372,6 +372,17 @@ pub(crate) struct RegisterForm {
     csrf: String,
 }
 
+/// What the registration's answer says after its first sentence, whether the e-mail was sent or
+/// only prepared (no mail server).
+macro_rules! registration_mail_tail {
+    () => {
+        "Il collegamento vale due ore. Se l'ufficio ha già i tuoi dati (ad esempio perché ha \
+         iscritto tuo figlio), usa l'indirizzo e-mail che l'ufficio conosce; se all'ufficio non hai \
+         dato un indirizzo e-mail non riceverai nulla: chiedi all'ufficio il codice di attivazione \
+         e scrivilo nel modulo di registrazione."
+    };
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
@@ -428,17 +439,15 @@ pub(crate) async fn register(
             layout: Layout::tenant("Registrazione", &t),
             heading: "Controlla la tua casella di posta",
             text: if state.config.mail_simulated {
-                "Se i dati sono corretti abbiamo preparato l'e-mail con il collegamento per attivare \
-                 l'account. Il collegamento vale due ore. Se l'ufficio ha già i tuoi dati (ad esempio perché \
-                 ha iscritto tuo figlio), usa l'indirizzo e-mail che l'ufficio conosce; se all'ufficio non \
-                 hai dato un indirizzo e-mail non riceverai nulla: chiedi all'ufficio il codice di \
-                 attivazione e scrivilo nel modulo di registrazione."
+                concat!(
+                    "Se i dati sono corretti abbiamo preparato l'e-mail con il collegamento per attivare l'account. ",
+                    registration_mail_tail!()
+                )
             } else {
-                "Se i dati sono corretti ti abbiamo inviato un'e-mail con il collegamento per attivare \
-                 l'account. Il collegamento vale due ore. Se l'ufficio ha già i tuoi dati (ad esempio perché \
-                 ha iscritto tuo figlio), usa l'indirizzo e-mail che l'ufficio conosce; se all'ufficio non \
-                 hai dato un indirizzo e-mail non riceverai nulla: chiedi all'ufficio il codice di \
-                 attivazione e scrivilo nel modulo di registrazione."
+                concat!(
+                    "Se i dati sono corretti ti abbiamo inviato un'e-mail con il collegamento per attivare l'account. ",
+                    registration_mail_tail!()
+                )
             },
             link: Some((format!("/t/{}/accedi", t.slug), "Vai alla pagina di accesso")),
             simulation: simulation_note(&state, &t),
