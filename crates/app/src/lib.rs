@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod backoffice;
 pub mod content;
+pub mod ctx;
 pub mod demo;
 pub mod error;
 pub mod import;
@@ -23,5 +24,6 @@ pub mod scheduler;
 pub mod settings;
 pub mod validation;
 
+pub use ctx::{Ctx, Installation};
 pub use demo::{DemoOutcome, load_demo};
 pub use error::{AppError, FieldError};

@@ -3,6 +3,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod actor;
 pub mod booking;
 pub mod calendar;
 pub mod clock;
@@ -15,6 +16,7 @@ pub mod pagopa;
 pub mod registry;
 pub mod slug;
 
+pub use actor::{Actor, UnknownActor};
 pub use booking::{BookingError, BookingRules, MealChoice, day_it, deadline};
 pub use calendar::{
     CalendarError, Closure, ClosureKind, ClosureScope, DayStatus, SchoolCalendar, Weekdays,

@@ -71,6 +71,23 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
+impl AppState {
+    /// The context of what belongs to the installation (no municipality yet).
+    pub fn installation(&self) -> refettorio_app::Installation<'_> {
+        refettorio_app::Installation::new(&self.db, self.clock.as_ref())
+    }
+
+    /// A municipality's context for someone not logged in (login, registration, public pages,
+    /// the pagoPA station with `Actor::PagoPa`).
+    pub fn ctx<'a>(
+        &'a self,
+        tenant: &'a refettorio_db::registry::tenant::Tenant,
+        actor: refettorio_domain::Actor,
+    ) -> refettorio_app::Ctx<'a> {
+        refettorio_app::Ctx::new(&self.db, self.clock.as_ref(), tenant, actor)
+    }
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as a router, with its middleware.

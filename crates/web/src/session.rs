@@ -125,6 +125,16 @@ impl Citizen {
         format!("guardian:{}", self.guardian.id.get())
     }
 
+    /// The use cases' context for this guardian's requests.
+    pub fn ctx<'a>(&'a self, state: &'a crate::AppState) -> refettorio_app::Ctx<'a> {
+        refettorio_app::Ctx::new(
+            &state.db,
+            state.clock.as_ref(),
+            &self.tenant,
+            refettorio_domain::Actor::Guardian(self.guardian.id),
+        )
+    }
+
     /// "Nome Cognome", as the pages greet the guardian.
     pub fn full_name(&self) -> String {
         format!("{} {}", self.guardian.first_name, self.guardian.last_name)

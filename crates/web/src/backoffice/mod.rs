@@ -217,6 +217,16 @@ impl Staff {
         format!("staff:{}", self.user.id.get())
     }
 
+    /// The use cases' context for this user's requests.
+    pub fn ctx<'a>(&'a self, state: &'a crate::AppState) -> refettorio_app::Ctx<'a> {
+        refettorio_app::Ctx::new(
+            &state.db,
+            state.clock.as_ref(),
+            &self.tenant,
+            refettorio_domain::Actor::Staff(self.user.id),
+        )
+    }
+
     pub fn slug(&self) -> &str {
         self.tenant.slug.as_str()
     }
