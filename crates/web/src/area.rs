@@ -19,6 +19,7 @@ use refettorio_domain::{AccountId, Cents, EnrolmentId, FamilyId, MealChoice, day
 use serde::Deserialize;
 
 use crate::pages::Layout;
+use crate::recharge::positions::{self, PositionRow};
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
@@ -560,7 +561,7 @@ struct PaymentsPage<'a> {
     to: String,
     error: Option<String>,
     /// The pagoPA notices of the guardian's families (recharges and fees).
-    positions: Vec<crate::recharge::PositionRow>,
+    positions: Vec<PositionRow>,
     pagopa: bool,
 }
 
@@ -606,11 +607,7 @@ pub(crate) async fn payments(
             format!("{} alle {}", dmy(&z.date()), z.strftime("%H:%M"))
         })
         .unwrap_or_default();
-    let positions = refettorio_app::pagopa::positions(&state.db, &c.tenant, &c.access).await?;
-    let positions = crate::recharge::rows(
-        &positions,
-        refettorio_domain::today(state.clock.as_ref(), &c.tenant.timezone),
-    );
+    let positions = positions::of_citizen(&state, &c).await?;
     let name = c.full_name();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY

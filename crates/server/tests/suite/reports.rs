@@ -6,12 +6,13 @@
 
 use crate::common::{App, browser, login, page, scalar, spawn};
 use calamine::{Data, Reader, Xlsx};
+use refettorio_app::Ctx;
 use refettorio_app::backoffice::{ChangeKind, MoneyChange, record_change};
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_STAFF};
 use refettorio_app::pagopa::{OfficePayment, record_office_payment};
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::testing::TestDb;
-use refettorio_domain::{AccountId, StaffRole};
+use refettorio_domain::{AccountId, Actor, StaffRole, StaffUserId};
 
 const BASE: &str = "/t/esempio/backoffice/report";
 
@@ -143,10 +144,7 @@ async fn the_reports_match_the_ledger_and_export_it() {
             ("2026-11-23", "10,00", "CRO-B"),
         ] {
             record_office_payment(
-                &t.db,
-                app.clock.as_ref(),
-                &tn,
-                office,
+                Ctx::new(&t.db, app.clock.as_ref(), &tn, Actor::Staff(StaffUserId(1))),
                 &OfficePayment {
                     account: acc,
                     amount: amount.into(),

@@ -280,7 +280,7 @@ pub(crate) async fn office_payment(
         reference: f.riferimento.clone(),
         note: f.note.clone(),
     };
-    match record_office_payment(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), &p).await {
+    match record_office_payment(s.ctx(&state), &p).await {
         Ok(_) => Ok(back_to(&s, id, "pagamento")),
         Err(AppError::Fields(e)) => {
             account_page(
