@@ -1,8 +1,6 @@
 //! Reading, first step: the XML bytes become a small tree of elements (namespaces resolved, no
 //! DTD, bounded depth), walked in the XSD's order by [`Seq`].
 
-use std::convert::Infallible;
-
 use jiff::civil::Date;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -264,7 +262,7 @@ pub(crate) fn soap_body_child(root: &Element) -> Result<&Element, Fail> {
 
 /// The children of a complex element, read in the order of the XSD's sequence.
 pub(crate) struct Seq<'a> {
-    parent: &'a str,
+    pub(crate) parent: &'a str,
     items: &'a [Element],
     pos: usize,
 }

@@ -77,13 +77,13 @@ impl Operation {
         }
     }
 
-    fn from_request_element(name: &str) -> Option<Operation> {
+    pub(crate) fn from_request_element(name: &str) -> Option<Operation> {
         Operation::ALL
             .into_iter()
             .find(|op| op.request_element() == name)
     }
 
-    fn from_response_element(name: &str) -> Option<Operation> {
+    pub(crate) fn from_response_element(name: &str) -> Option<Operation> {
         Operation::ALL
             .into_iter()
             .find(|op| op.response_element() == name)

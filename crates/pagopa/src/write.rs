@@ -1,6 +1,7 @@
 //! Writing: typed messages become XML text the XSD accepts, or a [`RenderError`] naming the
 //! field.
 
+use std::convert::Infallible;
 use std::fmt;
 
 use jiff::civil::Date;

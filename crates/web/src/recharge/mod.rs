@@ -21,7 +21,7 @@ use crate::{AppState, WebError};
 
 pub(crate) mod positions;
 
-use positions::rows;
+use positions::{PositionRow, rows};
 
 struct AccountChoice {
     id: i64,
