@@ -14,9 +14,9 @@ use refettorio_domain::pagopa::recharge_amount;
 use refettorio_domain::{AccountId, Cents, EnrolmentId, PositionId, today};
 use serde::Deserialize;
 
-use crate::area::{Nav, Section, nav};
 use crate::pages::Layout;
 use crate::pagopa::checkout;
+use crate::portal::nav::{Nav, Section, nav};
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
@@ -42,7 +42,7 @@ pub(crate) fn rows(positions: &[Position], today: jiff::civil::Date) -> Vec<Posi
                 description: p.description.clone(),
                 notice: p.notice_number.grouped(),
                 amount: p.amount.format_it(),
-                due: crate::area::dmy(&p.due_date),
+                due: crate::format::dmy(&p.due_date),
                 state: match p.status {
                     PositionStatus::Paid => "Pagato",
                     PositionStatus::Cancelled => "Annullato",
@@ -63,7 +63,7 @@ struct AccountChoice {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "area/recharge.html")]
+#[template(path = "portal/recharge.html")]
 struct RechargePage<'a> {
     layout: Layout<'a>,
     nav: Nav<'a>,
@@ -304,7 +304,7 @@ async fn pay_online(state: &AppState, c: &Citizen, p: &Position) -> Result<Respo
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "area/notice.html")]
+#[template(path = "portal/notice.html")]
 struct NoticePage<'a> {
     layout: Layout<'a>,
     nav: Nav<'a>,
@@ -413,7 +413,7 @@ pub(crate) async fn pay(
 }
 
 fn pdf(bytes: Vec<u8>, name: &str) -> Response {
-    crate::area::attachment(bytes, "application/pdf", name)
+    crate::files::attachment(bytes, "application/pdf", name)
 }
 
 pub(crate) async fn notice_pdf(
