@@ -4,12 +4,10 @@
 //! Every publication and removal is audited.
 
 use jiff::civil::Date;
-use refettorio_db::Db;
 use refettorio_db::content::{self, NewDocument, NewNews};
 use refettorio_db::meals;
 use refettorio_db::registry::calendar;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::{ClassId, Clock, DayStatus, FamilyId, SchoolId, today};
+use refettorio_domain::{ClassId, DayStatus, FamilyId, SchoolId, today};
 
 use crate::{AppError, Ctx, FieldError};
 

@@ -8,7 +8,6 @@
 //! municipality under the new one), with the actor `platform:<id>`.
 
 use jiff::civil::Time;
-use refettorio_db::Db;
 use refettorio_db::auth::Subject;
 use refettorio_db::meals;
 use refettorio_db::platform;

@@ -7,15 +7,15 @@ use std::collections::BTreeMap;
 
 use jiff::ToSpan;
 use jiff::civil::Date;
+use refettorio_db::Conn;
 use refettorio_db::meals::{self, Account};
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family::{self, Family, Link, Pupil};
 use refettorio_db::registry::school::{self, Class, School};
 use refettorio_db::registry::service::{self, Diet, Enrolment, Service, TariffBand};
 use refettorio_db::registry::tenant::Tenant;
-use refettorio_db::{Conn, Db};
 use refettorio_domain::{
-    AccountId, Billing, Cents, Clock, DayStatus, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
+    AccountId, Billing, Cents, DayStatus, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
     GuardianId, MealChoice, SchoolCalendar, ServiceKind, deadline, meals_left, today,
 };
 

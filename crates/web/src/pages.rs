@@ -33,7 +33,7 @@ impl<'a> Layout<'a> {
         }
     }
 
-    pub fn tenant(title: &'a str, t: &'a tenant::Tenant) -> Self {
+    pub fn tenant(title: &'a str, t: &'a Tenant) -> Self {
         Layout {
             title,
             tenant_name: Some(&t.name),
