@@ -434,7 +434,7 @@ async fn guardian_page(
     done: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let (g, families) = people::guardian_file(&state.db, &s.tenant, GuardianId(id)).await?;
-    let login = auth::login_state(s.ctx(&state), g.id).await?;
+    let login = auth::login_state(s.ctx(state), g.id).await?;
     let forms = forms.unwrap_or_else(|| {
         let mut f = Forms::default();
         f.set("genitore-codice-fiscale", g.fiscal_code.as_str());
