@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 use refettorio_db::Db;
-use refettorio_db::audit::{self, AuditFilter, AuditRecord};
+/// An entry of the audit log, as the office's log page lists it.
+pub use refettorio_db::audit::AuditRecord;
+use refettorio_db::audit::{self, AuditFilter};
 use refettorio_db::meals::{self, NewEntry};
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family::{self, Family, Guardian, Link, Pupil};
@@ -88,9 +90,15 @@ pub async fn account(
         let pupils = family::pupils_of_family(c, tenant.id, fam.id).await?;
         (fam, payer, pupils)
     };
-    let view = portal::payments(db, clock, tenant, &as_payer(fam), Some(id), None, None)
-        .await?
-        .ok_or_else(not_found)?;
+    let view = portal::payments(
+        crate::Ctx::new(db, clock, tenant, refettorio_domain::Actor::Public),
+        &as_payer(fam),
+        Some(id),
+        None,
+        None,
+    )
+    .await?
+    .ok_or_else(not_found)?;
     Ok(OfficeAccount {
         payer,
         pupils,

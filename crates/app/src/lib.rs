@@ -22,8 +22,12 @@ pub mod registry;
 pub mod reports;
 pub mod scheduler;
 pub mod settings;
+pub mod tenant;
 pub mod validation;
 
 pub use ctx::{Ctx, Installation};
 pub use demo::{DemoOutcome, load_demo};
 pub use error::{AppError, FieldError};
+/// The database handle the web layer keeps in its state and hands back to the use cases.
+pub use refettorio_db::Db;
+pub use tenant::Tenant;

@@ -13,9 +13,9 @@ use refettorio_domain::pagopa::recharge_amount;
 use refettorio_domain::{AccountId, Cents, EnrolmentId, PositionId};
 use serde::Deserialize;
 
-use crate::area::{Nav, Section, nav};
 use crate::pages::Layout;
 use crate::pagopa::checkout;
+use crate::portal::nav::{Nav, Section, nav};
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
@@ -30,7 +30,7 @@ struct AccountChoice {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "area/recharge.html")]
+#[template(path = "portal/recharge.html")]
 struct RechargePage<'a> {
     layout: Layout<'a>,
     nav: Nav<'a>,
@@ -262,7 +262,7 @@ async fn pay_online(state: &AppState, c: &Citizen, p: &Position) -> Result<Respo
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "area/notice.html")]
+#[template(path = "portal/notice.html")]
 struct NoticePage<'a> {
     layout: Layout<'a>,
     nav: Nav<'a>,
@@ -371,7 +371,7 @@ pub(crate) async fn pay(
 }
 
 fn pdf(bytes: Vec<u8>, name: &str) -> Response {
-    crate::area::attachment(bytes, "application/pdf", name)
+    crate::files::attachment(bytes, "application/pdf", name)
 }
 
 pub(crate) async fn notice_pdf(
