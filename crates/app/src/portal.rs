@@ -428,7 +428,17 @@ pub async fn change(
     let mut h = db.acquire().await?;
     let (e, _) = enrolment_of(&mut h.conn(), tenant, access, id).await?;
     drop(h);
-    crate::meals::change_meals(db, clock, tenant, &e, from, to, choice, by).await
+    let actor = by
+        .parse()
+        .map_err(|e: refettorio_domain::UnknownActor| AppError::Invalid(e.to_string()))?;
+    crate::booking::change_meals(
+        crate::Ctx::new(db, clock, tenant, actor),
+        &e,
+        from,
+        to,
+        choice,
+    )
+    .await
 }
 
 /// A movement of an account, described for the family.
