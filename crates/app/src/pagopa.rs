@@ -15,6 +15,7 @@ use refettorio_documents::notice::{
     NoticeCreditor, NoticeDebtor, NoticeInstalment, NoticeView, ReceiptView, notice_pdf,
     receipt_pdf,
 };
+use refettorio_domain::ledger::Key;
 use refettorio_domain::pagopa::{
     CATEGORY_CANTEEN, CATEGORY_TRANSPORT, HoldReason, ReceiptFacts, check_recharge, receipt_hold,
 };
@@ -420,7 +421,9 @@ pub async fn apply_receipt(ctx: Ctx<'_>, r: &IncomingReceipt) -> Result<ReceiptO
                     .paid_at
                     .map(|t| t.to_zoned(tenant.timezone.clone()).date())
                     .unwrap_or_else(|| ctx.today());
-                let key = format!("pagopa:rt:{}", r.receipt_id);
+                let key = Key::PagoPaReceipt {
+                    receipt_id: r.receipt_id.clone(),
+                };
                 let reference = format!("pagopa:{}", p.notice_number);
                 let reason = format!("Ricarica pagoPA – {}", r.psp_name);
                 let entry = meals::insert_entry(
@@ -548,7 +551,9 @@ pub async fn record_office_payment(ctx: Ctx<'_>, p: &OfficePayment) -> Result<i6
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_uppercase)
         .collect();
-    let key = format!("office:payment:{normalised}");
+    let key = Key::OfficePayment {
+        reference: normalised,
+    };
     let reason = if p.note.trim().is_empty() {
         format!("{channel_label}, rif. {reference}")
     } else {
@@ -650,7 +655,9 @@ pub async fn reconcile_receipt(
         .paid_at
         .map(|t| t.to_zoned(tenant.timezone.clone()).date())
         .unwrap_or_else(|| ctx.today());
-    let key = format!("pagopa:rt:{}", r.receipt_id);
+    let key = Key::PagoPaReceipt {
+        receipt_id: r.receipt_id.clone(),
+    };
     let reference = format!("pagopa:{}", r.notice_number);
     let why = format!("Ricarica pagoPA riconciliata dall'ufficio: {reason}");
     let Some(entry) = meals::insert_entry(

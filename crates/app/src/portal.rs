@@ -561,8 +561,7 @@ pub async fn change(
     let mut h = db.acquire().await?;
     let (e, _) = enrolment_of(&mut h.conn(), tenant, access, id).await?;
     drop(h);
-    let by = ctx.actor.to_string();
-    crate::meals::change_meals(db, clock, tenant, &e, from, to, choice, &by).await
+    crate::booking::change_meals(ctx, &e, from, to, choice).await
 }
 
 /// A movement of an account, described for the family.

@@ -23,7 +23,7 @@ async fn demo_tenant(t: &TestDb) -> Tenant {
 
 async fn balance(t: &TestDb, tn: &Tenant, acc: AccountId) -> Cents {
     let mut h = t.db.acquire().await.unwrap();
-    refettorio_db::meals::balance(&mut h.conn(), tn.id, acc)
+    refettorio_db::ledger::balance(&mut h.conn(), tn.id, acc)
         .await
         .unwrap()
 }
