@@ -26,18 +26,9 @@ use refettorio_domain::{
 use crate::portal::{self, Access, PaymentsView};
 use crate::{AppError, FieldError};
 
-/// How many families a search shows at most.
-pub const SEARCH_LIMIT: usize = 20;
-
-/// A family found by a search, with its prepaid accounts.
-#[derive(Debug, Clone)]
-pub struct FamilyHit {
-    pub family: Family,
-    pub payer: Guardian,
-    pub pupils: Vec<Pupil>,
-    /// Account, "Refezione scolastica 2026/2027", balance.
-    pub accounts: Vec<(AccountId, String, Cents)>,
-}
+/// A family found by a search, and how many a search shows at most: the people's search
+/// ([`crate::people::find_families`]) defines them.
+pub use crate::people::{FamilyHit, SEARCH_LIMIT};
 
 /// The access the office has to one family: everything the payer sees.
 fn as_payer(family: Family) -> Access {
