@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
 use refettorio_app::auth;
-use refettorio_app::backoffice::{self as office, AUDIT_ACTIONS, AuditRecord};
+use refettorio_app::audit::AuditRecord;
+use refettorio_app::backoffice::{self as office, AUDIT_ACTIONS};
 use serde::Deserialize;
 
 use super::{AUDIT, Staff};
