@@ -15,9 +15,10 @@ pub mod money;
 pub mod pagopa;
 pub mod registry;
 pub mod slug;
+pub mod tenant;
 
 pub use actor::{Actor, UnknownActor};
-pub use booking::{BookingError, BookingRules, MealChoice, day_it, deadline};
+pub use booking::{Attending, BookingError, BookingRules, MealChoice, NoMeal, day_it, deadline};
 pub use calendar::{
     CalendarError, Closure, ClosureKind, ClosureScope, DayStatus, SchoolCalendar, Weekdays,
     easter_monday, easter_sunday, national_holiday, national_holidays, school_year_label,
@@ -40,3 +41,4 @@ pub use registry::{
     band_for, sibling_rank_reduction,
 };
 pub use slug::{Slug, SlugError};
+pub use tenant::{Tenant, TenantSettings};
