@@ -18,19 +18,12 @@ use refettorio_db::meals::Entry;
 use refettorio_domain::{AccountId, Cents, EnrolmentId, FamilyId, MealChoice, day_it};
 use serde::Deserialize;
 
+use crate::filters;
 use crate::pages::Layout;
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
-/// "36,50 €"
-pub(crate) fn euro(c: &Cents) -> String {
-    c.format_it()
-}
-
-/// "23/11/2026"
-pub(crate) fn dmy(d: &Date) -> String {
-    d.strftime("%d/%m/%Y").to_string()
-}
+pub(crate) use crate::filters::{dmy_it as dmy, euro_it as euro};
 
 /// "Novembre 2026"
 pub(crate) fn month_name(d: Date) -> String {

@@ -12,6 +12,7 @@ use refettorio_db::registry::{calendar, tenant};
 use refettorio_domain::{ClassId, SchoolId, day_it, today};
 use serde::Serialize;
 
+use crate::filters;
 use crate::tenant::CurrentTenant;
 use crate::{AppState, WebError};
 

@@ -15,6 +15,7 @@ use refettorio_domain::{AccountId, Cents, EnrolmentId, PositionId, today};
 use serde::Deserialize;
 
 use crate::area::{Nav, Section, nav};
+use crate::filters;
 use crate::pages::Layout;
 use crate::pagopa::checkout;
 use crate::session::Citizen;

@@ -14,6 +14,7 @@ use refettorio_db::registry::staff;
 use serde::Deserialize;
 
 use super::{AUDIT, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::session::percent_encode;
 use crate::{AppState, WebError};

@@ -358,8 +358,4 @@ pub(crate) async fn home(
     .into_response())
 }
 
-/// "23/11/2026 08:00" in the municipality's time zone.
-pub(crate) fn when(t: &jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
-    let z = t.to_zoned(tz.clone());
-    format!("{} {}", crate::area::dmy(&z.date()), z.strftime("%H:%M"))
-}
+pub(crate) use crate::filters::when_it as when;

@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use super::validation::ValidationView;
 use super::{OFFICE, Section, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 

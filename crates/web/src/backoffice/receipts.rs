@@ -14,6 +14,7 @@ use refettorio_db::pagopa::StoredReceipt;
 use serde::Deserialize;
 
 use super::{RECEIPTS, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
