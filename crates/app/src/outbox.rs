@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransport;
@@ -23,7 +23,7 @@ use refettorio_db::outbox::{self, Claimed, Counts};
 pub use refettorio_db::outbox::{Full, Row};
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::{Db, redact};
-use refettorio_domain::TenantId;
+use refettorio_domain::{Clock, SystemClock, TenantId};
 use tokio::sync::watch;
 
 use crate::AppError;
@@ -277,7 +277,9 @@ pub async fn deliver_due(
     node: &str,
     stop: &watch::Receiver<bool>,
 ) -> Result<i64, AppError> {
-    let now = Timestamp::now();
+    // The sender is not given a Clock yet (`run` is started by the server with the database
+    // and the mail settings only): its leases and retries run on the system clock, as before.
+    let now = SystemClock.now();
     let claimed = {
         let mut h = db.acquire().await?;
         outbox::claim_due(&mut h.conn(), node, now, now + LEASE, BATCH).await?
@@ -288,7 +290,7 @@ pub async fn deliver_due(
     // (and all of them when the node stops) are given back untried.
     let send_until = now + LEASE - SignedDuration::try_from(SMTP_TIMEOUT * 2).unwrap_or(LEASE);
     for m in claimed {
-        if *stop.borrow() || Timestamp::now() >= send_until {
+        if *stop.borrow() || SystemClock.now() >= send_until {
             let mut h = db.acquire().await?;
             outbox::release(&mut h.conn(), m.id, node).await?;
             continue;
@@ -319,7 +321,7 @@ async fn record(
 ) -> Result<(), AppError> {
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
-    let now = Timestamp::now();
+    let now = SystemClock.now();
     match outcome {
         Outcome::Delivered => {
             outbox::mark_delivered(c, m.id, node, settings.simulated(), now).await?;

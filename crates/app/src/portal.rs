@@ -15,8 +15,8 @@ use refettorio_db::registry::school::{self, Class, School};
 use refettorio_db::registry::service::{self, Diet, Enrolment, Service, TariffBand};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::{
-    AccountId, Billing, Cents, DayStatus, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
-    GuardianId, MealChoice, SchoolCalendar, ServiceKind, deadline, meals_left, today,
+    AccountId, Attending, Billing, Cents, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
+    GuardianId, MealChoice, NoMeal, SchoolCalendar, ServiceKind, deadline, meals_left, today,
 };
 
 use crate::{AppError, Ctx, FieldError, auth};
@@ -386,20 +386,15 @@ async fn today_meal(
     now: jiff::Timestamp,
     cutoff: jiff::civil::Time,
 ) -> Result<TodayMeal, AppError> {
-    if e.state != EnrolmentState::Attivo {
-        return Ok(TodayMeal::NoMeal("servizio non attivo".into()));
-    }
-    if day < e.start_date {
-        return Ok(TodayMeal::NoMeal(
-            "il servizio non è ancora iniziato".into(),
-        ));
-    }
-    match cal.day_status(day, class.school_id, class.id) {
-        DayStatus::SchoolDay => {}
-        other => return Ok(TodayMeal::NoMeal(other.label_it())),
-    }
-    if !cal.is_canteen_day(day, class.school_id, class.id, class.canteen_weekdays) {
-        return Ok(TodayMeal::NoMeal("la classe non ha il rientro oggi".into()));
+    let why = match attending(e, class).canteen_day(cal, day) {
+        Ok(()) => None,
+        Err(NoMeal::Inactive) => Some("servizio non attivo".to_string()),
+        Err(NoMeal::NotStarted) => Some("il servizio non è ancora iniziato".to_string()),
+        Err(NoMeal::NoSchool(status)) => Some(status.label_it()),
+        Err(NoMeal::NotItsWeekday) => Some("la classe non ha il rientro oggi".to_string()),
+    };
+    if let Some(why) = why {
+        return Ok(TodayMeal::NoMeal(why));
     }
     let choice = meals::bookings(c, tenant.id, e.id, day, day)
         .await?
@@ -408,6 +403,17 @@ async fn today_meal(
         .map_or(MealChoice::Present, |(_, ch)| ch);
     let changeable = deadline(day, cutoff, &tenant.timezone).is_some_and(|d| now < d);
     Ok(TodayMeal::Canteen { choice, changeable })
+}
+
+/// The enrolment in its class, as the rule of who eats on a day sees it.
+fn attending(e: &Enrolment, class: &Class) -> Attending {
+    Attending {
+        state: e.state,
+        start: e.start_date,
+        school: class.school_id,
+        class: class.id,
+        weekdays: class.canteen_weekdays,
+    }
 }
 
 /// An enrolment of one of the guardian's children, with its pupil; NotFound otherwise.
@@ -504,33 +510,28 @@ pub async fn month(
         .await?
         .into_iter()
         .collect();
+    let who = attending(&e, &class);
     let mut days = Vec::new();
     let mut d = first;
     while d <= last {
-        let state = if e.state != EnrolmentState::Attivo {
-            DayState::NoCanteen("servizio non attivo".into())
-        } else if d < e.start_date {
-            DayState::NoCanteen("prima dell'inizio del servizio".into())
-        } else {
-            match cal.day_status(d, class.school_id, class.id) {
-                DayStatus::SchoolDay
-                    if cal.is_canteen_day(d, class.school_id, class.id, class.canteen_weekdays) =>
-                {
-                    let locked = match rules.check_day(now, &tenant.timezone, d) {
-                        Ok(()) => None,
-                        Err(refettorio_domain::BookingError::TooFarAhead { max_days }) => {
-                            Some(format!("modificabile al massimo {max_days} giorni prima"))
-                        }
-                        Err(_) => Some("ora limite passata".to_string()),
-                    };
-                    DayState::Canteen {
-                        choice: choices.get(&d).copied().unwrap_or(MealChoice::Present),
-                        locked,
+        let state = match who.canteen_day(&cal, d) {
+            Ok(()) => {
+                let locked = match rules.check_day(now, &tenant.timezone, d) {
+                    Ok(()) => None,
+                    Err(refettorio_domain::BookingError::TooFarAhead { max_days }) => {
+                        Some(format!("modificabile al massimo {max_days} giorni prima"))
                     }
+                    Err(_) => Some("ora limite passata".to_string()),
+                };
+                DayState::Canteen {
+                    choice: choices.get(&d).copied().unwrap_or(MealChoice::Present),
+                    locked,
                 }
-                DayStatus::SchoolDay => DayState::NoCanteen("nessun rientro".into()),
-                other => DayState::NoCanteen(other.label_it()),
             }
+            Err(NoMeal::Inactive) => DayState::NoCanteen("servizio non attivo".into()),
+            Err(NoMeal::NotStarted) => DayState::NoCanteen("prima dell'inizio del servizio".into()),
+            Err(NoMeal::NoSchool(status)) => DayState::NoCanteen(status.label_it()),
+            Err(NoMeal::NotItsWeekday) => DayState::NoCanteen("nessun rientro".into()),
         };
         days.push(CalendarDay { date: d, state });
         d = d.checked_add(1.day())?;

@@ -5,13 +5,14 @@
 //! written to the audit log).
 
 use jiff::civil::Time;
-use refettorio_db::Db;
 use refettorio_db::meals;
-use refettorio_db::registry::tenant::{self, Tenant, TenantSettings};
+use refettorio_db::registry::tenant;
 use refettorio_domain::pagopa::{Iban, PagoPaMode, SegregationCode};
-use refettorio_domain::{Cents, Clock, SchoolKind};
+use refettorio_domain::tenant::parse_hhmm;
+pub use refettorio_domain::tenant::{Tenant, TenantSettings};
+use refettorio_domain::{Cents, SchoolKind};
 
-use crate::{AppError, FieldError};
+use crate::{AppError, Ctx, FieldError};
 
 /// The settings form, every field as typed. Check boxes are `true` when ticked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -69,8 +70,8 @@ impl SettingsForm {
                     (
                         *k,
                         s.cutoff_by_school_kind
-                            .get(k.as_str())
-                            .cloned()
+                            .get(k)
+                            .map(|t| t.strftime("%H:%M").to_string())
                             .unwrap_or_default(),
                     )
                 })
@@ -138,13 +139,11 @@ impl Errors {
     }
 
     fn time(&mut self, field: &'static str, typed: &str) -> Option<Time> {
-        match typed.trim().parse::<Time>() {
-            Ok(t) if t.second() == 0 && t.subsec_nanosecond() == 0 => Some(t),
-            _ => {
-                self.add(field, "Scrivi l'ora nel formato hh:mm (ad esempio 09:30).");
-                None
-            }
+        let t = parse_hhmm(typed);
+        if t.is_none() {
+            self.add(field, "Scrivi l'ora nel formato hh:mm (ad esempio 09:30).");
         }
+        t
     }
 }
 
@@ -201,8 +200,7 @@ pub fn check(current: &Tenant, f: &SettingsForm) -> Result<(Time, TenantSettings
             SchoolKind::SecondariaPrimoGrado => "orario-secondaria_primo_grado",
         };
         if let Some(t) = e.time(field, typed) {
-            s.cutoff_by_school_kind
-                .insert(kind.as_str().to_string(), t.strftime("%H:%M").to_string());
+            s.cutoff_by_school_kind.insert(*kind, t);
         }
     }
     if let Some(n) = e.number("giorni", &f.days_ahead, 1, 90) {
@@ -369,34 +367,29 @@ fn for_audit(cutoff: Time, s: &TenantSettings) -> String {
 
 /// Checks and saves the settings, audited with before and after. Nothing changed: nothing
 /// written.
-pub async fn save(
-    db: &Db,
-    clock: &dyn Clock,
-    current: &Tenant,
-    actor: &str,
-    f: &SettingsForm,
-) -> Result<(), AppError> {
+pub async fn save(ctx: Ctx<'_>, f: &SettingsForm) -> Result<(), AppError> {
+    let current = ctx.tenant;
     let (cutoff, settings) = check(current, f)?;
     if cutoff == current.cutoff_time && settings == current.settings {
         return Ok(());
     }
     let before = for_audit(current.cutoff_time, &current.settings);
     let after = for_audit(cutoff, &settings);
-    let mut tx = db.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     tenant::set_settings(c, current.id, &settings).await?;
     tenant::set_cutoff_time(c, current.id, cutoff).await?;
     meals::audit(
         c,
         current.id,
-        actor,
+        &ctx.actor.to_string(),
         "settings",
         "tenant",
         Some(current.id.get()),
         Some(&before),
         Some(&after),
         "Impostazioni del servizio",
-        clock.now(),
+        ctx.now(),
     )
     .await?;
     tx.commit().await?;
@@ -406,7 +399,6 @@ pub async fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use refettorio_db::registry::tenant::TenantSettings;
     use refettorio_domain::{EnteFiscalCode, Slug, TenantId};
 
     fn demo() -> Tenant {
@@ -442,12 +434,14 @@ mod tests {
         f.max_recharge = "0,50".into();
         f.pagopa_mode = "live".into();
         f.office_email = "non una mail".into();
+        f.cutoff_by_kind = vec![(SchoolKind::Infanzia, "nove".into())];
         let Err(AppError::Fields(errors)) = check(&t, &f) else {
             panic!("accepted");
         };
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         for expected in [
             "orario",
+            "orario-infanzia",
             "giorni",
             "iban",
             "cbill",
@@ -475,8 +469,8 @@ mod tests {
         assert_eq!(s.pagopa.checkout_key.as_deref(), Some("segreta"));
         assert_eq!(s.pagopa.max_recharge_cents, 25_000);
         assert_eq!(
-            s.cutoff_by_school_kind.get("infanzia").map(String::as_str),
-            Some("09:00")
+            s.cutoff_by_school_kind.get(&SchoolKind::Infanzia),
+            Some(&Time::constant(9, 0, 0, 0))
         );
         assert!(!for_audit(t.cutoff_time, &s).contains("segreta"));
     }

@@ -21,6 +21,7 @@ pub mod platform;
 pub mod registry;
 pub mod reports;
 pub mod synthetic;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod types;
 

@@ -1,10 +1,12 @@
 //! A synthetic municipality of any size, for benchmarks: built with a few set-based statements
-//! so that a million enrolments take seconds, not hours.
+//! so that a million enrolments take seconds, not hours; and the URL of a scratch database on a
+//! PostgreSQL server. The binary's `bench` commands use both, so this module is shipped (the
+//! test fixtures, [`crate::testing`], are not).
 
 use jiff::civil::Date;
 use refettorio_domain::{ServiceId, TenantId};
 
-use crate::{Conn, Result, SqlDate, micros, on_conn};
+use crate::{Conn, DbError, Result, SqlDate, micros, on_conn};
 
 /// What was built.
 #[derive(Debug, Clone, Copy)]
@@ -156,4 +158,46 @@ pub async fn build(
             service: ServiceId(service),
         })
     })
+}
+
+/// The same PostgreSQL URL with another database name.
+pub fn with_database(url: &str, name: &str) -> Result<String> {
+    let start = url
+        .find("://")
+        .map(|i| i + 3)
+        .ok_or_else(|| DbError::Url(url.to_string()))?;
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url, ""),
+    };
+    let host_end = base[start..]
+        .find('/')
+        .map(|i| start + i)
+        .unwrap_or(base.len());
+    Ok(format!("{}/{name}{query}", &base[..host_end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x")
+                .ok()
+                .as_deref(),
+            Some("postgres://postgres@127.0.0.1:5432/x")
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/test?sslmode=disable", "x")
+                .ok()
+                .as_deref(),
+            Some("postgres://u:p@h/x?sslmode=disable")
+        );
+        assert_eq!(
+            with_database("postgres://h", "x").ok().as_deref(),
+            Some("postgres://h/x")
+        );
+    }
 }

@@ -1,10 +1,12 @@
 //! Throw-away databases for tests, on SQLite always and on PostgreSQL when
 //! `REFETTORIO_TEST_POSTGRES_URL` is set (CI always sets it). Used by this crate's tests and by
-//! the integration tests of the other crates.
+//! the integration tests of the other crates, behind the `testing` feature (their
+//! dev-dependencies enable it; the shipped binary does not).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::synthetic::with_database;
 use crate::{Db, DbError, Result};
 
 /// The environment variable naming a PostgreSQL server (any database on it) for tests.
@@ -14,10 +16,9 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_name() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
+    // The real clock, through the one type allowed to read it: only to tell apart the names
+    // of databases made by different runs.
+    let nanos = refettorio_domain::Clock::now(&refettorio_domain::SystemClock).subsec_nanosecond();
     format!("refettorio_t_{}_{n}_{nanos}", std::process::id())
 }
 
@@ -107,47 +108,5 @@ impl TestDb {
                 }
             }
         }
-    }
-}
-
-/// The same PostgreSQL URL with another database name.
-pub fn with_database(url: &str, name: &str) -> Result<String> {
-    let start = url
-        .find("://")
-        .map(|i| i + 3)
-        .ok_or_else(|| DbError::Url(url.to_string()))?;
-    let (base, query) = match url.find('?') {
-        Some(q) => (&url[..q], &url[q..]),
-        None => (url, ""),
-    };
-    let host_end = base[start..]
-        .find('/')
-        .map(|i| start + i)
-        .unwrap_or(base.len());
-    Ok(format!("{}/{name}{query}", &base[..host_end]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "x")
-                .ok()
-                .as_deref(),
-            Some("postgres://postgres@127.0.0.1:5432/x")
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/test?sslmode=disable", "x")
-                .ok()
-                .as_deref(),
-            Some("postgres://u:p@h/x?sslmode=disable")
-        );
-        assert_eq!(
-            with_database("postgres://h", "x").ok().as_deref(),
-            Some("postgres://h/x")
-        );
     }
 }

@@ -6,7 +6,9 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
-use crate::calendar::weekday_name_it;
+use crate::calendar::{DayStatus, SchoolCalendar, Weekdays, weekday_name_it};
+use crate::ids::{ClassId, SchoolId};
+use crate::registry::EnrolmentState;
 use crate::registry::registry_enum;
 
 registry_enum!(
@@ -198,6 +200,58 @@ pub fn longest_run(days: &[Date], marked: &std::collections::BTreeSet<Date>) -> 
     best
 }
 
+/// Who is in the canteen on a day, the rule in Rust: an enrolment (its state and first day) in
+/// a class (its school and canteen weekdays). The portal's calendar reads it; the close, the
+/// kitchen's forecast and the closures' notices run the same rule in SQL (`eating!` in
+/// `refettorio_db`), and a test checks on generated cases, on both databases, that they agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attending {
+    pub state: EnrolmentState,
+    pub start: Date,
+    pub school: SchoolId,
+    pub class: ClassId,
+    pub weekdays: Weekdays,
+}
+
+/// Why an enrolment has no meal on a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoMeal {
+    /// The enrolment is not active.
+    Inactive,
+    /// Before the enrolment's first day.
+    NotStarted,
+    /// Not a school day for the class: outside the year, Sunday, holiday, closure.
+    NoSchool(DayStatus),
+    /// A school day, but not one of the class's canteen weekdays.
+    NotItsWeekday,
+}
+
+impl Attending {
+    /// `Ok` when `day` is a canteen day for the enrolment, or why not (checked in this order).
+    pub fn canteen_day(&self, cal: &SchoolCalendar, day: Date) -> Result<(), NoMeal> {
+        if self.state != EnrolmentState::Attivo {
+            return Err(NoMeal::Inactive);
+        }
+        if day < self.start {
+            return Err(NoMeal::NotStarted);
+        }
+        match cal.day_status(day, self.school, self.class) {
+            DayStatus::SchoolDay => {}
+            other => return Err(NoMeal::NoSchool(other)),
+        }
+        if !self.weekdays.contains(day.weekday()) {
+            return Err(NoMeal::NotItsWeekday);
+        }
+        Ok(())
+    }
+
+    /// Whether the pupil eats on `day` with the day's `choice` (present by default): a canteen
+    /// day for the enrolment not booked absent. A bland meal is a meal.
+    pub fn eats(&self, cal: &SchoolCalendar, day: Date, choice: MealChoice) -> bool {
+        choice != MealChoice::Absent && self.canteen_day(cal, day).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +415,60 @@ mod tests {
         );
         assert_eq!(MealChoice::parse("bland"), Some(MealChoice::Bland));
         assert_eq!(MealChoice::Absent.label_it(), "Assente");
+    }
+
+    #[test]
+    fn who_eats_on_a_day() {
+        use crate::calendar::{Closure, ClosureKind, ClosureScope};
+        let cal = SchoolCalendar {
+            first_day: date(2026, 9, 14),
+            last_day: date(2027, 6, 8),
+            patron_day: None,
+            closures: vec![Closure {
+                scope: ClosureScope::Class(ClassId(7)),
+                from: date(2026, 11, 24),
+                to: date(2026, 11, 24),
+                kind: ClosureKind::Trip,
+                reason: "Gita".into(),
+            }],
+        };
+        let who = Attending {
+            state: EnrolmentState::Attivo,
+            start: date(2026, 11, 23),
+            school: SchoolId(1),
+            class: ClassId(7),
+            weekdays: Weekdays::MON_FRI,
+        };
+        let monday = date(2026, 11, 23);
+        assert_eq!(who.canteen_day(&cal, monday), Ok(()));
+        assert!(who.eats(&cal, monday, MealChoice::Present));
+        assert!(who.eats(&cal, monday, MealChoice::Bland));
+        assert!(!who.eats(&cal, monday, MealChoice::Absent));
+        assert_eq!(
+            who.canteen_day(&cal, date(2026, 11, 20)),
+            Err(NoMeal::NotStarted)
+        );
+        assert!(matches!(
+            who.canteen_day(&cal, date(2026, 11, 24)),
+            Err(NoMeal::NoSchool(DayStatus::Closed { .. }))
+        ));
+        assert!(matches!(
+            who.canteen_day(&cal, date(2026, 12, 8)),
+            Err(NoMeal::NoSchool(DayStatus::NationalHoliday(_)))
+        ));
+        assert_eq!(
+            who.canteen_day(&cal, date(2026, 11, 28)),
+            Err(NoMeal::NotItsWeekday)
+        );
+        let other = Attending {
+            class: ClassId(8),
+            ..who
+        };
+        assert!(other.eats(&cal, date(2026, 11, 24), MealChoice::Present));
+        let inactive = Attending {
+            state: EnrolmentState::Disattivo,
+            ..who
+        };
+        assert_eq!(inactive.canteen_day(&cal, monday), Err(NoMeal::Inactive));
     }
 }

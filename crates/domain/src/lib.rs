@@ -16,9 +16,10 @@ pub mod pagopa;
 pub mod pricing;
 pub mod registry;
 pub mod slug;
+pub mod tenant;
 
 pub use actor::{Actor, UnknownActor};
-pub use booking::{BookingError, BookingRules, MealChoice, day_it, deadline};
+pub use booking::{Attending, BookingError, BookingRules, MealChoice, NoMeal, day_it, deadline};
 pub use calendar::{
     CalendarError, Closure, ClosureKind, ClosureScope, DayStatus, SchoolCalendar, Weekdays,
     easter_monday, easter_sunday, national_holiday, national_holidays, school_year_label,
@@ -41,3 +42,4 @@ pub use registry::{
     Billing, DietKind, EnrolmentState, IseeRange, Residency, SchoolKind, ServiceKind, StaffRole,
 };
 pub use slug::{Slug, SlugError};
+pub use tenant::{Tenant, TenantSettings};

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use refettorio_db::testing::with_database;
+use refettorio_db::synthetic::with_database;
 use refettorio_db::{Conn, Db, on_conn};
 use refettorio_domain::FixedClock;
 

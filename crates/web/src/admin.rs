@@ -23,6 +23,7 @@ use refettorio_domain::{StaffRole, StaffUserId};
 use serde::Deserialize;
 
 use crate::access::with_csrf_cookie;
+use crate::filters;
 use crate::pages::Layout;
 use crate::session::{
     SESSION_COOKIE, anonymous_csrf, check_anonymous_csrf, current_session, same_origin, same_token,

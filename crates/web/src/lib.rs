@@ -7,7 +7,7 @@ pub mod assets;
 mod backoffice;
 mod error;
 mod files;
-mod format;
+mod filters;
 mod metrics;
 mod pages;
 pub mod pagopa;
@@ -88,14 +88,6 @@ impl AppState {
     ) -> refettorio_app::Ctx<'a> {
         refettorio_app::Ctx::new(&self.db, self.clock.as_ref(), tenant, actor)
     }
-}
-
-/// Transitional: files of the back office still name the formatters and the download helper
-/// by the personal area's old module name. The lead replaces `crate::area::` with
-/// `crate::format::` / `crate::files::` after merging, then removes this module.
-mod area {
-    pub(crate) use crate::files::attachment;
-    pub(crate) use crate::format::{dmy, euro, month_name};
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

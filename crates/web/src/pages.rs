@@ -11,6 +11,7 @@ use refettorio_app::{Tenant, content};
 use refettorio_domain::{Actor, day_it};
 use serde::Serialize;
 
+use crate::filters;
 use crate::tenant::CurrentTenant;
 use crate::{AppState, WebError};
 

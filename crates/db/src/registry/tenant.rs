@@ -1,108 +1,12 @@
-//! Municipalities (tenants) of the installation.
+//! Municipalities (tenants) of the installation: how they are stored. The types and their
+//! rules are `refettorio_domain::tenant`.
 
 use jiff::civil::Time;
-use refettorio_domain::{BookingRules, EnteFiscalCode, PagoPaSettings, SchoolKind, Slug, TenantId};
-use serde::{Deserialize, Serialize};
+pub use refettorio_domain::tenant::{Tenant, TenantSettings};
+use refettorio_domain::{EnteFiscalCode, Slug, TenantId};
 
 use super::corrupt;
 use crate::{Conn, Result, micros, on_conn};
-
-/// Per-tenant settings that have sensible defaults; stored as JSON so that adding one needs
-/// no migration. Unknown keys are ignored, missing ones take the default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TenantSettings {
-    /// E-mail and phone of the school office, shown to families.
-    pub office_email: Option<String>,
-    pub office_phone: Option<String>,
-    /// The name e-mails come from (`From: <name> <mail_from>`); unset: the municipality's name.
-    pub mail_from_name: Option<String>,
-    /// Where families' answers to e-mails go (`Reply-To`); unset: the office's e-mail.
-    pub mail_reply_to: Option<String>,
-    /// Citizens may log in with local credentials (off by default: SPID/CIE).
-    pub citizen_local_login: bool,
-    /// How many days ahead families may change meals.
-    pub booking_days_ahead: u16,
-    /// Whether families may ask for bland meals, and for how many consecutive canteen days.
-    pub bland_enabled: bool,
-    pub bland_max_consecutive: Option<u16>,
-    /// The longest from–to range of one request, in days.
-    pub max_range_days: u16,
-    /// Bland meals cost nothing (by default they cost as a standard meal).
-    pub bland_meal_free: bool,
-    /// Payers are warned when the balance pays for fewer than this many days of meals.
-    pub low_balance_meals: u32,
-    /// A different cut-off for some school kinds (`"infanzia" = "09:00"`).
-    pub cutoff_by_school_kind: std::collections::BTreeMap<String, String>,
-    /// pagoPA: station, accounts, Checkout, sandbox or live.
-    pub pagopa: PagoPaSettings,
-}
-
-impl Default for TenantSettings {
-    fn default() -> Self {
-        let rules = BookingRules::default();
-        TenantSettings {
-            office_email: None,
-            office_phone: None,
-            mail_from_name: None,
-            mail_reply_to: None,
-            citizen_local_login: false,
-            booking_days_ahead: rules.days_ahead,
-            bland_enabled: rules.bland_enabled,
-            bland_max_consecutive: rules.bland_max_consecutive,
-            max_range_days: rules.max_range_days,
-            bland_meal_free: false,
-            low_balance_meals: 3,
-            cutoff_by_school_kind: Default::default(),
-            pagopa: PagoPaSettings::default(),
-        }
-    }
-}
-
-impl Tenant {
-    /// The cut-off hour for a kind of school (the municipality's, unless overridden).
-    pub fn cutoff_for(&self, kind: SchoolKind) -> Time {
-        self.settings
-            .cutoff_by_school_kind
-            .get(kind.as_str())
-            .and_then(|t| t.parse::<Time>().ok())
-            .unwrap_or(self.cutoff_time)
-    }
-
-    /// The booking rules that apply to a pupil of a kind of school.
-    pub fn booking_rules(&self, kind: SchoolKind) -> BookingRules {
-        BookingRules {
-            cutoff: self.cutoff_for(kind),
-            days_ahead: self.settings.booking_days_ahead,
-            bland_enabled: self.settings.bland_enabled,
-            bland_max_consecutive: self.settings.bland_max_consecutive,
-            max_range_days: self.settings.max_range_days,
-        }
-    }
-
-    /// The latest cut-off of the day over all kinds of school: the close runs after it.
-    pub fn latest_cutoff(&self) -> Time {
-        SchoolKind::ALL
-            .iter()
-            .map(|k| self.cutoff_for(*k))
-            .max()
-            .unwrap_or(self.cutoff_time)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tenant {
-    pub id: TenantId,
-    pub slug: Slug,
-    pub name: String,
-    pub fiscal_code: EnteFiscalCode,
-    pub timezone: jiff::tz::TimeZone,
-    pub cutoff_time: Time,
-    /// The patron saint's day (month, day) and name, a local holiday.
-    pub patron_day: Option<(i8, i8)>,
-    pub patron_name: Option<String>,
-    pub settings: TenantSettings,
-}
 
 #[derive(Debug, Clone)]
 pub struct NewTenant {

@@ -20,10 +20,7 @@ struct Old {
 }
 
 fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = refettorio_domain::Clock::now(&refettorio_domain::SystemClock).subsec_nanosecond();
     format!("{prefix}_{}_{nanos}", std::process::id())
 }
 

@@ -32,7 +32,11 @@ fn close_day_from_the_command_line_charges_once() {
     assert_eq!(last_line(&o), "demo already present: nothing written");
 
     // The last weekday before today (the demo's school year is the current one).
-    let mut day = jiff::Zoned::now().date().yesterday().unwrap();
+    let mut day = refettorio_domain::Clock::now(&refettorio_domain::SystemClock)
+        .to_zoned(jiff::tz::TimeZone::system())
+        .date()
+        .yesterday()
+        .unwrap();
     while matches!(
         day.weekday(),
         jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday

@@ -469,7 +469,7 @@ async fn two_servers_on_one_postgresql_send_each_mail_once() {
             "low_balance",
             "email",
             &messages,
-            jiff::Timestamp::now(),
+            refettorio_domain::Clock::now(&refettorio_domain::SystemClock),
         )
         .await
         .unwrap();

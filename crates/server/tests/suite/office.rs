@@ -386,6 +386,8 @@ async fn the_settings_are_checked_saved_and_audited() {
         let settings_before = text(&t, "SELECT settings FROM tenant WHERE slug = 'esempio'").await;
         for (changes, needle) in [
             (vec![("orario", "9.75")], "formato hh:mm"),
+            (vec![("orario-infanzia", "nove")], "formato hh:mm"),
+            (vec![("orario-nido", "25:00")], "formato hh:mm"),
             (vec![("giorni", "0")], "da 1 a 90"),
             (
                 vec![("iban", "IT00X0000000000000000000000")],
@@ -411,6 +413,7 @@ async fn the_settings_are_checked_saved_and_audited() {
         // Checkout key stays out of the log.
         let r = send(vec![
             ("orario", "09:15"),
+            ("orario-infanzia", "09:00"),
             ("soglia", "5"),
             ("checkout-chiave", "chiave-segreta-123"),
         ])
@@ -418,6 +421,16 @@ async fn the_settings_are_checked_saved_and_audited() {
         assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
         let tn = demo_tenant(&t).await;
         assert_eq!(tn.cutoff_time.to_string(), "09:15:00");
+        assert_eq!(
+            tn.cutoff_for(refettorio_domain::SchoolKind::Infanzia)
+                .to_string(),
+            "09:00:00"
+        );
+        assert!(
+            text(&t, "SELECT settings FROM tenant WHERE slug = 'esempio'")
+                .await
+                .contains(r#""cutoff_by_school_kind":{"infanzia":"09:00"}"#)
+        );
         assert_eq!(tn.settings.low_balance_meals, 5);
         assert_eq!(
             tn.settings.pagopa.checkout_key.as_deref(),

@@ -323,7 +323,7 @@ async fn another_familys_ids_are_refused_and_nothing_is_written() {
                 content: b"riservato",
                 published_on: "2026-11-20".parse().unwrap(),
             },
-            jiff::Timestamp::now(),
+            refettorio_domain::Clock::now(&refettorio_domain::SystemClock),
         )
         .await
         .unwrap();

@@ -18,6 +18,7 @@ use refettorio_domain::{AccountId, today};
 use serde::Deserialize;
 
 use super::{ACCOUNTS, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 

@@ -8,12 +8,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
-use refettorio_app::auth;
 use refettorio_app::audit::AuditRecord;
+use refettorio_app::auth;
 use refettorio_app::backoffice::{self as office, AUDIT_ACTIONS};
 use serde::Deserialize;
 
 use super::{AUDIT, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::session::percent_encode;
 use crate::{AppState, WebError};

@@ -135,8 +135,8 @@ async fn render(
             cy.closures
                 .iter()
                 .map(|(_, c)| Row {
-                    from: crate::area::dmy(&c.from),
-                    to: crate::area::dmy(&c.to),
+                    from: crate::filters::dmy_it(&c.from),
+                    to: crate::filters::dmy_it(&c.to),
                     kind: c.kind.label_it(),
                     scope: cy.scope_label(c.scope),
                     reason: c.reason.clone(),

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::upload::{self, Unreadable};
 use super::{CONTENT, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 

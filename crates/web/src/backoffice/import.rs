@@ -172,7 +172,7 @@ pub(crate) async fn template(
     s.require(IMPORT.roles)?;
     let kind = ImportKind::from_slug(kind.trim_end_matches(".csv"))
         .ok_or_else(|| WebError::NotFound("Modello non trovato.".into()))?;
-    Ok(crate::area::attachment(
+    Ok(crate::files::attachment(
         kind.template_csv(),
         "text/csv; charset=utf-8",
         &format!("modello-{}.csv", kind.slug()),

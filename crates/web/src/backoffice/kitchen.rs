@@ -107,7 +107,7 @@ async fn file(
         ),
         KitchenFormat::Pdf => ("application/pdf", "pdf"),
     };
-    Ok(crate::area::attachment(
+    Ok(crate::files::attachment(
         bytes,
         kind,
         &format!("pasti-{day}.{ext}"),

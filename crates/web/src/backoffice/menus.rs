@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::upload::{self, Unreadable};
 use super::{MENUS, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 

@@ -12,6 +12,7 @@ use refettorio_db::outbox::{Counts, Full, Row};
 use serde::Deserialize;
 
 use super::{MESSAGES, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 

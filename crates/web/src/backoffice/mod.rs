@@ -320,8 +320,8 @@ pub(crate) async fn home(
         for (from, to) in refettorio_app::scheduler::days_not_closed(&state.db, &s.tenant).await? {
             let days = from.until(to).map(|d| d.get_days() + 1).unwrap_or(1);
             not_closed.push((
-                crate::area::dmy(&from),
-                crate::area::dmy(&to),
+                crate::filters::dmy_it(&from),
+                crate::filters::dmy_it(&to),
                 days,
                 from.to_string(),
             ));
@@ -349,8 +349,4 @@ pub(crate) async fn home(
     .into_response())
 }
 
-/// "23/11/2026 08:00" in the municipality's time zone.
-pub(crate) fn when(t: &jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
-    let z = t.to_zoned(tz.clone());
-    format!("{} {}", crate::area::dmy(&z.date()), z.strftime("%H:%M"))
-}
+pub(crate) use crate::filters::when_it as when;

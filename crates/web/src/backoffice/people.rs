@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use super::validation::ValidationView;
 use super::{OFFICE, Section, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -662,10 +663,10 @@ async fn pupil_page(
                 service: names.service(e.service_id).to_string(),
                 class: names.class(e.class_id),
                 band: names.band(e.tariff_band_id).to_string(),
-                meal_price: crate::area::euro(&e.meal_price),
+                meal_price: crate::filters::euro_it(&e.meal_price),
                 diet: names.diet(e.diet_id),
                 state: e.state.label_it(),
-                start: crate::area::dmy(&e.start_date),
+                start: crate::filters::dmy_it(&e.start_date),
                 card: e.card_code.clone(),
                 classes: year.map(|y| class_options(Some(y))).unwrap_or_default(),
                 bands: o
@@ -687,7 +688,7 @@ async fn pupil_page(
                 .find(|e| e.id == ch.enrolment_id)
                 .map(|e| e.card_code.clone())
                 .unwrap_or_default(),
-            effective: crate::area::dmy(&ch.effective_on),
+            effective: crate::filters::dmy_it(&ch.effective_on),
             what: names.describe(ch),
             reason: ch.reason.clone(),
             applied: ch.applied_at.is_some(),
@@ -742,9 +743,9 @@ async fn pupil_page(
         nav: s.nav(&PEOPLE),
         slug: s.slug(),
         csrf: &s.session.csrf_token,
-        birth: crate::area::dmy(&f.pupil.birth_date),
+        birth: crate::filters::dmy_it(&f.pupil.birth_date),
         classes: class_options(None),
-        first_change_day: crate::area::dmy(&f.first_change_day),
+        first_change_day: crate::filters::dmy_it(&f.first_change_day),
         enrolments,
         changes,
         services,
@@ -985,7 +986,7 @@ pub(crate) async fn class_roster_page(
         nav: s.nav(&SCHOOL_CLASSES),
         slug: s.slug(),
         csrf: &s.session.csrf_token,
-        day: crate::area::dmy(&r.day),
+        day: crate::filters::dmy_it(&r.day),
         r,
         v,
     }

@@ -15,6 +15,7 @@ use refettorio_app::{AppError, FieldError};
 use serde::Deserialize;
 
 use super::{RECEIPTS, Staff};
+use crate::filters;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 

@@ -545,7 +545,7 @@ pub(crate) async fn report_file(
         .nth(n)
         .ok_or_else(|| WebError::NotFound("Tabella non trovata.".into()))?;
     let bytes = reports::export(table, format).await?;
-    Ok(crate::area::attachment(
+    Ok(crate::files::attachment(
         bytes,
         format.content_type(),
         &format!("{}-{}.{}", built.file, n + 1, format.extension()),

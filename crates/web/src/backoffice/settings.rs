@@ -197,15 +197,7 @@ pub(crate) async fn save_settings(
     s.require(SETTINGS.roles)?;
     s.check_csrf(&headers, &p.csrf)?;
     let form = SettingsForm::from(p);
-    match settings::save(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        &form,
-    )
-    .await
-    {
+    match settings::save(s.ctx(&state), &form).await {
         Ok(()) => Ok(Redirect::to(&format!(
             "/t/{}/backoffice/impostazioni?esito=salvate",
             s.slug()

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::nav::{Nav, Section, nav};
 use super::parse_day;
-use crate::format::month_name;
+use crate::filters::month_name;
 use crate::pages::Layout;
 use crate::session::Citizen;
 use crate::{AppState, WebError};

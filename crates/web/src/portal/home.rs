@@ -8,6 +8,7 @@ use refettorio_app::portal::{self, AccountView, Child, Entry, Overview};
 use refettorio_domain::{Cents, EnrolmentId, day_it};
 
 use super::nav::{Nav, Section, nav};
+use crate::filters;
 use crate::pages::Layout;
 use crate::session::Citizen;
 use crate::{AppState, WebError};

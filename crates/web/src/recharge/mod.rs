@@ -13,6 +13,7 @@ use refettorio_domain::pagopa::recharge_amount;
 use refettorio_domain::{AccountId, Cents, EnrolmentId, PositionId};
 use serde::Deserialize;
 
+use crate::filters;
 use crate::pages::Layout;
 use crate::pagopa::checkout;
 use crate::portal::nav::{Nav, Section, nav};

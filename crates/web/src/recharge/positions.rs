@@ -29,7 +29,7 @@ pub(crate) fn rows(positions: &[Position], today: jiff::civil::Date) -> Vec<Posi
                 description: p.description.clone(),
                 notice: p.notice_number.grouped(),
                 amount: p.amount.format_it(),
-                due: crate::format::dmy(&p.due_date),
+                due: crate::filters::dmy_it(&p.due_date),
                 state: match p.status {
                     PositionStatus::Paid => "Pagato",
                     PositionStatus::Cancelled => "Annullato",

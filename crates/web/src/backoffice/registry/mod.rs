@@ -92,7 +92,7 @@ impl Done {
             (Some(n), Some(dal)) => {
                 let dal = dal
                     .parse::<jiff::civil::Date>()
-                    .map(|d| crate::area::dmy(&d))
+                    .map(|d| crate::filters::dmy_it(&d))
                     .unwrap_or_default();
                 format!("{m} Nuovi importi dati a {n} iscrizioni attive, per i pasti dal {dal}.")
             }

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use super::{
     CsrfOnly, Done, Nav, REGISTRY, base, changed, done, error_of, form_errors, id_not_found, status,
 };
-use crate::area::dmy;
 use crate::backoffice::Staff;
+use crate::filters::dmy_it as dmy;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 

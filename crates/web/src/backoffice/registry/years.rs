@@ -17,8 +17,8 @@ use refettorio_domain::{ClassId, ClosureScope, DayStatus, SchoolId, SchoolYearId
 use serde::Deserialize;
 
 use super::{Done, Nav, REGISTRY, base, changed, done, error_of, form_errors, status};
-use crate::area::{dmy, month_name};
 use crate::backoffice::Staff;
+use crate::filters::{dmy_it as dmy, month_name};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
