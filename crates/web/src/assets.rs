@@ -111,8 +111,7 @@ fn negotiate(headers: &HeaderMap, asset: Asset) -> Encoding {
             let mut parts = item.split(';');
             let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
             let accepted = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .next()
+                .find_map(|p| p.trim().strip_prefix("q="))
                 .and_then(|q| q.trim().parse::<f32>().ok())
                 .is_none_or(|q| q > 0.0);
             match coding.as_str() {
@@ -244,7 +243,10 @@ mod tests {
         assert!(HASHED.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(FILES.len(), HASHED.len());
         for (path, asset) in FILES {
-            assert_eq!(get_hashed(asset.url.strip_prefix("/static/").unwrap()), Some(*asset));
+            assert_eq!(
+                get_hashed(asset.url.strip_prefix("/static/").unwrap()),
+                Some(*asset)
+            );
             assert_ne!(asset.url, format!("/static/{path}"));
         }
     }
@@ -284,10 +286,10 @@ mod tests {
     #[test]
     fn url_is_the_content_hashed_address() {
         let asset = get("refettorio.css").unwrap();
-        let url = url("refettorio.css");
-        assert_eq!(url, asset.url);
+        let linked = url("refettorio.css");
+        assert_eq!(linked, asset.url);
         let hash = asset.etag.trim_matches('"');
-        assert_eq!(url, format!("/static/refettorio.{hash}.css"));
+        assert_eq!(linked, format!("/static/refettorio.{hash}.css"));
         assert_eq!(url("nope.css"), "/static/nope.css");
     }
 
@@ -452,8 +454,16 @@ mod tests {
         let asset = get("bootstrap-italia/css/bootstrap-italia.min.css").unwrap();
         let br = asset.br.unwrap();
         let gzip = asset.gzip.unwrap();
-        assert!(br.len() * 5 < asset.bytes.len(), "brotli {} bytes", br.len());
-        assert!(gzip.len() * 4 < asset.bytes.len(), "gzip {} bytes", gzip.len());
+        assert!(
+            br.len() * 5 < asset.bytes.len(),
+            "brotli {} bytes",
+            br.len()
+        );
+        assert!(
+            gzip.len() * 4 < asset.bytes.len(),
+            "gzip {} bytes",
+            gzip.len()
+        );
         let path = "bootstrap-italia/css/bootstrap-italia.min.css";
         for (accept, coding, body) in [
             (Some("gzip, deflate, br, zstd"), Some("br"), br),
@@ -485,7 +495,8 @@ mod tests {
             assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{accept:?}");
         }
         // Fonts are compressed already: served as they are.
-        let font = "bootstrap-italia/fonts/Titillium_Web/titillium-web-v10-latin-ext_latin-regular.woff2";
+        let font =
+            "bootstrap-italia/fonts/Titillium_Web/titillium-web-v10-latin-ext_latin-regular.woff2";
         let response = request_encoded(font, None, Some("br, gzip")).await;
         assert!(response.headers().get("content-encoding").is_none());
         assert!(response.headers().get("vary").is_none());

@@ -46,12 +46,13 @@ mod tests {
                 get(|| async { ([(CACHE_CONTROL, "private, no-store")], "pdf") }),
             )
             .route("/static/{*path}", get(crate::assets::serve))
+            .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "nessuna") })
             .layer(axum::middleware::from_fn(no_store))
     }
 
     async fn cache_control(path: &str) -> Option<String> {
         let response = app()
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .oneshot(axum::http::Request::get(path).body(Body::empty()).unwrap())
             .await
             .unwrap();
         response

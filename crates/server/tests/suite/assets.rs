@@ -57,7 +57,14 @@ async fn login_page_first_visit_is_compressed_cached_and_small() {
     assert_eq!(headers["cache-control"], "no-store");
     let html = app.get("/t/esempio/accedi").await.text().await.unwrap();
     let urls = static_urls(&html);
-    for expected in ["bootstrap-italia.", "fonts.", "refettorio.", "htmx.", "favicon.", "sprites."] {
+    for expected in [
+        "bootstrap-italia.",
+        "fonts.",
+        "refettorio.",
+        "htmx.",
+        "favicon.",
+        "sprites.",
+    ] {
         assert!(
             urls.iter().any(|u| u.contains(expected)),
             "the login page links no {expected}: {urls:?}"
@@ -111,7 +118,10 @@ async fn login_page_first_visit_is_compressed_cached_and_small() {
         let (status, headers, len) = fetch(&app, url).await;
         assert_eq!(status, 200, "{url}");
         assert_eq!(headers["content-type"], "font/woff2");
-        assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
+        assert_eq!(
+            headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
         total += len;
         report.push(format!("{len:>7} {url}"));
     }
