@@ -1,44 +1,77 @@
-//! Build-time asset pipeline of `refettorio-web`.
+//! Embeds the static files served under `/static/`, with no Node.js at build time.
 //!
-//! 1. Installs the pinned npm packages (`assets/package.json` + `assets/package-lock.json`:
-//!    Bootstrap Italia and htmx) into `$OUT_DIR/npm` with `npm ci`, only when they are missing
-//!    or the lock file changed (a stamp file keeps the lock the install was made from).
-//! 2. Writes `$OUT_DIR/assets.rs`: a sorted static table of every file served under `/static/`,
-//!    embedded with `include_bytes!`, with its content type and an ETag (FNV-1a 64 of the bytes).
-//!    `src/assets.rs` includes it.
+//! Bootstrap Italia and htmx are committed in `assets/vendor/` (copied from the npm packages
+//! pinned in `assets/package-lock.json` by `assets/refresh-vendor.sh`; a test checks them against
+//! `assets/vendor/SHA256SUMS`). From them this script takes only what the pages use:
+//! - Bootstrap Italia's CSS, its fonts (woff2 only) and its licences. Its JavaScript bundle is
+//!   not served: the pages use none of its components, and the `@font-face` rules its
+//!   `loadFonts` wrote are generated here as `bootstrap-italia/fonts.css`;
+//! - of the icon sprite, only the symbols the templates name (`sprites.svg#it-…`) and a few
+//!   common ones ([`ICONS_ALWAYS`]);
+//! - htmx and our own files from `assets/static/`.
 //!
-//! Needs Node.js and npm (set `REFETTORIO_NPM` to use an npm that is not `npm` on `PATH`).
-//! Uses std only, so it adds no build dependency.
+//! Every file gets a content-hashed name (`refettorio.<hash>.css`, served with a one-year
+//! immutable cache) beside its plain one, and text files a brotli and a gzip copy made here
+//! (kept in `$OUT_DIR/compressed`, keyed by content, so an unchanged file is compressed once).
+//! The generated table is `$OUT_DIR/assets.rs`, included by `src/assets.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::ErrorKind;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-/// Files taken from `node_modules/bootstrap-italia/dist`, served under `bootstrap-italia/`.
-const BOOTSTRAP_ITALIA_FILES: &[&str] = &[
-    "css/bootstrap-italia.min.css",
-    "js/bootstrap-italia.bundle.min.js",
-    "svg/sprites.svg",
+/// Vendored files served as they are: (path under `assets/vendor/`, path under `/static/`).
+const VENDORED: &[(&str, &str)] = &[
+    (
+        "bootstrap-italia/dist/css/bootstrap-italia.min.css",
+        "bootstrap-italia/css/bootstrap-italia.min.css",
+    ),
+    ("bootstrap-italia/LICENSE", "bootstrap-italia/LICENSE"),
+    ("htmx.org/dist/htmx.min.js", "htmx.min.js"),
+    ("htmx.org/LICENSE", "htmx.org/LICENSE"),
 ];
 
-/// Font families in `dist/fonts`. `bootstrap.loadFonts(path)` declares each face with
-/// `src: local(''), url(.eot), url(.woff2), url(.woff), url(.ttf), url(.svg)`; a browser takes the
-/// first format it supports, and every browser we target supports woff2, so only the `.woff2`
-/// files (plus each family's licence) are embedded. The CSS itself references no font file.
-const BOOTSTRAP_ITALIA_FONT_DIRS: &[&str] = &["Titillium_Web", "Lora", "Roboto_Mono"];
+/// Bootstrap Italia's font families: (directory under `dist/fonts`, CSS family name).
+const FONT_FAMILIES: &[(&str, &str)] = &[
+    ("Titillium_Web", "Titillium Web"),
+    ("Lora", "Lora"),
+    ("Roboto_Mono", "Roboto Mono"),
+];
 
-/// Licence files shipped alongside (BSD-3 asks binary redistributions to carry the notice).
-const BOOTSTRAP_ITALIA_LICENSE: &str = "LICENSE";
+const SPRITE_SOURCE: &str = "bootstrap-italia/dist/svg/sprites.svg";
+const SPRITE_PUBLIC: &str = "bootstrap-italia/svg/sprites.svg";
+const FONTS_CSS_PUBLIC: &str = "bootstrap-italia/fonts.css";
 
-/// Files taken from `node_modules/htmx.org`: (source path, public path under `/static/`).
-const HTMX_FILES: &[(&str, &str)] = &[("dist/htmx.min.js", "htmx.min.js")];
+/// Icons kept in the sprite even when no template names them yet.
+const ICONS_ALWAYS: &[&str] = &[
+    "it-user",
+    "it-calendar",
+    "it-check",
+    "it-check-circle",
+    "it-close",
+    "it-close-big",
+    "it-search",
+    "it-info-circle",
+    "it-error",
+    "it-warning-circle",
+    "it-arrow-left",
+    "it-arrow-right",
+    "it-chevron-left",
+    "it-chevron-right",
+    "it-download",
+    "it-print",
+    "it-plus",
+    "it-minus",
+    "it-pencil",
+    "it-delete",
+    "it-mail",
+    "it-burger",
+];
 
-const NPM_ENV: &str = "REFETTORIO_NPM";
-const STAMP_FILE: &str = ".refettorio-lock-stamp";
+/// A compressed copy is kept only when it saves at least this share of the bytes.
+const MIN_SAVING_PERCENT: usize = 5;
 
 fn main() {
     if let Err(message) = run() {
@@ -49,170 +82,163 @@ fn main() {
     }
 }
 
+/// One file to serve: its bytes and, when they are not a file of the source tree, where they
+/// were written for `include_bytes!`.
+struct Source {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
 fn run() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env_var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(env_var("OUT_DIR")?);
     let assets_dir = manifest_dir.join("assets");
-    let package_json = assets_dir.join("package.json");
-    let package_lock = assets_dir.join("package-lock.json");
+    let vendor = assets_dir.join("vendor");
     let static_dir = assets_dir.join("static");
+    let templates = manifest_dir.join("templates");
 
-    println!("cargo::rerun-if-changed={}", package_json.display());
-    println!("cargo::rerun-if-changed={}", package_lock.display());
+    println!("cargo::rerun-if-changed={}", vendor.display());
     println!("cargo::rerun-if-changed={}", static_dir.display());
-    println!("cargo::rerun-if-env-changed={NPM_ENV}");
+    println!("cargo::rerun-if-changed={}", templates.display());
 
-    let npm_dir = out_dir.join("npm");
-    let node_modules = npm_dir.join("node_modules");
-    install_npm_packages(&package_json, &package_lock, &npm_dir, &node_modules)?;
+    let generated_dir = out_dir.join("generated");
+    fs::create_dir_all(&generated_dir).map_err(|e| io_error("create", &generated_dir, &e))?;
 
-    let mut files = BTreeMap::new();
-    let bi_dist = node_modules.join("bootstrap-italia").join("dist");
-    for rel in BOOTSTRAP_ITALIA_FILES {
-        add_file(
-            &mut files,
-            format!("bootstrap-italia/{rel}"),
-            bi_dist.join(rel),
-        )?;
+    let mut files: BTreeMap<String, Source> = BTreeMap::new();
+    for (source, public) in VENDORED {
+        add_file(&mut files, (*public).to_owned(), vendor.join(source))?;
     }
-    for family in BOOTSTRAP_ITALIA_FONT_DIRS {
-        let dir = bi_dist.join("fonts").join(family);
-        let mut found_woff2 = false;
+
+    // Fonts: every woff2 and licence, and the @font-face rules that name their hashed URLs.
+    let mut font_faces = String::from(
+        "/* @generated by crates/web/build.rs from Bootstrap Italia's fonts (what its loadFonts \
+         declared). */\n",
+    );
+    for (dir_name, family) in FONT_FAMILIES {
+        let dir = vendor.join("bootstrap-italia/dist/fonts").join(dir_name);
+        let mut found = false;
         for entry in sorted_dir_entries(&dir)? {
-            let Some(name) = entry
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_owned)
-            else {
+            let name = file_name(&entry)?;
+            if !(name.ends_with(".woff2") || name.ends_with(".txt")) {
                 continue;
-            };
-            let is_woff2 = name.ends_with(".woff2");
-            let is_licence = name.ends_with(".txt");
-            if is_woff2 || is_licence {
-                found_woff2 |= is_woff2;
-                add_file(
-                    &mut files,
-                    format!("bootstrap-italia/fonts/{family}/{name}"),
-                    entry,
-                )?;
+            }
+            let public = format!("bootstrap-italia/fonts/{dir_name}/{name}");
+            add_file(&mut files, public.clone(), entry.clone())?;
+            if let Some(stem) = name.strip_suffix(".woff2") {
+                found = true;
+                let (weight, style) = font_weight_and_style(stem);
+                let source = files
+                    .get(&public)
+                    .ok_or_else(|| format!("{public} vanished"))?;
+                let url = format!("/static/{}", hashed_name(&public, &source.bytes));
+                let _ = writeln!(
+                    font_faces,
+                    "@font-face{{font-family:'{family}';font-style:{style};font-weight:{weight};\
+                     font-display:swap;src:url({url}) format('woff2')}}"
+                );
             }
         }
-        if !found_woff2 {
-            return Err(format!(
-                "no .woff2 font found in {}: the installed bootstrap-italia has a different layout",
-                dir.display()
-            ));
+        if !found {
+            return Err(format!("no .woff2 font in {}", dir.display()));
         }
     }
-    add_file(
+    add_generated(
         &mut files,
-        format!("bootstrap-italia/{BOOTSTRAP_ITALIA_LICENSE}"),
-        node_modules
-            .join("bootstrap-italia")
-            .join(BOOTSTRAP_ITALIA_LICENSE),
+        &generated_dir,
+        FONTS_CSS_PUBLIC,
+        font_faces.into_bytes(),
     )?;
-    for (src, public) in HTMX_FILES {
-        add_file(
-            &mut files,
-            (*public).to_owned(),
-            node_modules.join("htmx.org").join(src),
-        )?;
-    }
+
+    // The icon sprite, cut down to the icons used.
+    let sprite = read_to_string(&vendor.join(SPRITE_SOURCE))?;
+    let mut icons: BTreeSet<String> = ICONS_ALWAYS.iter().map(|s| (*s).to_owned()).collect();
+    collect_icons(&templates, &mut icons)?;
+    let subset = subset_sprite(&sprite, &icons)?;
+    add_generated(
+        &mut files,
+        &generated_dir,
+        SPRITE_PUBLIC,
+        subset.into_bytes(),
+    )?;
+
     add_static_dir(&mut files, &static_dir, &static_dir)?;
 
-    let lock_text = read_to_string(&package_lock)?;
-    let bi_version = locked_version(&lock_text, "bootstrap-italia")?;
-    let htmx_version = locked_version(&lock_text, "htmx.org")?;
+    let sums = read_to_string(&vendor.join("SHA256SUMS"))?;
+    let bi_version = vendored_version(&sums, "bootstrap-italia")?;
+    let htmx_version = vendored_version(&sums, "htmx.org")?;
 
-    let generated = generate(&files, &bi_version, &htmx_version)?;
+    let compressed_dir = out_dir.join("compressed");
+    fs::create_dir_all(&compressed_dir).map_err(|e| io_error("create", &compressed_dir, &e))?;
+    let generated = generate(&files, &compressed_dir, &bi_version, &htmx_version)?;
     write_if_changed(&out_dir.join("assets.rs"), generated.as_bytes())
 }
 
-/// Runs `npm ci` in `$OUT_DIR/npm` unless the install there matches the current lock file.
-fn install_npm_packages(
-    package_json: &Path,
-    package_lock: &Path,
-    npm_dir: &Path,
-    node_modules: &Path,
-) -> Result<(), String> {
-    let lock = fs::read(package_lock).map_err(|e| io_error("read", package_lock, &e))?;
-    let manifest = fs::read(package_json).map_err(|e| io_error("read", package_json, &e))?;
-    let stamp_path = npm_dir.join(STAMP_FILE);
-    let stamp_matches = fs::read(&stamp_path).is_ok_and(|stamp| stamp == lock);
-    if stamp_matches && is_installed(node_modules) {
-        return Ok(());
-    }
-
-    fs::create_dir_all(npm_dir).map_err(|e| io_error("create", npm_dir, &e))?;
-    // A stale stamp must not survive a failed install.
-    match fs::remove_file(&stamp_path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error("remove", &stamp_path, &e)),
-    }
-    write_if_changed(&npm_dir.join("package.json"), &manifest)?;
-    write_if_changed(&npm_dir.join("package-lock.json"), &lock)?;
-
-    let npm = env::var_os(NPM_ENV)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| if cfg!(windows) { "npm.cmd" } else { "npm" }.into());
-    let npm_shown = PathBuf::from(&npm).display().to_string();
-    let output = Command::new(&npm)
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-        .current_dir(npm_dir)
-        .output()
-        .map_err(|e| {
-            if e.kind() == ErrorKind::NotFound {
-                format!(
-                    "refettorio-web embeds Bootstrap Italia and htmx, installed from the npm registry \
-                     at build time, and could not find `{npm_shown}`.\n\
-                     Install Node.js (18 or newer) with npm, e.g. `apt-get install nodejs npm`, \
-                     or set {NPM_ENV} to the path of the npm executable."
-                )
-            } else {
-                format!("could not run `{npm_shown} ci` in {}: {e}", npm_dir.display())
-            }
-        })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let mut message = format!(
-            "`{npm_shown} ci --ignore-scripts` failed ({}) in {}.\n\
-             refettorio-web needs Node.js and npm and access to the npm registry (or a warm npm \
-             cache) to install Bootstrap Italia and htmx from crates/web/assets/package-lock.json.\n\
-             npm said:",
-            output.status,
-            npm_dir.display()
-        );
-        let lines: Vec<&str> = stdout
-            .lines()
-            .chain(stderr.lines())
-            .filter(|l| !l.trim().is_empty() && !l.contains("Unknown user config"))
-            .collect();
-        for line in &lines[lines.len().saturating_sub(20)..] {
-            message.push('\n');
-            message.push_str(line);
-        }
-        return Err(message);
-    }
-    if !is_installed(node_modules) {
-        return Err(format!(
-            "`{npm_shown} ci` succeeded but {} lacks bootstrap-italia/dist or htmx.org/dist",
-            node_modules.display()
-        ));
-    }
-    fs::write(&stamp_path, &lock).map_err(|e| io_error("write", &stamp_path, &e))
+/// `titillium-web-v10-latin-ext_latin-600italic` → (600, italic); `…-regular` → (400, normal).
+fn font_weight_and_style(stem: &str) -> (u16, &'static str) {
+    let variant = stem.rsplit('-').next().unwrap_or(stem);
+    let style = if variant.contains("italic") {
+        "italic"
+    } else {
+        "normal"
+    };
+    let digits: String = variant.chars().take_while(char::is_ascii_digit).collect();
+    (digits.parse().unwrap_or(400), style)
 }
 
-fn is_installed(node_modules: &Path) -> bool {
-    node_modules.join("bootstrap-italia").join("dist").is_dir()
-        && node_modules.join("htmx.org").join("dist").is_dir()
+/// Adds every `it-…` icon named after a `#` in the templates (e.g. `sprites.svg#it-user`).
+fn collect_icons(dir: &Path, icons: &mut BTreeSet<String>) -> Result<(), String> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for entry in sorted_dir_entries(dir)? {
+        if entry.is_dir() {
+            collect_icons(&entry, icons)?;
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(&entry) else {
+            continue;
+        };
+        for piece in text.split("#it-").skip(1) {
+            let name: String = piece
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+                .collect();
+            if !name.is_empty() {
+                icons.insert(format!("it-{name}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sprite with only the `<symbol>`s whose id is in `icons`.
+fn subset_sprite(sprite: &str, icons: &BTreeSet<String>) -> Result<String, String> {
+    let bad = || "bootstrap-italia's sprites.svg has an unexpected layout".to_owned();
+    let first = sprite.find("<symbol").ok_or_else(bad)?;
+    let end = sprite.rfind("</svg>").ok_or_else(bad)?;
+    let mut out = String::from(&sprite[..first]);
+    let mut rest = &sprite[first..end];
+    while let Some(start) = rest.find("<symbol") {
+        let close = rest[start..].find("</symbol>").ok_or_else(bad)? + start + "</symbol>".len();
+        let symbol = &rest[start..close];
+        let id = symbol
+            .split_once("id=\"")
+            .and_then(|(_, after)| after.split_once('"'))
+            .map(|(id, _)| id)
+            .ok_or_else(bad)?;
+        if icons.contains(id) {
+            out.push_str(symbol);
+        }
+        rest = &rest[close..];
+    }
+    out.push_str("</svg>");
+    Ok(out)
 }
 
 /// Adds every regular file under `dir` (recursively, skipping dot-files), keyed by its path
 /// relative to `root` with `/` separators.
 fn add_static_dir(
-    files: &mut BTreeMap<String, PathBuf>,
+    files: &mut BTreeMap<String, Source>,
     root: &Path,
     dir: &Path,
 ) -> Result<(), String> {
@@ -220,9 +246,7 @@ fn add_static_dir(
         return Ok(());
     }
     for entry in sorted_dir_entries(dir)? {
-        let Some(name) = entry.file_name().and_then(|n| n.to_str()) else {
-            return Err(format!("non UTF-8 file name in {}", dir.display()));
-        };
+        let name = file_name(&entry)?;
         if name.starts_with('.') {
             continue;
         }
@@ -250,21 +274,37 @@ fn add_static_dir(
 }
 
 fn add_file(
-    files: &mut BTreeMap<String, PathBuf>,
+    files: &mut BTreeMap<String, Source>,
     key: String,
     path: PathBuf,
 ) -> Result<(), String> {
     if !path.is_file() {
         return Err(format!(
-            "expected asset file {} is missing (was the npm install complete?)",
+            "expected asset file {} is missing (see crates/web/assets/refresh-vendor.sh)",
             path.display()
         ));
     }
     let path = fs::canonicalize(&path).map_err(|e| io_error("resolve", &path, &e))?;
-    if let Some(previous) = files.insert(key.clone(), path) {
+    let bytes = fs::read(&path).map_err(|e| io_error("read", &path, &e))?;
+    insert(files, key, Source { path, bytes })
+}
+
+fn add_generated(
+    files: &mut BTreeMap<String, Source>,
+    dir: &Path,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<(), String> {
+    let path = dir.join(key.replace('/', "__"));
+    write_if_changed(&path, &bytes)?;
+    insert(files, key.to_owned(), Source { path, bytes })
+}
+
+fn insert(files: &mut BTreeMap<String, Source>, key: String, source: Source) -> Result<(), String> {
+    if let Some(previous) = files.insert(key.clone(), source) {
         return Err(format!(
             "two assets would be served at /static/{key} (one is {})",
-            previous.display()
+            previous.path.display()
         ));
     }
     Ok(())
@@ -279,41 +319,119 @@ fn sorted_dir_entries(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(entries)
 }
 
+fn file_name(path: &Path) -> Result<String, String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("non UTF-8 file name {}", path.display()))
+}
+
+/// `dir/name.ext` → `dir/name.<hash>.ext` (`LICENSE` → `LICENSE.<hash>`), the hash being the
+/// first 16 hex digits of the content's FNV-1a 64.
+fn hashed_name(path: &str, bytes: &[u8]) -> String {
+    let hash = format!("{:016x}", fnv1a64(bytes));
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let hashed = match name.split_once('.') {
+        Some((stem, ext)) => format!("{stem}.{hash}.{ext}"),
+        None => format!("{name}.{hash}"),
+    };
+    if dir.is_empty() {
+        hashed
+    } else {
+        format!("{dir}/{hashed}")
+    }
+}
+
+fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || content_type.starts_with("image/svg")
+        || content_type.starts_with("application/json")
+        || content_type.starts_with("application/xml")
+        || content_type.starts_with("application/manifest")
+}
+
+/// The brotli (quality 11) and gzip (level 9) copies of `bytes`, each only if it saves enough;
+/// cached in `dir` under the content's hash.
+fn compressed(dir: &Path, bytes: &[u8]) -> Result<(Option<PathBuf>, Option<PathBuf>), String> {
+    let key = format!("{:016x}-{}", fnv1a64(bytes), bytes.len());
+    let worth = |len: usize| len * 100 <= bytes.len() * (100 - MIN_SAVING_PERCENT);
+
+    let br_path = dir.join(format!("{key}.br"));
+    if !br_path.is_file() {
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 22,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)
+            .map_err(|e| format!("brotli: {e}"))?;
+        write_atomically(&br_path, &out)?;
+    }
+    let gz_path = dir.join(format!("{key}.gz"));
+    if !gz_path.is_file() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).map_err(|e| format!("gzip: {e}"))?;
+        let out = encoder.finish().map_err(|e| format!("gzip: {e}"))?;
+        write_atomically(&gz_path, &out)?;
+    }
+    let keep = |path: PathBuf| -> Result<Option<PathBuf>, String> {
+        let len = fs::metadata(&path)
+            .map_err(|e| io_error("read", &path, &e))?
+            .len();
+        Ok(worth(usize::try_from(len).unwrap_or(usize::MAX)).then_some(path))
+    };
+    Ok((keep(br_path)?, keep(gz_path)?))
+}
+
 fn generate(
-    files: &BTreeMap<String, PathBuf>,
+    files: &BTreeMap<String, Source>,
+    compressed_dir: &Path,
     bi_version: &str,
     htmx_version: &str,
 ) -> Result<String, String> {
-    let mut out = String::new();
     let mut total: u64 = 0;
     let mut table = String::new();
-    for (key, path) in files {
-        let bytes = fs::read(path).map_err(|e| io_error("read", path, &e))?;
-        total += bytes.len() as u64;
-        let path_str = path
-            .to_str()
-            .ok_or_else(|| format!("non UTF-8 path {}", path.display()))?;
-        let etag = format!("\"{:016x}\"", fnv1a64(&bytes));
-        // `{:?}` on str yields a valid Rust string literal.
+    let mut hashed: Vec<(String, usize)> = Vec::new();
+    for (index, (key, source)) in files.iter().enumerate() {
+        total += source.bytes.len() as u64;
+        let content_type = content_type(key);
+        let (br, gzip) = if compressible(content_type) {
+            compressed(compressed_dir, &source.bytes)?
+        } else {
+            (None, None)
+        };
+        let etag = format!("\"{:016x}\"", fnv1a64(&source.bytes));
+        let hashed_key = hashed_name(key, &source.bytes);
+        let url = format!("/static/{hashed_key}");
+        hashed.push((hashed_key, index));
         let _ = writeln!(
             table,
-            "    ({key:?}, Asset {{ bytes: include_bytes!({path_str:?}), content_type: {:?}, etag: {etag:?} }}),",
-            content_type(key)
+            "    ({key:?}, Asset {{ bytes: include_bytes!({}), br: {}, gzip: {}, content_type: {content_type:?}, etag: {etag:?}, url: {url:?} }}),",
+            literal(&source.path)?,
+            optional_include(br.as_deref())?,
+            optional_include(gzip.as_deref())?,
         );
     }
+    hashed.sort();
+
+    let mut out = String::new();
     let _ = writeln!(out, "// @generated by crates/web/build.rs. Do not edit.");
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "/// Version of the embedded `bootstrap-italia` npm package."
+        "/// Version of the vendored `bootstrap-italia` npm package."
     );
     let _ = writeln!(
         out,
         "pub const BOOTSTRAP_ITALIA_VERSION: &str = {bi_version:?};"
     );
-    let _ = writeln!(out, "/// Version of the embedded `htmx.org` npm package.");
+    let _ = writeln!(out, "/// Version of the vendored `htmx.org` npm package.");
     let _ = writeln!(out, "pub const HTMX_VERSION: &str = {htmx_version:?};");
-    let _ = writeln!(out, "/// Total size in bytes of all embedded assets.");
+    let _ = writeln!(
+        out,
+        "/// Total size in bytes of all embedded assets (uncompressed)."
+    );
     let _ = writeln!(out, "pub const TOTAL_BYTES: u64 = {total};");
     let _ = writeln!(out);
     let _ = writeln!(
@@ -323,7 +441,31 @@ fn generate(
     let _ = writeln!(out, "static FILES: &[(&str, Asset)] = &[");
     out.push_str(&table);
     let _ = writeln!(out, "];");
+    let _ = writeln!(
+        out,
+        "/// Every file's content-hashed path under `/static/` and its index in `FILES`, sorted."
+    );
+    let _ = writeln!(out, "static HASHED: &[(&str, usize)] = &[");
+    for (key, index) in &hashed {
+        let _ = writeln!(out, "    ({key:?}, {index}),");
+    }
+    let _ = writeln!(out, "];");
     Ok(out)
+}
+
+fn literal(path: &Path) -> Result<String, String> {
+    let s = path
+        .to_str()
+        .ok_or_else(|| format!("non UTF-8 path {}", path.display()))?;
+    // `{:?}` on str yields a valid Rust string literal.
+    Ok(format!("{s:?}"))
+}
+
+fn optional_include(path: Option<&Path>) -> Result<String, String> {
+    match path {
+        Some(path) => Ok(format!("Some(include_bytes!({}))", literal(path)?)),
+        None => Ok("None".to_owned()),
+    }
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -362,18 +504,17 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     hash
 }
 
-/// The version of `node_modules/NAME` recorded in a lockfileVersion 2/3 `package-lock.json`.
-fn locked_version(lock: &str, name: &str) -> Result<String, String> {
-    let key = format!("\"node_modules/{name}\"");
-    let not_found = || format!("package-lock.json has no entry for {name}");
-    let start = lock.find(&key).ok_or_else(not_found)?;
-    let rest = &lock[start + key.len()..];
-    let marker = "\"version\":";
-    let at = rest.find(marker).ok_or_else(not_found)?;
-    let rest = rest[at + marker.len()..].trim_start();
-    let rest = rest.strip_prefix('"').ok_or_else(not_found)?;
-    let end = rest.find('"').ok_or_else(not_found)?;
-    Ok(rest[..end].to_owned())
+/// The version of `name` in `vendor/SHA256SUMS` (`# package NAME VERSION INTEGRITY`).
+fn vendored_version(sums: &str, name: &str) -> Result<String, String> {
+    sums.lines()
+        .filter_map(|line| line.strip_prefix("# package "))
+        .filter_map(|rest| {
+            let mut words = rest.split_whitespace();
+            (words.next() == Some(name)).then(|| words.next())?
+        })
+        .next()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("assets/vendor/SHA256SUMS names no version of {name}"))
 }
 
 fn write_if_changed(path: &Path, contents: &[u8]) -> Result<(), String> {
@@ -381,6 +522,14 @@ fn write_if_changed(path: &Path, contents: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     fs::write(path, contents).map_err(|e| io_error("write", path, &e))
+}
+
+/// Writes through a temporary file, so an interrupted build never leaves a half-written cache
+/// entry that a later build would take as done.
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, contents).map_err(|e| io_error("write", &tmp, &e))?;
+    fs::rename(&tmp, path).map_err(|e| io_error("rename", &tmp, &e))
 }
 
 fn read_to_string(path: &Path) -> Result<String, String> {

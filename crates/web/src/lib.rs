@@ -5,6 +5,7 @@ pub(crate) mod access;
 mod admin;
 pub mod assets;
 mod backoffice;
+mod cache;
 mod error;
 mod files;
 mod filters;
@@ -478,6 +479,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
         .layer(axum::middleware::from_fn(error::render_error_pages))
+        .layer(axum::middleware::from_fn(cache::no_store))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             ServiceBuilder::new()
