@@ -7,6 +7,7 @@ mod area;
 pub mod assets;
 mod backoffice;
 mod error;
+mod form;
 mod metrics;
 mod pages;
 pub mod pagopa;

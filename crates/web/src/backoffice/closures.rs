@@ -5,15 +5,15 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::backoffice::{
     self as office, CLOSURE_KINDS, ClosureInput, ClosurePreview, ClosureYear,
 };
-use refettorio_app::{AppError, FieldError};
 use serde::Deserialize;
 
 use super::{CLOSURES, Staff};
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -77,18 +77,9 @@ struct ClosuresPage<'a> {
     scopes: Vec<(String, Vec<(String, String)>)>,
     kinds: Vec<(&'static str, &'static str)>,
     form: ClosureForm,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     preview: Option<ClosurePreview>,
     done: Option<(u64, u64)>,
-}
-
-impl ClosuresPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    }
 }
 
 fn scopes(cy: &ClosureYear) -> Vec<(String, Vec<(String, String)>)> {
@@ -126,7 +117,7 @@ async fn render(
     state: &AppState,
     s: &Staff,
     form: ClosureForm,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     preview: Option<ClosurePreview>,
     done: Option<(u64, u64)>,
 ) -> Result<Response, WebError> {
@@ -146,11 +137,7 @@ async fn render(
                 .collect()
         })
         .unwrap_or_default();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = ClosuresPage {
         layout: s.layout(CLOSURES.title),
         nav: s.nav(&CLOSURES),
@@ -179,7 +166,7 @@ pub(crate) async fn closures(
 ) -> Result<Response, WebError> {
     s.require(CLOSURES.roles)?;
     let done = q.annullati.zip(q.stornati);
-    render(&state, &s, ClosureForm::default(), Vec::new(), None, done).await
+    render(&state, &s, ClosureForm::default(), FieldErrors::none(), None, done).await
 }
 
 /// `POST /t/<slug>/backoffice/chiusure`: without `conferma` the preview (nothing written),
@@ -196,22 +183,18 @@ pub(crate) async fn add_closure(
     if f.conferma.is_empty() {
         let checked = match office::closure_year(&state.db, state.clock.as_ref(), &s.tenant).await?
         {
-            Some(cy) => office::check_closure(&cy, &input),
-            None => Err(AppError::Fields(vec![FieldError {
-                field: "dal",
-                message: "Non c'è un anno scolastico in corso.".into(),
-            }])),
+            Some(cy) => office::check_closure(&cy, &input).or_errors()?,
+            None => Err(FieldErrors::one("dal", "Non c'è un anno scolastico in corso.")),
         };
         return match checked {
             Ok(c) => {
                 let p = office::closure_preview(&state.db, &s.tenant, &c).await?;
-                render(&state, &s, f, Vec::new(), Some(p), None).await
+                render(&state, &s, f, FieldErrors::none(), Some(p), None).await
             }
-            Err(AppError::Fields(e)) => render(&state, &s, f, e, None, None).await,
-            Err(e) => Err(e.into()),
+            Err(errors) => render(&state, &s, f, errors, None, None).await,
         };
     }
-    match office::confirm_closure(
+    office::confirm_closure(
         &state.db,
         state.clock.as_ref(),
         &s.tenant,
@@ -219,15 +202,14 @@ pub(crate) async fn add_closure(
         &input,
     )
     .await
-    {
-        Ok(done) => Ok(Redirect::to(&format!(
+    .map(|done| {
+        Redirect::to(&format!(
             "/t/{}/backoffice/chiusure?annullati={}&stornati={}",
             s.slug(),
             done.cancelled,
             done.reversed
         ))
-        .into_response()),
-        Err(AppError::Fields(e)) => render(&state, &s, f, e, None, None).await,
-        Err(e) => Err(e.into()),
-    }
+    })
+    .or_form(|errors| render(&state, &s, f, errors, None, None))
+    .await
 }
