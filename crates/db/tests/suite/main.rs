@@ -4,5 +4,6 @@
 
 mod accounts;
 mod full_disk;
+mod import;
 mod pagopa;
 mod registry;

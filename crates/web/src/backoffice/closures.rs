@@ -7,9 +7,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::backoffice::{
-    self as office, CLOSURE_KINDS, ClosureInput, ClosurePreview, ClosureYear,
-};
+use refettorio_app::closure::{self, CLOSURE_KINDS, ClosureInput, ClosurePreview, ClosureYear};
 use serde::Deserialize;
 
 use super::{CLOSURES, Staff};
@@ -121,7 +119,7 @@ async fn render(
     preview: Option<ClosurePreview>,
     done: Option<(u64, u64)>,
 ) -> Result<Response, WebError> {
-    let cy = office::closure_year(&state.db, state.clock.as_ref(), &s.tenant).await?;
+    let cy = closure::closure_year(s.ctx(state)).await?;
     let rows = cy
         .as_ref()
         .map(|cy| {
@@ -181,29 +179,22 @@ pub(crate) async fn add_closure(
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
     if f.conferma.is_empty() {
-        let checked = match office::closure_year(&state.db, state.clock.as_ref(), &s.tenant).await?
-        {
-            Some(cy) => office::check_closure(&cy, &input).or_errors()?,
+        let checked = match closure::closure_year(s.ctx(&state)).await? {
+            Some(cy) => closure::check_closure(&cy, &input).or_errors()?,
             None => Err(FieldErrors::one("dal", "Non c'è un anno scolastico in corso.")),
         };
         return match checked {
             Ok(c) => {
-                let p = office::closure_preview(&state.db, &s.tenant, &c).await?;
+                let p = closure::closure_preview(s.ctx(&state), &c).await?;
                 render(&state, &s, f, FieldErrors::none(), Some(p), None).await
             }
             Err(errors) => render(&state, &s, f, errors, None, None).await,
         };
     }
-    office::confirm_closure(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        &input,
-    )
-    .await
-    .map(|done| {
-        Redirect::to(&format!(
+    closure::confirm_closure(s.ctx(&state), &input)
+        .await
+        .map(|done| {
+            Redirect::to(&format!(
             "/t/{}/backoffice/chiusure?annullati={}&stornati={}",
             s.slug(),
             done.cancelled,
