@@ -2,9 +2,9 @@
 
 use jiff::civil::Date;
 use refettorio_db::Db;
-use refettorio_db::audit::{self, AuditFilter};
 /// An entry of the audit log, as the office's log page lists it.
 pub use refettorio_db::audit::AuditRecord;
+use refettorio_db::audit::{self, AuditFilter};
 use refettorio_db::registry::tenant::Tenant;
 
 use crate::AppError;

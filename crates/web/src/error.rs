@@ -45,10 +45,12 @@ pub enum WebError {
 impl WebError {
     /// A use case's refusal of an id the user sent: what does not exist or is not theirs is
     /// answered alike (403), so a tampered id tells nothing about other families' data.
-    pub(crate) fn not_yours(e: AppError) -> WebError {
-        match e {
-            AppError::NotFound(_) | AppError::Forbidden => WebError::Forbidden,
-            other => other.into(),
+    pub(crate) fn not_yours(e: impl Into<WebError>) -> WebError {
+        match e.into() {
+            WebError::NotFound(_) | WebError::App(AppError::NotFound(_) | AppError::Forbidden) => {
+                WebError::Forbidden
+            }
+            other => other,
         }
     }
 
@@ -477,10 +479,7 @@ mod tests {
     #[test]
     fn a_database_that_cannot_answer_is_503_a_bug_500() {
         let down = || DbError::Io(std::io::Error::other("disk full"));
-        for e in [
-            WebError::Db(down()),
-            WebError::App(AppError::Db(down())),
-        ] {
+        for e in [WebError::Db(down()), WebError::App(AppError::Db(down()))] {
             let r = e.into_response();
             assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(r.headers().contains_key(header::RETRY_AFTER));

@@ -47,9 +47,24 @@ impl From<Refusal> for FieldErrors {
             status: r.status,
             form: "",
             message: r.message,
-            fields: r.fields,
+            fields: merged(r.fields),
         }
     }
+}
+
+/// One entry per field: the messages of a field named twice are joined.
+fn merged(fields: Vec<FieldError>) -> Vec<FieldError> {
+    let mut out: Vec<FieldError> = Vec::with_capacity(fields.len());
+    for f in fields {
+        match out.iter_mut().find(|e| e.field == f.field) {
+            Some(e) => {
+                e.message.push(' ');
+                e.message.push_str(&f.message);
+            }
+            None => out.push(f),
+        }
+    }
+    out
 }
 
 impl From<Vec<FieldError>> for FieldErrors {
@@ -63,7 +78,7 @@ impl From<Vec<FieldError>> for FieldErrors {
             },
             form: "",
             message: None,
-            fields,
+            fields: merged(fields),
         }
     }
 }
@@ -72,6 +87,11 @@ impl FieldErrors {
     /// Nothing wrong: the form shown for the first time (200).
     pub fn none() -> Self {
         Self::default()
+    }
+
+    /// Nothing wrong, borrowed (for a form the errors do not belong to).
+    pub fn empty() -> &'static FieldErrors {
+        &NONE
     }
 
     /// One field found wrong by the web layer itself (422).
@@ -107,6 +127,15 @@ impl FieldErrors {
             .map(|e| e.message.as_str())
     }
 
+    /// Each wrong field with its message; a message for the whole form comes first, under
+    /// the empty field name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let whole = self.message().map(|m| ("", m));
+        whole
+            .into_iter()
+            .chain(self.fields.iter().map(|e| (e.field, e.message.as_str())))
+    }
+
     /// What is wrong with the form as a whole (a refused change, wrong credentials…).
     pub fn message(&self) -> Option<&str> {
         self.message.as_deref()
@@ -131,13 +160,6 @@ impl FieldErrors {
         } else {
             self.status
         }
-    }
-
-    /// The same errors answered with another status (a page that is no form, such as an
-    /// e-mailed link no longer valid).
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self
     }
 }
 
@@ -216,12 +238,20 @@ mod tests {
         assert_eq!(e.first(), Some("Già chiusa."));
         assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(FieldErrors::one("x", "y").get("x"), Some("y"));
+        let twice = FieldErrors::from(vec![
+            field("iban", "Troppo corto."),
+            field("iban", "Non IT."),
+        ]);
+        assert_eq!(twice.get("iban"), Some("Troppo corto. Non IT."));
     }
 
     #[test]
     fn only_what_the_user_can_fix_comes_back_to_the_form() {
         for (e, status) in [
-            (AppError::Unauthorized("No.".into()), StatusCode::UNAUTHORIZED),
+            (
+                AppError::Unauthorized("No.".into()),
+                StatusCode::UNAUTHORIZED,
+            ),
             (
                 AppError::Throttled("Riprova fra 3 minuti.".into()),
                 StatusCode::TOO_MANY_REQUESTS,
@@ -245,7 +275,11 @@ mod tests {
     #[tokio::test]
     async fn or_form_renders_the_form_or_passes_the_error_on() {
         let render = |errors: FieldErrors| async move {
-            Ok((errors.status(), errors.first().unwrap_or_default().to_string()).into_response())
+            Ok((
+                errors.status(),
+                errors.first().unwrap_or_default().to_string(),
+            )
+                .into_response())
         };
         let ok: Result<&'static str, AppError> = Ok("fatto");
         assert_eq!(ok.or_form(render).await.unwrap().status(), StatusCode::OK);

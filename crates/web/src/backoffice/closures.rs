@@ -164,7 +164,15 @@ pub(crate) async fn closures(
 ) -> Result<Response, WebError> {
     s.require(CLOSURES.roles)?;
     let done = q.annullati.zip(q.stornati);
-    render(&state, &s, ClosureForm::default(), FieldErrors::none(), None, done).await
+    render(
+        &state,
+        &s,
+        ClosureForm::default(),
+        FieldErrors::none(),
+        None,
+        done,
+    )
+    .await
 }
 
 /// `POST /t/<slug>/backoffice/chiusure`: without `conferma` the preview (nothing written),
@@ -181,7 +189,10 @@ pub(crate) async fn add_closure(
     if f.conferma.is_empty() {
         let checked = match closure::closure_year(s.ctx(&state)).await? {
             Some(cy) => closure::check_closure(&cy, &input).or_errors()?,
-            None => Err(FieldErrors::one("dal", "Non c'è un anno scolastico in corso.")),
+            None => Err(FieldErrors::one(
+                "dal",
+                "Non c'è un anno scolastico in corso.",
+            )),
         };
         return match checked {
             Ok(c) => {
@@ -195,12 +206,12 @@ pub(crate) async fn add_closure(
         .await
         .map(|done| {
             Redirect::to(&format!(
-            "/t/{}/backoffice/chiusure?annullati={}&stornati={}",
-            s.slug(),
-            done.cancelled,
-            done.reversed
-        ))
-    })
-    .or_form(|errors| render(&state, &s, f, errors, None, None))
-    .await
+                "/t/{}/backoffice/chiusure?annullati={}&stornati={}",
+                s.slug(),
+                done.cancelled,
+                done.reversed
+            ))
+        })
+        .or_form(|errors| render(&state, &s, f, errors, None, None))
+        .await
 }
