@@ -483,7 +483,7 @@ pub async fn register(
 /// The error when an e-mailed link cannot be built: no public address is configured and the
 /// request did not come to a loopback address (see `public_url` in docs/operations.md).
 pub fn no_public_url() -> AppError {
-    AppError::Invalid(
+    AppError::Unavailable(
         "Il servizio non può inviare collegamenti per e-mail: manca l'indirizzo pubblico nella \
          configurazione. Avvisa l'ufficio del Comune."
             .into(),

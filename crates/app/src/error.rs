@@ -1,5 +1,7 @@
 //! Errors of the application layer.
 
+pub use refettorio_db::DbError;
+
 /// What can go wrong in a use case. `Invalid` carries a message fit to show the user (Italian).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -21,6 +23,10 @@ pub enum AppError {
     /// The user may not see or change this.
     #[error("forbidden")]
     Forbidden,
+    /// The service cannot do this as configured (e.g. no public address for e-mailed links);
+    /// the message is for the user, who can only tell the office.
+    #[error("{0}")]
+    Unavailable(String),
     /// A form with invalid fields, each with its message.
     #[error("invalid fields: {}", .0.iter().map(|e| e.field).collect::<Vec<_>>().join(", "))]
     Fields(Vec<FieldError>),
@@ -32,6 +38,14 @@ pub enum AppError {
     /// A message's template failed to render (never with the templates shipped).
     #[error("message template: {0}")]
     Template(#[from] askama::Error),
+}
+
+impl AppError {
+    /// Whether the database could not serve the request (unreachable, out of connections or
+    /// disk): worth trying again later, unlike our own bugs.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AppError::Db(e) if e.is_unavailable())
+    }
 }
 
 /// A field of a form and what is wrong with it (Italian).

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::Tenant;
 use refettorio_app::auth::Subject;
 use refettorio_app::auth::{self, Registered, Registration};
-use refettorio_app::{AppError, FieldError};
 use refettorio_domain::Actor;
 use serde::Deserialize;
 
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::session::{
     CSRF_COOKIE, SESSION_COOKIE, anonymous_csrf, check_anonymous_csrf, current_session,
@@ -140,13 +140,6 @@ pub(crate) fn link_base(config: &WebConfig, slug: &str, headers: &HeaderMap) -> 
         .map(|h| format!("http://{h}"))
 }
 
-fn message_of(errors: &[FieldError], field: &str) -> Option<String> {
-    errors
-        .iter()
-        .find(|e| e.field == field)
-        .map(|e| e.message.clone())
-}
-
 /// Adds the pre-login CSRF cookie to a form page when it is new.
 pub(crate) fn with_csrf_cookie(
     state: &AppState,
@@ -240,6 +233,7 @@ pub(crate) async fn login(
         &ip.source(),
     )
     .await
+    .or_errors()?
     {
         Ok(s) => {
             let home = match s.session.subject {
@@ -259,27 +253,21 @@ pub(crate) async fn login(
             );
             Ok(r)
         }
-        Err(e @ (AppError::Unauthorized(_) | AppError::Throttled(_))) => {
-            let status = match e {
-                AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            Ok((
-                status,
-                LoginPage {
-                    layout: Layout::tenant("Accedi", &t),
-                    slug: t.slug.as_str(),
-                    next,
-                    csrf: f.csrf,
-                    identifier: f.identifier,
-                    error: Some(e.to_string()),
-                    local_login: t.settings.citizen_local_login,
-                    notice: None,
-                },
-            )
-                .into_response())
-        }
-        Err(e) => Err(e.into()),
+        // Wrong credentials (401) or too many attempts (429): the form again, with why.
+        Err(refused) => Ok((
+            refused.status(),
+            LoginPage {
+                layout: Layout::tenant("Accedi", &t),
+                slug: t.slug.as_str(),
+                next,
+                csrf: f.csrf,
+                identifier: f.identifier,
+                error: refused.first().map(str::to_owned),
+                local_login: t.settings.citizen_local_login,
+                notice: None,
+            },
+        )
+            .into_response()),
     }
 }
 
@@ -316,16 +304,10 @@ struct RegisterPage<'a> {
     slug: &'a str,
     csrf: String,
     form: Registration,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     general: Option<String>,
     /// No SMTP server: the e-mail goes to the test mailbox, and the page says so.
     simulated: bool,
-}
-
-impl RegisterPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        message_of(&self.errors, field)
-    }
 }
 
 pub(crate) async fn register_form(
@@ -340,7 +322,7 @@ pub(crate) async fn register_form(
         slug: t.slug.as_str(),
         csrf: csrf.clone(),
         form: Registration::default(),
-        errors: Vec::new(),
+        errors: FieldErrors::none(),
         general: (!t.settings.citizen_local_login).then(|| {
             "In questo Comune le famiglie accedono con SPID o CIE: la registrazione non è necessaria."
                 .to_string()
@@ -433,7 +415,10 @@ pub(crate) async fn register(
         activation_code: f.activation_code,
     };
     let base = link_base(&state.config, t.slug.as_str(), &headers);
-    match auth::register(state.ctx(&t, Actor::Public), &form, base.as_deref()).await {
+    match auth::register(state.ctx(&t, Actor::Public), &form, base.as_deref())
+        .await
+        .or_errors()?
+    {
         Ok(Registered::CheckMail) => Ok(MessagePage {
             layout: Layout::tenant("Registrazione", &t),
             heading: "Controlla la tua casella di posta",
@@ -461,45 +446,36 @@ pub(crate) async fn register(
             simulation: None,
         }
         .into_response()),
-        Err(AppError::Fields(errors)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
+        // Fields to correct keep the form as typed (not the passwords); a refusal of the
+        // whole registration (422, or 503 with no public address: the operator's problem,
+        // not the form's) starts it again.
+        Err(refused) => Ok((
+            refused.status(),
             RegisterPage {
-
                 simulated: state.config.mail_simulated,
                 layout: Layout::tenant("Registrati", &t),
                 slug: t.slug.as_str(),
                 csrf: f.csrf,
-                form: Registration {
-                    password: String::new(),
-                    confirm: String::new(),
-                    activation_code: String::new(),
-                    ..form
+                form: if refused.message().is_some() {
+                    Registration::default()
+                } else {
+                    Registration {
+                        password: String::new(),
+                        confirm: String::new(),
+                        activation_code: String::new(),
+                        ..form
+                    }
                 },
-                errors,
-                general: Some("Correggi i campi indicati.".into()),
+                general: Some(
+                    refused
+                        .message()
+                        .unwrap_or("Correggi i campi indicati.")
+                        .to_owned(),
+                ),
+                errors: refused,
             },
         )
             .into_response()),
-        Err(AppError::Invalid(m)) => Ok((
-            // No public address configured: the operator's problem, not the form's.
-            if m == auth::no_public_url().to_string() {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            },
-            RegisterPage {
-
-                simulated: state.config.mail_simulated,
-                layout: Layout::tenant("Registrati", &t),
-                slug: t.slug.as_str(),
-                csrf: f.csrf,
-                form: Registration::default(),
-                errors: Vec::new(),
-                general: Some(m),
-            },
-        )
-            .into_response()),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -514,14 +490,18 @@ pub(crate) async fn activate(
     Extension(CurrentTenant(t)): Extension<CurrentTenant>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, WebError> {
-    match auth::activate(state.ctx(&t, Actor::Public), &q.token).await {
+    // A link is no form: one no longer valid is a bad request (400), with the way on.
+    match auth::activate(state.ctx(&t, Actor::Public), &q.token)
+        .await
+        .or_errors()?
+    {
         Ok(()) => Ok(Redirect::to(&format!("/t/{}/accedi?esito=attivato", t.slug)).into_response()),
-        Err(AppError::Invalid(m)) => Ok((
+        Err(refused) => Ok((
             StatusCode::BAD_REQUEST,
             MessagePage {
                 layout: Layout::tenant("Attivazione", &t),
                 heading: "Collegamento non valido",
-                text: &m,
+                text: refused.first().unwrap_or_default(),
                 link: Some((
                     format!("/t/{}/registrati", t.slug),
                     "Ripeti la registrazione",
@@ -530,7 +510,6 @@ pub(crate) async fn activate(
             },
         )
             .into_response()),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -586,6 +565,7 @@ pub(crate) async fn reset_request(
         base.as_deref(),
     )
     .await
+    .or_errors()?
     {
         Ok(()) => Ok(MessagePage {
             layout: Layout::tenant("Recupera la password", &t),
@@ -601,33 +581,22 @@ pub(crate) async fn reset_request(
             simulation: simulation_note(&state, &t),
         }
         .into_response()),
-        Err(AppError::Fields(errors)) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
+        // A fiscal code to correct (422), or no public address for the link (503).
+        Err(refused) => Ok((
+            refused.status(),
             ResetRequestPage {
-
                 simulated: state.config.mail_simulated,
                 layout: Layout::tenant("Recupera la password", &t),
                 slug: t.slug.as_str(),
                 csrf: f.csrf,
                 fiscal_code: f.fiscal_code,
-                error: message_of(&errors, "fiscal_code"),
+                error: refused
+                    .get("fiscal_code")
+                    .or(refused.message())
+                    .map(str::to_owned),
             },
         )
             .into_response()),
-        Err(AppError::Invalid(m)) => Ok((
-            StatusCode::SERVICE_UNAVAILABLE,
-            ResetRequestPage {
-
-                simulated: state.config.mail_simulated,
-                layout: Layout::tenant("Recupera la password", &t),
-                slug: t.slug.as_str(),
-                csrf: f.csrf,
-                fiscal_code: f.fiscal_code,
-                error: Some(m),
-            },
-        )
-            .into_response()),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -701,15 +670,16 @@ pub(crate) async fn reset_new(
         &f.confirm,
     )
     .await;
-    let error = match done {
+    let error = match done.or_errors()? {
         Ok(()) => {
             return Ok(
                 Redirect::to(&format!("/t/{}/accedi?esito=password", t.slug)).into_response(),
             );
         }
-        Err(AppError::Fields(errors)) => message_of(&errors, "password"),
-        Err(AppError::Invalid(m)) => Some(m),
-        Err(e) => return Err(e.into()),
+        Err(refused) => refused
+            .get("password")
+            .or(refused.message())
+            .map(str::to_owned),
     };
     Ok((
         StatusCode::UNPROCESSABLE_ENTITY,

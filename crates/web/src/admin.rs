@@ -17,13 +17,13 @@ use refettorio_app::Tenant;
 use refettorio_app::auth::{Session, StaffUser, Subject};
 use refettorio_app::outbox::{Full, Row};
 use refettorio_app::platform::{self, StaffInput, TENANT_ROLES, TenantInput, TenantRow};
-use refettorio_app::{AppError, FieldError};
 use refettorio_domain::Actor;
 use refettorio_domain::{StaffRole, StaffUserId};
 use serde::Deserialize;
 
 use crate::access::with_csrf_cookie;
 use crate::filters;
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::session::{
     SESSION_COOKIE, anonymous_csrf, check_anonymous_csrf, current_session, same_origin, same_token,
@@ -73,13 +73,6 @@ impl FromRequestParts<AppState> for PlatformAdmin {
             Err(e) => Err(WebError::from(e).into_response()),
         }
     }
-}
-
-fn message_of(errors: &[FieldError], field: &str) -> Option<String> {
-    errors
-        .iter()
-        .find(|e| e.field == field)
-        .map(|e| e.message.clone())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +130,10 @@ pub(crate) async fn login(
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     check_anonymous_csrf(&headers, &f.csrf)?;
-    match platform::login(state.installation(), &f.username, &f.password, &ip.source()).await {
+    match platform::login(state.installation(), &f.username, &f.password, &ip.source())
+        .await
+        .or_errors()?
+    {
         Ok(s) => {
             let mut r = Redirect::to("/admin").into_response();
             r.headers_mut().append(
@@ -151,24 +147,18 @@ pub(crate) async fn login(
             );
             Ok(r)
         }
-        Err(e @ (AppError::Unauthorized(_) | AppError::Throttled(_))) => {
-            let status = match e {
-                AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            Ok((
-                status,
-                LoginPage {
-                    layout: Layout::plain("Accesso amministrazione"),
-                    csrf: f.csrf,
-                    username: f.username,
-                    error: Some(e.to_string()),
-                    notice: None,
-                },
-            )
-                .into_response())
-        }
-        Err(e) => Err(e.into()),
+        // Wrong credentials (401) or too many attempts (429): the form again, with why.
+        Err(refused) => Ok((
+            refused.status(),
+            LoginPage {
+                layout: Layout::plain("Accesso amministrazione"),
+                csrf: f.csrf,
+                username: f.username,
+                error: refused.first().map(str::to_owned),
+                notice: None,
+            },
+        )
+            .into_response()),
     }
 }
 
@@ -251,27 +241,17 @@ struct HomePage<'a> {
     mail_simulated: bool,
     tenants: Vec<TenantRow>,
     form: TenantForm,
-    errors: Vec<FieldError>,
-}
-
-impl HomePage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        message_of(&self.errors, field)
-    }
+    errors: FieldErrors,
 }
 
 async fn render_home(
     state: &AppState,
     a: &PlatformAdmin,
     form: TenantForm,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
 ) -> Result<Response, WebError> {
     let tenants = platform::tenants(state.installation()).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let form = TenantForm {
         timezone: if form.timezone.is_empty() {
             "Europe/Rome".into()
@@ -304,7 +284,7 @@ pub(crate) async fn home(
     State(state): State<AppState>,
     a: PlatformAdmin,
 ) -> Result<Response, WebError> {
-    render_home(&state, &a, TenantForm::default(), Vec::new()).await
+    render_home(&state, &a, TenantForm::default(), FieldErrors::none()).await
 }
 
 /// `POST /admin/comuni`: a new municipality with its first office user.
@@ -315,13 +295,12 @@ pub(crate) async fn create_tenant(
     Form(f): Form<TenantForm>,
 ) -> Result<Response, WebError> {
     a.check_csrf(&headers, &f.csrf)?;
-    match platform::create_tenant(state.installation(), Actor::PlatformAdmin, &f.input()).await {
-        Ok(t) => {
-            Ok(Redirect::to(&format!("/admin/comuni/{}?esito=creato", t.slug)).into_response())
-        }
-        Err(AppError::Fields(errors)) => render_home(&state, &a, f, errors).await,
-        Err(e) => Err(e.into()),
-    }
+    let input = f.input();
+    platform::create_tenant(state.installation(), Actor::PlatformAdmin, &input)
+        .await
+        .map(|t| Redirect::to(&format!("/admin/comuni/{}?esito=creato", t.slug)))
+        .or_form(|errors| render_home(&state, &a, f, errors))
+        .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +337,7 @@ struct TenantPage<'a> {
     school_users: Vec<SchoolUser>,
     roles: Vec<(&'static str, &'static str)>,
     form: StaffForm,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     /// The school user whose schools were refused, with why.
     schools_error: Option<(i64, String)>,
     notice: Option<&'static str>,
@@ -372,10 +351,6 @@ struct SchoolUser {
 }
 
 impl TenantPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        message_of(&self.errors, field)
-    }
-
     /// A refusal about a user who has no school form (not of the school role).
     fn schools_error_elsewhere(&self) -> Option<String> {
         self.schools_error
@@ -408,7 +383,7 @@ async fn render_tenant(
     a: &PlatformAdmin,
     slug: &str,
     form: StaffForm,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     schools_error: Option<(i64, String)>,
     notice: Option<&'static str>,
 ) -> Result<Response, WebError> {
@@ -429,10 +404,10 @@ async fn render_tenant(
                 .collect(),
         })
         .collect();
-    let status = if errors.is_empty() && schools_error.is_none() {
-        StatusCode::OK
-    } else {
+    let status = if schools_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        errors.status()
     };
     let page = TenantPage {
         layout: Layout::plain("Personale del Comune"),
@@ -468,7 +443,7 @@ pub(crate) async fn tenant(
         &a,
         &slug,
         StaffForm::default(),
-        Vec::new(),
+        FieldErrors::none(),
         None,
         notice(q.esito.as_deref()),
     )
@@ -491,15 +466,11 @@ pub(crate) async fn add_staff(
         role: f.role.clone(),
         password: f.password.clone(),
     };
-    match platform::add_staff(a.ctx(&state, &t), &input).await {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("/admin/comuni/{}?esito=aggiunto", t.slug)).into_response())
-        }
-        Err(AppError::Fields(errors)) => {
-            render_tenant(&state, &a, &slug, f, errors, None, None).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    platform::add_staff(a.ctx(&state, &t), &input)
+        .await
+        .map(|_| Redirect::to(&format!("/admin/comuni/{}?esito=aggiunto", t.slug)))
+        .or_form(|errors| render_tenant(&state, &a, &slug, f, errors, None, None))
+        .await
 }
 
 async fn set_active(
@@ -540,27 +511,22 @@ pub(crate) async fn staff_schools(
             chosen.push(v.trim().parse::<i64>().unwrap_or(0));
         }
     }
-    let outcome = platform::set_staff_schools(a.ctx(&state, &t), StaffUserId(id), &chosen).await;
-    match outcome {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/admin/comuni/{}?esito=scuole", t.slug)).into_response())
-        }
-        Err(AppError::Fields(errors)) => {
-            let message = message_of(&errors, "scuole").unwrap_or_default();
-            let form = StaffForm::default();
+    platform::set_staff_schools(a.ctx(&state, &t), StaffUserId(id), &chosen)
+        .await
+        .map(|()| Redirect::to(&format!("/admin/comuni/{}?esito=scuole", t.slug)))
+        .or_form(|errors| {
+            let message = errors.first().unwrap_or_default().to_string();
             render_tenant(
                 &state,
                 &a,
                 &slug,
-                form,
-                Vec::new(),
+                StaffForm::default(),
+                FieldErrors::none(),
                 Some((id, message)),
                 None,
             )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+        })
+        .await
 }
 
 /// `POST /admin/comuni/<slug>/personale/<id>/disattiva`

@@ -1,25 +1,31 @@
-//! One error type for the web layer. Handlers return [`WebError`]; it becomes a response that
-//! carries an [`ErrorPage`] marker, and [`render_error_pages`] turns any such response into the
-//! Italian error page with the request id to quote, so every error looks the same wherever it
-//! came from. Internal causes are logged once and never shown.
+//! One error type for the web layer, and the one place that decides how each error is
+//! answered. Handlers return [`WebError`]; it becomes a response that carries an [`ErrorPage`]
+//! marker, and [`render_error_pages`] turns any such response into the Italian error page with
+//! the request id to quote, so every error looks the same wherever it came from. Internal
+//! causes are logged once and never shown.
 //!
-//! The status says what happened: 404 for what does not exist, 403 for what is not this
-//! user's, 503 when the database cannot serve the request (unreachable, out of connections or
-//! disk: [`refettorio_db::DbError::is_unavailable`]), 500 for our own bugs. The rejections of
-//! axum's extractors (an id that is not a number, a form or JSON body that does not decode, a
-//! missing content type, a body too large: plain English text) are recognised in the same
-//! middleware and answered the same way, or as `application/problem+json` with a stable `code`
-//! on the API routes ([`API_PREFIXES`]).
+//! The status says what happened. What the user can act on is a [`Refusal`]: a form to
+//! correct or a meal change the rules refuse (422, with the Italian message and the fields'
+//! messages), wrong credentials (401), too many attempts (429), a service that cannot do this
+//! as configured (503). A form shows its refusal on the form itself (`crate::form`); any other
+//! refusal gets the error page with the same status. Then 404 for what does not exist, 403 for
+//! what is not this user's, 503 with `Retry-After` when the database cannot serve the request
+//! (unreachable, out of connections or disk: `DbError::is_unavailable`), 500 for our own bugs.
+//! The rejections of axum's extractors (an id that is not a number, a form or JSON body that
+//! does not decode, a missing content type, a body too large: plain English text) are
+//! recognised in the same middleware and answered the same way, or as
+//! `application/problem+json` with a stable `code` on the API routes ([`API_PREFIXES`]).
 
 use askama::Template;
-
-use crate::pages::Layout;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use refettorio_db::DbError;
+use refettorio_app::error::DbError;
+use refettorio_app::{AppError, FieldError};
+
+use crate::pages::Layout;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -29,20 +35,89 @@ pub enum WebError {
     #[error("forbidden")]
     Forbidden,
     #[error(transparent)]
-    Db(#[from] refettorio_db::DbError),
+    Db(#[from] DbError),
     #[error(transparent)]
-    App(#[from] refettorio_app::AppError),
+    App(#[from] AppError),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
 }
 
 impl WebError {
-    /// The database error behind this one, if any.
-    fn db(&self) -> Option<&DbError> {
-        match self {
-            WebError::Db(e) | WebError::App(refettorio_app::AppError::Db(e)) => Some(e),
-            _ => None,
+    /// A use case's refusal of an id the user sent: what does not exist or is not theirs is
+    /// answered alike (403), so a tampered id tells nothing about other families' data.
+    pub(crate) fn not_yours(e: impl Into<WebError>) -> WebError {
+        match e.into() {
+            WebError::NotFound(_) | WebError::App(AppError::NotFound(_) | AppError::Forbidden) => {
+                WebError::Forbidden
+            }
+            other => other,
         }
+    }
+
+    /// Whether the database could not serve the request (503, try again) rather than a bug.
+    fn unavailable(&self) -> bool {
+        match self {
+            WebError::Db(e) => e.is_unavailable(),
+            WebError::App(e) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
+/// An error the user can act on, told to them where they acted (the form they sent, or the
+/// error page): its status, a message for the whole request and the fields' own messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub status: StatusCode,
+    pub message: Option<String>,
+    pub fields: Vec<FieldError>,
+}
+
+impl Refusal {
+    /// The one table of the errors users are told about, with their status: a form to correct
+    /// or a meal change the rules refuse (422), wrong credentials (401), too many attempts
+    /// (429), a service that cannot do this as configured (503). Every other error is not
+    /// the user's to fix and is given back.
+    pub(crate) fn of(e: AppError) -> Result<Refusal, AppError> {
+        let (status, message, fields) = match e {
+            AppError::Fields(fields) => (StatusCode::UNPROCESSABLE_ENTITY, None, fields),
+            AppError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, Some(m), Vec::new()),
+            AppError::Booking(b) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(b.to_string()),
+                Vec::new(),
+            ),
+            AppError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, Some(m), Vec::new()),
+            AppError::Throttled(m) => (StatusCode::TOO_MANY_REQUESTS, Some(m), Vec::new()),
+            AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Some(m), Vec::new()),
+            other => return Err(other),
+        };
+        Ok(Refusal {
+            status,
+            message,
+            fields,
+        })
+    }
+
+    /// The error page of a refusal no form shows.
+    fn page(self) -> (StatusCode, ErrorPage) {
+        let title = match self.status {
+            StatusCode::UNAUTHORIZED => "Accesso non riuscito",
+            StatusCode::TOO_MANY_REQUESTS => "Troppi tentativi",
+            StatusCode::SERVICE_UNAVAILABLE => "Servizio non disponibile",
+            _ => "Dati non validi",
+        };
+        let message = self.message.unwrap_or_else(|| {
+            "I dati inviati contengono errori: torna alla pagina precedente, correggi i campi \
+             indicati e riprova."
+                .into()
+        });
+        let page = ErrorPage {
+            title,
+            message,
+            details: self.fields.into_iter().map(|f| f.message).collect(),
+        };
+        (self.status, page)
     }
 }
 
@@ -51,63 +126,61 @@ impl WebError {
 pub(crate) struct ErrorPage {
     pub title: &'static str,
     pub message: String,
+    /// What is wrong, one line each (the fields of a form no page showed again).
+    pub details: Vec<String>,
 }
 
+impl ErrorPage {
+    fn new(title: &'static str, message: impl Into<String>) -> Self {
+        ErrorPage {
+            title,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+}
+
+const NOT_FOUND: &str = "Pagina non trovata";
+
+/// The answer to every error, decided here once: a refusal the user can act on (see
+/// [`Refusal::of`]), 404 for what does not exist, 403 for what is not this user's, 503 with
+/// `Retry-After` when the database cannot answer, 500 for the rest (our bugs, logged).
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, page) = match self {
-            WebError::NotFound(message) => (
-                StatusCode::NOT_FOUND,
-                ErrorPage {
-                    title: "Pagina non trovata",
-                    message,
-                },
-            ),
-            WebError::Forbidden | WebError::App(refettorio_app::AppError::Forbidden) => (
+            WebError::NotFound(message) | WebError::App(AppError::NotFound(message)) => {
+                (StatusCode::NOT_FOUND, ErrorPage::new(NOT_FOUND, message))
+            }
+            WebError::Forbidden | WebError::App(AppError::Forbidden) => (
                 StatusCode::FORBIDDEN,
-                ErrorPage {
-                    title: "Operazione non consentita",
-                    message:
-                        "Non hai i permessi per questa operazione, oppure il modulo è scaduto: \
-                              ricarica la pagina e riprova."
-                            .into(),
-                },
+                ErrorPage::new(
+                    "Operazione non consentita",
+                    "Non hai i permessi per questa operazione, oppure il modulo è scaduto: \
+                     ricarica la pagina e riprova.",
+                ),
             ),
-            WebError::App(refettorio_app::AppError::NotFound(message)) => (
-                StatusCode::NOT_FOUND,
-                ErrorPage {
-                    title: "Pagina non trovata",
-                    message,
-                },
-            ),
-            unavailable if unavailable.db().is_some_and(DbError::is_unavailable) => {
+            unavailable if unavailable.unavailable() => {
                 tracing::error!(error = %unavailable, "request failed: database unavailable");
                 let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-                response.extensions_mut().insert(ErrorPage {
-                    title: "Servizio momentaneamente non disponibile",
-                    message:
-                        "Il servizio non riesce a leggere o salvare i dati in questo momento. \
-                              Riprova tra qualche minuto; se il problema continua, comunica \
-                              all'ufficio il codice qui sotto."
-                            .into(),
-                });
+                response.extensions_mut().insert(ErrorPage::new(
+                    "Servizio momentaneamente non disponibile",
+                    "Il servizio non riesce a leggere o salvare i dati in questo momento. \
+                     Riprova tra qualche minuto; se il problema continua, comunica \
+                     all'ufficio il codice qui sotto.",
+                ));
                 return response;
             }
-            other => {
-                tracing::error!(error = %other, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorPage {
-                        title: "Si è verificato un errore",
-                        message: "Non è stato possibile completare la richiesta. Riprova tra qualche minuto; \
-                                  se il problema continua, comunica all'ufficio il codice qui sotto."
-                            .into(),
-                    },
-                )
-            }
+            WebError::App(app) => match Refusal::of(app) {
+                Ok(refusal) => {
+                    tracing::info!(status = %refusal.status, "request refused");
+                    refusal.page()
+                }
+                Err(other) => internal(WebError::App(other)),
+            },
+            other => internal(other),
         };
         let mut response = status.into_response();
         response.extensions_mut().insert(page);
@@ -115,11 +188,25 @@ impl IntoResponse for WebError {
     }
 }
 
+/// Our own bug: logged with its cause, answered 500 without it.
+fn internal(e: WebError) -> (StatusCode, ErrorPage) {
+    tracing::error!(error = %e, "request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorPage::new(
+            "Si è verificato un errore",
+            "Non è stato possibile completare la richiesta. Riprova tra qualche minuto; \
+             se il problema continua, comunica all'ufficio il codice qui sotto.",
+        ),
+    )
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorTemplate<'a> {
     layout: Layout<'a>,
     message: &'a str,
+    details: &'a [String],
     request_id: &'a str,
 }
 
@@ -234,10 +321,7 @@ impl Rejection {
                  e riprova.",
             ),
         };
-        ErrorPage {
-            title,
-            message: message.into(),
-        }
+        ErrorPage::new(title, message)
     }
 }
 
@@ -299,6 +383,7 @@ pub(crate) async fn render_error_pages(req: Request, next: Next) -> Response {
     let body = ErrorTemplate {
         layout: Layout::plain(page.title),
         message: &page.message,
+        details: &page.details,
         request_id: &request_id,
     }
     .render();
@@ -394,10 +479,7 @@ mod tests {
     #[test]
     fn a_database_that_cannot_answer_is_503_a_bug_500() {
         let down = || DbError::Io(std::io::Error::other("disk full"));
-        for e in [
-            WebError::Db(down()),
-            WebError::App(refettorio_app::AppError::Db(down())),
-        ] {
+        for e in [WebError::Db(down()), WebError::App(AppError::Db(down()))] {
             let r = e.into_response();
             assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(r.headers().contains_key(header::RETRY_AFTER));
@@ -405,6 +487,56 @@ mod tests {
         }
         let r = WebError::Db(DbError::Corrupt("x".into())).into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn every_app_error_has_one_answer() {
+        let answer = |e: AppError| {
+            let r = WebError::App(e).into_response();
+            let page = r.extensions().get::<ErrorPage>().unwrap().clone();
+            (r.status(), page)
+        };
+        let (status, page) = answer(AppError::Fields(vec![FieldError {
+            field: "dal",
+            message: "Data non valida.".into(),
+        }]));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(page.title, "Dati non validi");
+        assert_eq!(page.details, ["Data non valida."]);
+        let (status, page) = answer(AppError::Invalid("La giornata è già chiusa.".into()));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(page.message, "La giornata è già chiusa.");
+        let (status, page) = answer(AppError::Booking(
+            refettorio_domain::BookingError::RangeBackwards,
+        ));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            page.message,
+            "La data finale viene prima di quella iniziale."
+        );
+        let (status, page) = answer(AppError::Unauthorized("Credenziali errate.".into()));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(page.message, "Credenziali errate.");
+        let (status, page) = answer(AppError::Throttled("Riprova fra 11 minuti.".into()));
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(page.message, "Riprova fra 11 minuti.");
+        let (status, _) = answer(AppError::Unavailable("Manca l'indirizzo.".into()));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let (status, page) = answer(AppError::NotFound("Iscrizione non trovata.".into()));
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(page.message, "Iscrizione non trovata.");
+        assert_eq!(answer(AppError::Forbidden).0, StatusCode::FORBIDDEN);
+        let (status, page) = answer(AppError::Password);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!page.message.contains("password"), "causes are not shown");
+        // A tampered id is answered 403 whether it exists or not; the rest as always.
+        for e in [AppError::NotFound("x".into()), AppError::Forbidden] {
+            assert!(matches!(WebError::not_yours(e), WebError::Forbidden));
+        }
+        assert!(matches!(
+            WebError::not_yours(AppError::Password),
+            WebError::App(AppError::Password)
+        ));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ mod cache;
 mod error;
 mod files;
 mod filters;
+mod form;
 mod metrics;
 mod pages;
 pub mod pagopa;

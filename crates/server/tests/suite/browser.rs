@@ -346,6 +346,21 @@ async fn a_parent_changes_meals_in_the_browser() {
         assert!(cell.contains("Pasto in bianco"), "{d}: {cell}");
     }
 
+    // A range backwards is refused (422): htmx still swaps the answer in, with the message.
+    c.execute(
+        "document.getElementById('dal').value = '2026-11-27'; document.getElementById('al').value = '2026-11-25';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#modifica button[type=submit]").await;
+    wait_text(
+        &c,
+        "#calendario",
+        "La data finale viene prima di quella iniziale",
+    )
+    .await;
+
     // The balance.
     click(&c, "nav a[href$='/pagamenti']").await;
     let main = wait_text(&c, "main", "Saldo aggiornato al").await;

@@ -7,18 +7,19 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::auth;
 use refettorio_app::backoffice::search_families;
 use refettorio_app::ledger::{
     self, ChangeKind, MoneyChange, OfficeAccount, Recorded, TransferInput,
 };
 use refettorio_app::pagopa::{OFFICE_CHANNELS, OfficePayment, record_office_payment};
 use refettorio_app::people::FamilyHit;
-use refettorio_app::{AppError, FieldError, auth};
 use refettorio_domain::{AccountId, today};
 use serde::Deserialize;
 
 use super::{ACCOUNTS, Staff};
 use crate::filters;
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -145,27 +146,12 @@ struct AccountPage<'a> {
     acc: OfficeAccount,
     done: Option<&'static str>,
     failed: Option<Which>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     payment: PaymentForm,
     adjustment: ChangeForm,
     refund: ChangeForm,
     transfer: TransferForm,
     channels: &'static [(&'static str, &'static str)],
-}
-
-impl AccountPage<'_> {
-    fn error(&self, form: &str, field: &str) -> Option<String> {
-        let which = match self.failed? {
-            Which::Payment => "pagamento",
-            Which::Adjustment => "rettifica",
-            Which::Refund => "rimborso",
-            Which::Transfer => "giroconto",
-        };
-        (which == form)
-            .then(|| self.errors.iter().find(|e| e.field == field))
-            .flatten()
-            .map(|e| e.message.clone())
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -186,13 +172,21 @@ async fn account_page(
     s: &Staff,
     id: i64,
     done: Option<&'static str>,
-    failed: Option<(Which, Vec<FieldError>)>,
+    failed: Option<(Which, FieldErrors)>,
     typed: Option<Typed>,
 ) -> Result<Response, WebError> {
     let acc = ledger::account(s.ctx(state), AccountId(id)).await?;
     let (failed, errors) = match failed {
-        Some((w, e)) => (Some(w), e),
-        None => (None, Vec::new()),
+        Some((w, e)) => {
+            let form = match w {
+                Which::Payment => "pagamento",
+                Which::Adjustment => "rettifica",
+                Which::Refund => "rimborso",
+                Which::Transfer => "giroconto",
+            };
+            (Some(w), e.in_form(form))
+        }
+        None => (None, FieldErrors::none()),
     };
     let mut payment = PaymentForm {
         data: today(state.clock.as_ref(), &s.tenant.timezone).to_string(),
@@ -283,9 +277,9 @@ pub(crate) async fn office_payment(
         reference: f.riferimento.clone(),
         note: f.note.clone(),
     };
-    match record_office_payment(s.ctx(&state), &p).await {
+    match record_office_payment(s.ctx(&state), &p).await.or_errors()? {
         Ok(_) => Ok(back_to(&s, id, "pagamento")),
-        Err(AppError::Fields(e)) => {
+        Err(e) => {
             account_page(
                 &state,
                 &s,
@@ -296,7 +290,6 @@ pub(crate) async fn office_payment(
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -321,10 +314,13 @@ async fn change(
         ChangeKind::Adjustment => (Which::Adjustment, "rettifica"),
         ChangeKind::Refund => (Which::Refund, "rimborso"),
     };
-    match ledger::record_change(s.ctx(&state), &ch).await {
+    match ledger::record_change(s.ctx(&state), &ch)
+        .await
+        .or_errors()?
+    {
         Ok(Recorded::New(_)) => Ok(back_to(&s, id, esito)),
         Ok(Recorded::Repeated) => Ok(back_to(&s, id, "ripetuto")),
-        Err(AppError::Fields(e)) => {
+        Err(e) => {
             account_page(
                 &state,
                 &s,
@@ -335,7 +331,6 @@ async fn change(
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -378,10 +373,13 @@ pub(crate) async fn transfer(
         reason: f.causale.clone(),
         form_token: f.token.clone(),
     };
-    match ledger::record_transfer(s.ctx(&state), &t).await {
+    match ledger::record_transfer(s.ctx(&state), &t)
+        .await
+        .or_errors()?
+    {
         Ok(Recorded::New(_)) => Ok(back_to(&s, id, "giroconto")),
         Ok(Recorded::Repeated) => Ok(back_to(&s, id, "ripetuto")),
-        Err(AppError::Fields(e)) => {
+        Err(e) => {
             account_page(
                 &state,
                 &s,
@@ -392,6 +390,5 @@ pub(crate) async fn transfer(
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::{AUDIT, Staff};
 use crate::filters;
+use crate::form::FieldErrors;
 use crate::pages::Layout;
 use crate::session::percent_encode;
 use crate::{AppState, WebError};
@@ -41,7 +42,7 @@ struct AuditPage<'a> {
     from: String,
     to: String,
     actions: &'static [(&'static str, &'static str)],
-    error: Option<(&'static str, String)>,
+    errors: FieldErrors,
     rows: Vec<AuditRecord>,
     /// "staff:3" → the staff user's name.
     names: HashMap<String, String>,
@@ -52,13 +53,6 @@ struct AuditPage<'a> {
 }
 
 impl AuditPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        self.error
-            .as_ref()
-            .filter(|(f, _)| *f == field)
-            .map(|(_, m)| m.clone())
-    }
-
     fn who(&self, actor: &str) -> String {
         match (self.names.get(actor), actor.split_once(':')) {
             (Some(n), _) => n.clone(),
@@ -168,7 +162,7 @@ pub(crate) async fn log(
         from: from_s,
         to: to_s,
         actions: AUDIT_ACTIONS,
-        error,
+        errors: error.map_or_else(FieldErrors::none, |(f, m)| FieldErrors::one(f, m)),
         rows,
         names,
         page,

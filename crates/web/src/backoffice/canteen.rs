@@ -11,11 +11,11 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::attendance::{self, ClassList, CorrectionInput};
-use refettorio_app::{AppError, FieldError};
 use refettorio_domain::{ClassId, day_it};
 use serde::Deserialize;
 
 use super::{CANTEEN, Staff};
+use crate::form::FormResult;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -114,19 +114,18 @@ pub(crate) async fn correct(
         correction: f.correzione.clone(),
         reason: f.motivo.clone(),
     };
-    match attendance::correct_today(s.ctx(&state), &s.user, &input).await {
+    match attendance::correct_today(s.ctx(&state), &s.user, &input)
+        .await
+        .or_errors()?
+    {
         Ok(()) => Ok(Redirect::to(&format!(
             "/t/{}/backoffice/refettorio?classe={}&esito=corretto",
             s.slug(),
             f.classe
         ))
         .into_response()),
-        Err(AppError::Fields(e)) => {
-            let message = e
-                .into_iter()
-                .next()
-                .map(|x: FieldError| x.message)
-                .unwrap_or_default();
+        Err(e) => {
+            let message = e.first().unwrap_or_default().to_string();
             render(
                 &state,
                 &s,
@@ -136,6 +135,5 @@ pub(crate) async fn correct(
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }

@@ -5,13 +5,13 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::closure::{self, CLOSURE_KINDS, ClosureInput, ClosurePreview, ClosureYear};
-use refettorio_app::{AppError, FieldError};
 use serde::Deserialize;
 
 use super::{CLOSURES, Staff};
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -75,18 +75,9 @@ struct ClosuresPage<'a> {
     scopes: Vec<(String, Vec<(String, String)>)>,
     kinds: Vec<(&'static str, &'static str)>,
     form: ClosureForm,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     preview: Option<ClosurePreview>,
     done: Option<(u64, u64)>,
-}
-
-impl ClosuresPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    }
 }
 
 fn scopes(cy: &ClosureYear) -> Vec<(String, Vec<(String, String)>)> {
@@ -124,7 +115,7 @@ async fn render(
     state: &AppState,
     s: &Staff,
     form: ClosureForm,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     preview: Option<ClosurePreview>,
     done: Option<(u64, u64)>,
 ) -> Result<Response, WebError> {
@@ -144,11 +135,7 @@ async fn render(
                 .collect()
         })
         .unwrap_or_default();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = ClosuresPage {
         layout: s.layout(CLOSURES.title),
         nav: s.nav(&CLOSURES),
@@ -177,7 +164,15 @@ pub(crate) async fn closures(
 ) -> Result<Response, WebError> {
     s.require(CLOSURES.roles)?;
     let done = q.annullati.zip(q.stornati);
-    render(&state, &s, ClosureForm::default(), Vec::new(), None, done).await
+    render(
+        &state,
+        &s,
+        ClosureForm::default(),
+        FieldErrors::none(),
+        None,
+        done,
+    )
+    .await
 }
 
 /// `POST /t/<slug>/backoffice/chiusure`: without `conferma` the preview (nothing written),
@@ -193,30 +188,30 @@ pub(crate) async fn add_closure(
     let input = f.input();
     if f.conferma.is_empty() {
         let checked = match closure::closure_year(s.ctx(&state)).await? {
-            Some(cy) => closure::check_closure(&cy, &input),
-            None => Err(AppError::Fields(vec![FieldError {
-                field: "dal",
-                message: "Non c'è un anno scolastico in corso.".into(),
-            }])),
+            Some(cy) => closure::check_closure(&cy, &input).or_errors()?,
+            None => Err(FieldErrors::one(
+                "dal",
+                "Non c'è un anno scolastico in corso.",
+            )),
         };
         return match checked {
             Ok(c) => {
                 let p = closure::closure_preview(s.ctx(&state), &c).await?;
-                render(&state, &s, f, Vec::new(), Some(p), None).await
+                render(&state, &s, f, FieldErrors::none(), Some(p), None).await
             }
-            Err(AppError::Fields(e)) => render(&state, &s, f, e, None, None).await,
-            Err(e) => Err(e.into()),
+            Err(errors) => render(&state, &s, f, errors, None, None).await,
         };
     }
-    match closure::confirm_closure(s.ctx(&state), &input).await {
-        Ok(done) => Ok(Redirect::to(&format!(
-            "/t/{}/backoffice/chiusure?annullati={}&stornati={}",
-            s.slug(),
-            done.cancelled,
-            done.reversed
-        ))
-        .into_response()),
-        Err(AppError::Fields(e)) => render(&state, &s, f, e, None, None).await,
-        Err(e) => Err(e.into()),
-    }
+    closure::confirm_closure(s.ctx(&state), &input)
+        .await
+        .map(|done| {
+            Redirect::to(&format!(
+                "/t/{}/backoffice/chiusure?annullati={}&stornati={}",
+                s.slug(),
+                done.cancelled,
+                done.reversed
+            ))
+        })
+        .or_form(|errors| render(&state, &s, f, errors, None, None))
+        .await
 }

@@ -12,12 +12,12 @@ use refettorio_app::content::{
     allowed_types_it, category_label,
 };
 use refettorio_app::content::{DocumentInfo, NewsItem};
-use refettorio_app::{AppError, FieldError};
 use serde::Deserialize;
 
 use super::upload::{self, Unreadable};
 use super::{CONTENT, Staff};
 use crate::filters;
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -43,7 +43,7 @@ struct ContentPage<'a> {
     today: jiff::civil::Date,
     done: Option<&'static str>,
     failed: Option<Which>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     news_form: NewsForm,
     doc_title: String,
     doc_category: String,
@@ -53,17 +53,6 @@ struct ContentPage<'a> {
 }
 
 impl ContentPage<'_> {
-    fn error(&self, form: &str, field: &str) -> Option<String> {
-        let which = match self.failed? {
-            Which::News => "notizia",
-            Which::Document => "documento",
-        };
-        (which == form)
-            .then(|| self.errors.iter().find(|e| e.field == field))
-            .flatten()
-            .map(|e| e.message.clone())
-    }
-
     fn label(&self, category: &str) -> &'static str {
         category_label(category)
     }
@@ -88,7 +77,7 @@ pub(crate) struct Done {
 
 struct Failed {
     which: Which,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     news: Option<NewsForm>,
     doc: Option<(String, String, String)>,
 }
@@ -106,8 +95,15 @@ async fn render(
         StatusCode::OK
     };
     let (which, errors, news_form, doc) = match failed {
-        Some(f) => (Some(f.which), f.errors, f.news.unwrap_or_default(), f.doc),
-        None => (None, Vec::new(), NewsForm::default(), None),
+        Some(f) => {
+            let form = match f.which {
+                Which::News => "notizia",
+                Which::Document => "documento",
+            };
+            let errors = f.errors.in_form(form);
+            (Some(f.which), errors, f.news.unwrap_or_default(), f.doc)
+        }
+        None => (None, FieldErrors::none(), NewsForm::default(), None),
     };
     let (doc_title, doc_category, doc_date) = doc.unwrap_or_default();
     let page = ContentPage {
@@ -187,9 +183,9 @@ pub(crate) async fn add_news(
         visible_from: p.dal,
         visible_to: p.al,
     };
-    match publish::publish_news(s.ctx(&state), &f).await {
+    match publish::publish_news(s.ctx(&state), &f).await.or_errors()? {
         Ok(_) => Ok(back(&s, "notizia")),
-        Err(AppError::Fields(errors)) => {
+        Err(errors) => {
             let failed = Failed {
                 which: Which::News,
                 errors,
@@ -198,7 +194,6 @@ pub(crate) async fn add_news(
             };
             render(&state, &s, None, Some(failed)).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -213,10 +208,7 @@ pub(crate) async fn add_document(
     s.require(CONTENT.roles)?;
     let fail = |message: &str, doc: Option<(String, String, String)>| Failed {
         which: Which::Document,
-        errors: vec![FieldError {
-            field: "file",
-            message: message.into(),
-        }],
+        errors: FieldErrors::one("file", message),
         news: None,
         doc,
     };
@@ -248,9 +240,12 @@ pub(crate) async fn add_document(
         file_name: up.file_name.clone(),
         bytes: up.bytes,
     };
-    match publish::publish_document(s.ctx(&state), &f).await {
+    match publish::publish_document(s.ctx(&state), &f)
+        .await
+        .or_errors()?
+    {
         Ok(_) => Ok(back(&s, "documento")),
-        Err(AppError::Fields(errors)) => {
+        Err(errors) => {
             let failed = Failed {
                 which: Which::Document,
                 errors,
@@ -259,7 +254,6 @@ pub(crate) async fn add_document(
             };
             render(&state, &s, None, Some(failed)).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 

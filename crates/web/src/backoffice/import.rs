@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::import::{
     self, Column, ImportJob, ImportKind, JobStatus, MAX_FILE_BYTES, Report, Started, Upload,
 };
-use refettorio_app::{AppError, Ctx, FieldError};
+use refettorio_app::{Ctx, FieldError};
 
 use super::upload::{self, Unreadable};
 use super::{IMPORT, Staff, when};
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -88,7 +89,7 @@ struct ImportPage<'a> {
     kinds: Vec<KindDoc>,
     kind_options: Vec<(&'static str, &'static str)>,
     selected: String,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     report: Option<Report>,
     /// The report is of a dry run (else of a refused import).
     dry_run: bool,
@@ -96,21 +97,12 @@ struct ImportPage<'a> {
     max_mb: usize,
 }
 
-impl ImportPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    }
-}
-
 async fn render(
     state: &AppState,
     s: &Staff,
     status: StatusCode,
     selected: String,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     report: Option<Report>,
     dry_run: bool,
 ) -> Result<Response, WebError> {
@@ -157,7 +149,7 @@ pub(crate) async fn import_page(
         &s,
         StatusCode::OK,
         String::new(),
-        Vec::new(),
+        FieldErrors::none(),
         None,
         false,
     )
@@ -227,7 +219,7 @@ pub(crate) async fn upload(
                 &s,
                 status,
                 String::new(),
-                vec![field_error("file", message)],
+                FieldErrors::one("file", message),
                 None,
                 false,
             )
@@ -258,7 +250,7 @@ pub(crate) async fn upload(
             &s,
             StatusCode::UNPROCESSABLE_ENTITY,
             form.kind,
-            errors,
+            errors.into(),
             None,
             false,
         )
@@ -271,39 +263,36 @@ pub(crate) async fn upload(
     };
     let selected = form.kind.clone();
     if form.action != "importa" {
-        return match import::dry_run(s.ctx(&state), up).await {
+        return match import::dry_run(s.ctx(&state), up).await.or_errors()? {
             Ok(report) => {
                 let status = if report.errors.is_empty() {
                     StatusCode::OK
                 } else {
                     StatusCode::UNPROCESSABLE_ENTITY
                 };
-                render(&state, &s, status, selected, Vec::new(), Some(report), true).await
-            }
-            Err(AppError::Fields(f)) => {
                 render(
                     &state,
                     &s,
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                    status,
                     selected,
-                    f,
-                    None,
+                    FieldErrors::none(),
+                    Some(report),
                     true,
                 )
                 .await
             }
-            Err(e) => Err(e.into()),
+            Err(f) => render(&state, &s, f.status(), selected, f, None, true).await,
         };
     }
     let ctx = s.ctx(&state);
-    match import::start(ctx, up).await {
+    match import::start(ctx, up).await.or_errors()? {
         Ok(Started::Refused(report)) => {
             render(
                 &state,
                 &s,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 selected,
-                Vec::new(),
+                FieldErrors::none(),
                 Some(report),
                 false,
             )
@@ -331,19 +320,7 @@ pub(crate) async fn upload(
                     .into_response(),
             )
         }
-        Err(AppError::Fields(f)) => {
-            render(
-                &state,
-                &s,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                selected,
-                f,
-                None,
-                false,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+        Err(f) => render(&state, &s, f.status(), selected, f, None, false).await,
     }
 }
 

@@ -5,18 +5,18 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::content::DocumentInfo;
 use refettorio_app::content::{
     self as publish, DocumentForm, MAX_DOCUMENT_BYTES, MENU, Withdraw, allowed_types_it,
 };
-use refettorio_app::{AppError, FieldError};
 use serde::Deserialize;
 
 use super::upload::{self, Unreadable};
 use super::{MENUS, Staff};
 use crate::filters;
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -29,19 +29,10 @@ struct MenusPage<'a> {
     csrf: &'a str,
     menus: Vec<DocumentInfo>,
     done: Option<&'static str>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     title: String,
     date: String,
     allowed: &'static str,
-}
-
-impl MenusPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -53,7 +44,7 @@ async fn render(
     state: &AppState,
     s: &Staff,
     done: Option<&'static str>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     typed: (String, String),
 ) -> Result<Response, WebError> {
     let menus = publish::documents(s.ctx(state), None)
@@ -61,11 +52,7 @@ async fn render(
         .into_iter()
         .filter(|d| d.category == MENU)
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = MenusPage {
         layout: s.layout(MENUS.title),
         nav: s.nav(&MENUS),
@@ -93,14 +80,11 @@ pub(crate) async fn menus(
         Some("ritirato") => Some("Menù ritirato dalla pagina pubblica."),
         _ => None,
     };
-    render(&state, &s, done, Vec::new(), Default::default()).await
+    render(&state, &s, done, FieldErrors::none(), Default::default()).await
 }
 
-fn file_error(message: &str) -> Vec<FieldError> {
-    vec![FieldError {
-        field: "file",
-        message: message.into(),
-    }]
+fn file_error(message: &str) -> FieldErrors {
+    FieldErrors::one("file", message)
 }
 
 /// `POST /t/<slug>/backoffice/menu` (multipart: `menu-titolo`, `menu-data`, `menu-file`).
@@ -135,14 +119,11 @@ pub(crate) async fn add_menu(
         file_name: up.file_name,
         bytes: up.bytes,
     };
-    match publish::publish_document(s.ctx(&state), &f).await {
-        Ok(_) => Ok(
-            Redirect::to(&format!("/t/{}/backoffice/menu?esito=pubblicato", s.slug()))
-                .into_response(),
-        ),
-        Err(AppError::Fields(errors)) => render(&state, &s, None, errors, typed).await,
-        Err(e) => Err(e.into()),
-    }
+    publish::publish_document(s.ctx(&state), &f)
+        .await
+        .map(|_| Redirect::to(&format!("/t/{}/backoffice/menu?esito=pubblicato", s.slug())))
+        .or_form(|errors| render(&state, &s, None, errors, typed))
+        .await
 }
 
 #[derive(Deserialize, Default)]

@@ -17,7 +17,6 @@ use refettorio_app::backoffice::FamilyHit;
 use refettorio_app::people::{
     self, ChangeInput, EnrolInput, FamilyFile, GuardianInput, PupilFile, PupilInput, Roster,
 };
-use refettorio_app::{AppError, FieldError};
 use refettorio_db::registry::family::{Family, Guardian, Link, Pupil};
 use refettorio_db::registry::school::{Class, School};
 use refettorio_domain::{
@@ -28,6 +27,7 @@ use serde::Deserialize;
 use super::validation::ValidationView;
 use super::{OFFICE, Section, Staff};
 use crate::filters;
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -72,12 +72,12 @@ impl Forms {
         self.values.insert(name.to_string(), value.into());
     }
     /// The form as typed, with the use case's errors under the form's prefix.
-    fn refused(prefix: &str, posted: &Posted, errors: Vec<FieldError>) -> Forms {
+    fn refused(prefix: &str, posted: &Posted, errors: FieldErrors) -> Forms {
         Forms {
             values: posted.clone(),
             errors: errors
-                .into_iter()
-                .map(|e| (format!("{prefix}-{}", e.field), e.message))
+                .iter()
+                .map(|(field, message)| (format!("{prefix}-{field}"), message.to_string()))
                 .collect(),
         }
     }
@@ -235,14 +235,12 @@ pub(crate) async fn add_family(
         &get(&p, "famiglia", "isee"),
     )
     .await
+    .or_errors()?
     {
         Ok(id) => {
             Ok(Redirect::to(&format!("{}/famiglie/{id}?esito=famiglia", base(&s))).into_response())
         }
-        Err(AppError::Fields(e)) => {
-            search_page(&state, &s, None, Forms::refused("famiglia", &p, e), None).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => search_page(&state, &s, None, Forms::refused("famiglia", &p, e), None).await,
     }
 }
 
@@ -332,14 +330,12 @@ pub(crate) async fn add_pupil(
         &input,
     )
     .await
+    .or_errors()?
     {
         Ok(pid) => {
             Ok(Redirect::to(&format!("{}/alunni/{pid}?esito=alunno", base(&s))).into_response())
         }
-        Err(AppError::Fields(e)) => {
-            family_page(&state, &s, id, Forms::refused("alunno", &p, e), None).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => family_page(&state, &s, id, Forms::refused("alunno", &p, e), None).await,
     }
 }
 
@@ -365,14 +361,12 @@ pub(crate) async fn add_delegate(
         see,
     )
     .await
+    .or_errors()?
     {
         Ok(_) => {
             Ok(Redirect::to(&format!("{}/famiglie/{id}?esito=delegato", base(&s))).into_response())
         }
-        Err(AppError::Fields(e)) => {
-            family_page(&state, &s, id, Forms::refused("delegato", &p, e), None).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => family_page(&state, &s, id, Forms::refused("delegato", &p, e), None).await,
     }
 }
 
@@ -387,10 +381,7 @@ pub(crate) async fn change_payer(
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
     let Ok(g) = get(&p, "payer", "intestatario").trim().parse::<i64>() else {
-        let e = vec![FieldError {
-            field: "intestatario",
-            message: "Scegli il nuovo intestatario.".into(),
-        }];
+        let e = FieldErrors::one("intestatario", "Scegli il nuovo intestatario.");
         return family_page(&state, &s, id, Forms::refused("payer", &p, e), None).await;
     };
     match people::change_payer(
@@ -402,14 +393,12 @@ pub(crate) async fn change_payer(
         GuardianId(g),
     )
     .await
+    .or_errors()?
     {
         Ok(()) => Ok(
             Redirect::to(&format!("{}/famiglie/{id}?esito=intestatario", base(&s))).into_response(),
         ),
-        Err(AppError::Fields(e)) => {
-            family_page(&state, &s, id, Forms::refused("payer", &p, e), None).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => family_page(&state, &s, id, Forms::refused("payer", &p, e), None).await,
     }
 }
 
@@ -558,11 +547,12 @@ pub(crate) async fn update_guardian(
         &g,
     )
     .await
+    .or_errors()?
     {
         Ok(()) => {
             Ok(Redirect::to(&format!("{}/genitori/{id}?esito=dati", base(&s))).into_response())
         }
-        Err(AppError::Fields(e)) => {
+        Err(e) => {
             guardian_page(
                 &state,
                 &s,
@@ -572,7 +562,6 @@ pub(crate) async fn update_guardian(
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -790,12 +779,10 @@ pub(crate) async fn update_pupil(
         &input,
     )
     .await
+    .or_errors()?
     {
         Ok(()) => Ok(Redirect::to(&format!("{}/alunni/{id}?esito=dati", base(&s))).into_response()),
-        Err(AppError::Fields(e)) => {
-            pupil_page(&state, &s, id, Some(Forms::refused("alunno", &p, e)), None).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => pupil_page(&state, &s, id, Some(Forms::refused("alunno", &p, e)), None).await,
     }
 }
 
@@ -826,11 +813,12 @@ pub(crate) async fn enrol(
         &input,
     )
     .await
+    .or_errors()?
     {
         Ok(_) => {
             Ok(Redirect::to(&format!("{}/alunni/{id}?esito=iscrizione", base(&s))).into_response())
         }
-        Err(AppError::Fields(e)) => {
+        Err(e) => {
             pupil_page(
                 &state,
                 &s,
@@ -840,7 +828,6 @@ pub(crate) async fn enrol(
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -880,6 +867,7 @@ pub(crate) async fn schedule_change(
         &input,
     )
     .await
+    .or_errors()?
     {
         Ok(done) => {
             let esito = if done.applied {
@@ -889,7 +877,7 @@ pub(crate) async fn schedule_change(
             };
             Ok(Redirect::to(&format!("{}/alunni/{pupil}?esito={esito}", base(&s))).into_response())
         }
-        Err(AppError::Fields(e)) => {
+        Err(e) => {
             pupil_page(
                 &state,
                 &s,
@@ -899,7 +887,6 @@ pub(crate) async fn schedule_change(
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }
 

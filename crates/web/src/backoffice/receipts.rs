@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::pagopa::{
     Reconciled, StoredReceipt, dismiss_receipt, held_receipts, reconcile_receipt,
 };
-use refettorio_app::{AppError, FieldError};
 use serde::Deserialize;
 
 use super::{RECEIPTS, Staff};
 use crate::filters;
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -38,7 +38,7 @@ struct Failed {
     receipt: i64,
     form: Decision,
     typed: ReconcileForm,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
 }
 
 /// The two decisions on a held receipt.
@@ -66,13 +66,10 @@ impl ReceiptsPage<'_> {
             None => String::new(),
         }
     }
-    fn error(&self, receipt: &i64, form: &str, name: &str) -> Option<String> {
-        self.failed_on(receipt, form).and_then(|f| {
-            f.errors
-                .iter()
-                .find(|e| e.field == name)
-                .map(|e| e.message.clone())
-        })
+    /// The errors of one receipt's form (none unless it is the one sent back).
+    fn errors_on(&self, receipt: &i64, form: &str) -> &FieldErrors {
+        self.failed_on(receipt, form)
+            .map_or(FieldErrors::empty(), |f| &f.errors)
     }
 }
 
@@ -149,14 +146,17 @@ pub(crate) async fn reconcile(
     s.require(RECEIPTS.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let base = format!("/t/{}/backoffice/pagopa/ricevute", s.slug());
-    match reconcile_receipt(s.ctx(&state), id, &f.conto, &f.motivo).await {
+    match reconcile_receipt(s.ctx(&state), id, &f.conto, &f.motivo)
+        .await
+        .or_errors()?
+    {
         Ok(Reconciled::Credited(_)) => {
             Ok(Redirect::to(&format!("{base}?esito=accreditata")).into_response())
         }
         Ok(Reconciled::AlreadyDone) => {
             Ok(Redirect::to(&format!("{base}?esito=gia")).into_response())
         }
-        Err(AppError::Fields(errors)) => {
+        Err(errors) => {
             let failed = Failed {
                 receipt: id,
                 form: Decision::Credit,
@@ -165,7 +165,6 @@ pub(crate) async fn reconcile(
             };
             page(&state, &s, None, Some(failed)).await
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -181,10 +180,13 @@ pub(crate) async fn dismiss(
     s.require(RECEIPTS.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let base = format!("/t/{}/backoffice/pagopa/ricevute", s.slug());
-    match dismiss_receipt(s.ctx(&state), id, &f.motivo).await {
+    match dismiss_receipt(s.ctx(&state), id, &f.motivo)
+        .await
+        .or_errors()?
+    {
         Ok(true) => Ok(Redirect::to(&format!("{base}?esito=scartata")).into_response()),
         Ok(false) => Ok(Redirect::to(&format!("{base}?esito=gia")).into_response()),
-        Err(AppError::Fields(errors)) => {
+        Err(errors) => {
             let failed = Failed {
                 receipt: id,
                 form: Decision::Dismiss,
@@ -193,6 +195,5 @@ pub(crate) async fn dismiss(
             };
             page(&state, &s, None, Some(failed)).await
         }
-        Err(e) => Err(e.into()),
     }
 }

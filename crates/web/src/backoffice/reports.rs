@@ -11,11 +11,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use refettorio_app::reports::{self, Cell, ExportFormat, Period, Table};
-use refettorio_app::{AppError, FieldError};
 use refettorio_domain::{Cents, StaffRole, day_it, today};
 use serde::Deserialize;
 
 use super::{REPORTS, Section, Staff};
+use crate::form::FieldErrors;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -221,7 +221,7 @@ struct ReportPage<'a> {
     al: String,
     per: String,
     per_options: &'static [(&'static str, &'static str)],
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     /// e.g. "dal 01/11/2026 al 23/11/2026", or the day with its state.
     heading: String,
     badge: Option<(&'static str, &'static str)>,
@@ -230,15 +230,6 @@ struct ReportPage<'a> {
     figures: Vec<(&'static str, String)>,
     chart: Option<Chart>,
     tables: Vec<ShownTable>,
-}
-
-impl ReportPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    }
 }
 
 /// `GET /t/<slug>/backoffice/report`: the reports this role may open.
@@ -274,15 +265,10 @@ struct Built {
     file: String,
 }
 
-fn period_of(q: &ReportQuery, default: Period) -> Result<Period, Vec<FieldError>> {
-    match reports::period(&q.dal, &q.al, default) {
-        Ok(p) => Ok(p),
-        Err(AppError::Fields(e)) => Err(e),
-        Err(e) => Err(vec![FieldError {
-            field: "al",
-            message: e.to_string(),
-        }]),
-    }
+fn period_of(q: &ReportQuery, default: Period) -> Result<Period, FieldErrors> {
+    reports::period(&q.dal, &q.al, default).map_err(|e| {
+        FieldErrors::of(e).unwrap_or_else(|other| FieldErrors::one("al", other.to_string()))
+    })
 }
 
 /// Computes the report `section` for the query; field errors when the filter is wrong.
@@ -291,7 +277,7 @@ async fn build(
     s: &Staff,
     section: &'static Section,
     q: &ReportQuery,
-) -> Result<Result<Built, Vec<FieldError>>, WebError> {
+) -> Result<Result<Built, FieldErrors>, WebError> {
     let name = section.path.rsplit('/').next().unwrap_or("report");
     let clock = state.clock.as_ref();
     if section.path == MEALS.path {
@@ -300,10 +286,10 @@ async fn build(
             g => match g.parse() {
                 Ok(d) => d,
                 Err(_) => {
-                    return Ok(Err(vec![FieldError {
-                        field: "giorno",
-                        message: "Data non valida: usa il formato gg/mm/aaaa.".into(),
-                    }]));
+                    return Ok(Err(FieldErrors::one(
+                        "giorno",
+                        "Data non valida: usa il formato gg/mm/aaaa.",
+                    )));
                 }
             },
         };
@@ -452,7 +438,7 @@ fn render(
     s: &Staff,
     section: &'static Section,
     q: &ReportQuery,
-    built: Result<Built, Vec<FieldError>>,
+    built: Result<Built, FieldErrors>,
 ) -> Response {
     let base = format!("/t/{}/backoffice{}", s.slug(), section.path);
     let filter = if section.path == MEALS.path {
@@ -467,7 +453,7 @@ fn render(
         Filter::Period { per_month: None }
     };
     let (status, errors, built) = match built {
-        Ok(b) => (StatusCode::OK, Vec::new(), Some(b)),
+        Ok(b) => (StatusCode::OK, FieldErrors::none(), Some(b)),
         Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e, None),
     };
     // The downloads repeat the filter as typed (it was valid), plus the table's number.

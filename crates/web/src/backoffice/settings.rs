@@ -4,14 +4,14 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::settings::{self, SettingsForm};
-use refettorio_app::{AppError, FieldError};
 use refettorio_domain::SchoolKind;
 use serde::Deserialize;
 
 use super::{SETTINGS, Staff};
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -25,19 +25,11 @@ struct SettingsPage<'a> {
     form: SettingsForm,
     key_stored: bool,
     done: bool,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     modes: [(&'static str, &'static str); 2],
 }
 
 impl SettingsPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .filter(|e| e.field == field)
-            .map(|e| e.message.clone())
-            .reduce(|a, b| format!("{a} {b}"))
-    }
-
     fn key_label(&self) -> &'static str {
         if self.key_stored {
             "Chiave di sottoscrizione di Checkout (già impostata: lascia vuoto per non cambiarla)"
@@ -160,12 +152,8 @@ impl From<Posted> for SettingsForm {
     }
 }
 
-fn page(s: &Staff, form: SettingsForm, done: bool, errors: Vec<FieldError>) -> Response {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+fn page(s: &Staff, form: SettingsForm, done: bool, errors: FieldErrors) -> Response {
+    let status = errors.status();
     let page = SettingsPage {
         layout: s.layout(SETTINGS.title),
         nav: s.nav(&SETTINGS),
@@ -184,7 +172,12 @@ fn page(s: &Staff, form: SettingsForm, done: bool, errors: Vec<FieldError>) -> R
 pub(crate) async fn settings(s: Staff, Query(q): Query<Done>) -> Result<Response, WebError> {
     s.require(SETTINGS.roles)?;
     let done = q.esito.as_deref() == Some("salvate");
-    Ok(page(&s, SettingsForm::of(&s.tenant), done, Vec::new()))
+    Ok(page(
+        &s,
+        SettingsForm::of(&s.tenant),
+        done,
+        FieldErrors::none(),
+    ))
 }
 
 /// `POST /t/<slug>/backoffice/impostazioni`
@@ -197,19 +190,20 @@ pub(crate) async fn save_settings(
     s.require(SETTINGS.roles)?;
     s.check_csrf(&headers, &p.csrf)?;
     let form = SettingsForm::from(p);
-    match settings::save(s.ctx(&state), &form).await {
-        Ok(()) => Ok(Redirect::to(&format!(
-            "/t/{}/backoffice/impostazioni?esito=salvate",
-            s.slug()
-        ))
-        .into_response()),
-        Err(AppError::Fields(errors)) => {
+    settings::save(s.ctx(&state), &form)
+        .await
+        .map(|()| {
+            Redirect::to(&format!(
+                "/t/{}/backoffice/impostazioni?esito=salvate",
+                s.slug()
+            ))
+        })
+        .or_form(|errors| async move {
             let form = SettingsForm {
                 checkout_key: String::new(),
                 ..form
             };
             Ok(page(&s, form, false, errors))
-        }
-        Err(e) => Err(e.into()),
-    }
+        })
+        .await
 }

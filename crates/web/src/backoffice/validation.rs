@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::AppError;
 use refettorio_app::validation::{self, Verdict};
 use refettorio_db::registry::school::School;
 use refettorio_db::registry::validation::Pending;
@@ -15,6 +14,7 @@ use refettorio_domain::{EnrolmentId, SchoolId, StaffRole};
 
 use super::Staff;
 use super::people::{SCHOOL_CLASSES, class_roster_page, school_classes_page};
+use crate::form::FormResult;
 use crate::{AppState, WebError};
 
 /// What the validation part of a school page shows.
@@ -111,7 +111,7 @@ async fn decide(
         &verdict,
     )
     .await;
-    let message = match outcome {
+    let message = match outcome.or_errors()? {
         Ok(()) => {
             let page = match back {
                 Some(k) => format!("/t/{}/backoffice/scuola/classi/{k}", s.slug()),
@@ -120,9 +120,7 @@ async fn decide(
             let esito = if confirm { "confermata" } else { "segnalata" };
             return Ok(Redirect::to(&format!("{page}?esito={esito}")).into_response());
         }
-        Err(AppError::Fields(e)) => e.into_iter().next().map(|e| e.message).unwrap_or_default(),
-        Err(AppError::Invalid(m)) => m,
-        Err(e) => return Err(e.into()),
+        Err(refused) => refused.first().unwrap_or_default().to_string(),
     };
     let failed = Some((id, typed, message));
     let page = match back {

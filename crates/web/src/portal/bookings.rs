@@ -7,7 +7,6 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
-use refettorio_app::AppError;
 use refettorio_app::portal::{self, DayState, MonthView, Overview};
 use refettorio_domain::{EnrolmentId, MealChoice, day_it};
 use serde::Deserialize;
@@ -15,6 +14,7 @@ use serde::Deserialize;
 use super::nav::{Nav, Section, nav};
 use super::parse_day;
 use crate::filters::month_name;
+use crate::form::FormResult;
 use crate::pages::Layout;
 use crate::session::Citizen;
 use crate::{AppState, WebError};
@@ -250,12 +250,10 @@ pub(crate) async fn change(
         .trim()
         .parse()
         .map_err(|_| WebError::Forbidden)?;
-    match portal::enrolment(c.ctx(&state), &c.access, EnrolmentId(id)).await {
-        Ok(_) => {}
-        Err(AppError::NotFound(_) | AppError::Forbidden) => return Err(WebError::Forbidden),
-        // A database that cannot answer is not a tampered id: 503, not 403.
-        Err(e) => return Err(e.into()),
-    }
+    // A database that cannot answer is not a tampered id: 503, not 403.
+    portal::enrolment(c.ctx(&state), &c.access, EnrolmentId(id))
+        .await
+        .map_err(WebError::not_yours)?;
     let choice = MealChoice::parse(f.scelta.trim());
     let from = parse_day(&f.dal);
     let to = if f.al.trim().is_empty() {
@@ -271,9 +269,12 @@ pub(crate) async fn change(
     };
     let (Some(choice), Some(from), Some(to)) = (choice, from, to) else {
         let msg = "Indica le date (giorno o periodo dal–al) e la scelta: presente, assente o pasto in bianco.";
-        return error_page(&state, &c, &q, &headers, msg.into(), &f).await;
+        return error_page(&state, &c, &q, msg.into(), &f).await;
     };
-    let done = portal::change(c.ctx(&state), &c.access, EnrolmentId(id), from, to, choice).await;
+    let done = portal::change(c.ctx(&state), &c.access, EnrolmentId(id), from, to, choice)
+        .await
+        .or_errors()
+        .map_err(WebError::not_yours)?;
     match done {
         Ok(days) => {
             let n = u32::try_from(days.len()).unwrap_or(u32::MAX);
@@ -290,9 +291,10 @@ pub(crate) async fn change(
                 .into_response())
             }
         }
-        Err(AppError::Booking(e)) => error_page(&state, &c, &q, &headers, e.to_string(), &f).await,
-        Err(AppError::NotFound(_)) => Err(WebError::Forbidden),
-        Err(e) => Err(e.into()),
+        Err(refused) => {
+            let msg = refused.first().unwrap_or_default().to_string();
+            error_page(&state, &c, &q, msg, &f).await
+        }
     }
 }
 
@@ -300,24 +302,19 @@ async fn error_page(
     state: &AppState,
     c: &Citizen,
     q: &CalendarQuery,
-    headers: &HeaderMap,
     msg: String,
     f: &ChangeForm,
 ) -> Result<Response, WebError> {
+    // 422, which htmx swaps in too (configured in base.html): the message is in the page.
     let choice = MealChoice::parse(f.scelta.trim()).unwrap_or(MealChoice::Absent);
-    let mut r = bookings_page(
+    bookings_page(
         state,
         c,
         q,
         Some(msg),
         Some((f.dal.clone(), f.al.clone(), choice)),
     )
-    .await?;
-    if is_htmx(headers) {
-        // htmx swaps only 2xx answers: the message is in the page it swaps in.
-        *r.status_mut() = StatusCode::OK;
-    }
-    Ok(r)
+    .await
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::auth;
 use refettorio_app::portal::{self, Contacts, ContactsInput};
-use refettorio_app::{AppError, FieldError, auth};
 use serde::Deserialize;
 
 use super::nav::{Nav, Section, nav};
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::session::Citizen;
 use crate::{AppState, WebError};
@@ -23,18 +24,9 @@ struct ProfilePage<'a> {
     csrf: &'a str,
     fiscal_code: &'a str,
     contacts: Contacts,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     saved: Option<&'static str>,
     local_login: bool,
-}
-
-impl ProfilePage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -46,7 +38,7 @@ async fn profile_page(
     state: &AppState,
     c: &Citizen,
     contacts: Option<Contacts>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     saved: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let contacts = match contacts {
@@ -56,11 +48,7 @@ async fn profile_page(
             .ok_or(WebError::Forbidden)?,
     };
     let name = c.full_name();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     Ok((
         status,
         ProfilePage {
@@ -88,7 +76,7 @@ pub(crate) async fn profile(
         Some("password") => Some("Password cambiata. Le altre sessioni aperte sono state chiuse."),
         _ => None,
     };
-    profile_page(&state, &c, None, Vec::new(), saved).await
+    profile_page(&state, &c, None, FieldErrors::none(), saved).await
 }
 
 #[derive(Deserialize)]
@@ -116,19 +104,18 @@ pub(crate) async fn save_contacts(
         notify_email: f.notify_email.is_some(),
         notify_sms: f.notify_sms.is_some(),
     };
-    match portal::save_contacts(c.ctx(&state), c.guardian.id, &input).await {
-        Ok(()) => {}
-        Err(AppError::Fields(errors)) => {
-            // The form comes back as typed.
-            let shown = Contacts {
-                email: Some(input.email),
-                phone: Some(input.phone),
-                notify_email: input.notify_email,
-                notify_sms: input.notify_sms,
-            };
-            return profile_page(&state, &c, Some(shown), errors, None).await;
-        }
-        Err(e) => return Err(e.into()),
+    if let Err(errors) = portal::save_contacts(c.ctx(&state), c.guardian.id, &input)
+        .await
+        .or_errors()?
+    {
+        // The form comes back as typed.
+        let shown = Contacts {
+            email: Some(input.email),
+            phone: Some(input.phone),
+            notify_email: input.notify_email,
+            notify_sms: input.notify_sms,
+        };
+        return profile_page(&state, &c, Some(shown), errors, None).await;
     }
     Ok(Redirect::to(&format!(
         "/t/{}/area-personale/profilo?esito=contatti",
@@ -156,7 +143,7 @@ pub(crate) async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
     c.check_csrf(&headers, &f.csrf)?;
-    match auth::change_password(
+    auth::change_password(
         c.ctx(&state),
         c.guardian.id,
         &c.token,
@@ -165,13 +152,12 @@ pub(crate) async fn change_password(
         &f.confirm,
     )
     .await
-    {
-        Ok(()) => Ok(Redirect::to(&format!(
+    .map(|()| {
+        Redirect::to(&format!(
             "/t/{}/area-personale/profilo?esito=password",
             c.tenant.slug
         ))
-        .into_response()),
-        Err(AppError::Fields(errors)) => profile_page(&state, &c, None, errors, None).await,
-        Err(e) => Err(e.into()),
-    }
+    })
+    .or_form(|errors| profile_page(&state, &c, None, errors, None))
+    .await
 }

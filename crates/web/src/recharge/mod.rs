@@ -5,15 +5,16 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::FieldError;
 use refettorio_app::pagopa::{self as pay, MealPrice, Position, PositionStatus, RechargeAmount};
-use refettorio_app::{AppError, FieldError};
 use refettorio_domain::pagopa::recharge_amount;
 use refettorio_domain::{AccountId, Cents, EnrolmentId, PositionId};
 use serde::Deserialize;
 
 use crate::filters;
+use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::pagopa::checkout;
 use crate::portal::nav::{Nav, Section, nav};
@@ -43,18 +44,11 @@ struct RechargePage<'a> {
     meals: Vec<(i64, String)>,
     max: String,
     enabled: bool,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     error: Option<String>,
 }
 
 impl RechargePage<'_> {
-    fn field_error(&self, field: &str) -> Option<String> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.clone())
-    }
-
     fn meals_of(&self, enrolment: &EnrolmentId) -> String {
         self.meals
             .iter()
@@ -79,8 +73,7 @@ async fn recharge_page(
     chosen: Option<i64>,
     amount: String,
     meals: Vec<(i64, String)>,
-    errors: Vec<FieldError>,
-    error: Option<String>,
+    errors: FieldErrors,
 ) -> Result<Response, WebError> {
     let accounts: Vec<AccountChoice> = pay::rechargeable(c.ctx(state), &c.access)
         .await?
@@ -97,11 +90,7 @@ async fn recharge_page(
         None => accounts.first().map(|a| a.id).unwrap_or_default(),
     };
     let name = c.full_name();
-    let status = if errors.is_empty() && error.is_none() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     Ok((
         status,
         RechargePage {
@@ -115,8 +104,8 @@ async fn recharge_page(
             meals,
             max: Cents(c.tenant.settings.pagopa.max_recharge_cents).format_it(),
             enabled: pay::enabled(&c.tenant),
+            error: errors.message().map(str::to_owned),
             errors,
-            error,
         },
     )
         .into_response())
@@ -134,8 +123,7 @@ pub(crate) async fn recharge_form(
         q.conto,
         String::new(),
         Vec::new(),
-        Vec::new(),
-        None,
+        FieldErrors::none(),
     )
     .await
 }
@@ -214,28 +202,15 @@ pub(crate) async fn recharge(
         (true, false) => Some(RechargeAmount::Meals(meals)),
     };
     let Some(amount) = amount else {
-        return recharge_page(&state, &c, Some(account), typed, meal_values, errors, None).await;
+        let errors = errors.into();
+        return recharge_page(&state, &c, Some(account), typed, meal_values, errors).await;
     };
     let created = pay::create_recharge(c.ctx(&state), &c.access, AccountId(account), &amount).await;
-    let position = match created {
+    let position = match created.or_errors()? {
         Ok(p) => p,
-        Err(AppError::Fields(errors)) => {
-            return recharge_page(&state, &c, Some(account), typed, meal_values, errors, None)
-                .await;
+        Err(refused) => {
+            return recharge_page(&state, &c, Some(account), typed, meal_values, refused).await;
         }
-        Err(AppError::Invalid(m)) => {
-            return recharge_page(
-                &state,
-                &c,
-                Some(account),
-                typed,
-                meal_values,
-                Vec::new(),
-                Some(m),
-            )
-            .await;
-        }
-        Err(e) => return Err(e.into()),
     };
     if get("azione") == "online" {
         return pay_online(&state, &c, &position).await;
@@ -356,10 +331,7 @@ pub(crate) async fn pay(
     let id = position_id(&id).map_err(|_| WebError::Forbidden)?;
     let p = pay::position_of(c.ctx(&state), &c.access, id)
         .await
-        .map_err(|e| match e {
-            AppError::NotFound(_) => WebError::Forbidden,
-            other => other.into(),
-        })?;
+        .map_err(WebError::not_yours)?;
     let day = c.ctx(&state).today();
     if p.status != PositionStatus::Open || p.due_date < day {
         return Ok(Redirect::to(&format!(

@@ -6,16 +6,14 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use refettorio_app::FieldError;
 use refettorio_app::registry::{self as reg, DietInput};
 use refettorio_db::registry::service::{self, Diet};
 use refettorio_domain::{DietId, DietKind};
 use serde::Deserialize;
 
-use super::{
-    CsrfOnly, Done, Nav, REGISTRY, base, changed, done, error_of, form_errors, id_not_found, status,
-};
+use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done, id_not_found};
 use crate::backoffice::Staff;
+use crate::form::FieldErrors;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -58,21 +56,15 @@ struct DietsPage<'a> {
     diets: Vec<Diet>,
     kinds: Vec<(&'static str, &'static str)>,
     form: DietInput,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl DietsPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        error_of(&self.errors, field)
-    }
 }
 
 async fn render_diets(
     state: &AppState,
     s: &Staff,
     form: DietInput,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let diets = {
@@ -90,7 +82,7 @@ async fn render_diets(
         errors,
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/diete`
@@ -100,7 +92,14 @@ pub(crate) async fn diets(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_diets(&state, &s, DietInput::default(), Vec::new(), d.message()).await
+    render_diets(
+        &state,
+        &s,
+        DietInput::default(),
+        FieldErrors::none(),
+        d.message(),
+    )
+    .await
 }
 
 /// `POST …/anagrafiche/diete`: a new diet.
@@ -123,7 +122,7 @@ pub(crate) async fn add_diet(
     .await
     {
         Ok(_) => Ok(done(&format!("{}/diete", base(&s)), "aggiunto")),
-        Err(e) => render_diets(&state, &s, input, form_errors(e)?, None).await,
+        Err(e) => render_diets(&state, &s, input, FieldErrors::of(e)?, None).await,
     }
 }
 
@@ -137,14 +136,8 @@ struct DietPage<'a> {
     diet: Diet,
     kinds: Vec<(&'static str, &'static str)>,
     form: DietInput,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl DietPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        error_of(&self.errors, field)
-    }
 }
 
 async fn render_diet(
@@ -152,7 +145,7 @@ async fn render_diet(
     s: &Staff,
     id: i64,
     form: Option<DietInput>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let diet = {
@@ -172,7 +165,7 @@ async fn render_diet(
         errors,
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/diete/{id}`
@@ -183,7 +176,7 @@ pub(crate) async fn diet(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_diet(&state, &s, id, None, Vec::new(), d.message()).await
+    render_diet(&state, &s, id, None, FieldErrors::none(), d.message()).await
 }
 
 /// `POST …/anagrafiche/diete/{id}`
@@ -208,7 +201,7 @@ pub(crate) async fn edit_diet(
     .await
     {
         Ok(c) => Ok(changed(&format!("{}/diete/{id}", base(&s)), c)),
-        Err(e) => render_diet(&state, &s, id, Some(input), form_errors(e)?, None).await,
+        Err(e) => render_diet(&state, &s, id, Some(input), FieldErrors::of(e)?, None).await,
     }
 }
 
@@ -232,6 +225,6 @@ pub(crate) async fn delete_diet(
     .await
     {
         Ok(()) => Ok(done(&format!("{}/diete", base(&s)), "eliminato")),
-        Err(e) => render_diet(&state, &s, id, None, form_errors(e)?, None).await,
+        Err(e) => render_diet(&state, &s, id, None, FieldErrors::of(e)?, None).await,
     }
 }

@@ -15,9 +15,7 @@ mod years;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::{AppError, FieldError};
 use refettorio_db::registry::calendar;
 use refettorio_domain::today;
 use serde::Deserialize;
@@ -49,22 +47,6 @@ type Nav = Vec<(String, &'static str, bool)>;
 /// `/t/<slug>/backoffice/anagrafiche`
 fn base(s: &Staff) -> String {
     format!("/t/{}/backoffice{}", s.slug(), REGISTRY.path)
-}
-
-/// 422 when the form has errors.
-fn status(errors: &[FieldError]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
-}
-
-fn error_of(errors: &[FieldError], field: &str) -> Option<String> {
-    errors
-        .iter()
-        .find(|e| e.field == field)
-        .map(|e| e.message.clone())
 }
 
 /// The `?fatto=…` of a page after a change, and what it says.
@@ -109,14 +91,6 @@ fn done(to: &str, what: &str) -> Response {
 
 fn changed(to: &str, changed: bool) -> Response {
     done(to, if changed { "modificato" } else { "invariato" })
-}
-
-/// Field errors back to the form (422); anything else is the request's error.
-fn form_errors(e: AppError) -> Result<Vec<FieldError>, WebError> {
-    match e {
-        AppError::Fields(errors) => Ok(errors),
-        other => Err(other.into()),
-    }
 }
 
 fn id_not_found(what: &str) -> WebError {

@@ -7,17 +7,15 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use refettorio_app::FieldError;
 use refettorio_app::registry::{self as reg, CANTEEN_WEEKDAYS, ClassInput, SchoolInput};
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::school::{self, Class, School};
 use refettorio_domain::{ClassId, SchoolId, SchoolKind, today};
 use serde::Deserialize;
 
-use super::{
-    CsrfOnly, Done, Nav, REGISTRY, base, changed, done, error_of, form_errors, id_not_found, status,
-};
+use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done, id_not_found};
 use crate::backoffice::Staff;
+use crate::form::FieldErrors;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -64,21 +62,15 @@ struct SchoolsPage<'a> {
     schools: Vec<School>,
     kinds: Vec<(&'static str, &'static str)>,
     form: SchoolInput,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl SchoolsPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        error_of(&self.errors, field)
-    }
 }
 
 async fn render_schools(
     state: &AppState,
     s: &Staff,
     form: SchoolInput,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let schools = {
@@ -96,7 +88,7 @@ async fn render_schools(
         errors,
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/scuole`
@@ -106,7 +98,14 @@ pub(crate) async fn schools(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_schools(&state, &s, SchoolInput::default(), Vec::new(), d.message()).await
+    render_schools(
+        &state,
+        &s,
+        SchoolInput::default(),
+        FieldErrors::none(),
+        d.message(),
+    )
+    .await
 }
 
 /// `POST …/anagrafiche/scuole`: a new school.
@@ -132,7 +131,7 @@ pub(crate) async fn add_school(
             &format!("{}/scuole/{}", base(&s), id.get()),
             "aggiunto",
         )),
-        Err(e) => render_schools(&state, &s, input, form_errors(e)?, None).await,
+        Err(e) => render_schools(&state, &s, input, FieldErrors::of(e)?, None).await,
     }
 }
 
@@ -158,20 +157,9 @@ struct SchoolPage<'a> {
     years: Vec<(String, String)>,
     class_form: ClassInput,
     weekdays: Vec<(&'static str, &'static str, bool)>,
-    errors: Vec<FieldError>,
-    /// Which form the errors belong to: "scuola", "classe" or "elimina".
-    which: &'static str,
+    /// The errors, of the form "scuola", "classe" or "elimina".
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl SchoolPage<'_> {
-    fn error(&self, form: &str, field: &str) -> Option<String> {
-        if self.which == form {
-            error_of(&self.errors, field)
-        } else {
-            None
-        }
-    }
 }
 
 fn weekday_boxes(input: &ClassInput) -> Vec<(&'static str, &'static str, bool)> {
@@ -196,7 +184,7 @@ async fn render_school(
     id: i64,
     form: Option<SchoolInput>,
     class_form: Option<ClassInput>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     which: &'static str,
     done: Option<String>,
 ) -> Result<Response, WebError> {
@@ -250,11 +238,10 @@ async fn render_school(
             .collect(),
         weekdays: weekday_boxes(&class_form),
         class_form,
-        errors,
-        which,
+        errors: errors.in_form(which),
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/scuole/{id}`
@@ -265,7 +252,17 @@ pub(crate) async fn school(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_school(&state, &s, id, None, None, Vec::new(), "", d.message()).await
+    render_school(
+        &state,
+        &s,
+        id,
+        None,
+        None,
+        FieldErrors::none(),
+        "",
+        d.message(),
+    )
+    .await
 }
 
 /// `POST …/anagrafiche/scuole/{id}`: the school's changes.
@@ -291,7 +288,7 @@ pub(crate) async fn edit_school(
     {
         Ok(c) => Ok(changed(&format!("{}/scuole/{id}", base(&s)), c)),
         Err(e) => {
-            let errors = form_errors(e)?;
+            let errors = FieldErrors::of(e)?;
             render_school(&state, &s, id, Some(input), None, errors, "scuola", None).await
         }
     }
@@ -318,7 +315,7 @@ pub(crate) async fn delete_school(
     {
         Ok(()) => Ok(done(&format!("{}/scuole", base(&s)), "eliminato")),
         Err(e) => {
-            let errors = form_errors(e)?;
+            let errors = FieldErrors::of(e)?;
             render_school(&state, &s, id, None, None, errors, "elimina", None).await
         }
     }
@@ -385,7 +382,7 @@ pub(crate) async fn add_class(
     {
         Ok(_) => Ok(done(&format!("{}/scuole/{id}", base(&s)), "aggiunto")),
         Err(e) => {
-            let errors = form_errors(e)?;
+            let errors = FieldErrors::of(e)?;
             render_school(&state, &s, id, None, Some(input), errors, "classe", None).await
         }
     }
@@ -403,14 +400,8 @@ struct ClassPage<'a> {
     year: String,
     form: ClassInput,
     weekdays: Vec<(&'static str, &'static str, bool)>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl ClassPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        error_of(&self.errors, field)
-    }
 }
 
 async fn render_class(
@@ -418,7 +409,7 @@ async fn render_class(
     s: &Staff,
     id: i64,
     form: Option<ClassInput>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let (k, sc, years) = {
@@ -446,7 +437,7 @@ async fn render_class(
         errors,
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/classi/{id}`
@@ -457,7 +448,7 @@ pub(crate) async fn class(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_class(&state, &s, id, None, Vec::new(), d.message()).await
+    render_class(&state, &s, id, None, FieldErrors::none(), d.message()).await
 }
 
 /// `POST …/anagrafiche/classi/{id}`: name and canteen weekdays.
@@ -482,7 +473,7 @@ pub(crate) async fn edit_class(
     .await
     {
         Ok(c) => Ok(changed(&format!("{}/classi/{id}", base(&s)), c)),
-        Err(e) => render_class(&state, &s, id, Some(input), form_errors(e)?, None).await,
+        Err(e) => render_class(&state, &s, id, Some(input), FieldErrors::of(e)?, None).await,
     }
 }
 
@@ -509,6 +500,6 @@ pub(crate) async fn delete_class(
             &format!("{}/scuole/{}", base(&s), school.get()),
             "eliminato",
         )),
-        Err(e) => render_class(&state, &s, id, None, form_errors(e)?, None).await,
+        Err(e) => render_class(&state, &s, id, None, FieldErrors::of(e)?, None).await,
     }
 }

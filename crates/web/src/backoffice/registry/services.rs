@@ -8,7 +8,6 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use refettorio_app::FieldError;
 use refettorio_app::registry::{self as reg, BandInput, ReductionInput, ServiceInput, ServiceView};
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::service::{self, Service, TariffBand};
@@ -17,11 +16,10 @@ use refettorio_domain::{
 };
 use serde::Deserialize;
 
-use super::{
-    CsrfOnly, Done, Nav, REGISTRY, base, changed, done, error_of, form_errors, id_not_found, status,
-};
+use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done, id_not_found};
 use crate::backoffice::Staff;
 use crate::filters::dmy_it as dmy;
+use crate::form::FieldErrors;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -70,14 +68,8 @@ struct ServicesPage<'a> {
     kinds: Vec<(&'static str, &'static str)>,
     billings: Vec<(&'static str, &'static str)>,
     form: ServiceInput,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl ServicesPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        error_of(&self.errors, field)
-    }
 }
 
 async fn render_services(
@@ -85,7 +77,7 @@ async fn render_services(
     s: &Staff,
     year: Option<i64>,
     form: ServiceInput,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let (years, year, services) = {
@@ -128,7 +120,7 @@ async fn render_services(
         errors,
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/servizi?anno=…`: the services of a year (the current one by default).
@@ -143,7 +135,7 @@ pub(crate) async fn services(
         &s,
         d.anno,
         ServiceInput::default(),
-        Vec::new(),
+        FieldErrors::none(),
         d.message(),
     )
     .await
@@ -177,7 +169,7 @@ pub(crate) async fn add_service(
             &format!("{}/servizi/{}", base(&s), id.get()),
             "aggiunto",
         )),
-        Err(e) => render_services(&state, &s, year, input, form_errors(e)?, None).await,
+        Err(e) => render_services(&state, &s, year, input, FieldErrors::of(e)?, None).await,
     }
 }
 
@@ -283,20 +275,9 @@ struct ServicePage<'a> {
     /// (from rank, "30%").
     reductions: Vec<(u32, String)>,
     reduction_form: ReductionInput,
-    errors: Vec<FieldError>,
-    /// Which form the errors belong to: "servizio", "fascia", "riduzione".
-    which: &'static str,
+    /// The errors, of the form "servizio", "fascia" or "riduzione".
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl ServicePage<'_> {
-    fn error(&self, form: &str, field: &str) -> Option<String> {
-        if self.which == form {
-            error_of(&self.errors, field)
-        } else {
-            None
-        }
-    }
 }
 
 /// What the service's page shows besides the view: the forms as typed and the errors.
@@ -305,7 +286,7 @@ struct ServiceForms {
     service: Option<ServiceInput>,
     band: Option<BandInput>,
     reduction: Option<ReductionInput>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     which: &'static str,
 }
 
@@ -359,11 +340,10 @@ async fn render_service(
             .map(|(r, bp)| (*r, percent(*bp)))
             .collect(),
         reduction_form: forms.reduction.unwrap_or_default(),
-        errors: forms.errors,
-        which: forms.which,
+        errors: forms.errors.in_form(forms.which),
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/servizi/{id}`: the service, its bands and reductions.
@@ -402,7 +382,7 @@ pub(crate) async fn edit_service(
         Err(e) => {
             let forms = ServiceForms {
                 service: Some(input),
-                errors: form_errors(e)?,
+                errors: FieldErrors::of(e)?,
                 which: "servizio",
                 ..Default::default()
             };
@@ -436,7 +416,7 @@ pub(crate) async fn add_band(
         Err(e) => {
             let forms = ServiceForms {
                 band: Some(input),
-                errors: form_errors(e)?,
+                errors: FieldErrors::of(e)?,
                 which: "fascia",
                 ..Default::default()
             };
@@ -473,7 +453,7 @@ pub(crate) async fn set_reduction(
         Err(e) => {
             let forms = ServiceForms {
                 reduction: Some(input),
-                errors: form_errors(e)?,
+                errors: FieldErrors::of(e)?,
                 which: "riduzione",
                 ..Default::default()
             };
@@ -520,14 +500,8 @@ struct BandPage<'a> {
     enrolments: (i64, i64),
     /// The first day a repricing changes, "24/11/2026".
     price_from: String,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl BandPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        error_of(&self.errors, field)
-    }
 }
 
 async fn render_band(
@@ -535,7 +509,7 @@ async fn render_band(
     s: &Staff,
     id: i64,
     form: Option<BandInput>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let band = {
@@ -566,7 +540,7 @@ async fn render_band(
         errors,
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/fasce/{id}`
@@ -577,7 +551,7 @@ pub(crate) async fn band(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_band(&state, &s, id, None, Vec::new(), d.message()).await
+    render_band(&state, &s, id, None, FieldErrors::none(), d.message()).await
 }
 
 /// `POST …/anagrafiche/fasce/{id}`: the band's changes, and with `ricalcola` the new amounts
@@ -609,7 +583,7 @@ pub(crate) async fn edit_band(
                 None => changed(&to, ch.changed),
             })
         }
-        Err(e) => render_band(&state, &s, id, Some(input), form_errors(e)?, None).await,
+        Err(e) => render_band(&state, &s, id, Some(input), FieldErrors::of(e)?, None).await,
     }
 }
 
@@ -636,6 +610,6 @@ pub(crate) async fn delete_band(
             &format!("{}/servizi/{}", base(&s), svc.get()),
             "eliminato",
         )),
-        Err(e) => render_band(&state, &s, id, None, form_errors(e)?, None).await,
+        Err(e) => render_band(&state, &s, id, None, FieldErrors::of(e)?, None).await,
     }
 }

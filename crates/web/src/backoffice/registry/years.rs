@@ -9,16 +9,16 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
-use refettorio_app::FieldError;
 use refettorio_app::registry::{self as reg, YearCalendar, YearInput};
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::school;
 use refettorio_domain::{ClassId, ClosureScope, DayStatus, SchoolId, SchoolYearId};
 use serde::Deserialize;
 
-use super::{Done, Nav, REGISTRY, base, changed, done, error_of, form_errors, status};
+use super::{Done, Nav, REGISTRY, base, changed, done};
 use crate::backoffice::Staff;
 use crate::filters::{dmy_it as dmy, month_name};
+use crate::form::FieldErrors;
 use crate::pages::Layout;
 use crate::{AppState, WebError};
 
@@ -81,21 +81,15 @@ struct YearsPage<'a> {
     csrf: &'a str,
     years: Vec<YearRow>,
     form: YearInput,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl YearsPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        error_of(&self.errors, field)
-    }
 }
 
 async fn render_years(
     state: &AppState,
     s: &Staff,
     form: Option<YearInput>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let years = {
@@ -129,7 +123,7 @@ async fn render_years(
         errors,
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/anni`
@@ -139,7 +133,7 @@ pub(crate) async fn years(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_years(&state, &s, None, Vec::new(), d.message()).await
+    render_years(&state, &s, None, FieldErrors::none(), d.message()).await
 }
 
 /// `POST …/anagrafiche/anni`: a new school year.
@@ -162,7 +156,7 @@ pub(crate) async fn add_year(
     .await
     {
         Ok(id) => Ok(done(&format!("{}/anni/{}", base(&s), id.get()), "aggiunto")),
-        Err(e) => render_years(&state, &s, Some(input), form_errors(e)?, None).await,
+        Err(e) => render_years(&state, &s, Some(input), FieldErrors::of(e)?, None).await,
     }
 }
 
@@ -278,14 +272,8 @@ struct YearPage<'a> {
     lesson_days: u32,
     patron: Option<String>,
     closures: Vec<ClosureRow>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
-}
-
-impl YearPage<'_> {
-    fn error(&self, field: &str) -> Option<String> {
-        error_of(&self.errors, field)
-    }
 }
 
 async fn render_year(
@@ -293,7 +281,7 @@ async fn render_year(
     s: &Staff,
     id: i64,
     form: Option<YearInput>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let yc = reg::year_calendar(&state.db, &s.tenant, SchoolYearId(id)).await?;
@@ -358,7 +346,7 @@ async fn render_year(
         errors,
         done,
     };
-    Ok((status(&page.errors), page).into_response())
+    Ok((page.errors.status(), page).into_response())
 }
 
 /// `GET …/anagrafiche/anni/{id}`: the year's dates and calendar.
@@ -369,7 +357,7 @@ pub(crate) async fn year(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_year(&state, &s, id, None, Vec::new(), d.message()).await
+    render_year(&state, &s, id, None, FieldErrors::none(), d.message()).await
 }
 
 /// `POST …/anagrafiche/anni/{id}`: the year's name and dates.
@@ -394,6 +382,6 @@ pub(crate) async fn edit_year(
     .await
     {
         Ok(c) => Ok(changed(&format!("{}/anni/{id}", base(&s)), c)),
-        Err(e) => render_year(&state, &s, id, Some(input), form_errors(e)?, None).await,
+        Err(e) => render_year(&state, &s, id, Some(input), FieldErrors::of(e)?, None).await,
     }
 }
