@@ -8,15 +8,20 @@ use jiff::{SignedDuration, Timestamp};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use refettorio_db::Db;
-use refettorio_db::auth::{self, Failures, Session, Subject};
+use refettorio_db::auth::{self, Failures};
 use refettorio_db::meals::enqueue;
 use refettorio_db::registry::family::{self, NewGuardian};
 use refettorio_db::registry::staff;
 use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::{Clock, CodiceFiscale, GuardianId, TenantId};
+use refettorio_domain::{Clock, CodiceFiscale, GuardianId, StaffUserId, TenantId};
 use sha2::{Digest, Sha256};
 
-use crate::{AppError, FieldError, password};
+use crate::{AppError, Ctx, FieldError, Installation, password};
+
+/// A login session and whose it is, as the web layer's extractors read them.
+pub use refettorio_db::auth::{Session, Subject};
+/// A back-office user, as a staff session names them.
+pub use refettorio_db::registry::staff::StaffUser;
 
 /// A session ends after this long without a request...
 pub const IDLE: SignedDuration = SignedDuration::from_mins(30);
@@ -127,13 +132,12 @@ pub(crate) fn throttle(
 /// Logs in a guardian (the identifier is a fiscal code) or a staff user (a username).
 /// `source` is where the request comes from (the peer's IP address), for the throttling.
 pub async fn login(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     identifier: &str,
     candidate: &str,
     source: &str,
 ) -> Result<NewSession, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let now = clock.now();
     let subject_key = identifier.trim().to_uppercase();
     if subject_key.is_empty() || candidate.is_empty() {
@@ -208,7 +212,8 @@ pub(crate) async fn open_session(
 }
 
 /// The live session of a cookie token, its idle expiry moved forward.
-pub async fn session(db: &Db, clock: &dyn Clock, token: &str) -> Result<Option<Session>, AppError> {
+pub async fn session(inst: Installation<'_>, token: &str) -> Result<Option<Session>, AppError> {
+    let (db, clock) = (inst.db, inst.clock);
     let now = clock.now();
     let hash = token_hash(token);
     let mut h = db.acquire().await?;
@@ -228,7 +233,8 @@ pub async fn session(db: &Db, clock: &dyn Clock, token: &str) -> Result<Option<S
     Ok(Some(s))
 }
 
-pub async fn logout(db: &Db, token: &str) -> Result<(), AppError> {
+pub async fn logout(inst: Installation<'_>, token: &str) -> Result<(), AppError> {
+    let db = inst.db;
     let mut h = db.acquire().await?;
     auth::delete_session(&mut h.conn(), &token_hash(token)).await?;
     Ok(())
@@ -393,12 +399,11 @@ pub enum Registered {
 ///   office later adds that fiscal code to a family, the login still sees nothing until the
 ///   office confirms it or an activation code is used.
 pub async fn register(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     r: &Registration,
     links: Option<&str>,
 ) -> Result<Registered, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     if !tenant.settings.citizen_local_login {
         return Err(AppError::Invalid(
             "In questo Comune le famiglie accedono con SPID o CIE: la registrazione non è necessaria.".into(),
@@ -568,12 +573,11 @@ pub struct ActivationLetter {
 /// Makes a new activation code for a guardian (the older unused ones stop working). Only its
 /// hash is stored: the code is shown this once.
 pub async fn issue_activation_code(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     guardian: GuardianId,
 ) -> Result<ActivationLetter, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
+    let actor = &ctx.actor.to_string();
     let code = new_activation_code()?;
     let now = clock.now();
     let expires_at = now + ACTIVATION_CODE_VALIDITY;
@@ -612,13 +616,9 @@ pub async fn issue_activation_code(
 
 /// The office confirms that a self-registered login is the registry's guardian (after seeing
 /// the person's identity document): the login sees the guardian's families from now on.
-pub async fn confirm_login(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    guardian: GuardianId,
-) -> Result<(), AppError> {
+pub async fn confirm_login(ctx: Ctx<'_>, guardian: GuardianId) -> Result<(), AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
+    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -643,11 +643,8 @@ pub async fn confirm_login(
 }
 
 /// Whether a guardian's login is an unproven self-registration (for the office's page).
-pub async fn login_state(
-    db: &Db,
-    tenant: &Tenant,
-    guardian: GuardianId,
-) -> Result<LoginState, AppError> {
+pub async fn login_state(ctx: Ctx<'_>, guardian: GuardianId) -> Result<LoginState, AppError> {
+    let (db, tenant) = (ctx.db, ctx.tenant);
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let has_password = auth::guardian_password(c, tenant.id, guardian)
@@ -671,12 +668,8 @@ pub struct LoginState {
 }
 
 /// Opens an activation link: the password chosen at registration becomes the account's.
-pub async fn activate(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    token: &str,
-) -> Result<(), AppError> {
+pub async fn activate(ctx: Ctx<'_>, token: &str) -> Result<(), AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -709,12 +702,11 @@ pub async fn activate(
 /// Sends a reset link to the e-mail on file, if the fiscal code is known and has one. Answers
 /// the same in every case.
 pub async fn request_reset(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     fiscal_code: &str,
     links: Option<&str>,
 ) -> Result<(), AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let Ok(cf) = CodiceFiscale::parse(fiscal_code.trim()) else {
         return Err(AppError::Fields(vec![FieldError {
             field: "fiscal_code",
@@ -751,12 +743,8 @@ pub async fn request_reset(
     Ok(())
 }
 
-pub async fn reset_link_is_valid(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    token: &str,
-) -> Result<bool, AppError> {
+pub async fn reset_link_is_valid(ctx: Ctx<'_>, token: &str) -> Result<bool, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let mut h = db.acquire().await?;
     Ok(auth::reset_is_valid(&mut h.conn(), tenant.id, &token_hash(token), clock.now()).await?)
 }
@@ -775,13 +763,12 @@ async fn checked_new_password(new: &str, confirm: &str) -> Result<String, AppErr
 /// Sets a new password from a reset link; every session and every other link of the guardian
 /// ends.
 pub async fn complete_reset(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     token: &str,
     new: &str,
     confirm: &str,
 ) -> Result<(), AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let phc = checked_new_password(new, confirm).await?;
     let now = clock.now();
     let mut tx = db.begin().await?;
@@ -802,17 +789,15 @@ pub async fn complete_reset(
 
 /// Changes a guardian's password after checking the current one; other sessions and any
 /// reset link end.
-#[allow(clippy::too_many_arguments)]
 pub async fn change_password(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     guardian: GuardianId,
     session_token: &str,
     current: &str,
     new: &str,
     confirm: &str,
 ) -> Result<(), AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let mut h = db.acquire().await?;
     let phc = auth::guardian_password(&mut h.conn(), tenant.id, guardian).await?;
     drop(h);
@@ -831,6 +816,18 @@ pub async fn change_password(
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The back-office user of a staff session, whatever their state (the extractor checks it).
+pub async fn staff_user(ctx: Ctx<'_>, id: StaffUserId) -> Result<Option<StaffUser>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    Ok(staff::staff_by_id(&mut h.conn(), ctx.tenant.id, id).await?)
+}
+
+/// Every back-office user of the municipality (the audit log's "who" selector).
+pub async fn staff_users(ctx: Ctx<'_>) -> Result<Vec<StaffUser>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    Ok(staff::staff(&mut h.conn(), ctx.tenant.id).await?)
 }
 
 #[cfg(test)]

@@ -4,13 +4,15 @@
 //! Every publication and removal is audited.
 
 use jiff::civil::Date;
-use refettorio_db::Db;
 use refettorio_db::content::{self, NewDocument, NewNews};
 use refettorio_db::meals;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::{Clock, today};
+use refettorio_db::registry::calendar;
+use refettorio_domain::{ClassId, DayStatus, FamilyId, SchoolId, today};
 
-use crate::{AppError, FieldError};
+use crate::{AppError, Ctx, FieldError};
+
+/// News and documents as the pages list them.
+pub use refettorio_db::content::{DocumentInfo, News, NewsItem};
 
 /// The largest document the office may upload.
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
@@ -195,13 +197,9 @@ pub struct NewsForm {
 }
 
 /// Publishes a piece of news, audited; its id.
-pub async fn publish_news(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    f: &NewsForm,
-) -> Result<i64, AppError> {
+pub async fn publish_news(ctx: Ctx<'_>, f: &NewsForm) -> Result<i64, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
+    let actor = &ctx.actor.to_string();
     let mut e = Vec::new();
     let title = text(&mut e, "titolo", &f.title, 150, "Indica il titolo.");
     let body = text(
@@ -278,13 +276,9 @@ pub struct DocumentForm {
 }
 
 /// Publishes a document on the public pages, audited; its id.
-pub async fn publish_document(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    f: &DocumentForm,
-) -> Result<i64, AppError> {
+pub async fn publish_document(ctx: Ctx<'_>, f: &DocumentForm) -> Result<i64, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
+    let actor = &ctx.actor.to_string();
     let mut e = Vec::new();
     let title = text(&mut e, "titolo", &f.title, 150, "Indica il titolo.");
     let category = CATEGORIES
@@ -360,13 +354,9 @@ pub enum Withdraw {
 }
 
 /// Removes a piece of news or a public document, audited with what it was.
-pub async fn withdraw(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    what: Withdraw,
-) -> Result<(), AppError> {
+pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
+    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -415,6 +405,97 @@ pub async fn withdraw(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The public documents (`family` None) or the documents of one family, newest first.
+pub async fn documents(
+    ctx: Ctx<'_>,
+    family: Option<FamilyId>,
+) -> Result<Vec<DocumentInfo>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    Ok(content::documents(&mut h.conn(), ctx.tenant.id, family).await?)
+}
+
+/// The documents of several families (a guardian's), newest first within each family.
+pub async fn family_documents(
+    ctx: Ctx<'_>,
+    families: &[FamilyId],
+) -> Result<Vec<DocumentInfo>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    let mut out = Vec::new();
+    for f in families {
+        out.extend(content::documents(&mut h.conn(), ctx.tenant.id, Some(*f)).await?);
+    }
+    Ok(out)
+}
+
+/// One public document with its content.
+pub async fn public_document(
+    ctx: Ctx<'_>,
+    id: i64,
+) -> Result<Option<(DocumentInfo, Vec<u8>)>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    Ok(content::document(&mut h.conn(), ctx.tenant.id, id, None).await?)
+}
+
+/// One document with its content, if it belongs to one of `families` (a public document is
+/// not one of them).
+pub async fn family_document(
+    ctx: Ctx<'_>,
+    id: i64,
+    families: &[FamilyId],
+) -> Result<Option<(DocumentInfo, Vec<u8>)>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    for f in families {
+        if let Some(found) = content::document(&mut h.conn(), ctx.tenant.id, id, Some(*f)).await? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// Every piece of news (the office's list, newest first) and the public documents.
+pub async fn office_lists(ctx: Ctx<'_>) -> Result<(Vec<NewsItem>, Vec<DocumentInfo>), AppError> {
+    let mut h = ctx.db.acquire().await?;
+    let c = &mut h.conn();
+    Ok((
+        content::all_news(c, ctx.tenant.id).await?,
+        content::documents(c, ctx.tenant.id, None).await?,
+    ))
+}
+
+/// What the municipality's public page shows.
+#[derive(Debug, Clone)]
+pub struct PublicHome {
+    pub today: Date,
+    /// Today's municipality-wide status; `None` outside any school year.
+    pub status: Option<DayStatus>,
+    /// The news visible today (at most ten), newest first.
+    pub news: Vec<News>,
+    pub documents: Vec<DocumentInfo>,
+}
+
+/// The municipality's public page: today's status, the news and the public documents.
+pub async fn public_home(ctx: Ctx<'_>) -> Result<PublicHome, AppError> {
+    let day = ctx.today();
+    let t = ctx.tenant;
+    let mut h = ctx.db.acquire().await?;
+    let c = &mut h.conn();
+    let status = match calendar::school_year_at(c, t.id, day).await? {
+        None => None,
+        Some(year) => {
+            let cal = calendar::load_calendar(c, t, &year).await?;
+            // The municipality-wide status: ids that match no school or class leave out the
+            // closures of single schools and classes.
+            Some(cal.day_status(day, SchoolId(0), ClassId(0)))
+        }
+    };
+    Ok(PublicHome {
+        today: day,
+        status,
+        news: content::visible_news(c, t.id, day, 10).await?,
+        documents: content::documents(c, t.id, None).await?,
+    })
 }
 
 #[cfg(test)]

@@ -1329,7 +1329,9 @@ async fn write(
         let Some(account) = refettorio_db::meals::account_of(c, t, fam, meals).await? else {
             continue;
         };
-        let key = format!("demo:carry-over:{}", account.id.get());
+        let key = refettorio_domain::ledger::Key::DemoCarryOver {
+            account: account.id,
+        };
         refettorio_db::meals::insert_entry(
             c,
             t,
@@ -1346,7 +1348,7 @@ async fn write(
                 diet: None,
                 reverses: None,
                 reference: None,
-                idempotency_key: &key,
+                key: &key,
                 created_by: "demo",
                 reason: "Saldo dell'anno scolastico precedente",
             },

@@ -33,6 +33,7 @@ use refettorio_db::registry::service::{self as db_service, NewEnrolment};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::registry::{calendar, school};
 use refettorio_db::{Conn, Db};
+use refettorio_domain::ledger::Key;
 use refettorio_domain::{
     Billing, Cents, ClassId, Clock, CodiceFiscale, DietId, EnrolmentState, EntryKind, FamilyId,
     GuardianId, PupilId, SchoolId, SchoolYearId, ServiceId, ServiceKind, TariffBandId, TenantId,
@@ -1228,8 +1229,11 @@ impl Snapshot {
 }
 
 /// The ledger key of an opening balance: one per payer and service, ever.
-pub fn balance_key(payer: &CodiceFiscale, service: ServiceId) -> String {
-    format!("import:balance:{}:{}", payer.as_str(), service.get())
+pub fn balance_key(payer: &CodiceFiscale, service: ServiceId) -> Key {
+    Key::ImportBalance {
+        payer: payer.clone(),
+        service,
+    }
 }
 
 /// A write an import will make.
@@ -1249,7 +1253,7 @@ pub enum Step {
         row: BalanceRow,
         family: FamilyId,
         service: ServiceId,
-        key: String,
+        key: Key,
     },
 }
 
@@ -1465,7 +1469,7 @@ pub fn plan(rows: &Rows, s: &Snapshot) -> Plan {
                     continue;
                 };
                 let key = balance_key(&r.payer, service);
-                if r.amount.is_zero() || s.balance_keys.contains(&key) {
+                if r.amount.is_zero() || s.balance_keys.contains(&key.to_string()) {
                     p.present.push(r.row);
                     continue;
                 }
@@ -1543,7 +1547,7 @@ pub async fn load_snapshot(
         }
     }
     if kind == ImportKind::Balances {
-        s.balance_keys = db_import::ledger_keys_with_prefix(c, tenant, "import:balance:")
+        s.balance_keys = db_import::ledger_keys_with_prefix(c, tenant, Key::IMPORT_BALANCE_PREFIX)
             .await?
             .into_iter()
             .collect();
@@ -2971,13 +2975,16 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(key, &format!("import:balance:{}:50", mario.as_str()));
+        assert_eq!(
+            key.to_string(),
+            format!("import:balance:{}:50", mario.as_str())
+        );
         assert_eq!(
             (*family, *service, row.amount),
             (FamilyId(10), ServiceId(50), Cents(-1250))
         );
         assert!(p.errors[0].message.contains("Intestatario sconosciuto"));
-        s.balance_keys.insert(key.clone());
+        s.balance_keys.insert(key.to_string());
         let p = plan(&rows, &s);
         assert!(p.steps.is_empty());
         assert_eq!(p.present, vec![2]);

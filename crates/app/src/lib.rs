@@ -3,13 +3,20 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod attendance;
+pub mod audit;
 pub mod auth;
 pub mod backoffice;
+pub mod booking;
+pub mod close;
+pub mod closure;
 pub mod content;
 pub mod ctx;
 pub mod demo;
 pub mod error;
 pub mod import;
+pub mod kitchen;
+pub mod ledger;
 pub mod mail;
 pub mod meals;
 pub mod outbox;
@@ -21,9 +28,14 @@ pub mod portal;
 pub mod registry;
 pub mod reports;
 pub mod scheduler;
+pub mod search;
 pub mod settings;
+pub mod tenant;
 pub mod validation;
 
 pub use ctx::{Ctx, Installation};
 pub use demo::{DemoOutcome, load_demo};
 pub use error::{AppError, FieldError};
+/// The database handle the web layer keeps in its state and hands back to the use cases.
+pub use refettorio_db::Db;
+pub use tenant::Tenant;

@@ -5,29 +5,34 @@
 
 use jiff::ToSpan;
 use jiff::civil::Date;
+use refettorio_db::Conn;
 use refettorio_db::meals::{self, NewEntry};
-use refettorio_db::pagopa::{
-    self as store, NewPosition, NewReceipt, Position, PositionKind, PositionStatus, ReceiptStatus,
-    StoredReceipt,
-};
+use refettorio_db::pagopa::{self as store, NewPosition, NewReceipt};
 use refettorio_db::registry::family;
 use refettorio_db::registry::service;
-use refettorio_db::registry::tenant::{self, Tenant};
-use refettorio_db::{Conn, Db};
+use refettorio_db::registry::tenant;
 use refettorio_documents::notice::{
     NoticeCreditor, NoticeDebtor, NoticeInstalment, NoticeView, ReceiptView, notice_pdf,
     receipt_pdf,
 };
+use refettorio_domain::ledger::Key;
 use refettorio_domain::pagopa::{
     CATEGORY_CANTEEN, CATEGORY_TRANSPORT, HoldReason, ReceiptFacts, check_recharge, receipt_hold,
 };
 use refettorio_domain::{
-    AccountId, Cents, Clock, CodiceFiscale, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
-    NoticeNumber, PositionId, ServiceId, ServiceKind, local_now, today,
+    AccountId, Actor, Cents, CodiceFiscale, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
+    NoticeNumber, PositionId, ServiceId, ServiceKind, local_now,
 };
 
 use crate::portal::{Access, visible_accounts};
-use crate::{AppError, FieldError};
+use crate::{AppError, Ctx, FieldError, Installation};
+
+/// The rows of this concept, as the web layer shows them (positions, receipts), and the
+/// municipality the station's calls are for.
+pub use refettorio_db::pagopa::{
+    Position, PositionKind, PositionStatus, ReceiptStatus, StoredReceipt,
+};
+pub use refettorio_db::registry::tenant::Tenant;
 
 /// How a family chose the amount of a recharge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +76,11 @@ async fn meal_prices(
 
 /// The accounts a guardian may recharge, each with the meal prices of its children.
 pub async fn rechargeable(
-    db: &Db,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     access: &Access,
 ) -> Result<Vec<(AccountId, String, Vec<MealPrice>)>, AppError> {
-    let mut h = db.acquire().await?;
+    let tenant = ctx.tenant;
+    let mut h = ctx.db.acquire().await?;
     let c = &mut h.conn();
     let mut out = Vec::new();
     for (acc, svc, year) in visible_accounts(c, tenant, access).await? {
@@ -95,14 +100,12 @@ pub fn enabled(tenant: &Tenant) -> bool {
 /// number from the tenant's sequence, the family's payer as debtor, a description without
 /// pupils' data, the canteen's transfer category.
 pub async fn create_recharge(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     access: &Access,
     account: AccountId,
     amount: &RechargeAmount,
-    by: &str,
 ) -> Result<Position, AppError> {
+    let tenant = ctx.tenant;
     let settings = &tenant.settings.pagopa;
     let Some(iban) = settings.ibans.first().filter(|_| enabled(tenant)) else {
         return Err(AppError::Invalid(
@@ -110,9 +113,10 @@ pub async fn create_recharge(
                 .into(),
         ));
     };
-    let now = clock.now();
-    let day = today(clock, &tenant.timezone);
-    let mut tx = db.begin().await?;
+    let now = ctx.now();
+    let day = ctx.today();
+    let by = ctx.actor.to_string();
+    let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     let visible = visible_accounts(c, tenant, access).await?;
     let (acc, svc, year) = visible
@@ -178,7 +182,7 @@ pub async fn create_recharge(
             due_date: due,
             iban: iban.as_str(),
             transfer_category: category,
-            created_by: by,
+            created_by: &by,
         },
         now,
     )
@@ -215,12 +219,12 @@ pub enum StationFault {
 
 /// The tenant a call of the node is for: its idPA, then broker and station must match.
 pub async fn station_tenant(
-    db: &Db,
+    inst: Installation<'_>,
     id_pa: &str,
     broker: &str,
     station: &str,
 ) -> Result<Tenant, StationFault> {
-    let t = known_tenant(db, id_pa).await?;
+    let t = known_tenant(inst, id_pa).await?;
     let s = &t.settings.pagopa;
     if s.broker_id != broker {
         return Err(StationFault::WrongBroker);
@@ -233,12 +237,28 @@ pub async fn station_tenant(
 
 /// The tenant of an idPA, whatever broker and station the call names (a receipt is never
 /// refused for a known tenant).
-pub async fn known_tenant(db: &Db, id_pa: &str) -> Result<Tenant, StationFault> {
-    let mut h = db.acquire().await.map_err(system)?;
+pub async fn known_tenant(inst: Installation<'_>, id_pa: &str) -> Result<Tenant, StationFault> {
+    let mut h = inst.db.acquire().await.map_err(system)?;
     tenant::by_fiscal_code(&mut h.conn(), id_pa)
         .await
         .map_err(system)?
         .ok_or(StationFault::UnknownTenant)
+}
+
+/// The municipality a fiscal code names, if any (the sandbox finds the creditor of a cart's
+/// notices this way).
+pub async fn tenant_by_fiscal_code(
+    inst: Installation<'_>,
+    fiscal_code: &str,
+) -> Result<Option<Tenant>, AppError> {
+    let mut h = inst.db.acquire().await?;
+    Ok(tenant::by_fiscal_code(&mut h.conn(), fiscal_code).await?)
+}
+
+/// Records the Checkout cart a position was sent in.
+pub async fn set_cart(ctx: Ctx<'_>, position: PositionId, cart_id: &str) -> Result<(), AppError> {
+    let mut h = ctx.db.acquire().await?;
+    Ok(store::set_cart(&mut h.conn(), ctx.tenant.id, position, cart_id).await?)
 }
 
 fn system<E: std::fmt::Display>(e: E) -> StationFault {
@@ -249,16 +269,15 @@ fn system<E: std::fmt::Display>(e: E) -> StationFault {
 /// The open position of a notice the node asks about (paVerifyPaymentNotice, paGetPayment).
 /// Read only: asking again changes nothing.
 pub async fn payable(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     fiscal_code: &str,
     notice_number: &str,
 ) -> Result<Position, StationFault> {
+    let tenant = ctx.tenant;
     if fiscal_code != tenant.fiscal_code.as_str() {
         return Err(StationFault::UnknownTenant);
     }
-    let mut h = db.acquire().await.map_err(system)?;
+    let mut h = ctx.db.acquire().await.map_err(system)?;
     let p = store::position_by_notice(&mut h.conn(), tenant.id, notice_number)
         .await
         .map_err(system)?
@@ -266,23 +285,19 @@ pub async fn payable(
     match p.status {
         PositionStatus::Paid => Err(StationFault::AlreadyPaid),
         PositionStatus::Cancelled => Err(StationFault::Cancelled),
-        PositionStatus::Open if p.due_date < today(clock, &tenant.timezone) => {
-            Err(StationFault::Expired)
-        }
+        PositionStatus::Open if p.due_date < ctx.today() => Err(StationFault::Expired),
         PositionStatus::Open => Ok(p),
     }
 }
 
 /// paGetPayment: the position, checked against the amount the node verified (when it says).
 pub async fn payment(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     fiscal_code: &str,
     notice_number: &str,
     amount: Option<Cents>,
 ) -> Result<Position, StationFault> {
-    let p = payable(db, clock, tenant, fiscal_code, notice_number).await?;
+    let p = payable(ctx, fiscal_code, notice_number).await?;
     if let Some(a) = amount
         && a != p.amount
     {
@@ -340,14 +355,13 @@ pub enum ReceiptOutcome {
 /// transfers add up, and it pays exactly its open position ([`receipt_hold`]); otherwise it is
 /// acknowledged and held for the office with the reason, and nothing is credited. A Stand-In
 /// receipt (no paGetPayment before it) follows the same rules.
-pub async fn apply_receipt(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    r: &IncomingReceipt,
-) -> Result<ReceiptOutcome, AppError> {
-    let now = clock.now();
-    let mut tx = db.begin().await?;
+///
+/// The credit is always pagoPA's ([`Actor::PagoPa`]), whoever hands the receipt over.
+pub async fn apply_receipt(ctx: Ctx<'_>, r: &IncomingReceipt) -> Result<ReceiptOutcome, AppError> {
+    let tenant = ctx.tenant;
+    let now = ctx.now();
+    let by = Actor::PagoPa.to_string();
+    let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     let position = if r.fiscal_code == tenant.fiscal_code.as_str() {
         store::position_by_notice(c, tenant.id, &r.notice_number).await?
@@ -406,8 +420,10 @@ pub async fn apply_receipt(
                 let day = r
                     .paid_at
                     .map(|t| t.to_zoned(tenant.timezone.clone()).date())
-                    .unwrap_or_else(|| today(clock, &tenant.timezone));
-                let key = format!("pagopa:rt:{}", r.receipt_id);
+                    .unwrap_or_else(|| ctx.today());
+                let key = Key::PagoPaReceipt {
+                    receipt_id: r.receipt_id.clone(),
+                };
                 let reference = format!("pagopa:{}", p.notice_number);
                 let reason = format!("Ricarica pagoPA – {}", r.psp_name);
                 let entry = meals::insert_entry(
@@ -420,7 +436,7 @@ pub async fn apply_receipt(
                         day,
                         Some(&reference),
                         &key,
-                        "pagopa",
+                        &by,
                         &reason,
                     ),
                     now,
@@ -467,13 +483,8 @@ pub struct OfficePayment {
 /// `office:payment:<reference>` (whatever the channel), so the same proof can never be credited
 /// twice; audited.
 /// Returns the new entry's id.
-pub async fn record_office_payment(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    p: &OfficePayment,
-) -> Result<i64, AppError> {
+pub async fn record_office_payment(ctx: Ctx<'_>, p: &OfficePayment) -> Result<i64, AppError> {
+    let tenant = ctx.tenant;
     let mut errors = Vec::new();
     let amount = match Cents::parse_it(&p.amount) {
         Ok(a) if a.get() > 0 => Some(a),
@@ -489,7 +500,7 @@ pub async fn record_office_payment(
             None
         }
     };
-    let today = today(clock, &tenant.timezone);
+    let today = ctx.today();
     let day = match p.day.trim().parse::<Date>() {
         Ok(d) if d > today => {
             errors.push(field(
@@ -528,8 +539,9 @@ pub async fn record_office_payment(
     else {
         return Err(AppError::Fields(errors));
     };
-    let now = clock.now();
-    let mut tx = db.begin().await?;
+    let now = ctx.now();
+    let actor = ctx.actor.to_string();
+    let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     if !account_exists(c, tenant, p.account).await? {
         return Err(AppError::NotFound("Conto non trovato.".into()));
@@ -539,7 +551,9 @@ pub async fn record_office_payment(
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_uppercase)
         .collect();
-    let key = format!("office:payment:{normalised}");
+    let key = Key::OfficePayment {
+        reference: normalised,
+    };
     let reason = if p.note.trim().is_empty() {
         format!("{channel_label}, rif. {reference}")
     } else {
@@ -556,7 +570,7 @@ pub async fn record_office_payment(
             day,
             Some(&ledger_reference),
             &key,
-            actor,
+            &actor,
             &reason,
         ),
         now,
@@ -577,7 +591,7 @@ pub async fn record_office_payment(
     meals::audit(
         c,
         tenant.id,
-        actor,
+        &actor,
         "office_payment",
         "ledger_entry",
         Some(entry),
@@ -605,16 +619,15 @@ pub enum Reconciled {
 /// so a receipt is credited once whichever way it arrives; the receipt becomes applied and the
 /// change is audited. Only held, positive receipts can be reconciled.
 pub async fn reconcile_receipt(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     receipt: i64,
     account: &str,
     reason: &str,
 ) -> Result<Reconciled, AppError> {
-    let now = clock.now();
-    let mut tx = db.begin().await?;
+    let tenant = ctx.tenant;
+    let now = ctx.now();
+    let actor = ctx.actor.to_string();
+    let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     let mut errors = Vec::new();
     let acc = match crate::backoffice::find_account(c, tenant, account, None).await? {
@@ -641,8 +654,10 @@ pub async fn reconcile_receipt(
     let day = r
         .paid_at
         .map(|t| t.to_zoned(tenant.timezone.clone()).date())
-        .unwrap_or_else(|| today(clock, &tenant.timezone));
-    let key = format!("pagopa:rt:{}", r.receipt_id);
+        .unwrap_or_else(|| ctx.today());
+    let key = Key::PagoPaReceipt {
+        receipt_id: r.receipt_id.clone(),
+    };
     let reference = format!("pagopa:{}", r.notice_number);
     let why = format!("Ricarica pagoPA riconciliata dall'ufficio: {reason}");
     let Some(entry) = meals::insert_entry(
@@ -655,7 +670,7 @@ pub async fn reconcile_receipt(
             day,
             Some(&reference),
             &key,
-            actor,
+            &actor,
             &why,
         ),
         now,
@@ -676,7 +691,7 @@ pub async fn reconcile_receipt(
     meals::audit(
         c,
         tenant.id,
-        actor,
+        &actor,
         "reconcile_receipt",
         "pagopa_receipt",
         Some(r.id),
@@ -710,23 +725,17 @@ fn check_decision_reason<'a>(
 }
 
 /// The receipts held for the office, newest first.
-pub async fn held_receipts(db: &Db, tenant: &Tenant) -> Result<Vec<StoredReceipt>, AppError> {
-    let mut h = db.acquire().await?;
-    Ok(store::receipts_with_status(&mut h.conn(), tenant.id, ReceiptStatus::Held).await?)
+pub async fn held_receipts(ctx: Ctx<'_>) -> Result<Vec<StoredReceipt>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    Ok(store::receipts_with_status(&mut h.conn(), ctx.tenant.id, ReceiptStatus::Held).await?)
 }
 
 /// Sets a held receipt aside: the office decided it is not to be credited (an inflated or
 /// forged amount, a second payment to be refunded outside pagoPA). Nothing is credited; the
 /// receipt becomes dismissed and the decision is audited with its reason. `false` when the
 /// receipt was no longer held (another operator decided first): nothing written.
-pub async fn dismiss_receipt(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    receipt: i64,
-    reason: &str,
-) -> Result<bool, AppError> {
+pub async fn dismiss_receipt(ctx: Ctx<'_>, receipt: i64, reason: &str) -> Result<bool, AppError> {
+    let tenant = ctx.tenant;
     let mut errors = Vec::new();
     let reason = check_decision_reason(
         &mut errors,
@@ -736,8 +745,9 @@ pub async fn dismiss_receipt(
     if !errors.is_empty() {
         return Err(AppError::Fields(errors));
     }
-    let now = clock.now();
-    let mut tx = db.begin().await?;
+    let now = ctx.now();
+    let actor = ctx.actor.to_string();
+    let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     let r = store::receipt(c, tenant.id, receipt)
         .await?
@@ -754,7 +764,7 @@ pub async fn dismiss_receipt(
     meals::audit(
         c,
         tenant.id,
-        actor,
+        &actor,
         "dismiss_receipt",
         "pagopa_receipt",
         Some(r.id),
@@ -784,12 +794,9 @@ async fn account_exists(
 }
 
 /// A family's positions the guardian may see (payments visible), newest first.
-pub async fn positions(
-    db: &Db,
-    tenant: &Tenant,
-    access: &Access,
-) -> Result<Vec<Position>, AppError> {
-    let mut h = db.acquire().await?;
+pub async fn positions(ctx: Ctx<'_>, access: &Access) -> Result<Vec<Position>, AppError> {
+    let tenant = ctx.tenant;
+    let mut h = ctx.db.acquire().await?;
     let c = &mut h.conn();
     let mut out = Vec::new();
     for (fam, _) in &access.families {
@@ -803,13 +810,12 @@ pub async fn positions(
 
 /// One of the guardian's positions (another family's is "not found").
 pub async fn position_of(
-    db: &Db,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     access: &Access,
     id: PositionId,
 ) -> Result<Position, AppError> {
-    let mut h = db.acquire().await?;
-    store::position(&mut h.conn(), tenant.id, id)
+    let mut h = ctx.db.acquire().await?;
+    store::position(&mut h.conn(), ctx.tenant.id, id)
         .await?
         .filter(|p| access.sees_payments(p.family))
         .ok_or_else(|| AppError::NotFound("Avviso non trovato.".into()))
@@ -834,13 +840,9 @@ fn creditor(tenant: &Tenant) -> NoticeCreditor {
 }
 
 /// The printed notice (avviso di pagamento) of a position.
-pub async fn notice_document(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    p: &Position,
-) -> Result<Vec<u8>, AppError> {
-    let mut h = db.acquire().await?;
+pub async fn notice_document(ctx: Ctx<'_>, p: &Position) -> Result<Vec<u8>, AppError> {
+    let tenant = ctx.tenant;
+    let mut h = ctx.db.acquire().await?;
     let mut address = None;
     if let Ok(cf) = CodiceFiscale::parse(&p.debtor_fiscal_code)
         && let Some(g) = family::guardian_by_fiscal_code(&mut h.conn(), tenant.id, &cf).await?
@@ -861,19 +863,15 @@ pub async fn notice_document(
             amount_cents: p.amount.get(),
             due_date: Some(p.due_date),
         }],
-        issued_on: today(clock, &tenant.timezone),
+        issued_on: ctx.today(),
     };
     notice_pdf(&view).map_err(|e| AppError::Invalid(format!("notice PDF: {e}")))
 }
 
 /// The receipt (ricevuta) of a paid position.
-pub async fn receipt_document(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    p: &Position,
-) -> Result<Vec<u8>, AppError> {
-    let mut h = db.acquire().await?;
+pub async fn receipt_document(ctx: Ctx<'_>, p: &Position) -> Result<Vec<u8>, AppError> {
+    let tenant = ctx.tenant;
+    let mut h = ctx.db.acquire().await?;
     let receipts = store::receipts_of_position(&mut h.conn(), tenant.id, p.id).await?;
     let r = receipts
         .into_iter()
@@ -898,7 +896,7 @@ pub async fn receipt_document(
         paid_at_label: paid.strftime("%d/%m/%Y alle %H:%M").to_string(),
         psp_name: r.psp_name,
         payment_method: r.payment_method,
-        issued_on: local_now(clock, &tenant.timezone).date(),
+        issued_on: local_now(ctx.clock, &tenant.timezone).date(),
     };
     receipt_pdf(&view).map_err(|e| AppError::Invalid(format!("receipt PDF: {e}")))
 }

@@ -29,7 +29,7 @@ use refettorio_domain::{
 };
 use serde_json::json;
 
-use crate::backoffice::{FamilyHit, SEARCH_LIMIT};
+use crate::search::{FamilyHit, SEARCH_LIMIT};
 use crate::{AppError, FieldError};
 
 fn field(name: &'static str, message: impl Into<String>) -> FieldError {

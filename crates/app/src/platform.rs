@@ -8,18 +8,17 @@
 //! municipality under the new one), with the actor `platform:<id>`.
 
 use jiff::civil::Time;
-use refettorio_db::Db;
 use refettorio_db::auth::Subject;
 use refettorio_db::meals;
 use refettorio_db::platform;
 use refettorio_db::registry::school::{self, School};
 use refettorio_db::registry::staff::{self, StaffUser};
 use refettorio_db::registry::tenant::{self, NewTenant, Tenant, TenantSettings};
-use refettorio_domain::{Clock, EnteFiscalCode, SchoolId, Slug, StaffRole, StaffUserId};
+use refettorio_domain::{Actor, EnteFiscalCode, SchoolId, Slug, StaffRole, StaffUserId};
 use serde_json::json;
 
 use crate::auth::{self, NewSession};
-use crate::{AppError, FieldError};
+use crate::{AppError, Ctx, FieldError, Installation};
 
 /// The message for a wrong username or password at `/admin/accedi`.
 pub const WRONG_CREDENTIALS: &str = "Credenziali non valide: controlla nome utente e password.";
@@ -50,12 +49,12 @@ fn subject_key(username: &str) -> String {
 /// the municipalities' login (per username and source, with a ceiling per username), counted
 /// apart (tenant NULL).
 pub async fn login(
-    db: &Db,
-    clock: &dyn Clock,
+    inst: Installation<'_>,
     username: &str,
     candidate: &str,
     source: &str,
 ) -> Result<NewSession, AppError> {
+    let (db, clock) = (inst.db, inst.clock);
     let now = clock.now();
     let key = subject_key(username);
     if key.is_empty() || candidate.is_empty() {
@@ -87,7 +86,8 @@ pub async fn login(
 }
 
 /// The active platform administrator with this id, if any.
-pub async fn admin(db: &Db, id: StaffUserId) -> Result<Option<StaffUser>, AppError> {
+pub async fn admin(inst: Installation<'_>, id: StaffUserId) -> Result<Option<StaffUser>, AppError> {
+    let db = inst.db;
     let mut h = db.acquire().await?;
     Ok(platform::admin_by_id(&mut h.conn(), id)
         .await?
@@ -103,7 +103,8 @@ pub struct TenantRow {
 }
 
 /// Every municipality, by name, with how many staff users it has.
-pub async fn tenants(db: &Db) -> Result<Vec<TenantRow>, AppError> {
+pub async fn tenants(inst: Installation<'_>) -> Result<Vec<TenantRow>, AppError> {
+    let db = inst.db;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let list = tenant::list(c).await?;
@@ -121,7 +122,11 @@ pub async fn tenants(db: &Db) -> Result<Vec<TenantRow>, AppError> {
 }
 
 /// A municipality and its staff, by slug.
-pub async fn tenant_staff(db: &Db, slug: &str) -> Result<(Tenant, Vec<StaffUser>), AppError> {
+pub async fn tenant_staff(
+    inst: Installation<'_>,
+    slug: &str,
+) -> Result<(Tenant, Vec<StaffUser>), AppError> {
+    let db = inst.db;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let Some(t) = tenant::by_slug(c, slug).await? else {
@@ -148,7 +153,8 @@ impl SchoolAssignments {
 }
 
 /// The schools of a municipality and its school users' links to them.
-pub async fn school_assignments(db: &Db, t: &Tenant) -> Result<SchoolAssignments, AppError> {
+pub async fn school_assignments(ctx: Ctx<'_>) -> Result<SchoolAssignments, AppError> {
+    let (db, t) = (ctx.db, ctx.tenant);
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     Ok(SchoolAssignments {
@@ -162,13 +168,12 @@ pub async fn school_assignments(db: &Db, t: &Tenant) -> Result<SchoolAssignments
 /// user of another role, are refused with a field error and nothing written; the same set
 /// again writes nothing. Audited with the schools' names before and after.
 pub async fn set_staff_schools(
-    db: &Db,
-    clock: &dyn Clock,
-    actor: &str,
-    t: &Tenant,
+    ctx: Ctx<'_>,
     id: StaffUserId,
     chosen: &[i64],
 ) -> Result<(), AppError> {
+    let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
+    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -406,11 +411,12 @@ fn staff_json(username: &str, display: &str, role: StaffRole, active: bool) -> S
 /// Creates a municipality and its first office user, audited under the new municipality.
 /// A slug or fiscal code already used is refused (422) and nothing is written.
 pub async fn create_tenant(
-    db: &Db,
-    clock: &dyn Clock,
-    actor: &str,
+    inst: Installation<'_>,
+    by: Actor,
     i: &TenantInput,
 ) -> Result<Tenant, AppError> {
+    let (db, clock) = (inst.db, inst.clock);
+    let actor = &by.to_string();
     let (new, username, display) = check_tenant(i).map_err(AppError::Fields)?;
     let phc = auth::hash_blocking(i.office.password.clone()).await?;
     let now = clock.now();
@@ -488,13 +494,9 @@ pub async fn create_tenant(
 
 /// Adds a staff user of any municipality role; a username already used in that municipality
 /// is refused (422, nothing written).
-pub async fn add_staff(
-    db: &Db,
-    clock: &dyn Clock,
-    actor: &str,
-    t: &Tenant,
-    i: &StaffInput,
-) -> Result<StaffUserId, AppError> {
+pub async fn add_staff(ctx: Ctx<'_>, i: &StaffInput) -> Result<StaffUserId, AppError> {
+    let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
+    let actor = &ctx.actor.to_string();
     let mut errors = Vec::new();
     let Some((username, display, role)) = check_staff(i, None, &mut errors) else {
         return Err(AppError::Fields(errors));
@@ -533,14 +535,9 @@ pub async fn add_staff(
 
 /// Deactivates (its sessions end) or reactivates a municipality's staff user, audited with
 /// before and after. Nothing changes, and nothing is audited, when it is already so.
-pub async fn set_staff_active(
-    db: &Db,
-    clock: &dyn Clock,
-    actor: &str,
-    t: &Tenant,
-    id: StaffUserId,
-    active: bool,
-) -> Result<(), AppError> {
+pub async fn set_staff_active(ctx: Ctx<'_>, id: StaffUserId, active: bool) -> Result<(), AppError> {
+    let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
+    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();

@@ -7,19 +7,24 @@ use std::collections::BTreeMap;
 
 use jiff::ToSpan;
 use jiff::civil::Date;
-use refettorio_db::meals::{self, Account, Entry};
+use refettorio_db::Conn;
+use refettorio_db::meals::{self, Account};
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family::{self, Family, Link, Pupil};
 use refettorio_db::registry::school::{self, Class, School};
 use refettorio_db::registry::service::{self, Diet, Enrolment, Service, TariffBand};
 use refettorio_db::registry::tenant::Tenant;
-use refettorio_db::{Conn, Db};
 use refettorio_domain::{
-    AccountId, Billing, Cents, Clock, DayStatus, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
+    AccountId, Billing, Cents, DayStatus, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
     GuardianId, MealChoice, SchoolCalendar, ServiceKind, deadline, meals_left, today,
 };
 
-use crate::AppError;
+use crate::{AppError, Ctx, FieldError, auth};
+
+/// What the personal area shows of the guardian, their contacts and the meals charged.
+pub use refettorio_db::auth::Contacts;
+pub use refettorio_db::meals::Entry;
+pub use refettorio_db::registry::family::Guardian;
 
 /// The families a guardian belongs to, and whether payments may be shown for each.
 #[derive(Debug, Clone)]
@@ -63,6 +68,131 @@ pub async fn access(
         Vec::new()
     };
     Ok(Access { families })
+}
+
+/// The guardian of a personal-area session and what they reach; `None` when the guardian is
+/// no longer on file.
+pub async fn guardian_access(
+    ctx: Ctx<'_>,
+    guardian: GuardianId,
+) -> Result<Option<(Guardian, Access)>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    let c = &mut h.conn();
+    let Some(g) = family::guardian(c, ctx.tenant.id, guardian).await? else {
+        return Ok(None);
+    };
+    let access = access(c, ctx.tenant, guardian).await?;
+    Ok(Some((g, access)))
+}
+
+/// The contacts of a guardian, as the profile shows them (`None`: no such guardian).
+pub async fn contacts(ctx: Ctx<'_>, guardian: GuardianId) -> Result<Option<Contacts>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    Ok(refettorio_db::auth::contacts(&mut h.conn(), ctx.tenant.id, guardian).await?)
+}
+
+/// The contacts form of the profile, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct ContactsInput {
+    pub email: String,
+    pub phone: String,
+    pub notify_email: bool,
+    pub notify_sms: bool,
+}
+
+/// A phone number without spaces, or `None` when blank.
+fn check_phone(p: &str) -> Result<Option<String>, String> {
+    let compact: String = p.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.is_empty() {
+        return Ok(None);
+    }
+    let digits = compact.strip_prefix('+').unwrap_or(&compact);
+    if (6..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
+        Ok(Some(compact))
+    } else {
+        Err("Numero di telefono non valido: solo cifre, eventualmente con il prefisso +39.".into())
+    }
+}
+
+/// Checks the contacts form: the contacts to store, or the field errors.
+pub fn check_contacts(f: &ContactsInput) -> Result<Contacts, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let email = if f.email.trim().is_empty() {
+        None
+    } else {
+        match auth::check_email(&f.email) {
+            Ok(e) => Some(e),
+            Err(m) => {
+                errors.push(FieldError {
+                    field: "email",
+                    message: m,
+                });
+                None
+            }
+        }
+    };
+    let phone = match check_phone(&f.phone) {
+        Ok(p) => p,
+        Err(m) => {
+            errors.push(FieldError {
+                field: "phone",
+                message: m,
+            });
+            None
+        }
+    };
+    let k = Contacts {
+        email,
+        phone,
+        notify_email: f.notify_email,
+        notify_sms: f.notify_sms,
+    };
+    if k.notify_email && k.email.is_none() && errors.is_empty() {
+        errors.push(FieldError {
+            field: "email",
+            message: "Per ricevere le comunicazioni per e-mail indica un indirizzo.".into(),
+        });
+    }
+    if k.notify_sms && k.phone.is_none() && errors.is_empty() {
+        errors.push(FieldError {
+            field: "phone",
+            message: "Per ricevere gli SMS indica un numero di cellulare.".into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(k)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The guardian changes their own contacts in the profile: checked, stored and audited in one
+/// transaction. A form that does not check is `AppError::Fields` and writes nothing.
+pub async fn save_contacts(
+    ctx: Ctx<'_>,
+    guardian: GuardianId,
+    f: &ContactsInput,
+) -> Result<(), AppError> {
+    let k = check_contacts(f).map_err(AppError::Fields)?;
+    let mut tx = ctx.db.begin().await?;
+    let conn = &mut tx.conn();
+    let before = refettorio_db::auth::contacts(conn, ctx.tenant.id, guardian).await?;
+    refettorio_db::auth::set_contacts(conn, ctx.tenant.id, guardian, &k).await?;
+    refettorio_db::meals::audit(
+        conn,
+        ctx.tenant.id,
+        &ctx.actor.to_string(),
+        "update_contacts",
+        "guardian",
+        Some(guardian.get()),
+        before.map(|b| format!("{b:?}")).as_deref(),
+        Some(&format!("{k:?}")),
+        "",
+        ctx.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Today's meal of an enrolment in refezione.
@@ -135,12 +265,8 @@ async fn current_year(
 }
 
 /// Everything the home and the children's page need, for the current school year.
-pub async fn overview(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    access: &Access,
-) -> Result<Overview, AppError> {
+pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let now = clock.now();
     let day = today(clock, &tenant.timezone);
     let mut h = db.acquire().await?;
@@ -336,15 +462,25 @@ pub struct MonthView {
     pub bland_enabled: bool,
 }
 
+/// One of the guardian's children's enrolments, with the child (`NotFound` for another
+/// family's).
+pub async fn enrolment(
+    ctx: Ctx<'_>,
+    access: &Access,
+    id: EnrolmentId,
+) -> Result<(Enrolment, Pupil), AppError> {
+    let mut h = ctx.db.acquire().await?;
+    enrolment_of(&mut h.conn(), ctx.tenant, access, id).await
+}
+
 /// The calendar of `month` (its first day) for an enrolment in refezione.
 pub async fn month(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     access: &Access,
     id: EnrolmentId,
     first: Date,
 ) -> Result<MonthView, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let now = clock.now();
     let day = today(clock, &tenant.timezone);
     let mut h = db.acquire().await?;
@@ -413,22 +549,19 @@ pub async fn month(
 }
 
 /// Changes meals of one of the guardian's children (a delegate may too).
-#[allow(clippy::too_many_arguments)]
 pub async fn change(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     access: &Access,
     id: EnrolmentId,
     from: Date,
     to: Date,
     choice: MealChoice,
-    by: &str,
 ) -> Result<Vec<Date>, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let mut h = db.acquire().await?;
     let (e, _) = enrolment_of(&mut h.conn(), tenant, access, id).await?;
     drop(h);
-    crate::meals::change_meals(db, clock, tenant, &e, from, to, choice, by).await
+    crate::booking::change_meals(ctx, &e, from, to, choice).await
 }
 
 /// A movement of an account, described for the family.
@@ -496,14 +629,13 @@ pub async fn visible_accounts(
 
 /// The movements of an account (optionally within `from..=to`) and its summary.
 pub async fn payments(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     access: &Access,
     account: Option<AccountId>,
     from: Option<Date>,
     to: Option<Date>,
 ) -> Result<Option<PaymentsView>, AppError> {
+    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let visible = visible_accounts(c, tenant, access).await?;
@@ -603,11 +735,11 @@ fn describe(e: &Entry, names: &BTreeMap<i64, String>) -> String {
 
 /// Meals consumed by one child (charges not reversed), newest first, with date and amount.
 pub async fn attendance(
-    db: &Db,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     access: &Access,
     id: EnrolmentId,
 ) -> Result<(Enrolment, Pupil, Vec<Entry>), AppError> {
+    let (db, tenant) = (ctx.db, ctx.tenant);
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let (e, p) = enrolment_of(c, tenant, access, id).await?;

@@ -8,15 +8,14 @@
 
 use jiff::ToSpan;
 use jiff::civil::Date;
-use refettorio_db::Db;
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::reports::{self, BalanceSummary, Debtor, Grain, KindTotal, Payments, Served};
 use refettorio_documents::table;
 pub use refettorio_documents::table::{Cell, Table};
 use refettorio_domain::{Cents, Clock, EntryKind, today};
 
-use crate::meals::KitchenNumbers;
-use crate::{AppError, FieldError};
+use crate::kitchen::KitchenNumbers;
+use crate::{AppError, Ctx, FieldError};
 
 /// The longest period a report covers, in days (both ends included).
 pub const MAX_DAYS: i64 = 366;
@@ -164,11 +163,11 @@ pub struct Attendance {
 
 /// Meals served (charged at the close, less reversals) in `period`.
 pub async fn attendance(
-    db: &Db,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     period: Period,
     monthly: bool,
 ) -> Result<Attendance, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let grain = if monthly { Grain::Month } else { Grain::Day };
     let mut h = db.acquire().await?;
     let rows =
@@ -294,7 +293,8 @@ pub fn kind_label(kind: EntryKind) -> &'static str {
 }
 
 /// Ledger entries and recharges dated in `period`.
-pub async fn revenue(db: &Db, tenant: &Tenant, period: Period) -> Result<Revenue, AppError> {
+pub async fn revenue(ctx: Ctx<'_>, period: Period) -> Result<Revenue, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let kinds = reports::entries_by_kind(c, tenant.id, period.from, period.to).await?;
@@ -359,7 +359,8 @@ pub struct Balances {
     pub debtors: Vec<Debtor>,
 }
 
-pub async fn balances(db: &Db, tenant: &Tenant) -> Result<Balances, AppError> {
+pub async fn balances(ctx: Ctx<'_>) -> Result<Balances, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let summary = reports::balance_summary(c, tenant.id).await?;

@@ -17,12 +17,12 @@ use std::time::Duration;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use refettorio_db::Db;
-use refettorio_db::meals;
 use refettorio_db::registry::tenant::{self, Tenant};
-use refettorio_domain::{Clock, deadline};
+use refettorio_db::{close, outbox};
+use refettorio_domain::{Actor, Clock, deadline};
 
-use crate::AppError;
-use crate::meals::{CloseOutcome, check_closable, close_day, warn_pending};
+use crate::close::{CloseOutcome, check_closable, close_day, warn_pending};
+use crate::{AppError, Ctx, Installation};
 
 /// How far back a catch-up reaches.
 pub const MAX_CATCH_UP_DAYS: i32 = 31;
@@ -49,7 +49,7 @@ pub async fn due_days(db: &Db, tenant: &Tenant, now: jiff::Timestamp) -> Result<
     let earliest = today.checked_sub(MAX_CATCH_UP_DAYS.days())?;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
-    let Some(last_closed) = meals::last_closed_day(c, tenant.id).await? else {
+    let Some(last_closed) = close::last_closed_day(c, tenant.id).await? else {
         let days = if today <= last_due {
             vec![today]
         } else {
@@ -63,10 +63,10 @@ pub async fn due_days(db: &Db, tenant: &Tenant, now: jiff::Timestamp) -> Result<
     let mut due = DueDays::default();
     // Days left open between closed days inside the window (a day closed by hand ahead of the
     // days before it, a close that failed while the next ones succeeded).
-    if let Some(first) = meals::first_closed_day(c, tenant.id).await? {
+    if let Some(first) = close::first_closed_day(c, tenant.id).await? {
         let from = first.max(earliest);
         if from < last_closed {
-            let closed: BTreeSet<Date> = meals::closed_days_since(c, tenant.id, from)
+            let closed: BTreeSet<Date> = close::closed_days_since(c, tenant.id, from)
                 .await?
                 .into_iter()
                 .collect();
@@ -95,16 +95,11 @@ pub async fn due_days(db: &Db, tenant: &Tenant, now: jiff::Timestamp) -> Result<
 /// refused before the day's cut-off; then the enrolment changes that take effect on that day or
 /// before are written to the enrolments its close reads; then the close and its low-balance
 /// warnings ([`close_day`]). Exactly once however many times, and on however many nodes, it runs.
-pub async fn close_one_day(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    day: Date,
-) -> Result<CloseOutcome, AppError> {
+pub async fn close_one_day(ctx: Ctx<'_>, day: Date) -> Result<CloseOutcome, AppError> {
     // Checked first: changes of a day that cannot be closed yet are not applied early.
-    check_closable(clock, tenant, day)?;
-    crate::people::apply_due_changes(db, clock, tenant, day).await?;
-    close_day(db, clock, tenant, day).await
+    check_closable(ctx.clock, ctx.tenant, day)?;
+    crate::people::apply_due_changes(ctx.db, ctx.clock, ctx.tenant, day).await?;
+    close_day(ctx, day).await
 }
 
 /// Closes every due day of every tenant.
@@ -132,6 +127,7 @@ async fn run_due_closes_until(
             break;
         }
         let slug = t.slug.to_string();
+        let ctx = Installation::new(db, clock).tenant(t, Actor::Close);
         // One municipality's failure must not stop the others' closes.
         let result = async {
             let today = refettorio_domain::today(clock, &t.timezone);
@@ -152,7 +148,7 @@ async fn run_due_closes_until(
                 if stopping() {
                     return Ok(());
                 }
-                let outcome = close_one_day(db, clock, t, day).await?;
+                let outcome = close_one_day(ctx, day).await?;
                 let caught_up = day < today;
                 tracing::info!(
                     tenant = %t.slug, %day, charged = outcome.charged, already = outcome.already,
@@ -172,7 +168,7 @@ async fn run_due_closes_until(
             // kitchen forecast) and before its close.
             crate::people::apply_due_changes(db, clock, t, today).await?;
             // The warnings of a close whose node stopped before queuing them.
-            for (day, queued) in warn_pending(db, clock, t).await? {
+            for (day, queued) in warn_pending(ctx).await? {
                 tracing::info!(tenant = %t.slug, %day, queued, "low-balance warnings caught up");
             }
             Ok::<(), AppError>(())
@@ -195,7 +191,7 @@ async fn run_due_closes_until(
 /// closes them by hand.
 pub async fn days_not_closed(db: &Db, tenant: &Tenant) -> Result<Vec<(Date, Date)>, AppError> {
     let mut h = db.acquire().await?;
-    Ok(meals::unclosed_gaps(&mut h.conn(), tenant.id).await?)
+    Ok(close::unclosed_gaps(&mut h.conn(), tenant.id).await?)
 }
 
 /// The state of a municipality's closes, for `/health`.
@@ -216,14 +212,14 @@ pub async fn status(db: &Db) -> Result<Vec<CloseStatus>, AppError> {
     let mut out = Vec::new();
     for t in tenant::list(c).await? {
         let mut days_not_closed = 0;
-        for (from, to) in meals::unclosed_gaps(c, t.id).await? {
+        for (from, to) in close::unclosed_gaps(c, t.id).await? {
             days_not_closed += u64::try_from(from.until(to)?.get_days()).unwrap_or(0) + 1;
         }
         out.push(CloseStatus {
             slug: t.slug.to_string(),
-            last_closed_day: meals::last_closed_day(c, t.id).await?,
+            last_closed_day: close::last_closed_day(c, t.id).await?,
             days_not_closed,
-            outbox_backlog: meals::outbox_backlog(c, t.id).await?,
+            outbox_backlog: outbox::outbox_backlog(c, t.id).await?,
         });
     }
     Ok(out)

@@ -5,10 +5,15 @@
 //! `ON CONFLICT` and `RETURNING` work on both. Every function that touches tenant-owned rows takes
 //! the [`TenantId`](refettorio_domain::TenantId) first.
 
+pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod booking;
+pub mod close;
 pub mod content;
 pub mod import;
+pub mod kitchen;
+pub mod ledger;
 pub mod meals;
 pub mod outbox;
 pub mod pagopa;

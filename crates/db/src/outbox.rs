@@ -9,6 +9,7 @@
 
 use refettorio_domain::TenantId;
 
+use crate::registry::corrupt;
 use crate::{Conn, Result, from_micros, micros, on_conn};
 
 /// What a message says: its subject, plain text and (e-mail only) HTML alternative.
@@ -331,4 +332,136 @@ pub async fn message(
             })
         })
         .transpose()
+}
+
+/// How many queued messages of a tenant are not sent yet (`sent_at` empty).
+pub async fn outbox_backlog(conn: &mut Conn<'_>, tenant: TenantId) -> Result<u64> {
+    let sql = "SELECT COUNT(*) FROM outbox WHERE tenant_id = $1 AND sent_at IS NULL";
+    let n: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(sql)
+            .bind(tenant.get())
+            .fetch_one(&mut *c)
+            .await?
+    });
+    u64::try_from(n).map_err(corrupt("outbox count"))
+}
+
+/// Queues a message; `false` when one with the same key was already queued.
+#[allow(clippy::too_many_arguments)]
+pub async fn enqueue(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    kind: &str,
+    channel: &str,
+    recipient: &str,
+    content: &crate::outbox::Content,
+    idempotency_key: &str,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, body_html, idempotency_key, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(kind)
+            .bind(channel)
+            .bind(recipient)
+            .bind(&content.subject)
+            .bind(&content.text)
+            .bind(content.html.as_deref())
+            .bind(idempotency_key)
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n > 0)
+}
+
+/// A message for [`enqueue_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub recipient: String,
+    pub content: crate::outbox::Content,
+    pub idempotency_key: String,
+}
+
+/// Queues many messages of one kind and channel with one statement (the messages travel as one
+/// JSON parameter); those whose key was already used are skipped. Returns how many were queued.
+pub async fn enqueue_many(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    kind: &str,
+    channel: &str,
+    messages: &[NewMessage],
+    now: jiff::Timestamp,
+) -> Result<u64> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<[Option<&str>; 5]> = messages
+        .iter()
+        .map(|m| {
+            [
+                Some(m.recipient.as_str()),
+                Some(m.content.subject.as_str()),
+                Some(m.content.text.as_str()),
+                Some(m.idempotency_key.as_str()),
+                m.content.html.as_deref(),
+            ]
+        })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(corrupt("outbox messages"))?;
+    // `WHERE true`: SQLite needs a WHERE before an upsert's ON CONFLICT in an INSERT … SELECT.
+    let sql = match conn {
+        Conn::Postgres(_) => {
+            "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, body_html, created_at) \
+             SELECT $1, $2, $3, m ->> 0, m ->> 1, m ->> 2, m ->> 3, m ->> 4, $4 \
+             FROM jsonb_array_elements(CAST($5 AS JSONB)) WITH ORDINALITY AS j(m, n) WHERE true ORDER BY n \
+             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
+        }
+        Conn::Sqlite(_) => {
+            "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, idempotency_key, body_html, created_at) \
+             SELECT $1, $2, $3, json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+               json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), $4 \
+             FROM json_each($5) WHERE true ORDER BY key \
+             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
+        }
+    };
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(kind)
+            .bind(channel)
+            .bind(micros(now))
+            .bind(&json)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n)
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub body_html: Option<String>,
+    pub idempotency_key: String,
+    /// `pending`, `sent`, `failed` or `simulated` (migration 0014).
+    pub status: String,
+}
+
+pub async fn outbox(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<OutboxMessage>> {
+    let sql = "SELECT id, kind, channel, recipient, subject, body, body_html, idempotency_key, status FROM outbox WHERE tenant_id = $1 ORDER BY id";
+    let rows: Vec<OutboxMessage> = on_conn!(conn, |c| sqlx::query_as(sql)
+        .bind(tenant.get())
+        .fetch_all(&mut *c)
+        .await?);
+    Ok(rows)
 }

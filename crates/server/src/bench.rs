@@ -107,7 +107,11 @@ async fn run(db: &Db, enrolments: u32) -> anyhow::Result<String> {
 
     settle(db).await?;
     let t = Instant::now();
-    let outcome = refettorio_app::meals::close(db, &clock, &tenant, day).await?;
+    let outcome = refettorio_app::close::close(
+        refettorio_app::Ctx::new(db, &clock, &tenant, refettorio_domain::Actor::Close),
+        day,
+    )
+    .await?;
     let close = t.elapsed();
     anyhow::ensure!(
         outcome.charged == u64::from(enrolments),
@@ -116,7 +120,11 @@ async fn run(db: &Db, enrolments: u32) -> anyhow::Result<String> {
     );
     // What follows each close, in its own transaction: timed apart, and printed.
     let t = Instant::now();
-    let warnings = refettorio_app::meals::warn_low_balances(db, &clock, &tenant, day).await?;
+    let warnings = refettorio_app::close::warn_low_balances(
+        refettorio_app::Ctx::new(db, &clock, &tenant, refettorio_domain::Actor::Close),
+        day,
+    )
+    .await?;
     let warn = t.elapsed();
     let kitchen: i64 = {
         let mut h = db.acquire().await?;

@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rand::seq::IndexedRandom;
+use refettorio_app::Ctx;
 use refettorio_app::demo::DEMO_PARENT_CF;
 use refettorio_app::pagopa::{self as pay, RechargeAmount};
 use refettorio_db::Db;
 use refettorio_db::registry::{family, tenant};
-use refettorio_domain::{Cents, CodiceFiscale, FixedClock};
-use refettorio_web::pagopa::soap::{
-    self, GetPaymentRequest, StationHeader, VerifyRequest, Version,
-};
+use refettorio_domain::{Actor, Cents, CodiceFiscale, FixedClock};
+use refettorio_pagopa::{self as soap, GetPaymentRequest, StationHeader, VerifyRequest, Version};
 
 use crate::bench::scratch;
 use crate::{Config, serve};
@@ -53,7 +52,9 @@ async fn prepare(db: &Db, clock: &FixedClock, notices: u32) -> anyhow::Result<Ve
         .context("demo parent missing")?;
     let access = refettorio_app::portal::access(&mut h.conn(), &t, parent.id).await?;
     drop(h);
-    let account = pay::rechargeable(db, &t, &access)
+    // A scratch database of demo data: the notices are the demo's.
+    let ctx = Ctx::new(db, clock, &t, Actor::Demo);
+    let account = pay::rechargeable(ctx, &access)
         .await?
         .first()
         .map(|(a, _, _)| *a)
@@ -67,16 +68,8 @@ async fn prepare(db: &Db, clock: &FixedClock, notices: u32) -> anyhow::Result<Ve
     let mut bodies = Vec::new();
     for i in 0..notices {
         let amount = Cents(1000 + i64::from(i % 50) * 100);
-        let p = pay::create_recharge(
-            db,
-            clock,
-            &t,
-            &access,
-            account,
-            &RechargeAmount::Amount(amount),
-            "bench",
-        )
-        .await?;
+        let p =
+            pay::create_recharge(ctx, &access, account, &RechargeAmount::Amount(amount)).await?;
         let nav = p.notice_number.as_str().to_string();
         bodies.push(soap::render_verify_request(&VerifyRequest {
             header: header.clone(),

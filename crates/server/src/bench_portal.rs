@@ -86,7 +86,11 @@ async fn run(
                 .to_zoned(t.timezone.clone())?
                 .timestamp(),
         );
-        let out = refettorio_app::meals::close_day(db, &at, &t, day).await?;
+        let out = refettorio_app::close::close_day(
+            refettorio_app::Ctx::new(db, &at, &t, refettorio_domain::Actor::Close),
+            day,
+        )
+        .await?;
         if out.charged > 0 {
             closed += 1;
         }

@@ -252,7 +252,8 @@ pub async fn kitchen_report(
     format: &str,
 ) -> anyhow::Result<Vec<u8>> {
     let tenant = tenant_by_slug(db, slug).await?;
-    let numbers = refettorio_app::meals::kitchen_numbers(db, &tenant, day).await?;
+    let ctx = refettorio_app::Ctx::new(db, clock, &tenant, refettorio_domain::Actor::Close);
+    let numbers = refettorio_app::kitchen::kitchen_numbers(ctx, day).await?;
     let now = clock.now().to_zoned(tenant.timezone.clone());
     let report = numbers.report(
         &tenant.name,
@@ -275,8 +276,10 @@ pub async fn close_day(
     clock: &dyn Clock,
     slug: &str,
     day: jiff::civil::Date,
-) -> anyhow::Result<refettorio_app::meals::CloseOutcome> {
+) -> anyhow::Result<refettorio_app::close::CloseOutcome> {
     let tenant = tenant_by_slug(db, slug).await?;
-    // The scheduler's own path: that day's enrolment changes first, then the close.
-    Ok(refettorio_app::scheduler::close_one_day(db, clock, &tenant, day).await?)
+    // The scheduler's own path, acting as the close: that day's enrolment changes first, then
+    // the close.
+    let ctx = refettorio_app::Ctx::new(db, clock, &tenant, refettorio_domain::Actor::Close);
+    Ok(refettorio_app::scheduler::close_one_day(ctx, day).await?)
 }

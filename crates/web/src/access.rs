@@ -10,10 +10,11 @@ use axum::extract::{ConnectInfo, Form, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::Tenant;
+use refettorio_app::auth::Subject;
 use refettorio_app::auth::{self, Registered, Registration};
 use refettorio_app::{AppError, FieldError};
-use refettorio_db::auth::Subject;
-use refettorio_db::registry::tenant::Tenant;
+use refettorio_domain::Actor;
 use serde::Deserialize;
 
 use crate::pages::Layout;
@@ -233,9 +234,7 @@ pub(crate) async fn login(
     check_anonymous_csrf(&headers, &f.csrf)?;
     let next = safe_next(t.slug.as_str(), f.next.as_deref());
     match auth::login(
-        &state.db,
-        state.clock.as_ref(),
-        &t,
+        state.ctx(&t, Actor::Public),
         &f.identifier,
         &f.password,
         &ip.source(),
@@ -300,7 +299,7 @@ pub(crate) async fn logout(
         if !same_origin(&headers) || !same_token(&session.csrf_token, &f.csrf) {
             return Err(WebError::Forbidden);
         }
-        auth::logout(&state.db, &token).await?;
+        auth::logout(state.installation(), &token).await?;
     }
     let mut r = Redirect::to(&format!("/t/{}/accedi?esito=uscito", t.slug)).into_response();
     r.headers_mut().append(
@@ -434,7 +433,7 @@ pub(crate) async fn register(
         activation_code: f.activation_code,
     };
     let base = link_base(&state.config, t.slug.as_str(), &headers);
-    match auth::register(&state.db, state.clock.as_ref(), &t, &form, base.as_deref()).await {
+    match auth::register(state.ctx(&t, Actor::Public), &form, base.as_deref()).await {
         Ok(Registered::CheckMail) => Ok(MessagePage {
             layout: Layout::tenant("Registrazione", &t),
             heading: "Controlla la tua casella di posta",
@@ -515,7 +514,7 @@ pub(crate) async fn activate(
     Extension(CurrentTenant(t)): Extension<CurrentTenant>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, WebError> {
-    match auth::activate(&state.db, state.clock.as_ref(), &t, &q.token).await {
+    match auth::activate(state.ctx(&t, Actor::Public), &q.token).await {
         Ok(()) => Ok(Redirect::to(&format!("/t/{}/accedi?esito=attivato", t.slug)).into_response()),
         Err(AppError::Invalid(m)) => Ok((
             StatusCode::BAD_REQUEST,
@@ -582,9 +581,7 @@ pub(crate) async fn reset_request(
     check_anonymous_csrf(&headers, &f.csrf)?;
     let base = link_base(&state.config, t.slug.as_str(), &headers);
     match auth::request_reset(
-        &state.db,
-        state.clock.as_ref(),
-        &t,
+        state.ctx(&t, Actor::Public),
         &f.fiscal_code,
         base.as_deref(),
     )
@@ -650,7 +647,7 @@ pub(crate) async fn reset_new_form(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, WebError> {
-    if !auth::reset_link_is_valid(&state.db, state.clock.as_ref(), &t, &q.token).await? {
+    if !auth::reset_link_is_valid(state.ctx(&t, Actor::Public), &q.token).await? {
         return Ok((
             StatusCode::BAD_REQUEST,
             MessagePage {
@@ -698,9 +695,7 @@ pub(crate) async fn reset_new(
 ) -> Result<Response, WebError> {
     check_anonymous_csrf(&headers, &f.csrf)?;
     let done = auth::complete_reset(
-        &state.db,
-        state.clock.as_ref(),
-        &t,
+        state.ctx(&t, Actor::Public),
         &f.token,
         &f.password,
         &f.confirm,

@@ -13,11 +13,12 @@ use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::Tenant;
+use refettorio_app::auth::{Session, StaffUser, Subject};
+use refettorio_app::outbox::{Full, Row};
 use refettorio_app::platform::{self, StaffInput, TENANT_ROLES, TenantInput, TenantRow};
 use refettorio_app::{AppError, FieldError};
-use refettorio_db::auth::{Session, Subject};
-use refettorio_db::registry::staff::StaffUser;
-use refettorio_db::registry::tenant::Tenant;
+use refettorio_domain::Actor;
 use refettorio_domain::{StaffRole, StaffUserId};
 use serde::Deserialize;
 
@@ -44,9 +45,10 @@ impl PlatformAdmin {
             .ok_or(WebError::Forbidden)
     }
 
-    /// Who is written in the audit log of the municipality changed.
-    fn actor(&self) -> String {
-        format!("platform:{}", self.user.id.get())
+    /// The use cases' context for a change to a municipality, written in its audit log as
+    /// the platform administrator's.
+    fn ctx<'a>(&self, state: &'a AppState, t: &'a Tenant) -> refettorio_app::Ctx<'a> {
+        state.ctx(t, Actor::PlatformAdmin)
     }
 }
 
@@ -64,7 +66,7 @@ impl FromRequestParts<AppState> for PlatformAdmin {
         let (None, Subject::Staff(id)) = (session.tenant, session.subject) else {
             return Err(WebError::Forbidden.into_response());
         };
-        match platform::admin(&state.db, id).await {
+        match platform::admin(state.installation(), id).await {
             Ok(Some(user)) => Ok(PlatformAdmin { user, session }),
             Ok(None) => Err(WebError::Forbidden.into_response()),
             Err(e) => Err(WebError::from(e).into_response()),
@@ -134,15 +136,7 @@ pub(crate) async fn login(
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     check_anonymous_csrf(&headers, &f.csrf)?;
-    match platform::login(
-        &state.db,
-        state.clock.as_ref(),
-        &f.username,
-        &f.password,
-        &ip.source(),
-    )
-    .await
-    {
+    match platform::login(state.installation(), &f.username, &f.password, &ip.source()).await {
         Ok(s) => {
             let mut r = Redirect::to("/admin").into_response();
             r.headers_mut().append(
@@ -192,7 +186,7 @@ pub(crate) async fn logout(
 ) -> Result<Response, WebError> {
     a.check_csrf(&headers, &f.csrf)?;
     if let Some(token) = crate::session::cookie(&headers, SESSION_COOKIE) {
-        refettorio_app::auth::logout(&state.db, token).await?;
+        refettorio_app::auth::logout(state.installation(), token).await?;
     }
     let mut r = Redirect::to("/admin/accedi?esito=uscito").into_response();
     r.headers_mut().append(
@@ -271,7 +265,7 @@ async fn render_home(
     form: TenantForm,
     errors: Vec<FieldError>,
 ) -> Result<Response, WebError> {
-    let tenants = platform::tenants(&state.db).await?;
+    let tenants = platform::tenants(state.installation()).await?;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -320,7 +314,7 @@ pub(crate) async fn create_tenant(
     Form(f): Form<TenantForm>,
 ) -> Result<Response, WebError> {
     a.check_csrf(&headers, &f.csrf)?;
-    match platform::create_tenant(&state.db, state.clock.as_ref(), &a.actor(), &f.input()).await {
+    match platform::create_tenant(state.installation(), Actor::PlatformAdmin, &f.input()).await {
         Ok(t) => {
             Ok(Redirect::to(&format!("/admin/comuni/{}?esito=creato", t.slug)).into_response())
         }
@@ -417,8 +411,9 @@ async fn render_tenant(
     schools_error: Option<(i64, String)>,
     notice: Option<&'static str>,
 ) -> Result<Response, WebError> {
-    let (tenant, users) = platform::tenant_staff(&state.db, slug).await?;
-    let assignments = platform::school_assignments(&state.db, &tenant).await?;
+    let (tenant, users) = platform::tenant_staff(state.installation(), slug).await?;
+    let assignments =
+        platform::school_assignments(state.ctx(&tenant, Actor::PlatformAdmin)).await?;
     let school_users = users
         .iter()
         .filter(|u| u.role == StaffRole::School)
@@ -488,14 +483,14 @@ pub(crate) async fn add_staff(
     Form(f): Form<StaffForm>,
 ) -> Result<Response, WebError> {
     a.check_csrf(&headers, &f.csrf)?;
-    let (t, _) = platform::tenant_staff(&state.db, &slug).await?;
+    let (t, _) = platform::tenant_staff(state.installation(), &slug).await?;
     let input = StaffInput {
         username: f.username.clone(),
         display_name: f.display_name.clone(),
         role: f.role.clone(),
         password: f.password.clone(),
     };
-    match platform::add_staff(&state.db, state.clock.as_ref(), &a.actor(), &t, &input).await {
+    match platform::add_staff(a.ctx(&state, &t), &input).await {
         Ok(_) => {
             Ok(Redirect::to(&format!("/admin/comuni/{}?esito=aggiunto", t.slug)).into_response())
         }
@@ -516,16 +511,8 @@ async fn set_active(
     active: bool,
 ) -> Result<Response, WebError> {
     a.check_csrf(&headers, &f.csrf)?;
-    let (t, _) = platform::tenant_staff(&state.db, &slug).await?;
-    platform::set_staff_active(
-        &state.db,
-        state.clock.as_ref(),
-        &a.actor(),
-        &t,
-        StaffUserId(id),
-        active,
-    )
-    .await?;
+    let (t, _) = platform::tenant_staff(state.installation(), &slug).await?;
+    platform::set_staff_active(a.ctx(&state, &t), StaffUserId(id), active).await?;
     let esito = if active { "riattivato" } else { "disattivato" };
     Ok(Redirect::to(&format!("/admin/comuni/{}?esito={esito}", t.slug)).into_response())
 }
@@ -544,7 +531,7 @@ pub(crate) async fn staff_schools(
         .find(|(k, _)| k == "_csrf")
         .map_or("", |(_, v)| v.as_str());
     a.check_csrf(&headers, csrf)?;
-    let (t, _) = platform::tenant_staff(&state.db, &slug).await?;
+    let (t, _) = platform::tenant_staff(state.installation(), &slug).await?;
     let mut chosen = Vec::new();
     for (k, v) in &fields {
         if k == "scuola" {
@@ -552,15 +539,7 @@ pub(crate) async fn staff_schools(
             chosen.push(v.trim().parse::<i64>().unwrap_or(0));
         }
     }
-    let outcome = platform::set_staff_schools(
-        &state.db,
-        state.clock.as_ref(),
-        &a.actor(),
-        &t,
-        StaffUserId(id),
-        &chosen,
-    )
-    .await;
+    let outcome = platform::set_staff_schools(a.ctx(&state, &t), StaffUserId(id), &chosen).await;
     match outcome {
         Ok(()) => {
             Ok(Redirect::to(&format!("/admin/comuni/{}?esito=scuole", t.slug)).into_response())
@@ -619,7 +598,7 @@ struct MailboxPage<'a> {
     layout: Layout<'a>,
     name: &'a str,
     csrf: &'a str,
-    rows: Vec<refettorio_db::outbox::Row>,
+    rows: Vec<Row>,
     tz: jiff::tz::TimeZone,
 }
 
@@ -648,7 +627,7 @@ struct MailboxMessagePage<'a> {
     layout: Layout<'a>,
     name: &'a str,
     csrf: &'a str,
-    m: refettorio_db::outbox::Full,
+    m: Full,
     tz: jiff::tz::TimeZone,
 }
 

@@ -3,13 +3,15 @@
 
 pub(crate) mod access;
 mod admin;
-mod area;
 pub mod assets;
 mod backoffice;
 mod error;
+mod files;
+mod format;
 mod metrics;
 mod pages;
 pub mod pagopa;
+mod portal;
 mod recharge;
 mod session;
 mod tenant;
@@ -20,7 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::routing::{get, post};
-use refettorio_db::Db;
+use refettorio_app::Db;
 use refettorio_domain::Clock;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -81,11 +83,19 @@ impl AppState {
     /// the pagoPA station with `Actor::PagoPa`).
     pub fn ctx<'a>(
         &'a self,
-        tenant: &'a refettorio_db::registry::tenant::Tenant,
+        tenant: &'a refettorio_app::Tenant,
         actor: refettorio_domain::Actor,
     ) -> refettorio_app::Ctx<'a> {
         refettorio_app::Ctx::new(&self.db, self.clock.as_ref(), tenant, actor)
     }
+}
+
+/// Transitional: files of the back office still name the formatters and the download helper
+/// by the personal area's old module name. The lead replaces `crate::area::` with
+/// `crate::format::` / `crate::files::` after merging, then removes this module.
+mod area {
+    pub(crate) use crate::files::attachment;
+    pub(crate) use crate::format::{dmy, euro, month_name};
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -122,33 +132,33 @@ pub fn router(state: AppState) -> Router {
             get(access::reset_new_form).post(access::reset_new),
         )
         .route("/t/{slug}/documenti/{id}", get(pages::public_document))
-        .route("/t/{slug}/area-personale", get(area::home))
-        .route("/t/{slug}/area-personale/figli", get(area::children))
+        .route("/t/{slug}/area-personale", get(portal::home))
+        .route("/t/{slug}/area-personale/figli", get(portal::children))
         .route(
             "/t/{slug}/area-personale/figli/{id}/presenze",
-            get(area::attendance),
+            get(portal::attendance),
         )
         .route(
             "/t/{slug}/area-personale/prenotazioni",
-            get(area::bookings).post(area::change),
+            get(portal::bookings).post(portal::change),
         )
-        .route("/t/{slug}/area-personale/pagamenti", get(area::payments))
+        .route("/t/{slug}/area-personale/pagamenti", get(portal::payments))
         .route(
             "/t/{slug}/area-personale/comunicazioni",
-            get(area::messages),
+            get(portal::messages),
         )
         .route(
             "/t/{slug}/area-personale/comunicazioni/{id}",
-            get(area::message_file),
+            get(portal::message_file),
         )
-        .route("/t/{slug}/area-personale/profilo", get(area::profile))
+        .route("/t/{slug}/area-personale/profilo", get(portal::profile))
         .route(
             "/t/{slug}/area-personale/profilo/contatti",
-            post(area::save_contacts),
+            post(portal::save_contacts),
         )
         .route(
             "/t/{slug}/area-personale/profilo/password",
-            post(area::change_password),
+            post(portal::change_password),
         )
         .route(
             "/t/{slug}/area-personale/ricarica",

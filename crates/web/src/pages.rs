@@ -7,9 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_db::content;
-use refettorio_db::registry::{calendar, tenant};
-use refettorio_domain::{ClassId, SchoolId, day_it, today};
+use refettorio_app::{Tenant, content};
+use refettorio_domain::{Actor, day_it};
 use serde::Serialize;
 
 use crate::tenant::CurrentTenant;
@@ -34,7 +33,7 @@ impl<'a> Layout<'a> {
         }
     }
 
-    pub fn tenant(title: &'a str, t: &'a tenant::Tenant) -> Self {
+    pub fn tenant(title: &'a str, t: &'a Tenant) -> Self {
         Layout {
             title,
             tenant_name: Some(&t.name),
@@ -58,12 +57,11 @@ impl<'a> Layout<'a> {
 #[template(path = "index.html")]
 struct IndexPage<'a> {
     layout: Layout<'a>,
-    tenants: Vec<tenant::Tenant>,
+    tenants: Vec<Tenant>,
 }
 
 pub(crate) async fn index(State(state): State<AppState>) -> Result<Response, WebError> {
-    let mut h = state.db.acquire().await?;
-    let tenants = tenant::list(&mut h.conn()).await?;
+    let tenants = refettorio_app::tenant::list(state.installation()).await?;
     Ok(IndexPage {
         layout: Layout::plain("Servizi scolastici"),
         tenants,
@@ -183,29 +181,19 @@ pub(crate) async fn tenant_home(
     State(state): State<AppState>,
     Extension(CurrentTenant(t)): Extension<CurrentTenant>,
 ) -> Result<Response, WebError> {
-    let day = today(state.clock.as_ref(), &t.timezone);
     let cutoff = t.cutoff_time.strftime("%H:%M").to_string();
-    let mut h = state.db.acquire().await?;
-    let c = &mut h.conn();
-    let today_status = match calendar::school_year_at(c, t.id, day).await? {
+    let home = content::public_home(state.ctx(&t, Actor::Public)).await?;
+    let day = home.today;
+    let today_status = match home.status {
         None => "Nessun anno scolastico in corso.".to_string(),
-        Some(year) => {
-            let cal = calendar::load_calendar(c, &t, &year).await?;
-            // The municipality-wide status: ids that match no school or class leave out the
-            // closures of single schools and classes.
-            let status = cal.day_status(day, SchoolId(0), ClassId(0));
-            if status.is_school_day() {
-                format!("Giorno di scuola: i pasti si possono disdire fino alle {cutoff}.")
-            } else {
-                format!("Nessun pasto: {}.", status.label_it())
-            }
+        Some(status) if status.is_school_day() => {
+            format!("Giorno di scuola: i pasti si possono disdire fino alle {cutoff}.")
         }
+        Some(status) => format!("Nessun pasto: {}.", status.label_it()),
     };
-    let news = content::visible_news(c, t.id, day, 10).await?;
-    let documents = content::documents(c, t.id, None).await?;
     Ok(TenantHome {
-        news,
-        documents,
+        news: home.news,
+        documents: home.documents,
         layout: Layout::tenant("Servizi scolastici", &t),
         slug: t.slug.as_str(),
         cutoff,
@@ -223,9 +211,8 @@ pub(crate) async fn public_document(
     Extension(CurrentTenant(t)): Extension<CurrentTenant>,
     Path((_, id)): Path<(String, i64)>,
 ) -> Result<Response, WebError> {
-    let mut h = state.db.acquire().await?;
-    match content::document(&mut h.conn(), t.id, id, None).await? {
-        Some((info, bytes)) => Ok(crate::area::download(&info, bytes)),
+    match content::public_document(state.ctx(&t, Actor::Public), id).await? {
+        Some((info, bytes)) => Ok(crate::files::download(&info, bytes)),
         None => Err(WebError::NotFound("Documento non trovato.".into())),
     }
 }

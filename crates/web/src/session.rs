@@ -16,11 +16,10 @@ use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::auth;
-use refettorio_app::portal::{self, Access};
-use refettorio_db::auth::{Session, Subject};
-use refettorio_db::registry::family::{self, Guardian};
-use refettorio_db::registry::tenant::Tenant;
+use refettorio_app::Tenant;
+use refettorio_app::auth::{self, Session, Subject};
+use refettorio_app::portal::{self, Access, Guardian};
+use refettorio_domain::Actor;
 
 use crate::tenant::CurrentTenant;
 use crate::{AppState, WebError};
@@ -121,18 +120,14 @@ impl Citizen {
         }
     }
 
+    /// The stored key of this guardian (recharge.rs still passes it as a string).
     pub fn actor(&self) -> String {
-        format!("guardian:{}", self.guardian.id.get())
+        Actor::Guardian(self.guardian.id).to_string()
     }
 
     /// The use cases' context for this guardian's requests.
     pub fn ctx<'a>(&'a self, state: &'a crate::AppState) -> refettorio_app::Ctx<'a> {
-        refettorio_app::Ctx::new(
-            &state.db,
-            state.clock.as_ref(),
-            &self.tenant,
-            refettorio_domain::Actor::Guardian(self.guardian.id),
-        )
+        state.ctx(&self.tenant, Actor::Guardian(self.guardian.id))
     }
 
     /// "Nome Cognome", as the pages greet the guardian.
@@ -192,7 +187,7 @@ pub(crate) async fn current_session(
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    Ok(auth::session(&state.db, state.clock.as_ref(), token)
+    Ok(auth::session(state.installation(), token)
         .await?
         .map(|s| (s, token.to_string())))
 }
@@ -230,16 +225,13 @@ impl FromRequestParts<AppState> for Citizen {
             // municipality): not this area.
             _ => return Err(to_login(&tenant, &uri)),
         };
-        let loaded = async {
-            let mut h = state.db.acquire().await?;
-            let c = &mut h.conn();
-            let g = family::guardian(c, tenant.id, guardian_id).await?;
-            let access = portal::access(c, &tenant, guardian_id).await?;
-            Ok::<_, WebError>((g, access))
-        }
+        let loaded = portal::guardian_access(
+            state.ctx(&tenant, Actor::Guardian(guardian_id)),
+            guardian_id,
+        )
         .await
-        .map_err(IntoResponse::into_response)?;
-        let (Some(guardian), access) = loaded else {
+        .map_err(|e| WebError::from(e).into_response())?;
+        let Some((guardian, access)) = loaded else {
             return Err(to_login(&tenant, &uri));
         };
         Ok(Citizen {

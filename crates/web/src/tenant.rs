@@ -7,7 +7,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use refettorio_db::registry::tenant::{self, Tenant};
+use refettorio_app::Tenant;
 
 use crate::{AppState, WebError};
 
@@ -26,11 +26,7 @@ pub(crate) async fn resolve(
         .find(|(k, _)| k == "slug")
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
-    let found = async {
-        let mut h = state.db.acquire().await?;
-        tenant::by_slug(&mut h.conn(), slug).await
-    }
-    .await;
+    let found = refettorio_app::tenant::by_slug(state.installation(), slug).await;
     match found {
         Ok(Some(t)) => {
             req.extensions_mut().insert(CurrentTenant(Arc::new(t)));

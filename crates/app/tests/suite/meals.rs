@@ -15,9 +15,11 @@ use jiff::civil::{Date, Weekday, date};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use refettorio_app::meals::{self, CloseOutcome, Correction, Counts, KitchenNumbers};
+use refettorio_app::attendance::{self, Correction};
+use refettorio_app::close::{self, CloseOutcome};
+use refettorio_app::kitchen::{self, Counts, KitchenNumbers};
 use refettorio_app::{AppError, DemoOutcome, load_demo};
-use refettorio_db::meals as dbm;
+use refettorio_app::{Ctx, booking, closure};
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family;
 use refettorio_db::registry::school::{self, Class, School};
@@ -25,11 +27,18 @@ use refettorio_db::registry::service::{self, Enrolment, Service};
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::testing::TestDb;
 use refettorio_db::{Backend, Db, SqlDate, on_conn};
+use refettorio_domain::ledger::Key;
+use refettorio_domain::{Actor, GuardianId, StaffUserId, SystemClock};
 use refettorio_domain::{
     BookingError, Cents, ClassId, Clock, Closure, ClosureKind, ClosureScope, CodiceFiscale,
     EnrolmentId, EnrolmentState, EntryKind, FamilyId, FixedClock, MealChoice, PupilId, SchoolId,
     ServiceKind, national_holiday,
 };
+
+/// A use case's context for a test.
+fn cx<'a>(db: &'a Db, clock: &'a dyn Clock, tenant: &'a Tenant, actor: Actor) -> Ctx<'a> {
+    Ctx::new(db, clock, tenant, actor)
+}
 
 // ---------------------------------------------------------------------------------------------
 // Time
@@ -419,14 +428,21 @@ async fn check_balances_are_sums(db: &Db, d: &Demo) {
     });
     for id in ids {
         let a = refettorio_domain::AccountId(id);
-        let entries = dbm::entries(c, d.tenant.id, a).await.unwrap();
+        let entries = refettorio_db::ledger::entries(c, d.tenant.id, a)
+            .await
+            .unwrap();
         let sum: i64 = entries.iter().map(|e| e.amount.get()).sum();
-        assert_eq!(dbm::balance(c, d.tenant.id, a).await.unwrap(), Cents(sum));
+        assert_eq!(
+            refettorio_db::ledger::balance(c, d.tenant.id, a)
+                .await
+                .unwrap(),
+            Cents(sum)
+        );
     }
 }
 
 async fn close(db: &Db, d: &Demo, day: Date) -> CloseOutcome {
-    meals::close_day(db, &cutoff_cet(day), &d.tenant, day)
+    close::close_day(cx(db, &cutoff_cet(day), &d.tenant, Actor::Close), day)
         .await
         .unwrap()
 }
@@ -440,7 +456,14 @@ async fn change(
     to: Date,
     choice: MealChoice,
 ) -> Result<Vec<Date>, AppError> {
-    meals::change_meals(db, clock, &d.tenant, e, from, to, choice, "genitore").await
+    booking::change_meals(
+        cx(db, clock, &d.tenant, Actor::Guardian(GuardianId(1))),
+        e,
+        from,
+        to,
+        choice,
+    )
+    .await
 }
 
 /// A fresh database on the same backend.
@@ -518,7 +541,7 @@ async fn closing_twice_charges_once() {
         );
         // A later run (a retry the next hour) is the same no-op.
         let later = clock(&format!("{}T15:00:00Z", monday()));
-        let third = meals::close_day(db, &later, &d.tenant, monday())
+        let third = close::close_day(cx(db, &later, &d.tenant, Actor::Close), monday())
             .await
             .unwrap();
         assert_eq!(third, second, "{backend}");
@@ -552,8 +575,8 @@ async fn concurrent_closes_charge_once() {
         // Two closes in the same task.
         let c = cutoff_cet(monday());
         let (a, b) = tokio::join!(
-            meals::close_day(db, &c, &d.tenant, monday()),
-            meals::close_day(db, &c, &d.tenant, monday())
+            close::close_day(cx(db, &c, &d.tenant, Actor::Close), monday()),
+            close::close_day(cx(db, &c, &d.tenant, Actor::Close), monday())
         );
         let outcomes = [a.unwrap(), b.unwrap()];
         let n = expected.len() as u64;
@@ -583,7 +606,11 @@ async fn concurrent_closes_charge_once() {
                 let db = db.clone();
                 let d = d.clone();
                 tokio::spawn(async move {
-                    meals::close_day(&db, &cutoff_cet(tuesday), &d.tenant, tuesday).await
+                    close::close_day(
+                        cx(&db, &cutoff_cet(tuesday), &d.tenant, Actor::Close),
+                        tuesday,
+                    )
+                    .await
                 })
             })
             .collect();
@@ -629,34 +656,54 @@ async fn a_crash_in_the_middle_loses_nothing_and_charges_once() {
             let now = cutoff_cet(day).now();
             let mut tx = crashed.db.begin().await.unwrap();
             let c = &mut tx.conn();
-            dbm::lock_day(c, d.tenant.id, day, true).await.unwrap();
-            assert!(dbm::claim_close(c, d.tenant.id, day, now).await.unwrap());
-            let cd = meals::canteen_day(c, &d.tenant, day)
+            refettorio_db::close::lock_day(c, d.tenant.id, day, true)
+                .await
+                .unwrap();
+            assert!(
+                refettorio_db::close::claim_close(c, d.tenant.id, day, now)
+                    .await
+                    .unwrap()
+            );
+            let cd = close::canteen_day(c, &d.tenant, day)
                 .await
                 .unwrap()
                 .unwrap();
             let ids: Vec<ClassId> = cd.classes.iter().map(|k| k.id).collect();
-            dbm::ensure_accounts(c, d.tenant.id, d.service.id, now)
+            refettorio_db::ledger::ensure_accounts(c, d.tenant.id, d.service.id, now)
                 .await
                 .unwrap();
-            let charged = dbm::charge_day(c, d.tenant.id, d.service.id, day, &ids, false, now)
-                .await
-                .unwrap();
+            let charged = refettorio_db::close::charge_day(
+                c,
+                d.tenant.id,
+                d.service.id,
+                day,
+                &ids,
+                false,
+                now,
+            )
+            .await
+            .unwrap();
             assert!(!charged.is_empty());
             // What the charge says it charged is what the ledger now holds for the kitchen.
-            let mut read = dbm::frozen_counts(c, d.tenant.id, day).await.unwrap();
+            let mut read = refettorio_db::kitchen::frozen_counts(c, d.tenant.id, day)
+                .await
+                .unwrap();
             let mut said = charged.clone();
-            let key = |l: &dbm::MealCount| (l.school, l.class, l.bland, l.diet);
+            let key = |l: &refettorio_db::kitchen::MealCount| (l.school, l.class, l.bland, l.diet);
             read.sort_by_key(key);
             said.sort_by_key(key);
             assert_eq!(said, read, "{backend:?}");
-            assert!(dbm::is_closed(c, d.tenant.id, day).await.unwrap());
+            assert!(
+                refettorio_db::close::is_closed(c, d.tenant.id, day)
+                    .await
+                    .unwrap()
+            );
             drop(tx);
         }
         assert_eq!(meal_tables(&crashed.db).await, before, "{backend:?}");
         let mut h = crashed.db.acquire().await.unwrap();
         assert!(
-            !dbm::is_closed(&mut h.conn(), d.tenant.id, day)
+            !refettorio_db::close::is_closed(&mut h.conn(), d.tenant.id, day)
                 .await
                 .unwrap()
         );
@@ -860,14 +907,14 @@ async fn the_cutoff_second_decides() {
                 .unwrap_err();
             assert!(is_past_cutoff(&e, day), "{backend} {at}: {e}");
             // The close follows the same instant.
-            let e = meals::close_day(db, &clock(before), &d.tenant, day)
+            let e = close::close_day(cx(db, &clock(before), &d.tenant, Actor::Close), day)
                 .await
                 .unwrap_err();
             assert!(
                 matches!(&e, AppError::Invalid(m) if m.contains("09:30")),
                 "{e}"
             );
-            let o = meals::close_day(db, &clock(at), &d.tenant, day)
+            let o = close::close_day(cx(db, &clock(at), &d.tenant, Actor::Close), day)
                 .await
                 .unwrap();
             let booked = bookings(db).await;
@@ -932,7 +979,7 @@ async fn a_cancellation_racing_the_close_counts_or_is_refused() {
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_micros(close_delay)).await;
                     let c = clock(&format!("{day}T08:30:00Z"));
-                    meals::close_day(&db, &c, &d.tenant, day).await
+                    close::close_day(cx(&db, &c, &d.tenant, Actor::Close), day).await
                 })
             };
             let changers: Vec<_> = racers
@@ -992,6 +1039,39 @@ async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
 // ---------------------------------------------------------------------------------------------
 // 7. A closure entered after the close
 
+/// The keys SQL builds (the close's charges, the reversals) are the typed keys' text.
+async fn sql_keys_agree(db: &Db) {
+    let mut h = db.acquire().await.unwrap();
+    let sql = "SELECT idempotency_key, kind, day, enrolment_id, reverses_id, created_by \
+               FROM ledger_entry WHERE created_by = 'close' OR kind = 'reversal'";
+    type R = (String, String, SqlDate, Option<i64>, Option<i64>, String);
+    let rows: Vec<R> = on_conn!(&mut h.conn(), |c| {
+        sqlx::query_as(sql).fetch_all(&mut *c).await.unwrap()
+    });
+    let (mut meals, mut reversals) = (0, 0);
+    for (text, kind, day, enrolment, reverses, by) in rows {
+        let want = match kind.as_str() {
+            "reversal" => {
+                reversals += 1;
+                Key::Reversal {
+                    entry: reverses.unwrap(),
+                }
+            }
+            _ => {
+                assert_eq!(by, "close");
+                meals += 1;
+                Key::Meal {
+                    day: day.0,
+                    enrolment: EnrolmentId(enrolment.unwrap()),
+                }
+            }
+        };
+        assert_eq!(text, want.to_string());
+        assert_eq!(text.parse::<Key>(), Ok(want));
+    }
+    assert!(meals > 0 && reversals > 0, "{meals} {reversals}");
+}
+
 fn closure(scope: ClosureScope, from: Date, to: Date) -> Closure {
     Closure {
         scope,
@@ -1013,7 +1093,9 @@ async fn a_closure_after_the_close_reverses_exactly_its_scope() {
         close(db, &d, day).await;
         let charged = charges(db, Some(day)).await;
         let bal0 = balances(db).await;
-        let kitchen0 = meals::kitchen_numbers(db, &d.tenant, day).await.unwrap();
+        let kitchen0 = kitchen::kitchen_numbers(cx(db, &SystemClock, &d.tenant, Actor::Close), day)
+            .await
+            .unwrap();
         assert!(kitchen0.frozen);
         assert_eq!(kitchen0.total.total as usize, charged.len());
         let office = clock("2026-11-23T10:00:00Z");
@@ -1037,13 +1119,10 @@ async fn a_closure_after_the_close_reverses_exactly_its_scope() {
         let (n_class, back_class) = refunds(&|e| e.class_id == sez_a);
         assert!(n_school > 20 && n_class > 5, "{n_school} {n_class}");
 
-        let out = meals::add_closure(
-            db,
-            &office,
-            &d.tenant,
+        let out = closure::add_closure(
+            cx(db, &office, &d.tenant, Actor::Staff(StaffUserId(1))),
             d.year.id,
             &closure(ClosureScope::School(rodari), day, day),
-            "ufficio",
         )
         .await
         .unwrap();
@@ -1053,20 +1132,19 @@ async fn a_closure_after_the_close_reverses_exactly_its_scope() {
             let back = back_school.get(f).copied().unwrap_or(0);
             assert_eq!(bal1[f], b + back, "{backend}: family {f:?}");
         }
-        let kitchen1 = meals::kitchen_numbers(db, &d.tenant, day).await.unwrap();
+        let kitchen1 = kitchen::kitchen_numbers(cx(db, &SystemClock, &d.tenant, Actor::Close), day)
+            .await
+            .unwrap();
         assert_eq!(
             kitchen1.total.total as usize,
             charged.len() - n_school as usize
         );
         assert!(kitchen1.schools.iter().all(|s| s.school != rodari));
 
-        let out = meals::add_closure(
-            db,
-            &office,
-            &d.tenant,
+        let out = closure::add_closure(
+            cx(db, &office, &d.tenant, Actor::Staff(StaffUserId(1))),
             d.year.id,
             &closure(ClosureScope::Class(sez_a), day, day),
-            "ufficio",
         )
         .await
         .unwrap();
@@ -1076,7 +1154,9 @@ async fn a_closure_after_the_close_reverses_exactly_its_scope() {
             let back = back_class.get(f).copied().unwrap_or(0);
             assert_eq!(bal2[f], b + back, "{backend}: family {f:?}");
         }
-        let kitchen2 = meals::kitchen_numbers(db, &d.tenant, day).await.unwrap();
+        let kitchen2 = kitchen::kitchen_numbers(cx(db, &SystemClock, &d.tenant, Actor::Close), day)
+            .await
+            .unwrap();
         assert_eq!(
             kitchen2.total.total as usize,
             charged.len() - (n_school + n_class) as usize
@@ -1097,13 +1177,10 @@ async fn a_closure_after_the_close_reverses_exactly_its_scope() {
             ClosureScope::Class(sez_a),
             ClosureScope::School(infanzia),
         ] {
-            let again = meals::add_closure(
-                db,
-                &office,
-                &d.tenant,
+            let again = closure::add_closure(
+                cx(db, &office, &d.tenant, Actor::Staff(StaffUserId(1))),
                 d.year.id,
                 &closure(scope, day, date(2026, 11, 24)),
-                "ufficio",
             )
             .await
             .unwrap();
@@ -1124,16 +1201,17 @@ async fn a_closure_after_the_close_reverses_exactly_its_scope() {
             new_rows
                 .iter()
                 .filter(|r| r.kind == "reversal")
-                .all(|r| r.amount >= 0 && r.by == "ufficio")
+                .all(|r| r.amount >= 0 && r.by == "staff:1")
         );
         assert_eq!(
-            meals::kitchen_numbers(db, &d.tenant, day)
+            kitchen::kitchen_numbers(cx(db, &SystemClock, &d.tenant, Actor::Close), day)
                 .await
                 .unwrap()
                 .total
                 .total as usize,
             charges(db, Some(day)).await.len()
         );
+        sql_keys_agree(db).await;
 
         // Tuesday, not closed yet, is covered by the same closures: its close skips them.
         let d2 = Demo::read(db).await;
@@ -1211,15 +1289,17 @@ async fn corrections_reverse_or_charge_once_and_are_audited() {
             let e = e.clone();
             let tenant = d.tenant.clone();
             async move {
-                meals::correct_attendance(
-                    db,
-                    &clock("2026-11-23T11:30:00Z"),
-                    &tenant,
+                attendance::correct_attendance(
+                    cx(
+                        db,
+                        &clock("2026-11-23T11:30:00Z"),
+                        &tenant,
+                        Actor::Staff(StaffUserId(2)),
+                    ),
                     &e,
                     day,
                     c,
                     reason,
-                    "mensa",
                 )
                 .await
             }
@@ -1297,7 +1377,7 @@ async fn corrections_reverse_or_charge_once_and_are_audited() {
         let rows = audit_rows(db, "correct_attendance").await;
         let row = |e: &Enrolment, before: &str, after: &str, reason: &str| -> AuditRow {
             (
-                "mensa".into(),
+                "staff:2".into(),
                 "correct_attendance".into(),
                 "enrolment".into(),
                 Some(e.id.get()),
@@ -1319,16 +1399,21 @@ async fn corrections_reverse_or_charge_once_and_are_audited() {
         );
         // The money rows say who and why too.
         let mut h = db.acquire().await.unwrap();
-        let entries = dbm::entries_of_enrolment_day(&mut h.conn(), d.tenant.id, luca.id, day)
-            .await
-            .unwrap();
+        let entries = refettorio_db::ledger::entries_of_enrolment_day(
+            &mut h.conn(),
+            d.tenant.id,
+            luca.id,
+            day,
+        )
+        .await
+        .unwrap();
         drop(h);
         assert_eq!(entries.len(), 5);
         assert!(
             entries
                 .iter()
                 .skip(1)
-                .all(|e| e.created_by == "mensa" && !e.reason.is_empty())
+                .all(|e| e.created_by == "staff:2" && !e.reason.is_empty())
         );
         assert_eq!(
             entries
@@ -1384,19 +1469,21 @@ async fn low_balance_warnings_once_per_payer_and_kitchen_mail_per_school() {
             let now = morning_cet(day).now();
             let mut tx = db.begin().await.unwrap();
             let c = &mut tx.conn();
-            dbm::ensure_accounts(c, d.tenant.id, d.service.id, now)
+            refettorio_db::ledger::ensure_accounts(c, d.tenant.id, d.service.id, now)
                 .await
                 .unwrap();
             for (f, amount) in recharges {
-                let a = dbm::account_of(c, d.tenant.id, f, d.service.id)
+                let a = refettorio_db::ledger::account_of(c, d.tenant.id, f, d.service.id)
                     .await
                     .unwrap()
                     .unwrap();
-                let key = format!("recharge:{}", f.get());
-                dbm::insert_entry(
+                let key = Key::PagoPaReceipt {
+                    receipt_id: format!("recharge-{}", f.get()),
+                };
+                refettorio_db::ledger::insert_entry(
                     c,
                     d.tenant.id,
-                    &dbm::NewEntry {
+                    &refettorio_db::ledger::NewEntry {
                         account: a.id,
                         kind: EntryKind::Recharge,
                         amount: Cents(amount),
@@ -1409,7 +1496,7 @@ async fn low_balance_warnings_once_per_payer_and_kitchen_mail_per_school() {
                         diet: None,
                         reverses: None,
                         reference: Some("pagoPA"),
-                        idempotency_key: &key,
+                        key: &key,
                         created_by: "pagopa",
                         reason: "Ricarica",
                     },
@@ -1468,7 +1555,9 @@ async fn low_balance_warnings_once_per_payer_and_kitchen_mail_per_school() {
         );
 
         // The kitchen: one e-mail per school that eats today, with its numbers.
-        let kitchen = meals::kitchen_numbers(db, &d.tenant, day).await.unwrap();
+        let kitchen = kitchen::kitchen_numbers(cx(db, &SystemClock, &d.tenant, Actor::Close), day)
+            .await
+            .unwrap();
         let mails = outbox_rows(db, "kitchen_numbers").await;
         let eating: BTreeSet<SchoolId> = d.eaters(day).iter().map(|e| e.school_id).collect();
         assert_eq!(mails.len(), eating.len(), "{backend}");
@@ -1706,10 +1795,14 @@ async fn kitchen_forecast_equals_the_frozen_numbers() {
         let day = monday();
         let d = Demo::load(db, &morning_cet(day)).await;
         let booked = some_changes(db, &d).await;
-        let forecast = meals::kitchen_numbers(db, &d.tenant, day).await.unwrap();
+        let forecast = kitchen::kitchen_numbers(cx(db, &SystemClock, &d.tenant, Actor::Close), day)
+            .await
+            .unwrap();
         assert!(!forecast.frozen);
         close(db, &d, day).await;
-        let frozen = meals::kitchen_numbers(db, &d.tenant, day).await.unwrap();
+        let frozen = kitchen::kitchen_numbers(cx(db, &SystemClock, &d.tenant, Actor::Close), day)
+            .await
+            .unwrap();
         assert!(frozen.frozen);
         assert_eq!(
             KitchenNumbers {
@@ -1756,7 +1849,9 @@ async fn kitchen_forecast_equals_the_frozen_numbers() {
         assert_eq!(frozen.total.total as usize, d.expected(day, &booked).len());
         // A day nobody eats: empty numbers, before and after its close.
         let sunday = date(2026, 11, 22);
-        let k = meals::kitchen_numbers(db, &d.tenant, sunday).await.unwrap();
+        let k = kitchen::kitchen_numbers(cx(db, &SystemClock, &d.tenant, Actor::Close), sunday)
+            .await
+            .unwrap();
         assert_eq!(k.total, Counts::default());
         check_balances_are_sums(db, &d).await;
         t.cleanup().await;
@@ -1842,7 +1937,7 @@ async fn the_close_refuses_to_run_before_the_cutoff() {
             "2026-11-23T08:29:00Z",
             "2026-11-22T20:00:00Z",
         ] {
-            let e = meals::close_day(db, &clock(early), &d.tenant, day)
+            let e = close::close_day(cx(db, &clock(early), &d.tenant, Actor::Close), day)
                 .await
                 .unwrap_err();
             assert!(
@@ -1852,14 +1947,17 @@ async fn the_close_refuses_to_run_before_the_cutoff() {
         }
         // Nor a later day with today's clock.
         assert!(
-            meals::close_day(db, &cutoff_cet(day), &d.tenant, date(2026, 11, 24))
-                .await
-                .is_err()
+            close::close_day(
+                cx(db, &cutoff_cet(day), &d.tenant, Actor::Close),
+                date(2026, 11, 24)
+            )
+            .await
+            .is_err()
         );
         assert_eq!(meal_tables(db).await, before, "{backend}");
         let mut h = db.acquire().await.unwrap();
         assert!(
-            !dbm::is_closed(&mut h.conn(), d.tenant.id, day)
+            !refettorio_db::close::is_closed(&mut h.conn(), d.tenant.id, day)
                 .await
                 .unwrap()
         );
@@ -1906,20 +2004,22 @@ async fn a_closure_racing_the_close_leaves_no_charge_in_its_scope() {
                 let (db, d) = (db.clone(), d.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_micros(delay_a)).await;
-                    meals::close_day(&db, &cutoff_cet(day), &d.tenant, day).await
+                    close::close_day(cx(&db, &cutoff_cet(day), &d.tenant, Actor::Close), day).await
                 })
             };
             let office = {
                 let (db, d) = (db.clone(), d.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_micros(delay_b)).await;
-                    meals::add_closure(
-                        &db,
-                        &clock(&format!("{day}T08:30:00Z")),
-                        &d.tenant,
+                    closure::add_closure(
+                        cx(
+                            &db,
+                            &clock(&format!("{day}T08:30:00Z")),
+                            &d.tenant,
+                            Actor::Staff(StaffUserId(1)),
+                        ),
                         d.year.id,
                         &closure(ClosureScope::School(rodari), day, day),
-                        "ufficio",
                     )
                     .await
                 })
@@ -2073,13 +2173,14 @@ async fn enrolments_added_after_the_accounts_are_charged_to_their_familys_accoun
         let c = &mut h.conn();
         for (enrolment, fam, price) in [(sibling, d.mario_family, 517), (newcomer, new_family, 518)]
         {
-            let account = dbm::account_of(c, d.tenant.id, fam, d.service.id)
+            let account = refettorio_db::ledger::account_of(c, d.tenant.id, fam, d.service.id)
                 .await
                 .unwrap()
                 .unwrap();
-            let entries = dbm::entries_of_enrolment_day(c, d.tenant.id, enrolment, day)
-                .await
-                .unwrap();
+            let entries =
+                refettorio_db::ledger::entries_of_enrolment_day(c, d.tenant.id, enrolment, day)
+                    .await
+                    .unwrap();
             assert_eq!(entries.len(), 1, "{backend}: {entries:?}");
             assert_eq!(entries[0].kind, EntryKind::MealCharge);
             assert_eq!(entries[0].account, account.id, "{backend}");
@@ -2110,7 +2211,7 @@ async fn the_synthetic_tenant_closes_like_the_benchmark_expects() {
             .unwrap()
             .unwrap();
         drop(h);
-        let outcome = meals::close_day(db, &clock, &tenant, monday())
+        let outcome = close::close_day(cx(db, &clock, &tenant, Actor::Close), monday())
             .await
             .unwrap();
         assert_eq!(
@@ -2165,7 +2266,7 @@ async fn warnings_left_by_a_stopped_node_are_queued_once_by_the_next_run() {
         reference.cleanup().await;
 
         // The close commits, then the node stops.
-        let outcome = meals::close(db, &cutoff_cet(day), &d.tenant, day)
+        let outcome = close::close(cx(db, &cutoff_cet(day), &d.tenant, Actor::Close), day)
             .await
             .unwrap();
         assert!(outcome.charged > 0);
@@ -2180,9 +2281,9 @@ async fn warnings_left_by_a_stopped_node_are_queued_once_by_the_next_run() {
             .map(|_| {
                 let db = db.clone();
                 let d = d.clone();
-                tokio::spawn(
-                    async move { meals::warn_pending(&db, &cutoff_cet(day), &d.tenant).await },
-                )
+                tokio::spawn(async move {
+                    close::warn_pending(cx(&db, &cutoff_cet(day), &d.tenant, Actor::Close)).await
+                })
             })
             .collect();
         let mut queued = Vec::new();

@@ -1,11 +1,11 @@
 //! The account each enrolment is charged to (`enrolment.account_id`): migration 0003 on a
-//! database with data, `meals::ensure_accounts`, and the synthetic tenant of the benchmark.
+//! database with data, `ledger::ensure_accounts`, and the synthetic tenant of the benchmark.
 //! Run on SQLite and (when configured) PostgreSQL.
 
 use std::path::PathBuf;
 
 use refettorio_db::testing::{POSTGRES_ENV, TestDb, with_database};
-use refettorio_db::{Backend, Db, meals, on_conn, synthetic};
+use refettorio_db::{Backend, Db, ledger, on_conn, synthetic};
 use refettorio_domain::{ServiceId, TenantId};
 
 fn t0() -> jiff::Timestamp {
@@ -330,7 +330,7 @@ async fn migration_0003_links_the_enrolments_of_a_database_with_data() {
         // The close's first step opens the second family's account and links its enrolment.
         let (tenant, service) = (TenantId(t), ServiceId(service));
         let mut tx = db.begin().await.unwrap();
-        let opened = meals::ensure_accounts(&mut tx.conn(), tenant, service, t0())
+        let opened = ledger::ensure_accounts(&mut tx.conn(), tenant, service, t0())
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -340,7 +340,7 @@ async fn migration_0003_links_the_enrolments_of_a_database_with_data() {
         assert_ne!(linked[2], Some(account));
         assert_eq!(wrongly_linked(db).await, 0, "{backend:?}");
         let mut tx = db.begin().await.unwrap();
-        let opened = meals::ensure_accounts(&mut tx.conn(), tenant, service, t0())
+        let opened = ledger::ensure_accounts(&mut tx.conn(), tenant, service, t0())
             .await
             .unwrap();
         tx.commit().await.unwrap();

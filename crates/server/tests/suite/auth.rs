@@ -31,7 +31,7 @@ async fn tenant_id(t: &TestDb) -> TenantId {
 async fn mails_to(t: &TestDb, recipient: &str) -> Vec<String> {
     let tenant = tenant_id(t).await;
     let mut h = t.db.acquire().await.unwrap();
-    refettorio_db::meals::outbox(&mut h.conn(), tenant)
+    refettorio_db::outbox::outbox(&mut h.conn(), tenant)
         .await
         .unwrap()
         .into_iter()

@@ -32,7 +32,7 @@ async fn marios_account(t: &TestDb) -> (Tenant, AccountId) {
 
 async fn balance(t: &TestDb, tn: &Tenant, acc: AccountId) -> Cents {
     let mut h = t.db.acquire().await.unwrap();
-    refettorio_db::meals::balance(&mut h.conn(), tn.id, acc)
+    refettorio_db::ledger::balance(&mut h.conn(), tn.id, acc)
         .await
         .unwrap()
 }
@@ -961,11 +961,19 @@ async fn foreign_class(t: &TestDb, app: &App) -> i64 {
 }
 
 async fn forecast_total(t: &TestDb, tn: &Tenant, day: &str) -> u32 {
-    refettorio_app::meals::kitchen_numbers(&t.db, tn, day.parse().unwrap())
-        .await
-        .unwrap()
-        .total
-        .total
+    refettorio_app::kitchen::kitchen_numbers(
+        refettorio_app::Ctx::new(
+            &t.db,
+            &refettorio_domain::SystemClock,
+            tn,
+            refettorio_domain::Actor::Close,
+        ),
+        day.parse().unwrap(),
+    )
+    .await
+    .unwrap()
+    .total
+    .total
 }
 
 /// The number in the element with `id` of a page.
@@ -1231,9 +1239,17 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
         // A closure of a class for today, after the close: its charges are reversed.
         app.clock.set("2026-11-23T11:00:00Z".parse().unwrap());
         let today = "2026-11-23";
-        refettorio_app::meals::close(&t.db, app.clock.as_ref(), &tn, today.parse().unwrap())
-            .await
-            .unwrap();
+        refettorio_app::close::close(
+            refettorio_app::Ctx::new(
+                &t.db,
+                app.clock.as_ref(),
+                &tn,
+                refettorio_domain::Actor::Close,
+            ),
+            today.parse().unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD)
                 .await
@@ -1306,9 +1322,17 @@ async fn canteen_staff_correct_a_closed_day_once() {
         // After the cut-off the day is closed; the list offers corrections.
         app.clock.set("2026-11-23T11:00:00Z".parse().unwrap());
         let today = "2026-11-23".parse().unwrap();
-        let closed = refettorio_app::meals::close(&t.db, app.clock.as_ref(), &tn, today)
-            .await
-            .unwrap();
+        let closed = refettorio_app::close::close(
+            refettorio_app::Ctx::new(
+                &t.db,
+                app.clock.as_ref(),
+                &tn,
+                refettorio_domain::Actor::Close,
+            ),
+            today,
+        )
+        .await
+        .unwrap();
         assert!(closed.charged > 0);
         // Hours later: the session has expired, log in again.
         assert_eq!(login(&app, &client, user, pw).await.status(), 303);

@@ -450,8 +450,8 @@ async fn two_servers_on_one_postgresql_send_each_mail_once() {
             .unwrap()
             .unwrap()
     };
-    let messages: Vec<refettorio_db::meals::NewMessage> = (0..60)
-        .map(|i| refettorio_db::meals::NewMessage {
+    let messages: Vec<refettorio_db::outbox::NewMessage> = (0..60)
+        .map(|i| refettorio_db::outbox::NewMessage {
             recipient: format!("famiglia{i}@example.org"),
             content: refettorio_db::outbox::Content {
                 subject: format!("Messaggio {i}"),
@@ -463,7 +463,7 @@ async fn two_servers_on_one_postgresql_send_each_mail_once() {
         .collect();
     {
         let mut h = t.db.acquire().await.unwrap();
-        let n = refettorio_db::meals::enqueue_many(
+        let n = refettorio_db::outbox::enqueue_many(
             &mut h.conn(),
             tenant.id,
             "low_balance",

@@ -5,12 +5,13 @@
 //! log filtered by who.
 
 use crate::common::{App, browser, csrf_of, exec, hidden, login, page, post, scalar, spawn, text};
+use refettorio_app::Ctx;
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF};
 use refettorio_app::pagopa::{IncomingReceipt, ReceiptOutcome, apply_receipt};
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::testing::TestDb;
 use refettorio_domain::HoldReason;
-use refettorio_domain::{AccountId, Cents, Clock};
+use refettorio_domain::{AccountId, Actor, Cents, Clock};
 
 async fn demo_tenant(t: &TestDb) -> Tenant {
     let mut h = t.db.acquire().await.unwrap();
@@ -22,7 +23,7 @@ async fn demo_tenant(t: &TestDb) -> Tenant {
 
 async fn balance(t: &TestDb, tn: &Tenant, acc: AccountId) -> Cents {
     let mut h = t.db.acquire().await.unwrap();
-    refettorio_db::meals::balance(&mut h.conn(), tn.id, acc)
+    refettorio_db::ledger::balance(&mut h.conn(), tn.id, acc)
         .await
         .unwrap()
 }
@@ -246,9 +247,12 @@ async fn a_held_receipt_is_credited_by_hand_once() {
             standin: false,
             payload: "<xml/>".into(),
         };
-        let out = apply_receipt(&t.db, app.clock.as_ref(), &tn, &receipt)
-            .await
-            .unwrap();
+        let out = apply_receipt(
+            Ctx::new(&t.db, app.clock.as_ref(), &tn, Actor::PagoPa),
+            &receipt,
+        )
+        .await
+        .unwrap();
         assert_eq!(out, ReceiptOutcome::Held(HoldReason::UnknownNotice));
         let id = scalar(&t, "SELECT MIN(id) FROM pagopa_receipt").await;
         let client = office(&app).await;
@@ -311,9 +315,12 @@ async fn a_held_receipt_is_credited_by_hand_once() {
             "applied"
         );
         // The same receipt arriving again from the node is a duplicate: nothing more.
-        let again = apply_receipt(&t.db, app.clock.as_ref(), &tn, &receipt)
-            .await
-            .unwrap();
+        let again = apply_receipt(
+            Ctx::new(&t.db, app.clock.as_ref(), &tn, Actor::PagoPa),
+            &receipt,
+        )
+        .await
+        .unwrap();
         assert_eq!(again, ReceiptOutcome::Duplicate);
         assert_eq!(balance(&t, &tn, acc).await, Cents(b0.get() + 3300));
         app.stop().await;
@@ -898,9 +905,12 @@ async fn a_reconciliation_interrupted_half_way_leaves_the_receipt_held() {
             standin: false,
             payload: "<xml/>".into(),
         };
-        let out = apply_receipt(&t.db, app.clock.as_ref(), &tn, &receipt)
-            .await
-            .unwrap();
+        let out = apply_receipt(
+            Ctx::new(&t.db, app.clock.as_ref(), &tn, Actor::PagoPa),
+            &receipt,
+        )
+        .await
+        .unwrap();
         assert_eq!(out, ReceiptOutcome::Held(HoldReason::UnknownNotice));
         let id = scalar(&t, "SELECT MIN(id) FROM pagopa_receipt").await;
         let client = office(&app).await;

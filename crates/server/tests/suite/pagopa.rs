@@ -5,7 +5,7 @@
 //!
 //! Every SOAP message these tests send to the station or get back is checked against the
 //! official XSD with `xmllint` (the schemas the codec's tests use, in
-//! `crates/web/tests/fixtures/pagopa/xsd`), and so is the receipt the sandbox delivered.
+//! `crates/pagopa/tests/fixtures/pagopa/xsd`), and so is the receipt the sandbox delivered.
 
 use std::io::Write as _;
 use std::process::Command;
@@ -17,17 +17,18 @@ use crate::common::{
 };
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_app::pagopa::{self as pay, OfficePayment, RechargeAmount};
-use refettorio_app::{AppError, portal};
+use refettorio_app::{AppError, Ctx, portal};
 use refettorio_db::meals;
 use refettorio_db::pagopa::{self as store, Position, PositionStatus, ReceiptStatus};
 use refettorio_db::registry::{family, tenant};
 use refettorio_db::testing::TestDb;
 use refettorio_domain::{
-    Cents, Clock, CodiceFiscale, HoldReason, NoticeNumber, PagoPaMode, SegregationCode,
+    Actor, Cents, Clock, CodiceFiscale, HoldReason, NoticeNumber, PagoPaMode, SegregationCode,
+    StaffUserId,
 };
-use refettorio_web::pagopa::soap::{
-    self, GetPaymentRequest, Outcome, Receipt, ReceiptTransfer, SendRtRequest, StationHeader,
-    Subject, SubjectKind, VerifyRequest, Version,
+use refettorio_pagopa::{
+    self as soap, GetPaymentRequest, Outcome, Receipt, ReceiptTransfer, SendRtRequest,
+    StationHeader, Subject, SubjectKind, VerifyRequest, Version,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -35,7 +36,7 @@ use refettorio_web::pagopa::soap::{
 
 fn schema() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../web/tests/fixtures/pagopa/xsd/soap-envelope-paForNode.xsd")
+        .join("../pagopa/tests/fixtures/pagopa/xsd/soap-envelope-paForNode.xsd")
 }
 
 /// Validates a SOAP message against paForNode.xsd (inside a SOAP envelope). Without xmllint it
@@ -115,6 +116,16 @@ async fn demo(t: &TestDb) -> Demo {
     Demo { tenant: tn, header }
 }
 
+/// The office's context for the use cases the tests call directly.
+fn office_ctx<'a>(app: &'a App, t: &'a TestDb, d: &'a Demo) -> Ctx<'a> {
+    Ctx::new(
+        &t.db,
+        app.clock.as_ref(),
+        &d.tenant,
+        Actor::Staff(StaffUserId(1)),
+    )
+}
+
 /// A recharge of Mario Rossi's canteen account, created as the portal does.
 async fn recharge(app: &App, t: &TestDb, d: &Demo, cents: i64) -> Position {
     let mut h = t.db.acquire().await.unwrap();
@@ -126,16 +137,19 @@ async fn recharge(app: &App, t: &TestDb, d: &Demo, cents: i64) -> Position {
     let access = portal::access(&mut h.conn(), &d.tenant, mario.id)
         .await
         .unwrap();
-    let accounts = pay::rechargeable(&t.db, &d.tenant, &access).await.unwrap();
-    drop(h);
-    pay::create_recharge(
+    let ctx = Ctx::new(
         &t.db,
         app.clock.as_ref(),
         &d.tenant,
+        Actor::Guardian(mario.id),
+    );
+    let accounts = pay::rechargeable(ctx, &access).await.unwrap();
+    drop(h);
+    pay::create_recharge(
+        ctx,
         &access,
         accounts[0].0,
         &RechargeAmount::Amount(Cents(cents)),
-        "test",
     )
     .await
     .unwrap()
@@ -1217,9 +1231,7 @@ async fn the_office_records_a_payment_made_elsewhere_once() {
             reference: " ".into(),
             ..good.clone()
         };
-        match pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &bad)
-            .await
-        {
+        match pay::record_office_payment(office_ctx(&app, &t, &d), &bad).await {
             Err(AppError::Fields(f)) => {
                 let names: Vec<_> = f.iter().map(|e| e.field).collect();
                 assert_eq!(names, ["importo", "data", "canale", "riferimento"]);
@@ -1228,8 +1240,8 @@ async fn the_office_records_a_payment_made_elsewhere_once() {
         }
         // Twice at the same moment, then again with the reference typed differently: one credit.
         let (a, b) = tokio::join!(
-            pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &good),
-            pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &good),
+            pay::record_office_payment(office_ctx(&app, &t, &d), &good),
+            pay::record_office_payment(office_ctx(&app, &t, &d), &good),
         );
         assert_eq!(
             usize::from(a.is_ok()) + usize::from(b.is_ok()),
@@ -1247,15 +1259,7 @@ async fn the_office_records_a_payment_made_elsewhere_once() {
                 reference: reference.into(),
                 ..good.clone()
             };
-            match pay::record_office_payment(
-                &t.db,
-                app.clock.as_ref(),
-                &d.tenant,
-                "ufficio",
-                &again,
-            )
-            .await
-            {
+            match pay::record_office_payment(office_ctx(&app, &t, &d), &again).await {
                 Err(AppError::Fields(f)) => {
                     assert!(f[0].message.contains("già stato registrato"), "{channel}")
                 }
@@ -1375,14 +1379,12 @@ async fn an_office_payment_interrupted_half_way_leaves_nothing() {
             reference: "RIC-77".into(),
             note: String::new(),
         };
-        let r =
-            pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &payment)
-                .await;
+        let r = pay::record_office_payment(office_ctx(&app, &t, &d), &payment).await;
         assert!(matches!(r, Err(AppError::Db(_))), "{r:?}");
         assert_eq!(balance_of(&t, &d, &p).await, before);
         stop_failing(&t, Failing::Audit).await;
         // Entered again, it is credited once (the failed attempt did not use up the key).
-        pay::record_office_payment(&t.db, app.clock.as_ref(), &d.tenant, "ufficio", &payment)
+        pay::record_office_payment(office_ctx(&app, &t, &d), &payment)
             .await
             .unwrap();
         assert_eq!(balance_of(&t, &d, &p).await.get() - before.get(), 3500);

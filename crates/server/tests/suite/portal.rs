@@ -304,7 +304,7 @@ async fn another_familys_ids_are_refused_and_nothing_is_written() {
         let mut other_account = None;
         for s in &services {
             if let Some(a) =
-                refettorio_db::meals::account_of(&mut h.conn(), ids.tenant, ids.other_family, s.id)
+                refettorio_db::ledger::account_of(&mut h.conn(), ids.tenant, ids.other_family, s.id)
                     .await
                     .unwrap()
             {
@@ -468,7 +468,7 @@ async fn failed_logins_are_throttled_and_sessions_expire() {
 /// The newest message of the outbox for `recipient`, and the link it carries.
 async fn last_link(t: &TestDb, tenant: TenantId, recipient: &str) -> String {
     let mut h = t.db.acquire().await.unwrap();
-    let msgs = refettorio_db::meals::outbox(&mut h.conn(), tenant)
+    let msgs = refettorio_db::outbox::outbox(&mut h.conn(), tenant)
         .await
         .unwrap();
     let m = msgs

@@ -6,12 +6,13 @@
 
 use crate::common::{App, browser, login, page, scalar, spawn};
 use calamine::{Data, Reader, Xlsx};
-use refettorio_app::backoffice::{ChangeKind, MoneyChange, record_change};
+use refettorio_app::Ctx;
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_STAFF};
+use refettorio_app::ledger::{self, ChangeKind, MoneyChange};
 use refettorio_app::pagopa::{OfficePayment, record_office_payment};
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::testing::TestDb;
-use refettorio_domain::{AccountId, StaffRole};
+use refettorio_domain::{AccountId, Actor, StaffRole, StaffUserId};
 
 const BASE: &str = "/t/esempio/backoffice/report";
 
@@ -137,16 +138,13 @@ async fn the_reports_match_the_ledger_and_export_it() {
         assert_eq!(cents(num(&total[2])), net);
 
         // Known movements: two payments received elsewhere, an adjustment, a refund.
-        let office = "staff:test";
+        let office = Actor::Staff(StaffUserId(1));
         for (day, amount, reference) in [
             ("2026-11-20", "25,50", "CRO-A"),
             ("2026-11-23", "10,00", "CRO-B"),
         ] {
             record_office_payment(
-                &t.db,
-                app.clock.as_ref(),
-                &tn,
-                office,
+                Ctx::new(&t.db, app.clock.as_ref(), &tn, office),
                 &OfficePayment {
                     account: acc,
                     amount: amount.into(),
@@ -163,11 +161,8 @@ async fn the_reports_match_the_ledger_and_export_it() {
             (ChangeKind::Adjustment, "-2,00", "a1"),
             (ChangeKind::Refund, "1,00", "b2"),
         ] {
-            record_change(
-                &t.db,
-                app.clock.as_ref(),
-                &tn,
-                office,
+            ledger::record_change(
+                Ctx::new(&t.db, app.clock.as_ref(), &tn, office),
                 &MoneyChange {
                     account: acc,
                     kind,
@@ -240,16 +235,13 @@ async fn the_reports_match_the_ledger_and_export_it() {
         // Balances: Mario's account taken below zero by a known adjustment.
         let balance = {
             let mut h = t.db.acquire().await.unwrap();
-            refettorio_db::meals::balance(&mut h.conn(), tn.id, acc)
+            refettorio_db::ledger::balance(&mut h.conn(), tn.id, acc)
                 .await
                 .unwrap()
         };
         let down = refettorio_domain::Cents(-(balance.get() + 1234));
-        record_change(
-            &t.db,
-            app.clock.as_ref(),
-            &tn,
-            office,
+        ledger::record_change(
+            Ctx::new(&t.db, app.clock.as_ref(), &tn, office),
             &MoneyChange {
                 account: acc,
                 kind: ChangeKind::Adjustment,
@@ -294,9 +286,17 @@ async fn the_reports_match_the_ledger_and_export_it() {
 
         // Today's meals: a forecast before the close, the same numbers as the kitchen's.
         let day = jiff::civil::date(2026, 11, 23);
-        let forecast = refettorio_app::meals::kitchen_numbers(&t.db, &tn, day)
-            .await
-            .unwrap();
+        let forecast = refettorio_app::kitchen::kitchen_numbers(
+            refettorio_app::Ctx::new(
+                &t.db,
+                &refettorio_domain::SystemClock,
+                &tn,
+                refettorio_domain::Actor::Close,
+            ),
+            day,
+        )
+        .await
+        .unwrap();
         assert!(forecast.total.total > 0);
         let (status, html) = page(&client, &app, &format!("{BASE}/pasti")).await;
         assert_eq!(status, 200);
@@ -314,12 +314,28 @@ async fn the_reports_match_the_ledger_and_export_it() {
         // The close charges the meals: served on the day = the kitchen's final numbers = the
         // ledger's meal charges.
         app.clock.set("2026-11-23T11:00:00Z".parse().unwrap());
-        refettorio_app::meals::close_day(&t.db, app.clock.as_ref(), &tn, day)
-            .await
-            .unwrap();
-        let frozen = refettorio_app::meals::kitchen_numbers(&t.db, &tn, day)
-            .await
-            .unwrap();
+        refettorio_app::close::close_day(
+            refettorio_app::Ctx::new(
+                &t.db,
+                app.clock.as_ref(),
+                &tn,
+                refettorio_domain::Actor::Close,
+            ),
+            day,
+        )
+        .await
+        .unwrap();
+        let frozen = refettorio_app::kitchen::kitchen_numbers(
+            refettorio_app::Ctx::new(
+                &t.db,
+                &refettorio_domain::SystemClock,
+                &tn,
+                refettorio_domain::Actor::Close,
+            ),
+            day,
+        )
+        .await
+        .unwrap();
         assert!(frozen.frozen);
         // Hours later the session has expired: log in again.
         login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD).await;

@@ -55,10 +55,17 @@ async fn a_school_corrects_only_its_own_classes_after_the_close() {
         };
         // After the cut-off the day is closed: every booked pupil is charged.
         app.clock.set("2026-11-23T11:00:00Z".parse().unwrap());
-        let closed =
-            refettorio_app::meals::close(&t.db, app.clock.as_ref(), &tn, TODAY.parse().unwrap())
-                .await
-                .unwrap();
+        let closed = refettorio_app::close::close(
+            refettorio_app::Ctx::new(
+                &t.db,
+                app.clock.as_ref(),
+                &tn,
+                refettorio_domain::Actor::Close,
+            ),
+            TODAY.parse().unwrap(),
+        )
+        .await
+        .unwrap();
         assert!(closed.charged > 0);
         let (mine, my_class) = charged_pupil(&t, RODARI).await;
         let (theirs, their_class) = charged_pupil(&t, OTHER).await;

@@ -7,10 +7,12 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::backoffice::{
-    self as office, ChangeKind, FamilyHit, MoneyChange, OfficeAccount, Recorded, TransferInput,
+use refettorio_app::backoffice::search_families;
+use refettorio_app::ledger::{
+    self, ChangeKind, MoneyChange, OfficeAccount, Recorded, TransferInput,
 };
 use refettorio_app::pagopa::{OFFICE_CHANNELS, OfficePayment, record_office_payment};
+use refettorio_app::search::FamilyHit;
 use refettorio_app::{AppError, FieldError, auth};
 use refettorio_domain::{AccountId, today};
 use serde::Deserialize;
@@ -50,7 +52,7 @@ pub(crate) async fn search(
         (None, Some("Scrivi almeno due caratteri.".to_string()))
     } else {
         (
-            Some(office::search_families(&state.db, &s.tenant, &text).await?),
+            Some(search_families(&state.db, &s.tenant, &text).await?),
             None,
         )
     };
@@ -186,7 +188,7 @@ async fn account_page(
     failed: Option<(Which, Vec<FieldError>)>,
     typed: Option<Typed>,
 ) -> Result<Response, WebError> {
-    let acc = office::account(&state.db, state.clock.as_ref(), &s.tenant, AccountId(id)).await?;
+    let acc = ledger::account(s.ctx(state), AccountId(id)).await?;
     let (failed, errors) = match failed {
         Some((w, e)) => (Some(w), e),
         None => (None, Vec::new()),
@@ -280,7 +282,7 @@ pub(crate) async fn office_payment(
         reference: f.riferimento.clone(),
         note: f.note.clone(),
     };
-    match record_office_payment(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), &p).await {
+    match record_office_payment(s.ctx(&state), &p).await {
         Ok(_) => Ok(back_to(&s, id, "pagamento")),
         Err(AppError::Fields(e)) => {
             account_page(
@@ -318,7 +320,7 @@ async fn change(
         ChangeKind::Adjustment => (Which::Adjustment, "rettifica"),
         ChangeKind::Refund => (Which::Refund, "rimborso"),
     };
-    match office::record_change(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), &ch).await {
+    match ledger::record_change(s.ctx(&state), &ch).await {
         Ok(Recorded::New(_)) => Ok(back_to(&s, id, esito)),
         Ok(Recorded::Repeated) => Ok(back_to(&s, id, "ripetuto")),
         Err(AppError::Fields(e)) => {
@@ -375,8 +377,7 @@ pub(crate) async fn transfer(
         reason: f.causale.clone(),
         form_token: f.token.clone(),
     };
-    match office::record_transfer(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), &t).await
-    {
+    match ledger::record_transfer(s.ctx(&state), &t).await {
         Ok(Recorded::New(_)) => Ok(back_to(&s, id, "giroconto")),
         Ok(Recorded::Repeated) => Ok(back_to(&s, id, "ripetuto")),
         Err(AppError::Fields(e)) => {

@@ -8,9 +8,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
-use refettorio_app::backoffice::{self as office, AUDIT_ACTIONS};
-use refettorio_db::audit::AuditRecord;
-use refettorio_db::registry::staff;
+use refettorio_app::auth;
+use refettorio_app::backoffice::{self as office, AUDIT_ACTIONS, AuditRecord};
 use serde::Deserialize;
 
 use super::{AUDIT, Staff};
@@ -87,10 +86,7 @@ pub(crate) async fn log(
     s.require(AUDIT.roles)?;
     let (action, actor, from_s, to_s) =
         (blank(&q.azione), blank(&q.chi), blank(&q.dal), blank(&q.al));
-    let users = {
-        let mut h = state.db.acquire().await?;
-        staff::staff(&mut h.conn(), s.tenant.id).await?
-    };
+    let users = auth::staff_users(s.ctx(&state)).await?;
     let mut actors: Vec<(String, String)> = users
         .iter()
         .map(|u| {

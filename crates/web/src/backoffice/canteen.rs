@@ -10,7 +10,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::backoffice::{self as office, ClassList, CorrectionInput};
+use refettorio_app::attendance::{self, ClassList, CorrectionInput};
 use refettorio_app::{AppError, FieldError};
 use refettorio_domain::{ClassId, day_it};
 use serde::Deserialize;
@@ -70,14 +70,7 @@ async fn render(
     done: bool,
     failed: Option<(i64, String)>,
 ) -> Result<Response, WebError> {
-    let list = office::class_list(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.user,
-        class.map(ClassId),
-    )
-    .await?;
+    let list = attendance::class_list(s.ctx(state), &s.user, class.map(ClassId)).await?;
     let status = if failed.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -121,16 +114,7 @@ pub(crate) async fn correct(
         correction: f.correzione.clone(),
         reason: f.motivo.clone(),
     };
-    match office::correct_today(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.user,
-        &s.actor(),
-        &input,
-    )
-    .await
-    {
+    match attendance::correct_today(s.ctx(&state), &s.user, &input).await {
         Ok(()) => Ok(Redirect::to(&format!(
             "/t/{}/backoffice/refettorio?classe={}&esito=corretto",
             s.slug(),

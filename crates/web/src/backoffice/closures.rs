@@ -7,9 +7,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::backoffice::{
-    self as office, CLOSURE_KINDS, ClosureInput, ClosurePreview, ClosureYear,
-};
+use refettorio_app::closure::{self, CLOSURE_KINDS, ClosureInput, ClosurePreview, ClosureYear};
 use refettorio_app::{AppError, FieldError};
 use serde::Deserialize;
 
@@ -130,7 +128,7 @@ async fn render(
     preview: Option<ClosurePreview>,
     done: Option<(u64, u64)>,
 ) -> Result<Response, WebError> {
-    let cy = office::closure_year(&state.db, state.clock.as_ref(), &s.tenant).await?;
+    let cy = closure::closure_year(s.ctx(state)).await?;
     let rows = cy
         .as_ref()
         .map(|cy| {
@@ -194,9 +192,8 @@ pub(crate) async fn add_closure(
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
     if f.conferma.is_empty() {
-        let checked = match office::closure_year(&state.db, state.clock.as_ref(), &s.tenant).await?
-        {
-            Some(cy) => office::check_closure(&cy, &input),
+        let checked = match closure::closure_year(s.ctx(&state)).await? {
+            Some(cy) => closure::check_closure(&cy, &input),
             None => Err(AppError::Fields(vec![FieldError {
                 field: "dal",
                 message: "Non c'è un anno scolastico in corso.".into(),
@@ -204,22 +201,14 @@ pub(crate) async fn add_closure(
         };
         return match checked {
             Ok(c) => {
-                let p = office::closure_preview(&state.db, &s.tenant, &c).await?;
+                let p = closure::closure_preview(s.ctx(&state), &c).await?;
                 render(&state, &s, f, Vec::new(), Some(p), None).await
             }
             Err(AppError::Fields(e)) => render(&state, &s, f, e, None, None).await,
             Err(e) => Err(e.into()),
         };
     }
-    match office::confirm_closure(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        &input,
-    )
-    .await
-    {
+    match closure::confirm_closure(s.ctx(&state), &input).await {
         Ok(done) => Ok(Redirect::to(&format!(
             "/t/{}/backoffice/chiusure?annullati={}&stornati={}",
             s.slug(),

@@ -11,8 +11,8 @@ use refettorio_app::content::{
     self as publish, CATEGORIES, DocumentForm, MAX_DOCUMENT_BYTES, NewsForm, Withdraw,
     allowed_types_it, category_label,
 };
+use refettorio_app::content::{DocumentInfo, NewsItem};
 use refettorio_app::{AppError, FieldError};
-use refettorio_db::content::{self, DocumentInfo, NewsItem};
 use serde::Deserialize;
 
 use super::upload::{self, Unreadable};
@@ -98,14 +98,7 @@ async fn render(
     done: Option<&'static str>,
     failed: Option<Failed>,
 ) -> Result<Response, WebError> {
-    let (news, documents) = {
-        let mut h = state.db.acquire().await?;
-        let c = &mut h.conn();
-        (
-            content::all_news(c, s.tenant.id).await?,
-            content::documents(c, s.tenant.id, None).await?,
-        )
-    };
+    let (news, documents) = publish::office_lists(s.ctx(state)).await?;
     let status = if failed.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -193,7 +186,7 @@ pub(crate) async fn add_news(
         visible_from: p.dal,
         visible_to: p.al,
     };
-    match publish::publish_news(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), &f).await {
+    match publish::publish_news(s.ctx(&state), &f).await {
         Ok(_) => Ok(back(&s, "notizia")),
         Err(AppError::Fields(errors)) => {
             let failed = Failed {
@@ -254,9 +247,7 @@ pub(crate) async fn add_document(
         file_name: up.file_name.clone(),
         bytes: up.bytes,
     };
-    match publish::publish_document(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), &f)
-        .await
-    {
+    match publish::publish_document(s.ctx(&state), &f).await {
         Ok(_) => Ok(back(&s, "documento")),
         Err(AppError::Fields(errors)) => {
             let failed = Failed {
@@ -287,14 +278,7 @@ pub(crate) async fn withdraw_news(
 ) -> Result<Response, WebError> {
     s.require(CONTENT.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    publish::withdraw(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        Withdraw::News(id),
-    )
-    .await?;
+    publish::withdraw(s.ctx(&state), Withdraw::News(id)).await?;
     Ok(back(&s, "ritirato"))
 }
 
@@ -308,13 +292,6 @@ pub(crate) async fn withdraw_document(
 ) -> Result<Response, WebError> {
     s.require(CONTENT.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    publish::withdraw(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        Withdraw::Document(id),
-    )
-    .await?;
+    publish::withdraw(s.ctx(&state), Withdraw::Document(id)).await?;
     Ok(back(&s, "ritirato"))
 }

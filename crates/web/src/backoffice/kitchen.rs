@@ -8,8 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
-use refettorio_app::backoffice::{KitchenFormat, kitchen_file};
-use refettorio_app::meals::{KitchenNumbers, kitchen_numbers};
+use refettorio_app::kitchen::{self, KitchenFormat, KitchenNumbers, kitchen_file, kitchen_numbers};
 use refettorio_domain::{day_it, today};
 use serde::Deserialize;
 
@@ -40,7 +39,7 @@ struct KitchenPage<'a> {
 }
 
 impl KitchenPage<'_> {
-    fn diet(&self, counts: &refettorio_app::meals::Counts, code: &str) -> u32 {
+    fn diet(&self, counts: &kitchen::Counts, code: &str) -> u32 {
         counts.diets.get(code).copied().unwrap_or(0)
     }
 }
@@ -62,7 +61,7 @@ pub(crate) async fn kitchen(
     s.require(KITCHEN.roles)?;
     let (status, giorno, error, numbers) = match day_of(&state, &s, &q) {
         Ok(day) => {
-            let n = kitchen_numbers(&state.db, &s.tenant, day).await?;
+            let n = kitchen_numbers(s.ctx(&state), day).await?;
             (StatusCode::OK, day.to_string(), None, Some(n))
         }
         Err(typed) => (
@@ -76,13 +75,7 @@ pub(crate) async fn kitchen(
         .as_ref()
         .map(|n| n.total.diets.keys().cloned().collect())
         .unwrap_or_default();
-    let all_diets = {
-        let mut h = state.db.acquire().await?;
-        refettorio_db::registry::service::diets(&mut h.conn(), s.tenant.id).await?
-    }
-    .into_iter()
-    .map(|d| (d.code, d.name, d.kind.label_it()))
-    .collect();
+    let all_diets = kitchen::diet_legend(s.ctx(&state)).await?;
     let page = KitchenPage {
         layout: s.layout(KITCHEN.title),
         nav: s.nav(&KITCHEN),
@@ -105,7 +98,7 @@ async fn file(
 ) -> Result<Response, WebError> {
     s.require(KITCHEN.roles)?;
     let day = day_of(state, s, q).map_err(|_| WebError::NotFound("Data non valida.".into()))?;
-    let bytes = kitchen_file(&state.db, state.clock.as_ref(), &s.tenant, day, format).await?;
+    let bytes = kitchen_file(s.ctx(state), day, format).await?;
     let (kind, ext) = match format {
         KitchenFormat::Csv => ("text/csv; charset=utf-8", "csv"),
         KitchenFormat::Xlsx => (

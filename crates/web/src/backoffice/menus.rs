@@ -7,11 +7,11 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::content::DocumentInfo;
 use refettorio_app::content::{
     self as publish, DocumentForm, MAX_DOCUMENT_BYTES, MENU, Withdraw, allowed_types_it,
 };
 use refettorio_app::{AppError, FieldError};
-use refettorio_db::content::{self, DocumentInfo};
 use serde::Deserialize;
 
 use super::upload::{self, Unreadable};
@@ -55,13 +55,11 @@ async fn render(
     errors: Vec<FieldError>,
     typed: (String, String),
 ) -> Result<Response, WebError> {
-    let menus = {
-        let mut h = state.db.acquire().await?;
-        content::documents(&mut h.conn(), s.tenant.id, None).await?
-    }
-    .into_iter()
-    .filter(|d| d.category == MENU)
-    .collect();
+    let menus = publish::documents(s.ctx(state), None)
+        .await?
+        .into_iter()
+        .filter(|d| d.category == MENU)
+        .collect();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -136,9 +134,7 @@ pub(crate) async fn add_menu(
         file_name: up.file_name,
         bytes: up.bytes,
     };
-    match publish::publish_document(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), &f)
-        .await
-    {
+    match publish::publish_document(s.ctx(&state), &f).await {
         Ok(_) => Ok(
             Redirect::to(&format!("/t/{}/backoffice/menu?esito=pubblicato", s.slug()))
                 .into_response(),
@@ -164,13 +160,6 @@ pub(crate) async fn withdraw_menu(
 ) -> Result<Response, WebError> {
     s.require(MENUS.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    publish::withdraw(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        Withdraw::Menu(id),
-    )
-    .await?;
+    publish::withdraw(s.ctx(&state), Withdraw::Menu(id)).await?;
     Ok(Redirect::to(&format!("/t/{}/backoffice/menu?esito=ritirato", s.slug())).into_response())
 }

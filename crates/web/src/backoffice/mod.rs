@@ -31,10 +31,9 @@ use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use refettorio_db::auth::{Session, Subject};
-use refettorio_db::registry::staff::{self, StaffUser};
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::StaffRole;
+use refettorio_app::Tenant;
+use refettorio_app::auth::{self, Session, StaffUser, Subject};
+use refettorio_domain::{Actor, StaffRole};
 
 pub(crate) use accounts::{account, adjustment, office_payment, refund, search, transfer};
 pub(crate) use audit::log;
@@ -219,12 +218,7 @@ impl Staff {
 
     /// The use cases' context for this user's requests.
     pub fn ctx<'a>(&'a self, state: &'a crate::AppState) -> refettorio_app::Ctx<'a> {
-        refettorio_app::Ctx::new(
-            &state.db,
-            state.clock.as_ref(),
-            &self.tenant,
-            refettorio_domain::Actor::Staff(self.user.id),
-        )
+        state.ctx(&self.tenant, Actor::Staff(self.user.id))
     }
 
     pub fn slug(&self) -> &str {
@@ -279,12 +273,9 @@ impl FromRequestParts<AppState> for Staff {
         let Subject::Staff(id) = session.subject else {
             return Err(WebError::Forbidden.into_response());
         };
-        let user = async {
-            let mut h = state.db.acquire().await?;
-            Ok::<_, WebError>(staff::staff_by_id(&mut h.conn(), tenant.id, id).await?)
-        }
-        .await
-        .map_err(IntoResponse::into_response)?;
+        let user = auth::staff_user(state.ctx(&tenant, Actor::Staff(id)), id)
+            .await
+            .map_err(|e| WebError::from(e).into_response())?;
         match user {
             Some(user) if user.active && user.tenant_id == Some(tenant.id) => Ok(Staff {
                 tenant,

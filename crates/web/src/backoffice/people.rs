@@ -434,7 +434,7 @@ async fn guardian_page(
     done: Option<&'static str>,
 ) -> Result<Response, WebError> {
     let (g, families) = people::guardian_file(&state.db, &s.tenant, GuardianId(id)).await?;
-    let login = auth::login_state(&state.db, &s.tenant, g.id).await?;
+    let login = auth::login_state(s.ctx(state), g.id).await?;
     let forms = forms.unwrap_or_else(|| {
         let mut f = Forms::default();
         f.set("genitore-codice-fiscale", g.fiscal_code.as_str());
@@ -487,9 +487,7 @@ pub(crate) async fn activation_code(
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
     let (g, _) = people::guardian_file(&state.db, &s.tenant, GuardianId(id)).await?;
-    let letter =
-        auth::issue_activation_code(&state.db, state.clock.as_ref(), &s.tenant, &s.actor(), g.id)
-            .await?;
+    let letter = auth::issue_activation_code(s.ctx(&state), g.id).await?;
     let expires = letter
         .expires_at
         .to_zoned(s.tenant.timezone.clone())
@@ -524,14 +522,7 @@ pub(crate) async fn confirm_login(
 ) -> Result<Response, WebError> {
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
-    auth::confirm_login(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        GuardianId(id),
-    )
-    .await?;
+    auth::confirm_login(s.ctx(&state), GuardianId(id)).await?;
     Ok(Redirect::to(&format!("{}/genitori/{id}?esito=account", base(&s))).into_response())
 }
 

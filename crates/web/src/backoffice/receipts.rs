@@ -8,9 +8,10 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::pagopa::{Reconciled, dismiss_receipt, held_receipts, reconcile_receipt};
+use refettorio_app::pagopa::{
+    Reconciled, StoredReceipt, dismiss_receipt, held_receipts, reconcile_receipt,
+};
 use refettorio_app::{AppError, FieldError};
-use refettorio_db::pagopa::StoredReceipt;
 use serde::Deserialize;
 
 use super::{RECEIPTS, Staff};
@@ -95,7 +96,7 @@ async fn page(
     done: Option<&'static str>,
     failed: Option<Failed>,
 ) -> Result<Response, WebError> {
-    let receipts = held_receipts(&state.db, &s.tenant).await?;
+    let receipts = held_receipts(s.ctx(state)).await?;
     let status = if failed.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -147,17 +148,7 @@ pub(crate) async fn reconcile(
     s.require(RECEIPTS.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let base = format!("/t/{}/backoffice/pagopa/ricevute", s.slug());
-    match reconcile_receipt(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        id,
-        &f.conto,
-        &f.motivo,
-    )
-    .await
-    {
+    match reconcile_receipt(s.ctx(&state), id, &f.conto, &f.motivo).await {
         Ok(Reconciled::Credited(_)) => {
             Ok(Redirect::to(&format!("{base}?esito=accreditata")).into_response())
         }
@@ -189,16 +180,7 @@ pub(crate) async fn dismiss(
     s.require(RECEIPTS.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let base = format!("/t/{}/backoffice/pagopa/ricevute", s.slug());
-    match dismiss_receipt(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        id,
-        &f.motivo,
-    )
-    .await
-    {
+    match dismiss_receipt(s.ctx(&state), id, &f.motivo).await {
         Ok(true) => Ok(Redirect::to(&format!("{base}?esito=scartata")).into_response()),
         Ok(false) => Ok(Redirect::to(&format!("{base}?esito=gia")).into_response()),
         Err(AppError::Fields(errors)) => {

@@ -307,7 +307,7 @@ async fn build(
                 }
             },
         };
-        let numbers = refettorio_app::meals::kitchen_numbers(&state.db, &s.tenant, day).await?;
+        let numbers = refettorio_app::kitchen::kitchen_numbers(s.ctx(state), day).await?;
         let (badge, note) = if numbers.frozen {
             (
                 ("Definitivo", "bg-success"),
@@ -342,7 +342,7 @@ async fn build(
         }));
     }
     if section.path == BALANCES.path {
-        let b = reports::balances(&state.db, &s.tenant).await?;
+        let b = reports::balances(s.ctx(state)).await?;
         let now = super::when(&clock.now(), &s.tenant.timezone);
         return Ok(Ok(Built {
             heading: format!("Saldi al {now}"),
@@ -364,7 +364,7 @@ async fn build(
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
-        let a = reports::attendance(&state.db, &s.tenant, p, monthly).await?;
+        let a = reports::attendance(s.ctx(state), p, monthly).await?;
         let tables = a.tables();
         let table_title = tables.get(1).map(|t| t.title.clone()).unwrap_or_default();
         let points: Vec<(String, i64, String)> = a
@@ -396,7 +396,7 @@ async fn build(
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
-    let r = reports::revenue(&state.db, &s.tenant, p).await?;
+    let r = reports::revenue(s.ctx(state), p).await?;
     let tables = r.tables();
     let table_title = tables.get(1).map(|t| t.title.clone()).unwrap_or_default();
     let points: Vec<(String, i64, String)> = r

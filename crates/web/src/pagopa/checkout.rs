@@ -7,8 +7,8 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use refettorio_db::pagopa::{self as store, Position};
-use refettorio_db::registry::tenant::Tenant;
+use refettorio_app::Ctx;
+use refettorio_app::pagopa::{self as pay, Position, Tenant};
 use refettorio_domain::PagoPaMode;
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +56,7 @@ pub enum CheckoutError {
     #[error("Checkout answered {0}")]
     Refused(u16),
     #[error(transparent)]
-    Db(#[from] refettorio_db::DbError),
+    App(#[from] refettorio_app::AppError),
 }
 
 /// The one HTTP client for Checkout and the sandbox's calls to the station: no redirects
@@ -125,10 +125,11 @@ pub fn cart_of(
 /// `paymentNote`.
 pub async fn start(
     state: &AppState,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     p: &Position,
     email: Option<&str>,
 ) -> Result<String, CheckoutError> {
+    let tenant = ctx.tenant;
     let settings = &tenant.settings.pagopa;
     let (endpoint, key) = match settings.mode {
         PagoPaMode::Sandbox => {
@@ -182,7 +183,6 @@ pub async fn start(
         .filter(|l| l.starts_with("https://") || l.starts_with("http://") || l.starts_with('/'))
         .ok_or(CheckoutError::Refused(status.as_u16()))?
         .to_string();
-    let mut h = state.db.acquire().await?;
-    store::set_cart(&mut h.conn(), tenant.id, p.id, &id_cart).await?;
+    pay::set_cart(ctx, p.id, &id_cart).await?;
     Ok(location)
 }

@@ -15,18 +15,18 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use refettorio_db::registry::tenant::{self as tenants, Tenant};
+use refettorio_app::pagopa::{self as pay, Tenant};
 use refettorio_domain::{Cents, NoticeNumber, PagoPaMode};
 use serde::Deserialize;
 
 use super::checkout::{CartRequest, client, public_base};
-use super::soap::{
-    self, GetPaymentRequest, Outcome, Receipt, ReceiptTransfer, Response as SoapResponse,
-    SendRtRequest, StationHeader, VerifyRequest, Version,
-};
 use crate::pages::Layout;
 use crate::session::{anonymous_csrf, check_anonymous_csrf};
 use crate::{AppState, WebError};
+use refettorio_pagopa::{
+    self as soap, GetPaymentRequest, Outcome, Receipt, ReceiptTransfer, Response as SoapResponse,
+    SendRtRequest, StationHeader, VerifyRequest, Version,
+};
 
 /// RFC 9457 problem, as Checkout answers a bad cart.
 fn problem(status: StatusCode, detail: &str) -> Response {
@@ -53,11 +53,6 @@ async fn sandbox_tenants(state: &AppState, cart: &CartRequest) -> Result<Vec<Ten
             "paymentNotices must hold 1 to 5 notices",
         ));
     }
-    let mut h = state
-        .db
-        .acquire()
-        .await
-        .map_err(|_| problem(StatusCode::INTERNAL_SERVER_ERROR, "try again"))?;
     let mut out = Vec::new();
     for p in &cart.payment_notices {
         if NoticeNumber::parse(&p.notice_number).is_err()
@@ -68,7 +63,7 @@ async fn sandbox_tenants(state: &AppState, cart: &CartRequest) -> Result<Vec<Ten
         {
             return Err(problem(StatusCode::BAD_REQUEST, "invalid payment notice"));
         }
-        let t = tenants::by_fiscal_code(&mut h.conn(), &p.fiscal_code)
+        let t = pay::tenant_by_fiscal_code(state.installation(), &p.fiscal_code)
             .await
             .map_err(|_| problem(StatusCode::INTERNAL_SERVER_ERROR, "try again"))?;
         match t {

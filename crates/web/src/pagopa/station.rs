@@ -9,17 +9,17 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use refettorio_app::pagopa::{self as pay, IncomingReceipt, ReceiptOutcome, StationFault};
-use refettorio_db::pagopa::Position;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::PagoPaMode;
+use refettorio_app::pagopa::{
+    self as pay, IncomingReceipt, Position, ReceiptOutcome, StationFault, Tenant,
+};
+use refettorio_domain::{Actor, PagoPaMode};
 
 use super::caller::{self, Caller, PeerAddr};
-use super::soap::{
-    self, AmountOption, FaultCode, GetPaymentRequest, Operation, PaymentData, PaymentTransfer,
-    Request, SendRtRequest, Subject, SubjectKind, VerifyOk, VerifyRequest,
-};
 use crate::AppState;
+use refettorio_pagopa::{
+    self as soap, AmountOption, FaultCode, GetPaymentRequest, Operation, PaymentData,
+    PaymentTransfer, Request, SendRtRequest, Subject, SubjectKind, VerifyOk, VerifyRequest,
+};
 
 fn xml(body: String) -> Response {
     let mut r = body.into_response();
@@ -120,23 +120,22 @@ fn not_admitted(tenant: &Tenant) -> Response {
 async fn verify(state: &AppState, caller: Caller, r: VerifyRequest) -> Response {
     let op = Operation::Verify;
     let h = &r.header;
-    let tenant =
-        match pay::station_tenant(&state.db, &h.id_pa, &h.id_broker_pa, &h.id_station).await {
-            Ok(t) => t,
-            Err(f) => return fault(op, &f, &h.id_pa),
-        };
-    if !admitted(caller, &tenant) {
-        return not_admitted(&tenant);
-    }
-    match pay::payable(
-        &state.db,
-        state.clock.as_ref(),
-        &tenant,
-        &r.fiscal_code,
-        &r.notice_number,
+    let tenant = match pay::station_tenant(
+        state.installation(),
+        &h.id_pa,
+        &h.id_broker_pa,
+        &h.id_station,
     )
     .await
     {
+        Ok(t) => t,
+        Err(f) => return fault(op, &f, &h.id_pa),
+    };
+    if !admitted(caller, &tenant) {
+        return not_admitted(&tenant);
+    }
+    let ctx = state.ctx(&tenant, Actor::PagoPa);
+    match pay::payable(ctx, &r.fiscal_code, &r.notice_number).await {
         Ok(p) => rendered(
             op,
             &h.id_pa,
@@ -196,24 +195,22 @@ pub(crate) fn payment_data(tenant: &Tenant, p: &Position) -> PaymentData {
 async fn get_payment(state: &AppState, caller: Caller, r: GetPaymentRequest) -> Response {
     let op = Operation::GetPayment(r.version);
     let h = &r.header;
-    let tenant =
-        match pay::station_tenant(&state.db, &h.id_pa, &h.id_broker_pa, &h.id_station).await {
-            Ok(t) => t,
-            Err(f) => return fault(op, &f, &h.id_pa),
-        };
-    if !admitted(caller, &tenant) {
-        return not_admitted(&tenant);
-    }
-    match pay::payment(
-        &state.db,
-        state.clock.as_ref(),
-        &tenant,
-        &r.fiscal_code,
-        &r.notice_number,
-        r.amount,
+    let tenant = match pay::station_tenant(
+        state.installation(),
+        &h.id_pa,
+        &h.id_broker_pa,
+        &h.id_station,
     )
     .await
     {
+        Ok(t) => t,
+        Err(f) => return fault(op, &f, &h.id_pa),
+    };
+    if !admitted(caller, &tenant) {
+        return not_admitted(&tenant);
+    }
+    let ctx = state.ctx(&tenant, Actor::PagoPa);
+    match pay::payment(ctx, &r.fiscal_code, &r.notice_number, r.amount).await {
         Ok(p) => rendered(
             op,
             &h.id_pa,
@@ -228,7 +225,7 @@ async fn send_rt(state: &AppState, caller: Caller, r: SendRtRequest, body: &[u8]
     let h = &r.header;
     // A receipt is never refused for a known tenant, whatever broker or station it names: one
     // that the station cannot apply by itself is held for the office.
-    let tenant = match pay::known_tenant(&state.db, &h.id_pa).await {
+    let tenant = match pay::known_tenant(state.installation(), &h.id_pa).await {
         Ok(t) => t,
         Err(f) => return fault(op, &f, &h.id_pa),
     };
@@ -260,7 +257,8 @@ async fn send_rt(state: &AppState, caller: Caller, r: SendRtRequest, body: &[u8]
         standin: rt.standin,
         payload: String::from_utf8_lossy(body).into_owned(),
     };
-    match pay::apply_receipt(&state.db, state.clock.as_ref(), &tenant, &incoming).await {
+    let ctx = state.ctx(&tenant, Actor::PagoPa);
+    match pay::apply_receipt(ctx, &incoming).await {
         Ok(ReceiptOutcome::Duplicate) => {
             metrics::counter!("pagopa_receipts_total", "outcome" => "duplicate").increment(1);
             xml(soap::render_fault(

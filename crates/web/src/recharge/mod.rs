@@ -7,54 +7,21 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::pagopa::{self as pay, MealPrice, RechargeAmount};
+use refettorio_app::pagopa::{self as pay, MealPrice, Position, PositionStatus, RechargeAmount};
 use refettorio_app::{AppError, FieldError};
-use refettorio_db::pagopa::{Position, PositionStatus};
 use refettorio_domain::pagopa::recharge_amount;
-use refettorio_domain::{AccountId, Cents, EnrolmentId, PositionId, today};
+use refettorio_domain::{AccountId, Cents, EnrolmentId, PositionId};
 use serde::Deserialize;
 
-use crate::area::{Nav, Section, nav};
 use crate::pages::Layout;
 use crate::pagopa::checkout;
+use crate::portal::nav::{Nav, Section, nav};
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
-/// A position as listed for the family.
-pub(crate) struct PositionRow {
-    pub id: i64,
-    pub description: String,
-    pub notice: String,
-    pub amount: String,
-    pub due: String,
-    pub state: &'static str,
-    pub paid: bool,
-    pub open: bool,
-}
+pub(crate) mod positions;
 
-pub(crate) fn rows(positions: &[Position], today: jiff::civil::Date) -> Vec<PositionRow> {
-    positions
-        .iter()
-        .map(|p| {
-            let expired = p.status == PositionStatus::Open && p.due_date < today;
-            PositionRow {
-                id: p.id.get(),
-                description: p.description.clone(),
-                notice: p.notice_number.grouped(),
-                amount: p.amount.format_it(),
-                due: crate::area::dmy(&p.due_date),
-                state: match p.status {
-                    PositionStatus::Paid => "Pagato",
-                    PositionStatus::Cancelled => "Annullato",
-                    PositionStatus::Open if expired => "Scaduto",
-                    PositionStatus::Open => "Da pagare",
-                },
-                paid: p.status == PositionStatus::Paid,
-                open: p.status == PositionStatus::Open && !expired,
-            }
-        })
-        .collect()
-}
+use positions::{PositionRow, rows};
 
 struct AccountChoice {
     id: i64,
@@ -63,7 +30,7 @@ struct AccountChoice {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "area/recharge.html")]
+#[template(path = "portal/recharge.html")]
 struct RechargePage<'a> {
     layout: Layout<'a>,
     nav: Nav<'a>,
@@ -114,7 +81,7 @@ async fn recharge_page(
     errors: Vec<FieldError>,
     error: Option<String>,
 ) -> Result<Response, WebError> {
-    let accounts: Vec<AccountChoice> = pay::rechargeable(&state.db, &c.tenant, &c.access)
+    let accounts: Vec<AccountChoice> = pay::rechargeable(c.ctx(state), &c.access)
         .await?
         .into_iter()
         .map(|(id, label, prices)| AccountChoice {
@@ -248,16 +215,7 @@ pub(crate) async fn recharge(
     let Some(amount) = amount else {
         return recharge_page(&state, &c, Some(account), typed, meal_values, errors, None).await;
     };
-    let created = pay::create_recharge(
-        &state.db,
-        state.clock.as_ref(),
-        &c.tenant,
-        &c.access,
-        AccountId(account),
-        &amount,
-        &c.actor(),
-    )
-    .await;
+    let created = pay::create_recharge(c.ctx(&state), &c.access, AccountId(account), &amount).await;
     let position = match created {
         Ok(p) => p,
         Err(AppError::Fields(errors)) => {
@@ -290,7 +248,7 @@ pub(crate) async fn recharge(
 
 /// Sends a position to Checkout and the family after it.
 async fn pay_online(state: &AppState, c: &Citizen, p: &Position) -> Result<Response, WebError> {
-    match checkout::start(state, &c.tenant, p, c.guardian.email.as_deref()).await {
+    match checkout::start(state, c.ctx(state), p, c.guardian.email.as_deref()).await {
         Ok(url) => Ok(Redirect::to(&url).into_response()),
         Err(e) => {
             tracing::warn!(error = %e, notice = %p.notice_number, "checkout cart refused");
@@ -304,7 +262,7 @@ async fn pay_online(state: &AppState, c: &Citizen, p: &Position) -> Result<Respo
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "area/notice.html")]
+#[template(path = "portal/notice.html")]
 struct NoticePage<'a> {
     layout: Layout<'a>,
     nav: Nav<'a>,
@@ -333,8 +291,8 @@ pub(crate) async fn notice(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, WebError> {
     c.require_payments()?;
-    let p = pay::position_of(&state.db, &c.tenant, &c.access, position_id(&id)?).await?;
-    let day = today(state.clock.as_ref(), &c.tenant.timezone);
+    let p = pay::position_of(c.ctx(&state), &c.access, position_id(&id)?).await?;
+    let day = c.ctx(&state).today();
     let row = rows(std::slice::from_ref(&p), day)
         .pop()
         .ok_or_else(|| WebError::NotFound("Avviso non trovato.".into()))?;
@@ -395,13 +353,13 @@ pub(crate) async fn pay(
     c.check_csrf(&headers, &f.csrf)?;
     c.require_payments()?;
     let id = position_id(&id).map_err(|_| WebError::Forbidden)?;
-    let p = pay::position_of(&state.db, &c.tenant, &c.access, id)
+    let p = pay::position_of(c.ctx(&state), &c.access, id)
         .await
         .map_err(|e| match e {
             AppError::NotFound(_) => WebError::Forbidden,
             other => other.into(),
         })?;
-    let day = today(state.clock.as_ref(), &c.tenant.timezone);
+    let day = c.ctx(&state).today();
     if p.status != PositionStatus::Open || p.due_date < day {
         return Ok(Redirect::to(&format!(
             "/t/{}/area-personale/avvisi/{}",
@@ -413,7 +371,7 @@ pub(crate) async fn pay(
 }
 
 fn pdf(bytes: Vec<u8>, name: &str) -> Response {
-    crate::area::attachment(bytes, "application/pdf", name)
+    crate::files::attachment(bytes, "application/pdf", name)
 }
 
 pub(crate) async fn notice_pdf(
@@ -422,8 +380,8 @@ pub(crate) async fn notice_pdf(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     c.require_payments()?;
-    let p = pay::position_of(&state.db, &c.tenant, &c.access, position_id(&id)?).await?;
-    let bytes = pay::notice_document(&state.db, state.clock.as_ref(), &c.tenant, &p).await?;
+    let p = pay::position_of(c.ctx(&state), &c.access, position_id(&id)?).await?;
+    let bytes = pay::notice_document(c.ctx(&state), &p).await?;
     Ok(pdf(bytes, &format!("avviso-{}.pdf", p.notice_number)))
 }
 
@@ -433,7 +391,7 @@ pub(crate) async fn receipt_pdf(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     c.require_payments()?;
-    let p = pay::position_of(&state.db, &c.tenant, &c.access, position_id(&id)?).await?;
-    let bytes = pay::receipt_document(&state.db, state.clock.as_ref(), &c.tenant, &p).await?;
+    let p = pay::position_of(c.ctx(&state), &c.access, position_id(&id)?).await?;
+    let bytes = pay::receipt_document(c.ctx(&state), &p).await?;
     Ok(pdf(bytes, &format!("ricevuta-{}.pdf", p.notice_number)))
 }

@@ -29,7 +29,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use refettorio_domain::Cents;
-use refettorio_web::pagopa::soap::*;
+use refettorio_pagopa::*;
 
 // ---------------------------------------------------------------------------------------------
 // xmllint

@@ -1,0 +1,363 @@
+//! The meal calendar: a month of one child's meals, and changing days (with and without
+//! htmx).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::civil::Date;
+use refettorio_app::AppError;
+use refettorio_app::portal::{self, DayState, MonthView, Overview};
+use refettorio_domain::{EnrolmentId, MealChoice, day_it};
+use serde::Deserialize;
+
+use super::nav::{Nav, Section, nav};
+use super::parse_day;
+use crate::format::month_name;
+use crate::pages::Layout;
+use crate::session::Citizen;
+use crate::{AppState, WebError};
+
+#[derive(Deserialize, Default)]
+pub(crate) struct CalendarQuery {
+    iscrizione: Option<i64>,
+    mese: Option<String>,
+    giorno: Option<String>,
+    salvati: Option<u32>,
+}
+
+/// A child's refezione enrolment, for the selector above the calendar.
+pub(crate) struct Choice {
+    pub id: i64,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/bookings.html")]
+struct BookingsPage<'a> {
+    layout: Layout<'a>,
+    nav: Nav<'a>,
+    slug: &'a str,
+    csrf: &'a str,
+    choices: Vec<Choice>,
+    view: Option<MonthView>,
+    weeks: Vec<Vec<Option<Cell>>>,
+    month_label: String,
+    prev: String,
+    next: String,
+    month_param: String,
+    form_from: String,
+    form_to: String,
+    form_choice: &'static str,
+    error: Option<String>,
+    success: Option<String>,
+}
+
+/// A day cell of the calendar, ready for the template.
+pub(crate) struct Cell {
+    pub day: i8,
+    pub date: String,
+    /// "lunedì 23 novembre 2026", for screen readers.
+    pub full: String,
+    pub label: String,
+    pub detail: Option<String>,
+    pub class: &'static str,
+    pub today: bool,
+    pub changeable: bool,
+}
+
+/// The weeks of a month, Monday first, with empty cells before the 1st and after the last day.
+fn cells(first: Date, days: &[portal::CalendarDay], today: Date) -> Vec<Vec<Option<Cell>>> {
+    let offset = usize::try_from(first.weekday().to_monday_zero_offset()).unwrap_or(0);
+    let mut flat: Vec<Option<Cell>> = (0..offset).map(|_| None).collect();
+    for d in days {
+        let (label, detail, class, changeable) = match &d.state {
+            DayState::Canteen { choice, locked } => (
+                choice.label_it().to_string(),
+                locked.clone(),
+                match (choice, locked.is_some()) {
+                    (MealChoice::Present, false) => "rf-day--booked",
+                    (MealChoice::Present, true) => "rf-day--booked rf-day--locked",
+                    (MealChoice::Absent, false) => "rf-day--absent",
+                    (MealChoice::Absent, true) => "rf-day--absent rf-day--locked",
+                    (MealChoice::Bland, false) => "rf-day--bland",
+                    (MealChoice::Bland, true) => "rf-day--bland rf-day--locked",
+                },
+                locked.is_none(),
+            ),
+            DayState::NoCanteen(reason) => (
+                "Nessun pasto".to_string(),
+                Some(reason.clone()),
+                "rf-day--closed",
+                false,
+            ),
+        };
+        flat.push(Some(Cell {
+            day: d.date.day(),
+            date: d.date.to_string(),
+            full: day_it(d.date),
+            label,
+            detail,
+            class,
+            today: d.date == today,
+            changeable,
+        }));
+    }
+    while !flat.len().is_multiple_of(7) {
+        flat.push(None);
+    }
+    let mut weeks = Vec::new();
+    let mut it = flat.into_iter().peekable();
+    while it.peek().is_some() {
+        weeks.push(it.by_ref().take(7).collect());
+    }
+    weeks
+}
+
+fn parse_month(s: Option<&str>, today: Date) -> Date {
+    s.and_then(|m| format!("{m}-01").parse::<Date>().ok())
+        .unwrap_or_else(|| today.first_of_month())
+}
+
+/// The refezione enrolments of the guardian's children, from the overview.
+fn meal_enrolments(o: &Overview) -> Vec<(i64, String)> {
+    o.children
+        .iter()
+        .flat_map(|ch| {
+            ch.services
+                .iter()
+                .filter(|s| s.service.kind == refettorio_domain::ServiceKind::Refezione)
+                .map(move |s| {
+                    (
+                        s.enrolment.id.get(),
+                        format!("{} – {}", ch.pupil.first_name, s.school.name),
+                    )
+                })
+        })
+        .collect()
+}
+
+async fn bookings_page(
+    state: &AppState,
+    c: &Citizen,
+    q: &CalendarQuery,
+    error: Option<String>,
+    form: Option<(String, String, MealChoice)>,
+) -> Result<Response, WebError> {
+    let overview = portal::overview(c.ctx(state), &c.access).await?;
+    let list = meal_enrolments(&overview);
+    let selected = q.iscrizione.or_else(|| list.first().map(|(id, _)| *id));
+    let month = parse_month(q.mese.as_deref(), overview.today);
+    let view = match selected {
+        Some(id) => Some(portal::month(c.ctx(state), &c.access, EnrolmentId(id), month).await?),
+        None => None,
+    };
+    let day = q.giorno.as_deref().and_then(parse_day);
+    let (form_from, form_to, form_choice) = match (form, day) {
+        (Some((f, t, ch)), _) => (f, t, ch),
+        (None, Some(d)) => (d.to_string(), d.to_string(), MealChoice::Absent),
+        (None, None) => {
+            let tomorrow = overview.today.tomorrow().unwrap_or(overview.today);
+            (
+                tomorrow.to_string(),
+                tomorrow.to_string(),
+                MealChoice::Absent,
+            )
+        }
+    };
+    let name = c.full_name();
+    let prev = portal::shift_month(month, -1).unwrap_or(month);
+    let next = portal::shift_month(month, 1).unwrap_or(month);
+    let success = q.salvati.map(|n| match n {
+        1 => "Modifica salvata: 1 giorno aggiornato.".to_string(),
+        n => format!("Modifica salvata: {n} giorni aggiornati."),
+    });
+    let page = BookingsPage {
+        layout: Layout::citizen("Prenotazioni", c, &name),
+        nav: nav(c, Section::Bookings),
+        slug: c.tenant.slug.as_str(),
+        csrf: &c.session.csrf_token,
+        choices: list
+            .into_iter()
+            .map(|(id, label)| Choice {
+                id,
+                label,
+                selected: Some(id) == selected,
+            })
+            .collect(),
+        weeks: view
+            .as_ref()
+            .map(|v| cells(v.first, &v.days, v.today))
+            .unwrap_or_default(),
+        view,
+        month_label: month_name(month),
+        prev: prev.strftime("%Y-%m").to_string(),
+        next: next.strftime("%Y-%m").to_string(),
+        month_param: month.strftime("%Y-%m").to_string(),
+        form_from,
+        form_to,
+        form_choice: form_choice.as_str(),
+        success,
+        error: error.clone(),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, page).into_response())
+}
+
+pub(crate) async fn bookings(
+    State(state): State<AppState>,
+    c: Citizen,
+    Query(q): Query<CalendarQuery>,
+) -> Result<Response, WebError> {
+    bookings_page(&state, &c, &q, None, None).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ChangeForm {
+    #[serde(default)]
+    iscrizione: String,
+    #[serde(default)]
+    dal: String,
+    #[serde(default)]
+    al: String,
+    #[serde(default)]
+    scelta: String,
+    mese: Option<String>,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.get("hx-request").is_some()
+}
+
+pub(crate) async fn change(
+    State(state): State<AppState>,
+    c: Citizen,
+    headers: HeaderMap,
+    Form(f): Form<ChangeForm>,
+) -> Result<Response, WebError> {
+    c.check_csrf(&headers, &f.csrf)?;
+    // A tampered id is not a validation error: it is someone else's child.
+    let id: i64 = f
+        .iscrizione
+        .trim()
+        .parse()
+        .map_err(|_| WebError::Forbidden)?;
+    match portal::enrolment(c.ctx(&state), &c.access, EnrolmentId(id)).await {
+        Ok(_) => {}
+        Err(AppError::NotFound(_) | AppError::Forbidden) => return Err(WebError::Forbidden),
+        // A database that cannot answer is not a tampered id: 503, not 403.
+        Err(e) => return Err(e.into()),
+    }
+    let choice = MealChoice::parse(f.scelta.trim());
+    let from = parse_day(&f.dal);
+    let to = if f.al.trim().is_empty() {
+        from
+    } else {
+        parse_day(&f.al)
+    };
+    let mut q = CalendarQuery {
+        iscrizione: Some(id),
+        mese: f.mese.clone(),
+        giorno: None,
+        salvati: None,
+    };
+    let (Some(choice), Some(from), Some(to)) = (choice, from, to) else {
+        let msg = "Indica le date (giorno o periodo dal–al) e la scelta: presente, assente o pasto in bianco.";
+        return error_page(&state, &c, &q, &headers, msg.into(), &f).await;
+    };
+    let done = portal::change(c.ctx(&state), &c.access, EnrolmentId(id), from, to, choice).await;
+    match done {
+        Ok(days) => {
+            let n = u32::try_from(days.len()).unwrap_or(u32::MAX);
+            let month = from.strftime("%Y-%m").to_string();
+            if is_htmx(&headers) {
+                q.mese = Some(month);
+                q.salvati = Some(n);
+                bookings_page(&state, &c, &q, None, None).await
+            } else {
+                Ok(Redirect::to(&format!(
+                    "/t/{}/area-personale/prenotazioni?iscrizione={id}&mese={month}&salvati={n}",
+                    c.tenant.slug
+                ))
+                .into_response())
+            }
+        }
+        Err(AppError::Booking(e)) => error_page(&state, &c, &q, &headers, e.to_string(), &f).await,
+        Err(AppError::NotFound(_)) => Err(WebError::Forbidden),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn error_page(
+    state: &AppState,
+    c: &Citizen,
+    q: &CalendarQuery,
+    headers: &HeaderMap,
+    msg: String,
+    f: &ChangeForm,
+) -> Result<Response, WebError> {
+    let choice = MealChoice::parse(f.scelta.trim()).unwrap_or(MealChoice::Absent);
+    let mut r = bookings_page(
+        state,
+        c,
+        q,
+        Some(msg),
+        Some((f.dal.clone(), f.al.clone(), choice)),
+    )
+    .await?;
+    if is_htmx(headers) {
+        // htmx swaps only 2xx answers: the message is in the page it swaps in.
+        *r.status_mut() = StatusCode::OK;
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use portal::CalendarDay;
+
+    #[test]
+    fn a_month_is_laid_out_in_weeks_from_monday() {
+        // November 2026 starts on a Sunday: six empty cells, then 30 days, then six more.
+        let first = jiff::civil::date(2026, 11, 1);
+        let days: Vec<CalendarDay> = (0..30)
+            .map(|i| CalendarDay {
+                date: first.checked_add(jiff::Span::new().days(i)).unwrap(),
+                state: if i == 23 {
+                    DayState::Canteen {
+                        choice: MealChoice::Bland,
+                        locked: None,
+                    }
+                } else {
+                    DayState::NoCanteen("Domenica".into())
+                },
+            })
+            .collect();
+        let weeks = cells(first, &days, jiff::civil::date(2026, 11, 23));
+        assert_eq!(weeks.len(), 6);
+        assert!(weeks.iter().all(|w| w.len() == 7));
+        assert!(weeks[0][..6].iter().all(Option::is_none));
+        let sunday = weeks[0][6].as_ref().unwrap();
+        assert_eq!((sunday.day, sunday.changeable), (1, false));
+        let monday = weeks[4][0].as_ref().unwrap();
+        assert_eq!(monday.full, "lunedì 23 novembre 2026");
+        assert!(monday.today);
+        let tuesday = weeks[4][1].as_ref().unwrap();
+        assert_eq!(tuesday.label, "Pasto in bianco");
+        assert_eq!(tuesday.class, "rf-day--bland");
+        assert!(tuesday.changeable && !tuesday.today);
+        let last = weeks[5][0].as_ref().unwrap();
+        assert_eq!(last.day, 30);
+        assert!(weeks[5][1..].iter().all(Option::is_none));
+    }
+}

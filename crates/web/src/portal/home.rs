@@ -1,0 +1,106 @@
+//! The home of the personal area, the children's cards and a child's meals.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use refettorio_app::portal::{self, AccountView, Child, Entry, Overview};
+use refettorio_domain::{Cents, EnrolmentId, day_it};
+
+use super::nav::{Nav, Section, nav};
+use crate::pages::Layout;
+use crate::session::Citizen;
+use crate::{AppState, WebError};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/home.html")]
+struct HomePage<'a> {
+    layout: Layout<'a>,
+    nav: Nav<'a>,
+    slug: &'a str,
+    name: &'a str,
+    today: String,
+    overview: Overview,
+    low: Vec<AccountView>,
+}
+
+pub(crate) async fn home(State(state): State<AppState>, c: Citizen) -> Result<Response, WebError> {
+    let overview = portal::overview(c.ctx(&state), &c.access).await?;
+    let name = c.full_name();
+    Ok(HomePage {
+        layout: Layout::citizen("Area personale", &c, &name),
+        nav: nav(&c, Section::Home),
+        slug: c.tenant.slug.as_str(),
+        name: &name,
+        today: day_it(overview.today),
+        low: overview
+            .accounts
+            .iter()
+            .filter(|a| a.low)
+            .cloned()
+            .collect(),
+        overview,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/children.html")]
+struct ChildrenPage<'a> {
+    layout: Layout<'a>,
+    nav: Nav<'a>,
+    slug: &'a str,
+    children: Vec<Child>,
+    /// For the fee and the meal price: shown only to who may see the family's money.
+    access: &'a portal::Access,
+}
+
+pub(crate) async fn children(
+    State(state): State<AppState>,
+    c: Citizen,
+) -> Result<Response, WebError> {
+    let overview = portal::overview(c.ctx(&state), &c.access).await?;
+    let name = c.full_name();
+    Ok(ChildrenPage {
+        layout: Layout::citizen("Figli", &c, &name),
+        nav: nav(&c, Section::Children),
+        slug: c.tenant.slug.as_str(),
+        children: overview.children,
+        access: &c.access,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/attendance.html")]
+struct AttendancePage<'a> {
+    layout: Layout<'a>,
+    nav: Nav<'a>,
+    slug: &'a str,
+    pupil_name: String,
+    meals: Vec<Entry>,
+    total: Cents,
+    /// Whether the guardian may see the family's money (the payer, or a delegate the payer
+    /// allowed): otherwise the page shows the meals without their prices and total.
+    prices: bool,
+}
+
+pub(crate) async fn attendance(
+    State(state): State<AppState>,
+    c: Citizen,
+    Path((_, id)): Path<(String, i64)>,
+) -> Result<Response, WebError> {
+    let (_, pupil, meals) = portal::attendance(c.ctx(&state), &c.access, EnrolmentId(id)).await?;
+    let total = Cents::checked_sum(meals.iter().map(|m| m.amount)).unwrap_or(Cents(0));
+    let name = c.full_name();
+    Ok(AttendancePage {
+        layout: Layout::citizen("Presenze", &c, &name),
+        nav: nav(&c, Section::Children),
+        slug: c.tenant.slug.as_str(),
+        pupil_name: format!("{} {}", pupil.first_name, pupil.last_name),
+        meals,
+        total: Cents(-total.get()),
+        prices: c.access.sees_payments(pupil.family_id),
+    }
+    .into_response())
+}

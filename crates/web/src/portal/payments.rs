@@ -1,0 +1,140 @@
+//! Payments (an account's movements and summary, the pagoPA notices) and the family's
+//! communications.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use refettorio_app::content::{self, DocumentInfo};
+use refettorio_app::portal::{self, PaymentsView};
+use refettorio_domain::{AccountId, FamilyId};
+use serde::Deserialize;
+
+use super::nav::{Nav, Section, nav};
+use super::parse_day;
+use crate::files::download;
+use crate::format::dmy;
+use crate::pages::Layout;
+use crate::session::Citizen;
+use crate::{AppState, WebError};
+
+#[derive(Deserialize, Default)]
+pub(crate) struct PaymentsQuery {
+    conto: Option<i64>,
+    dal: Option<String>,
+    al: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/payments.html")]
+struct PaymentsPage<'a> {
+    layout: Layout<'a>,
+    nav: Nav<'a>,
+    slug: &'a str,
+    view: Option<PaymentsView>,
+    updated: String,
+    from: String,
+    to: String,
+    error: Option<String>,
+    /// The pagoPA notices of the guardian's families (recharges and fees).
+    positions: Vec<crate::recharge::positions::PositionRow>,
+    pagopa: bool,
+}
+
+pub(crate) async fn payments(
+    State(state): State<AppState>,
+    c: Citizen,
+    Query(q): Query<PaymentsQuery>,
+) -> Result<Response, WebError> {
+    let blank = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let (from_s, to_s) = (blank(&q.dal), blank(&q.al));
+    let from = from_s.as_deref().map(parse_day);
+    let to = to_s.as_deref().map(parse_day);
+    let mut error = None;
+    if matches!(from, Some(None)) || matches!(to, Some(None)) {
+        error = Some("Date non valide: usa il formato gg/mm/aaaa.".to_string());
+    }
+    let (from, to) = (from.flatten(), to.flatten());
+    if let (Some(a), Some(b)) = (from, to)
+        && b < a
+    {
+        error = Some("La data finale viene prima di quella iniziale.".into());
+    }
+    c.require_payments()?;
+    let view = portal::payments(c.ctx(&state), &c.access, q.conto.map(AccountId), from, to).await?;
+    let updated = view
+        .as_ref()
+        .map(|v| {
+            let z = v.updated_at.to_zoned(c.tenant.timezone.clone());
+            format!("{} alle {}", dmy(&z.date()), z.strftime("%H:%M"))
+        })
+        .unwrap_or_default();
+    let positions = crate::recharge::positions::of_citizen(&state, &c).await?;
+    let name = c.full_name();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        PaymentsPage {
+            layout: Layout::citizen("Pagamenti", &c, &name),
+            nav: nav(&c, Section::Payments),
+            slug: c.tenant.slug.as_str(),
+            view,
+            updated,
+            from: from_s.unwrap_or_default(),
+            to: to_s.unwrap_or_default(),
+            error,
+            positions,
+            pagopa: refettorio_app::pagopa::enabled(&c.tenant),
+        },
+    )
+        .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "portal/messages.html")]
+struct MessagesPage<'a> {
+    layout: Layout<'a>,
+    nav: Nav<'a>,
+    slug: &'a str,
+    documents: Vec<DocumentInfo>,
+}
+
+fn families(c: &Citizen) -> Vec<FamilyId> {
+    c.access.families.iter().map(|(f, _)| f.id).collect()
+}
+
+pub(crate) async fn messages(
+    State(state): State<AppState>,
+    c: Citizen,
+) -> Result<Response, WebError> {
+    let documents = content::family_documents(c.ctx(&state), &families(&c)).await?;
+    let name = c.full_name();
+    Ok(MessagesPage {
+        layout: Layout::citizen("Comunicazioni", &c, &name),
+        nav: nav(&c, Section::Messages),
+        slug: c.tenant.slug.as_str(),
+        documents,
+    }
+    .into_response())
+}
+
+pub(crate) async fn message_file(
+    State(state): State<AppState>,
+    c: Citizen,
+    Path((_, id)): Path<(String, i64)>,
+) -> Result<Response, WebError> {
+    match content::family_document(c.ctx(&state), id, &families(&c)).await? {
+        Some((info, bytes)) => Ok(download(&info, bytes)),
+        None => Err(WebError::NotFound("Documento non trovato.".into())),
+    }
+}
