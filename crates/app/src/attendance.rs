@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 use refettorio_db::audit;
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_db::ledger::ChargeScope;
 use refettorio_db::registry::family;
 use refettorio_db::registry::school::{self, Class};
@@ -139,16 +140,17 @@ pub async fn correct_attendance(
         Correction::Absent => "assente",
         Correction::Present => "presente",
     };
-    audit::audit(
+    audit::record(
         c,
         tenant.id,
-        by,
-        "correct_attendance",
-        "enrolment",
-        Some(enrolment.id.get()),
-        Some(before),
-        Some(after),
-        reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::CorrectAttendance,
+            AuditObject { kind: ObjectKind::Enrolment, id: Some(enrolment.id.get()) },
+        )
+        .before(serde_json::json!({"attendance": before}))
+        .after(serde_json::json!({"attendance": after}))
+        .reason(reason),
         now,
     )
     .await?;

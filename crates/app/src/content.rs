@@ -5,9 +5,11 @@
 
 use jiff::civil::Date;
 use refettorio_db::content::{self, NewDocument, NewNews};
-use refettorio_db::meals;
+use refettorio_db::audit;
 use refettorio_db::registry::calendar;
-use refettorio_domain::{ClassId, DayStatus, FamilyId, SchoolId, today};
+use refettorio_domain::{
+    AuditAction, AuditEntry, AuditObject, ClassId, DayStatus, FamilyId, ObjectKind, SchoolId, today,
+};
 
 use crate::{AppError, Ctx, FieldError};
 
@@ -245,18 +247,17 @@ pub async fn publish_news(ctx: Ctx<'_>, f: &NewsForm) -> Result<i64, AppError> {
         "published_on": published.to_string(),
         "visible_from": from.to_string(),
         "visible_to": to.map(|d| d.to_string()),
-    })
-    .to_string();
-    meals::audit(
+    });
+    audit::record(
         c,
         tenant.id,
-        actor,
-        "publish_news",
-        "news",
-        Some(id),
-        None,
-        Some(&after),
-        &title,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::PublishNews,
+            AuditObject { kind: ObjectKind::News, id: Some(id) },
+        )
+        .after(after)
+        .reason(&title),
         now,
     )
     .await?;
@@ -325,18 +326,17 @@ pub async fn publish_document(ctx: Ctx<'_>, f: &DocumentForm) -> Result<i64, App
         "file_name": file_name,
         "bytes": f.bytes.len(),
         "published_on": published.to_string(),
-    })
-    .to_string();
-    meals::audit(
+    });
+    audit::record(
         c,
         tenant.id,
-        actor,
-        "publish_document",
-        "document",
-        Some(id),
-        None,
-        Some(&after),
-        &title,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::PublishDocument,
+            AuditObject { kind: ObjectKind::Document, id: Some(id) },
+        )
+        .after(after)
+        .reason(&title),
         now,
     )
     .await?;
@@ -360,7 +360,7 @@ pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
-    let (action, entity, id, before, title) = match what {
+    let (action, kind, id, before, title) = match what {
         Withdraw::News(id) => {
             let item = content::all_news(c, tenant.id)
                 .await?
@@ -371,9 +371,8 @@ pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
             let before = serde_json::json!({
                 "title": item.news.title,
                 "published_on": item.news.published_on.to_string(),
-            })
-            .to_string();
-            ("withdraw_news", "news", id, before, item.news.title)
+            });
+            (AuditAction::WithdrawNews, ObjectKind::News, id, before, item.news.title)
         }
         Withdraw::Document(id) | Withdraw::Menu(id) => {
             let (info, _) = content::document(c, tenant.id, id, None)
@@ -385,21 +384,20 @@ pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
                 "title": info.title,
                 "category": info.category,
                 "file_name": info.file_name,
-            })
-            .to_string();
-            ("withdraw_document", "document", id, before, info.title)
+            });
+            (AuditAction::WithdrawDocument, ObjectKind::Document, id, before, info.title)
         }
     };
-    meals::audit(
+    audit::record(
         c,
         tenant.id,
-        actor,
-        action,
-        entity,
-        Some(id),
-        Some(&before),
-        None,
-        &title,
+        &AuditEntry::new(
+            ctx.actor,
+            action,
+            AuditObject { kind: kind, id: Some(id) },
+        )
+        .before(before)
+        .reason(&title),
         now,
     )
     .await?;

@@ -7,6 +7,7 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use refettorio_db::Conn;
 use refettorio_db::meals::{self, NewEntry};
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_db::pagopa::{self as store, NewPosition, NewReceipt};
 use refettorio_db::registry::family;
 use refettorio_db::registry::service;
@@ -582,22 +583,23 @@ pub async fn record_office_payment(ctx: Ctx<'_>, p: &OfficePayment) -> Result<i6
             "Un pagamento con questo riferimento è già stato registrato (con qualunque canale): non viene accreditato due volte.",
         )]));
     };
-    let after = format!(
-        "{{\"account\":{},\"amount_cents\":{},\"day\":\"{day}\",\"channel\":\"{channel}\",\"reference\":{:?}}}",
-        p.account,
-        amount.get(),
-        reference
-    );
-    meals::audit(
+    let after = serde_json::json!({
+        "account": p.account.get(),
+        "amount_cents": amount.get(),
+        "day": day.to_string(),
+        "channel": channel,
+        "reference": reference,
+    });
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &actor,
-        "office_payment",
-        "ledger_entry",
-        Some(entry),
-        None,
-        Some(&after),
-        &reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::OfficePayment,
+            AuditObject { kind: ObjectKind::LedgerEntry, id: Some(entry) },
+        )
+        .after(after)
+        .reason(&reason),
         now,
     )
     .await?;
@@ -682,22 +684,23 @@ pub async fn reconcile_receipt(
     if !store::reconcile(c, tenant.id, r.id, entry).await? {
         return Ok(Reconciled::AlreadyDone);
     }
-    let after = format!(
-        "{{\"receipt\":{:?},\"account\":{},\"amount_cents\":{},\"status\":\"applied\"}}",
-        r.receipt_id,
-        acc.id,
-        r.amount.get()
-    );
-    meals::audit(
+    let after = serde_json::json!({
+        "receipt": r.receipt_id,
+        "account": acc.id.get(),
+        "amount_cents": r.amount.get(),
+        "status": "applied",
+    });
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &actor,
-        "reconcile_receipt",
-        "pagopa_receipt",
-        Some(r.id),
-        Some("{\"status\":\"held\"}"),
-        Some(&after),
-        reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::ReconcileReceipt,
+            AuditObject { kind: ObjectKind::PagopaReceipt, id: Some(r.id) },
+        )
+        .before(serde_json::json!({"status": "held"}))
+        .after(after)
+        .reason(reason),
         now,
     )
     .await?;
@@ -759,18 +762,18 @@ pub async fn dismiss_receipt(ctx: Ctx<'_>, receipt: i64, reason: &str) -> Result
         "receipt": r.receipt_id,
         "amount_cents": r.amount.get(),
         "status": "dismissed",
-    })
-    .to_string();
-    meals::audit(
+    });
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &actor,
-        "dismiss_receipt",
-        "pagopa_receipt",
-        Some(r.id),
-        Some("{\"status\":\"held\"}"),
-        Some(&after),
-        reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::DismissReceipt,
+            AuditObject { kind: ObjectKind::PagopaReceipt, id: Some(r.id) },
+        )
+        .before(serde_json::json!({"status": "held"}))
+        .after(after)
+        .reason(reason),
         now,
     )
     .await?;

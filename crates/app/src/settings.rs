@@ -6,10 +6,12 @@
 
 use jiff::civil::Time;
 use refettorio_db::Db;
-use refettorio_db::meals;
+use refettorio_db::audit;
 use refettorio_db::registry::tenant::{self, Tenant, TenantSettings};
 use refettorio_domain::pagopa::{Iban, PagoPaMode, SegregationCode};
-use refettorio_domain::{Cents, Clock, SchoolKind};
+use refettorio_domain::{
+    Actor, AuditAction, AuditEntry, AuditObject, Cents, Clock, ObjectKind, SchoolKind,
+};
 
 use crate::{AppError, FieldError};
 
@@ -355,16 +357,15 @@ pub fn check(current: &Tenant, f: &SettingsForm) -> Result<(Time, TenantSettings
 }
 
 /// What the audit log keeps of the settings: everything but the Checkout key.
-fn for_audit(cutoff: Time, s: &TenantSettings) -> String {
+fn for_audit(cutoff: Time, s: &TenantSettings) -> serde_json::Value {
     let mut shown = s.clone();
     if shown.pagopa.checkout_key.is_some() {
         shown.pagopa.checkout_key = Some("(impostata)".into());
     }
-    let json = serde_json::to_string(&shown).unwrap_or_default();
-    format!(
-        "{{\"cutoff\":\"{}\",\"settings\":{json}}}",
-        cutoff.strftime("%H:%M")
-    )
+    serde_json::json!({
+        "cutoff": cutoff.strftime("%H:%M").to_string(),
+        "settings": serde_json::to_value(&shown).unwrap_or_default(),
+    })
 }
 
 /// Checks and saves the settings, audited with before and after. Nothing changed: nothing
@@ -380,22 +381,27 @@ pub async fn save(
     if cutoff == current.cutoff_time && settings == current.settings {
         return Ok(());
     }
+    // The web layer still passes the stored key; it names a staff user.
+    let by: Actor = actor
+        .parse()
+        .map_err(|_| AppError::Invalid(format!("Autore non valido: {actor}")))?;
     let before = for_audit(current.cutoff_time, &current.settings);
     let after = for_audit(cutoff, &settings);
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     tenant::set_settings(c, current.id, &settings).await?;
     tenant::set_cutoff_time(c, current.id, cutoff).await?;
-    meals::audit(
+    audit::record(
         c,
         current.id,
-        actor,
-        "settings",
-        "tenant",
-        Some(current.id.get()),
-        Some(&before),
-        Some(&after),
-        "Impostazioni del servizio",
+        &AuditEntry::new(
+            by,
+            AuditAction::Settings,
+            AuditObject { kind: ObjectKind::Tenant, id: Some(current.id.get()) },
+        )
+        .before(before)
+        .after(after)
+        .reason("Impostazioni del servizio"),
         clock.now(),
     )
     .await?;
@@ -478,6 +484,6 @@ mod tests {
             s.cutoff_by_school_kind.get("infanzia").map(String::as_str),
             Some("09:00")
         );
-        assert!(!for_audit(t.cutoff_time, &s).contains("segreta"));
+        assert!(!for_audit(t.cutoff_time, &s).to_string().contains("segreta"));
     }
 }
