@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use jiff::civil::Date;
-use refettorio_db::audit::{self, AuditFilter, AuditRecord};
+use refettorio_db::audit::{self, AuditFilter};
+/// An entry of the audit log as stored.
+pub use refettorio_db::audit::AuditRecord;
 use refettorio_domain::audit::{Change, changes, object_label};
 use refettorio_domain::{Actor, AuditAction, ObjectKind};
 use serde_json::Value;

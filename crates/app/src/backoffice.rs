@@ -20,7 +20,7 @@ pub use crate::ledger::{
     ChangeKind, MoneyChange, OfficeAccount, Recorded, TransferInput, account, find_account,
     record_change, record_transfer, valid_form_token,
 };
-pub use crate::search::{FamilyHit, SEARCH_LIMIT};
+pub use crate::people::{FamilyHit, SEARCH_LIMIT};
 
 /// Families with a pupil or guardian whose name starts with `query`, or whose fiscal code or
 /// card code is `query`, at most [`SEARCH_LIMIT`], by payer name: one indexed query

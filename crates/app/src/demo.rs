@@ -20,12 +20,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use refettorio_db::registry::{calendar, family, school, service, staff, tenant};
 use refettorio_db::{Conn, Db};
+use refettorio_domain::pricing::{self, BandPrice};
 use refettorio_domain::{
     Billing, Cents, ClassId, Clock, Closure, ClosureKind, ClosureScope, CodiceFiscale, DietId,
     DietKind, EnrolmentState, EnteFiscalCode, FamilyId, Iban, IseeRange, PagoPaMode,
     PagoPaSettings, Residency, SchoolId, SchoolKind, SegregationCode, ServiceKind, Slug, StaffRole,
     TariffBandId, TenantId, Weekdays, band_for, easter_sunday, school_year_label, school_year_of,
-    sibling_rank_reduction, today,
+    today,
 };
 
 use crate::error::AppError;
@@ -1266,14 +1267,12 @@ async fn write(
                 .copied()
                 .ok_or_else(|| AppError::Invalid("demo: no class".to_string()))?;
             let rank = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            let meal_price = if meal_band.exempt {
-                Cents::ZERO
-            } else {
-                meal_band
-                    .meal_price
-                    .apply_basis_points(sibling_rank_reduction(rank, &SIBLING_REDUCTIONS))
-                    .ok_or_else(no_band)?
+            let band = BandPrice {
+                meal_price: meal_band.meal_price,
+                exempt: meal_band.exempt,
             };
+            let meal_price =
+                pricing::meal_price(band, rank, &SIBLING_REDUCTIONS).ok_or_else(no_band)?;
             card += 1;
             service::insert_enrolment(
                 c,

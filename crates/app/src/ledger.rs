@@ -48,9 +48,7 @@ impl OfficeAccount {
 }
 
 pub async fn account(ctx: Ctx<'_>, id: AccountId) -> Result<OfficeAccount, AppError> {
-    let Ctx {
-        db, clock, tenant, ..
-    } = ctx;
+    let Ctx { db, tenant, .. } = ctx;
     let not_found = || AppError::NotFound("Conto non trovato.".into());
     let (fam, payer, pupils) = {
         let mut h = db.acquire().await?;

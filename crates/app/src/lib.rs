@@ -28,7 +28,6 @@ pub mod portal;
 pub mod registry;
 pub mod reports;
 pub mod scheduler;
-pub mod search;
 pub mod settings;
 pub mod tenant;
 pub mod validation;

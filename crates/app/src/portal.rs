@@ -567,7 +567,7 @@ pub async fn change(
     to: Date,
     choice: MealChoice,
 ) -> Result<Vec<Date>, AppError> {
-    let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
+    let (db, tenant) = (ctx.db, ctx.tenant);
     let mut h = db.acquire().await?;
     let (e, _) = enrolment_of(&mut h.conn(), tenant, access, id).await?;
     drop(h);

@@ -48,6 +48,10 @@ pub struct ImportJob {
     pub created_by: String,
     pub created_at: jiff::Timestamp,
     pub finished_at: Option<jiff::Timestamp>,
+    /// (rows written, rows to write), as the running import last reported them.
+    pub progress: Option<(i64, i64)>,
+    /// When the running import last reported (its progress, or that it is alive).
+    pub progress_at: Option<jiff::Timestamp>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -64,6 +68,9 @@ struct JobRow {
     created_by: String,
     created_at: i64,
     finished_at: Option<i64>,
+    rows_done: Option<i64>,
+    rows_to_write: Option<i64>,
+    progress_at: Option<i64>,
 }
 
 impl TryFrom<JobRow> for ImportJob {
@@ -83,6 +90,8 @@ impl TryFrom<JobRow> for ImportJob {
             created_by: r.created_by,
             created_at: from_micros(r.created_at)?,
             finished_at: r.finished_at.map(from_micros).transpose()?,
+            progress: r.rows_done.zip(r.rows_to_write),
+            progress_at: r.progress_at.map(from_micros).transpose()?,
         })
     }
 }
@@ -90,7 +99,7 @@ impl TryFrom<JobRow> for ImportJob {
 macro_rules! job_columns {
     () => {
         "id, kind, file_name, file_sha256, status, rows_total, rows_new, rows_present, message, \
-         created_by, created_at, finished_at"
+         created_by, created_at, finished_at, rows_done, rows_to_write, progress_at"
     };
 }
 
@@ -146,6 +155,33 @@ pub async fn finish_job(
             .bind(rows_new)
             .bind(rows_present)
             .bind(message)
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Reports how far a running import has got, from a connection of its own so that every node
+/// sees it while the import's transaction is open: `rows` (written, to write), or `None` for
+/// a heartbeat only (the import is alive, waiting for its turn or reading the file). A job no
+/// longer running does not change.
+pub async fn report_progress(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: i64,
+    rows: Option<(i64, i64)>,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let sql = "UPDATE import_job SET rows_done = COALESCE($3, rows_done), \
+               rows_to_write = COALESCE($4, rows_to_write), progress_at = $5 \
+               WHERE tenant_id = $1 AND id = $2 AND status = 'running'";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(tenant.get())
+            .bind(id)
+            .bind(rows.map(|r| r.0))
+            .bind(rows.map(|r| r.1))
             .bind(micros(now))
             .execute(&mut *c)
             .await?;

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod pagopa;
+pub mod pricing;
 pub mod registry;
 pub mod slug;
 
@@ -37,8 +38,8 @@ pub use money::{Cents, MoneyError};
 pub use pagopa::{
     HoldReason, Iban, NoticeNumber, PagoPaMode, PagoPaSettings, PositionStatus, SegregationCode,
 };
+pub use pricing::{band_for, sibling_rank_reduction};
 pub use registry::{
     Billing, DietKind, EnrolmentState, IseeRange, Residency, SchoolKind, ServiceKind, StaffRole,
-    band_for, sibling_rank_reduction,
 };
 pub use slug::{Slug, SlugError};

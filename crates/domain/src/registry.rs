@@ -1,5 +1,5 @@
-//! Small closed vocabularies of the domain, with their database value and Italian label,
-//! and tariff band selection.
+//! Small closed vocabularies of the domain, with their database value and Italian label.
+//! Tariff band selection and meal prices are in [`crate::pricing`].
 
 use serde::{Deserialize, Serialize};
 
@@ -129,69 +129,6 @@ impl IseeRange {
     }
 }
 
-/// Picks the tariff band for a family.
-///
-/// With an ISEE value: a band whose range contains it and whose residency matches; a band
-/// for the exact residency wins over an `Any` band; otherwise the first in slice order.
-/// Without an ISEE ("non dichiarato"): the matching band with the highest `min` (the top band),
-/// again preferring the exact residency on ties.
-pub fn band_for<T>(
-    bands: &[T],
-    isee: Option<Cents>,
-    resident: bool,
-    key: impl Fn(&T) -> (IseeRange, Residency),
-) -> Option<&T> {
-    let specific = |r: Residency| r != Residency::Any;
-    let candidates = bands.iter().filter_map(|b| {
-        let (range, residency) = key(b);
-        residency.matches(resident).then_some((b, range, residency))
-    });
-    match isee {
-        Some(v) => {
-            let mut best: Option<(&T, Residency)> = None;
-            for (b, range, residency) in candidates {
-                if !range.contains(v) {
-                    continue;
-                }
-                match best {
-                    None => best = Some((b, residency)),
-                    Some((_, r)) if !specific(r) && specific(residency) => {
-                        best = Some((b, residency));
-                    }
-                    Some(_) => {}
-                }
-            }
-            best.map(|(b, _)| b)
-        }
-        None => {
-            let mut best: Option<(&T, Cents, Residency)> = None;
-            for (b, range, residency) in candidates {
-                let better = match best {
-                    None => true,
-                    Some((_, min, r)) => {
-                        range.min > min || (range.min == min && !specific(r) && specific(residency))
-                    }
-                };
-                if better {
-                    best = Some((b, range.min, residency));
-                }
-            }
-            best.map(|(b, _, _)| b)
-        }
-    }
-}
-
-/// The sibling reduction, in basis points, for the child of the given rank
-/// (1 = first child). `reductions` holds `(from_rank, basis_points)` pairs: the pair with the
-/// highest `from_rank` not above `rank` applies. No pair applies: 0. Capped at 10000 (100%).
-pub fn sibling_rank_reduction(rank: u32, reductions: &[(u32, u32)]) -> u32 {
-    reductions
-        .iter()
-        .filter(|(from, _)| *from <= rank)
-        .max_by_key(|(from, _)| *from)
-        .map_or(0, |(_, bp)| (*bp).min(10_000))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,78 +199,5 @@ mod tests {
         };
         assert!(open.contains(Cents(i64::MAX)));
         assert!(!open.contains(Cents(1_999_999)));
-    }
-
-    struct Band {
-        name: &'static str,
-        range: IseeRange,
-        residency: Residency,
-    }
-
-    fn band(name: &'static str, min: i64, max: Option<i64>, residency: Residency) -> Band {
-        Band {
-            name,
-            range: IseeRange {
-                min: Cents(min),
-                max: max.map(Cents),
-            },
-            residency,
-        }
-    }
-
-    #[test]
-    fn band_selection() {
-        let bands = [
-            band("A", 0, Some(600_000), Residency::Resident),
-            band("B", 600_001, Some(1_500_000), Residency::Resident),
-            band("C", 1_500_001, None, Residency::Resident),
-            band("NR", 0, None, Residency::NonResident),
-        ];
-        let pick = |isee: Option<i64>, resident: bool| {
-            band_for(&bands, isee.map(Cents), resident, |b| {
-                (b.range, b.residency)
-            })
-            .map(|b| b.name)
-        };
-        assert_eq!(pick(Some(0), true), Some("A"));
-        assert_eq!(pick(Some(600_000), true), Some("A"));
-        assert_eq!(pick(Some(600_001), true), Some("B"));
-        assert_eq!(pick(Some(9_000_000), true), Some("C"));
-        assert_eq!(pick(None, true), Some("C"));
-        assert_eq!(pick(Some(100), false), Some("NR"));
-        assert_eq!(pick(None, false), Some("NR"));
-        assert_eq!(pick(Some(-5), true), None);
-
-        // an exact-residency band wins over an "any" band
-        let bands = [
-            band("ANY", 0, None, Residency::Any),
-            band("RES", 0, None, Residency::Resident),
-        ];
-        let pick = |isee: Option<i64>, resident: bool| {
-            band_for(&bands, isee.map(Cents), resident, |b| {
-                (b.range, b.residency)
-            })
-            .map(|b| b.name)
-        };
-        assert_eq!(pick(Some(10), true), Some("RES"));
-        assert_eq!(pick(None, true), Some("RES"));
-        assert_eq!(pick(Some(10), false), Some("ANY"));
-        assert_eq!(pick(None, false), Some("ANY"));
-        let empty: [Band; 0] = [];
-        assert!(band_for(&empty, None, true, |b| (b.range, b.residency)).is_none());
-    }
-
-    #[test]
-    fn sibling_reductions() {
-        let r = [(2, 2000), (3, 5000)];
-        assert_eq!(sibling_rank_reduction(1, &r), 0);
-        assert_eq!(sibling_rank_reduction(2, &r), 2000);
-        assert_eq!(sibling_rank_reduction(3, &r), 5000);
-        assert_eq!(sibling_rank_reduction(7, &r), 5000);
-        assert_eq!(sibling_rank_reduction(0, &r), 0);
-        assert_eq!(sibling_rank_reduction(4, &[]), 0);
-        // order of the pairs does not matter; values capped at 100%
-        assert_eq!(sibling_rank_reduction(3, &[(3, 20_000), (1, 100)]), 10_000);
-        assert_eq!(sibling_rank_reduction(1, &[(3, 20_000), (1, 100)]), 100);
     }
 }

@@ -22,7 +22,7 @@ use std::time::Instant;
 use calamine::{DataRef, Reader, Xlsx, XlsxError};
 use quick_xml::events::Event;
 
-use super::{MAX_ROWS, Table, into_table};
+use super::read::{MAX_ROWS, Table, into_table};
 
 /// The most parts (files) in the workbook's zip.
 pub const MAX_PARTS: usize = 1_000;

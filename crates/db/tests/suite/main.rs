@@ -5,5 +5,6 @@
 mod accounts;
 mod audit;
 mod full_disk;
+mod import;
 mod pagopa;
 mod registry;

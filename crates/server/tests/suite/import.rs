@@ -818,6 +818,24 @@ async fn a_running_job_is_polled_and_one_left_by_a_stopped_node_shows_interrupte
         assert!(html.contains("data-stato=\"in-corso\""), "{html}");
         assert!(html.contains("hx-trigger=\"every 1s\""), "{html}");
         assert!(html.contains("Righe nel file: 120"), "{html}");
+        // The import, on whichever node runs it, reports its progress in the database: every
+        // node shows it.
+        {
+            let mut h = t.db.acquire().await.unwrap();
+            db_import::report_progress(
+                &mut h.conn(),
+                tn.id,
+                job,
+                Some((30, 118)),
+                refettorio_domain::Clock::now(app.clock.as_ref()),
+            )
+            .await
+            .unwrap();
+        }
+        let (status, html) = page(&client, &app, &path).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("data-stato=\"in-corso\""), "{html}");
+        assert!(html.contains("Righe scritte: 30 di 118"), "{html}");
         // No process runs it: after half an hour it is shown as interrupted, and not polled.
         app.clock.advance(jiff::SignedDuration::from_mins(31));
         // (The session has expired meanwhile: log in again.)

@@ -12,7 +12,7 @@ use refettorio_app::ledger::{
     self, ChangeKind, MoneyChange, OfficeAccount, Recorded, TransferInput,
 };
 use refettorio_app::pagopa::{OFFICE_CHANNELS, OfficePayment, record_office_payment};
-use refettorio_app::search::FamilyHit;
+use refettorio_app::people::FamilyHit;
 use refettorio_app::{AppError, FieldError, auth};
 use refettorio_domain::{AccountId, today};
 use serde::Deserialize;

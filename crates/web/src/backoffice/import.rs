@@ -8,9 +8,10 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_app::import::{self, Column, ImportKind, MAX_FILE_BYTES, Report, Started, Upload};
-use refettorio_app::{AppError, FieldError};
-use refettorio_db::import::{ImportJob, JobStatus};
+use refettorio_app::import::{
+    self, Column, ImportJob, ImportKind, JobStatus, MAX_FILE_BYTES, Report, Started, Upload,
+};
+use refettorio_app::{AppError, Ctx, FieldError};
 
 use super::upload::{self, Unreadable};
 use super::{IMPORT, Staff, when};
@@ -41,7 +42,7 @@ struct JobView {
     rows_new: i64,
     rows_present: i64,
     message: String,
-    /// (written, to write) while it runs in this node.
+    /// (written, to write) while it runs, as its import last reported it.
     progress: Option<(usize, usize)>,
 }
 
@@ -113,7 +114,7 @@ async fn render(
     report: Option<Report>,
     dry_run: bool,
 ) -> Result<Response, WebError> {
-    let jobs = import::jobs(&state.db, &s.tenant)
+    let jobs = import::jobs(s.ctx(state))
         .await?
         .iter()
         .map(|j| job_view(j, None, s, state.clock.now()))
@@ -270,7 +271,7 @@ pub(crate) async fn upload(
     };
     let selected = form.kind.clone();
     if form.action != "importa" {
-        return match import::dry_run(&state.db, &s.tenant, up).await {
+        return match import::dry_run(s.ctx(&state), up).await {
             Ok(report) => {
                 let status = if report.errors.is_empty() {
                     StatusCode::OK
@@ -294,8 +295,8 @@ pub(crate) async fn upload(
             Err(e) => Err(e.into()),
         };
     }
-    let actor = s.actor();
-    match import::start(&state.db, state.clock.as_ref(), &s.tenant, &actor, up).await {
+    let ctx = s.ctx(&state);
+    match import::start(ctx, up).await {
         Ok(Started::Refused(report)) => {
             render(
                 &state,
@@ -312,6 +313,7 @@ pub(crate) async fn upload(
             let db = state.db.clone();
             let clock = state.clock.clone();
             let tenant = s.tenant.clone();
+            let actor = ctx.actor;
             let (file_name, bytes) = (form.file_name, form.bytes);
             tokio::spawn(async move {
                 let up = Upload {
@@ -319,7 +321,8 @@ pub(crate) async fn upload(
                     file_name: &file_name,
                     bytes: &bytes,
                 };
-                if let Err(e) = import::run(&db, clock.as_ref(), &tenant, &actor, id, up).await {
+                let ctx = Ctx::new(&db, clock.as_ref(), &tenant, actor);
+                if let Err(e) = import::run(ctx, id, up).await {
                     tracing::warn!(job = id, error = %e, "import failed");
                 }
             });
@@ -369,7 +372,7 @@ pub(crate) async fn job_page(
     Path((_, id)): Path<(String, i64)>,
 ) -> Result<Response, WebError> {
     s.require(IMPORT.roles)?;
-    let (job, progress) = import::job(&state.db, &s.tenant, id)
+    let (job, progress) = import::job(s.ctx(&state), id)
         .await?
         .ok_or_else(|| WebError::NotFound("Importazione non trovata.".into()))?;
     let job = job_view(&job, progress, &s, state.clock.now());

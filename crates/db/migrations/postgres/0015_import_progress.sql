@@ -1,0 +1,9 @@
+-- Import progress lives in the database, so every node shows how far an import has got, not
+-- only the node running it. The running import writes, from a connection of its own (its
+-- transaction is not visible until it commits): the rows written and the rows to write, and
+-- when it last reported (`progress_at`, also a heartbeat while it waits for its turn or reads
+-- the file). A running job whose last report (or start) is older than half an hour was left by
+-- a stopped node.
+ALTER TABLE import_job ADD COLUMN rows_done BIGINT;
+ALTER TABLE import_job ADD COLUMN rows_to_write BIGINT;
+ALTER TABLE import_job ADD COLUMN progress_at BIGINT;
