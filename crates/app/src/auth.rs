@@ -617,7 +617,6 @@ pub async fn issue_activation_code(
 /// the person's identity document): the login sees the guardian's families from now on.
 pub async fn confirm_login(ctx: Ctx<'_>, guardian: GuardianId) -> Result<(), AppError> {
     let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();

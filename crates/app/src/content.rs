@@ -201,7 +201,6 @@ pub struct NewsForm {
 /// Publishes a piece of news, audited; its id.
 pub async fn publish_news(ctx: Ctx<'_>, f: &NewsForm) -> Result<i64, AppError> {
     let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let mut e = Vec::new();
     let title = text(&mut e, "titolo", &f.title, 150, "Indica il titolo.");
     let body = text(
@@ -279,7 +278,6 @@ pub struct DocumentForm {
 /// Publishes a document on the public pages, audited; its id.
 pub async fn publish_document(ctx: Ctx<'_>, f: &DocumentForm) -> Result<i64, AppError> {
     let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let mut e = Vec::new();
     let title = text(&mut e, "titolo", &f.title, 150, "Indica il titolo.");
     let category = CATEGORIES
@@ -356,7 +354,6 @@ pub enum Withdraw {
 /// Removes a piece of news or a public document, audited with what it was.
 pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
     let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -394,7 +391,7 @@ pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
         &AuditEntry::new(
             ctx.actor,
             action,
-            AuditObject { kind: kind, id: Some(id) },
+            AuditObject { kind, id: Some(id) },
         )
         .before(before)
         .reason(&title),

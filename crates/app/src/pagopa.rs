@@ -749,7 +749,6 @@ pub async fn dismiss_receipt(ctx: Ctx<'_>, receipt: i64, reason: &str) -> Result
         return Err(AppError::Fields(errors));
     }
     let now = ctx.now();
-    let actor = ctx.actor.to_string();
     let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     let r = store::receipt(c, tenant.id, receipt)

@@ -174,7 +174,6 @@ pub async fn set_staff_schools(
     chosen: &[i64],
 ) -> Result<(), AppError> {
     let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -416,7 +415,6 @@ pub async fn create_tenant(
     i: &TenantInput,
 ) -> Result<Tenant, AppError> {
     let (db, clock) = (inst.db, inst.clock);
-    let actor = &by.to_string();
     let (new, username, display) = check_tenant(i).map_err(AppError::Fields)?;
     let phc = auth::hash_blocking(i.office.password.clone()).await?;
     let now = clock.now();
@@ -493,7 +491,6 @@ pub async fn create_tenant(
 /// is refused (422, nothing written).
 pub async fn add_staff(ctx: Ctx<'_>, i: &StaffInput) -> Result<StaffUserId, AppError> {
     let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let mut errors = Vec::new();
     let Some((username, display, role)) = check_staff(i, None, &mut errors) else {
         return Err(AppError::Fields(errors));
@@ -533,7 +530,6 @@ pub async fn add_staff(ctx: Ctx<'_>, i: &StaffInput) -> Result<StaffUserId, AppE
 /// before and after. Nothing changes, and nothing is audited, when it is already so.
 pub async fn set_staff_active(ctx: Ctx<'_>, id: StaffUserId, active: bool) -> Result<(), AppError> {
     let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();

@@ -166,7 +166,9 @@ pub async fn search(
     rows.into_iter().map(AuditRecord::try_from).collect()
 }
 
-/// Records who changed what.
+/// Records who changed what, from ten loose arguments. Transitional: every call site on this
+/// branch uses [`record`]; this stays only for branches not merged yet (messaging), and goes
+/// once their calls write an [`AuditEntry`] too.
 #[allow(clippy::too_many_arguments)]
 pub async fn audit(
     conn: &mut Conn<'_>,
