@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 use refettorio_db::audit;
-use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_db::ledger::ChargeScope;
 use refettorio_db::registry::family;
 use refettorio_db::registry::school::{self, Class};
@@ -14,6 +13,7 @@ use refettorio_db::registry::staff::{self, StaffUser};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::{booking, close, ledger};
 use refettorio_domain::ledger::Key;
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_domain::{Cents, ClassId, EnrolmentState, EntryKind, SchoolId, day_it, today};
 
 use crate::ledger::{REASON_MAX, field};
@@ -146,7 +146,10 @@ pub async fn correct_attendance(
         &AuditEntry::new(
             ctx.actor,
             AuditAction::CorrectAttendance,
-            AuditObject { kind: ObjectKind::Enrolment, id: Some(enrolment.id.get()) },
+            AuditObject {
+                kind: ObjectKind::Enrolment,
+                id: Some(enrolment.id.get()),
+            },
         )
         .before(serde_json::json!({"attendance": before}))
         .after(serde_json::json!({"attendance": after}))

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use jiff::civil::Date;
-use refettorio_db::audit::{self, AuditFilter};
 /// An entry of the audit log as stored.
 pub use refettorio_db::audit::AuditRecord;
+use refettorio_db::audit::{self, AuditFilter};
 use refettorio_domain::audit::{Change, changes, object_label};
 use refettorio_domain::{Actor, AuditAction, AuditEntry, AuditObject, ObjectKind};
 use serde_json::Value;
@@ -75,7 +75,10 @@ pub async fn actor_choices(ctx: Ctx<'_>) -> Result<Vec<(String, String)>, AppErr
             )
         })
         .collect();
-    out.push((Actor::PagoPa.to_string(), "pagoPA (ricevute automatiche)".into()));
+    out.push((
+        Actor::PagoPa.to_string(),
+        "pagoPA (ricevute automatiche)".into(),
+    ));
     Ok(out)
 }
 
@@ -120,7 +123,8 @@ pub(crate) fn entry_from_keys(
     before: Option<&str>,
     after: Option<&str>,
 ) -> Result<AuditEntry, AppError> {
-    let bug = |what: &str, key: &str| AppError::Invalid(format!("Registro: {what} sconosciuto ({key})."));
+    let bug =
+        |what: &str, key: &str| AppError::Invalid(format!("Registro: {what} sconosciuto ({key})."));
     let json = |s: Option<&str>| {
         s.map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string())))
     };
@@ -207,7 +211,10 @@ mod tests {
         assert_eq!(who_it("staff:9", &names), "Utente n. 9");
         assert_eq!(who_it("close", &names), "chiusura giornaliera");
         assert_eq!(who_it("pagopa", &names), "pagoPA");
-        assert_eq!(who_it("platform:1", &names), "Amministratore della piattaforma");
+        assert_eq!(
+            who_it("platform:1", &names),
+            "Amministratore della piattaforma"
+        );
         assert_eq!(who_it("mensa", &names), "mensa");
     }
 

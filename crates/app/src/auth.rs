@@ -544,7 +544,10 @@ async fn register_with_code(
         &AuditEntry::new(
             Actor::Guardian(g.id),
             AuditAction::ActivateWithCode,
-            AuditObject { kind: ObjectKind::Guardian, id: Some(g.id.get()) },
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(g.id.get()),
+            },
         ),
         now,
     )
@@ -604,7 +607,10 @@ pub async fn issue_activation_code(
         &AuditEntry::new(
             ctx.actor,
             AuditAction::ActivationCode,
-            AuditObject { kind: ObjectKind::Guardian, id: Some(guardian.get()) },
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(guardian.get()),
+            },
         ),
         now,
     )
@@ -629,7 +635,10 @@ pub async fn confirm_login(ctx: Ctx<'_>, guardian: GuardianId) -> Result<(), App
         &AuditEntry::new(
             ctx.actor,
             AuditAction::ConfirmLogin,
-            AuditObject { kind: ObjectKind::Guardian, id: Some(guardian.get()) },
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(guardian.get()),
+            },
         ),
         now,
     )
@@ -684,7 +693,10 @@ pub async fn activate(ctx: Ctx<'_>, token: &str) -> Result<(), AppError> {
         &AuditEntry::new(
             Actor::Guardian(guardian),
             AuditAction::Activate,
-            AuditObject { kind: ObjectKind::Guardian, id: Some(guardian.get()) },
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(guardian.get()),
+            },
         ),
         now,
     )

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 use refettorio_db::audit;
-use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_db::ledger::ChargeScope;
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::school::{self, Class, School};
 use refettorio_db::{close, kitchen, ledger};
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_domain::{
     BookingError, ClassId, Closure, ClosureId, ClosureKind, ClosureScope, SchoolId, SchoolYearId,
     today,
@@ -99,7 +99,10 @@ pub async fn add_closure(
         &AuditEntry::new(
             ctx.actor,
             AuditAction::AddClosure,
-            AuditObject { kind: ObjectKind::Closure, id: Some(id.get()) },
+            AuditObject {
+                kind: ObjectKind::Closure,
+                id: Some(id.get()),
+            },
         )
         .after(after)
         .reason(&closure.reason),

@@ -4,8 +4,8 @@
 //! Every publication and removal is audited.
 
 use jiff::civil::Date;
-use refettorio_db::content::{self, NewDocument, NewNews};
 use refettorio_db::audit;
+use refettorio_db::content::{self, NewDocument, NewNews};
 use refettorio_db::registry::calendar;
 use refettorio_domain::{
     AuditAction, AuditEntry, AuditObject, ClassId, DayStatus, FamilyId, ObjectKind, SchoolId, today,
@@ -253,7 +253,10 @@ pub async fn publish_news(ctx: Ctx<'_>, f: &NewsForm) -> Result<i64, AppError> {
         &AuditEntry::new(
             ctx.actor,
             AuditAction::PublishNews,
-            AuditObject { kind: ObjectKind::News, id: Some(id) },
+            AuditObject {
+                kind: ObjectKind::News,
+                id: Some(id),
+            },
         )
         .after(after)
         .reason(&title),
@@ -331,7 +334,10 @@ pub async fn publish_document(ctx: Ctx<'_>, f: &DocumentForm) -> Result<i64, App
         &AuditEntry::new(
             ctx.actor,
             AuditAction::PublishDocument,
-            AuditObject { kind: ObjectKind::Document, id: Some(id) },
+            AuditObject {
+                kind: ObjectKind::Document,
+                id: Some(id),
+            },
         )
         .after(after)
         .reason(&title),
@@ -369,7 +375,13 @@ pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
                 "title": item.news.title,
                 "published_on": item.news.published_on.to_string(),
             });
-            (AuditAction::WithdrawNews, ObjectKind::News, id, before, item.news.title)
+            (
+                AuditAction::WithdrawNews,
+                ObjectKind::News,
+                id,
+                before,
+                item.news.title,
+            )
         }
         Withdraw::Document(id) | Withdraw::Menu(id) => {
             let (info, _) = content::document(c, tenant.id, id, None)
@@ -382,19 +394,21 @@ pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
                 "category": info.category,
                 "file_name": info.file_name,
             });
-            (AuditAction::WithdrawDocument, ObjectKind::Document, id, before, info.title)
+            (
+                AuditAction::WithdrawDocument,
+                ObjectKind::Document,
+                id,
+                before,
+                info.title,
+            )
         }
     };
     audit::record(
         c,
         tenant.id,
-        &AuditEntry::new(
-            ctx.actor,
-            action,
-            AuditObject { kind, id: Some(id) },
-        )
-        .before(before)
-        .reason(&title),
+        &AuditEntry::new(ctx.actor, action, AuditObject { kind, id: Some(id) })
+            .before(before)
+            .reason(&title),
         now,
     )
     .await?;

@@ -8,13 +8,13 @@
 //! descriptions of movements.
 
 use refettorio_db::audit;
-use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_db::ledger;
 use refettorio_db::ledger::NewEntry;
 use refettorio_db::registry::family::{self, Family, Guardian, Link, Pupil};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::ledger::{Key, OfficeChange, Side};
 use refettorio_domain::{AccountId, Cents, EntryKind, ServiceId, today};
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 
 use crate::portal::{self, Access, PaymentsView};
 use crate::{AppError, Ctx, FieldError};
@@ -291,7 +291,10 @@ pub async fn record_change(ctx: Ctx<'_>, ch: &MoneyChange) -> Result<Recorded, A
                 ChangeKind::Adjustment => AuditAction::Adjustment,
                 ChangeKind::Refund => AuditAction::Refund,
             },
-            AuditObject { kind: ObjectKind::LedgerEntry, id: Some(entry) },
+            AuditObject {
+                kind: ObjectKind::LedgerEntry,
+                id: Some(entry),
+            },
         )
         .after(after)
         .reason(reason),
@@ -504,7 +507,10 @@ pub async fn record_transfer(ctx: Ctx<'_>, t: &TransferInput) -> Result<Recorded
         &AuditEntry::new(
             ctx.actor,
             AuditAction::Transfer,
-            AuditObject { kind: ObjectKind::LedgerEntry, id: Some(out) },
+            AuditObject {
+                kind: ObjectKind::LedgerEntry,
+                id: Some(out),
+            },
         )
         .after(after)
         .reason(reason),

@@ -7,7 +7,6 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use refettorio_db::Conn;
 use refettorio_db::meals::{self, NewEntry};
-use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_db::pagopa::{self as store, NewPosition, NewReceipt};
 use refettorio_db::registry::family;
 use refettorio_db::registry::service;
@@ -24,6 +23,7 @@ use refettorio_domain::{
     AccountId, Actor, Cents, CodiceFiscale, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
     NoticeNumber, PositionId, ServiceId, ServiceKind, local_now,
 };
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 
 use crate::portal::{Access, visible_accounts};
 use crate::{AppError, Ctx, FieldError, Installation};
@@ -596,7 +596,10 @@ pub async fn record_office_payment(ctx: Ctx<'_>, p: &OfficePayment) -> Result<i6
         &AuditEntry::new(
             ctx.actor,
             AuditAction::OfficePayment,
-            AuditObject { kind: ObjectKind::LedgerEntry, id: Some(entry) },
+            AuditObject {
+                kind: ObjectKind::LedgerEntry,
+                id: Some(entry),
+            },
         )
         .after(after)
         .reason(&reason),
@@ -696,7 +699,10 @@ pub async fn reconcile_receipt(
         &AuditEntry::new(
             ctx.actor,
             AuditAction::ReconcileReceipt,
-            AuditObject { kind: ObjectKind::PagopaReceipt, id: Some(r.id) },
+            AuditObject {
+                kind: ObjectKind::PagopaReceipt,
+                id: Some(r.id),
+            },
         )
         .before(serde_json::json!({"status": "held"}))
         .after(after)
@@ -768,7 +774,10 @@ pub async fn dismiss_receipt(ctx: Ctx<'_>, receipt: i64, reason: &str) -> Result
         &AuditEntry::new(
             ctx.actor,
             AuditAction::DismissReceipt,
-            AuditObject { kind: ObjectKind::PagopaReceipt, id: Some(r.id) },
+            AuditObject {
+                kind: ObjectKind::PagopaReceipt,
+                id: Some(r.id),
+            },
         )
         .before(serde_json::json!({"status": "held"}))
         .after(after)

@@ -8,8 +8,8 @@
 //! municipality under the new one), with the actor `platform:<id>`.
 
 use jiff::civil::Time;
-use refettorio_db::auth::Subject;
 use refettorio_db::audit;
+use refettorio_db::auth::Subject;
 use refettorio_db::platform;
 use refettorio_db::registry::school::{self, School};
 use refettorio_db::registry::staff::{self, StaffUser};
@@ -218,7 +218,10 @@ pub async fn set_staff_schools(
         &AuditEntry::new(
             ctx.actor,
             AuditAction::SetStaffSchools,
-            AuditObject { kind: ObjectKind::StaffUser, id: Some(id.get()) },
+            AuditObject {
+                kind: ObjectKind::StaffUser,
+                id: Some(id.get()),
+            },
         )
         .before(names(&before))
         .after(names(&wanted)),
@@ -460,7 +463,10 @@ pub async fn create_tenant(
         &AuditEntry::new(
             by,
             AuditAction::CreateTenant,
-            AuditObject { kind: ObjectKind::Tenant, id: Some(id.get()) },
+            AuditObject {
+                kind: ObjectKind::Tenant,
+                id: Some(id.get()),
+            },
         )
         .after(after),
         now,
@@ -474,7 +480,10 @@ pub async fn create_tenant(
         &AuditEntry::new(
             by,
             AuditAction::AddStaff,
-            AuditObject { kind: ObjectKind::StaffUser, id: Some(user.get()) },
+            AuditObject {
+                kind: ObjectKind::StaffUser,
+                id: Some(user.get()),
+            },
         )
         .after(after),
         now,
@@ -516,7 +525,10 @@ pub async fn add_staff(ctx: Ctx<'_>, i: &StaffInput) -> Result<StaffUserId, AppE
         &AuditEntry::new(
             ctx.actor,
             AuditAction::AddStaff,
-            AuditObject { kind: ObjectKind::StaffUser, id: Some(id.get()) },
+            AuditObject {
+                kind: ObjectKind::StaffUser,
+                id: Some(id.get()),
+            },
         )
         .after(after),
         now,
@@ -550,8 +562,15 @@ pub async fn set_staff_active(ctx: Ctx<'_>, id: StaffUserId, active: bool) -> Re
         t.id,
         &AuditEntry::new(
             ctx.actor,
-            if active { AuditAction::ReactivateStaff } else { AuditAction::DeactivateStaff },
-            AuditObject { kind: ObjectKind::StaffUser, id: Some(id.get()) },
+            if active {
+                AuditAction::ReactivateStaff
+            } else {
+                AuditAction::DeactivateStaff
+            },
+            AuditObject {
+                kind: ObjectKind::StaffUser,
+                id: Some(id.get()),
+            },
         )
         .before(before)
         .after(after),

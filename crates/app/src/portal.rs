@@ -184,7 +184,10 @@ pub async fn save_contacts(
         &AuditEntry::new(
             ctx.actor,
             AuditAction::UpdateContacts,
-            AuditObject { kind: ObjectKind::Guardian, id: Some(guardian.get()) },
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(guardian.get()),
+            },
         )
         .before(before.map(|b| contacts_json(&b)))
         .after(contacts_json(&k)),

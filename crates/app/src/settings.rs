@@ -397,7 +397,10 @@ pub async fn save(
         &AuditEntry::new(
             by,
             AuditAction::Settings,
-            AuditObject { kind: ObjectKind::Tenant, id: Some(current.id.get()) },
+            AuditObject {
+                kind: ObjectKind::Tenant,
+                id: Some(current.id.get()),
+            },
         )
         .before(before)
         .after(after)

@@ -4,11 +4,11 @@
 //! validated, and a class change makes it not validated again. Meals never depend on it: a
 //! child is never left without a meal while the school has not confirmed.
 
+use refettorio_db::Db;
 use refettorio_db::registry::staff::StaffUser;
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::registry::validation::{self, Pending};
 use refettorio_db::registry::{school::School, service};
-use refettorio_db::Db;
 use refettorio_domain::{
     Actor, AuditAction, AuditEntry, AuditObject, Clock, EnrolmentId, ObjectKind, StaffRole,
 };
@@ -112,7 +112,10 @@ pub async fn decide(
         &AuditEntry::new(
             Actor::Staff(user.id),
             action,
-            AuditObject { kind: ObjectKind::Enrolment, id: Some(id.get()) },
+            AuditObject {
+                kind: ObjectKind::Enrolment,
+                id: Some(id.get()),
+            },
         )
         .after(class)
         .reason(reason),

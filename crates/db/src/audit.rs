@@ -205,9 +205,9 @@ pub async fn audit(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use refettorio_domain::{AuditObject, ObjectKind};
     use crate::registry::tenant::{self, NewTenant, TenantSettings};
     use crate::testing::TestDb;
+    use refettorio_domain::{AuditObject, ObjectKind};
     use refettorio_domain::{EnteFiscalCode, Slug};
 
     #[tokio::test]
@@ -232,16 +232,15 @@ mod tests {
                 .enumerate()
             {
                 let i = i64::try_from(i).unwrap();
-                let actor = Actor::Staff(refettorio_domain::StaffUserId(if i == 2 { 2 } else { 1 }));
+                let actor =
+                    Actor::Staff(refettorio_domain::StaffUserId(if i == 2 { 2 } else { 1 }));
                 let entry = AuditEntry::new(
                     actor,
                     action.parse().unwrap(),
                     AuditObject::new(ObjectKind::LedgerEntry, i),
                 )
                 .reason("r");
-                record(c, tn, &entry, at(i * 100))
-                .await
-                .unwrap();
+                record(c, tn, &entry, at(i * 100)).await.unwrap();
             }
             let all = search(c, tn, &AuditFilter::default(), 10, 0).await.unwrap();
             let ids: Vec<_> = all.iter().map(|r| r.entity_id.unwrap()).collect();

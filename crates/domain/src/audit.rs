@@ -241,11 +241,8 @@ pub fn changes(before: Option<&Value>, after: Option<&Value>) -> Vec<Change> {
         if !seen.insert(field.clone()) {
             continue;
         }
-        let find = |l: &[(String, String)]| {
-            l.iter()
-                .find(|(f, _)| f == field)
-                .map(|(_, v)| v.clone())
-        };
+        let find =
+            |l: &[(String, String)]| l.iter().find(|(f, _)| f == field).map(|(_, v)| v.clone());
         let (old, new) = (find(&b), find(&a));
         if before.is_some() && after.is_some() && old == new {
             continue;
@@ -493,7 +490,10 @@ mod tests {
             "Alunno Sofia Rossi"
         );
         let e = Some(ObjectKind::Enrolment);
-        assert_eq!(object_label(e, "enrolment", Some(12), None), "Iscrizione n. 12");
+        assert_eq!(
+            object_label(e, "enrolment", Some(12), None),
+            "Iscrizione n. 12"
+        );
         assert_eq!(object_label(None, "old_thing", None, None), "old thing");
     }
 }

@@ -240,10 +240,16 @@ async fn run_tx(
         &AuditEntry::new(
             ctx.actor,
             AuditAction::Import,
-            AuditObject { kind: ObjectKind::ImportJob, id: Some(job) },
+            AuditObject {
+                kind: ObjectKind::ImportJob,
+                id: Some(job),
+            },
         )
         .after(after)
-        .reason(&format!("Importazione dal gestionale precedente: {}", up.file_name)),
+        .reason(&format!(
+            "Importazione dal gestionale precedente: {}",
+            up.file_name
+        )),
         now,
     )
     .await?;

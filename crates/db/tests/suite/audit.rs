@@ -70,7 +70,10 @@ async fn an_entry_round_trips_and_actors_are_named() {
         assert_eq!(r.action.parse::<AuditAction>().unwrap(), entry.action);
         assert_eq!(r.entity.parse::<ObjectKind>().unwrap(), ObjectKind::School);
         assert_eq!(r.entity_id, Some(7));
-        let json = |s: &Option<String>| s.as_deref().map(|s| serde_json::from_str::<Value>(s).unwrap());
+        let json = |s: &Option<String>| {
+            s.as_deref()
+                .map(|s| serde_json::from_str::<Value>(s).unwrap())
+        };
         assert_eq!(json(&r.before), entry.before, "{backend}");
         assert_eq!(json(&r.after), entry.after, "{backend}");
         assert_eq!(r.reason, "listino 2027");

@@ -75,7 +75,12 @@ async fn the_office_reads_the_log_and_the_movements_in_words() {
         assert_eq!(status, 200);
         let movements = table(&html);
         assert!(movements.contains("<td>Ufficio Scuola</td>"), "{movements}");
-        for key in ["<td>staff:", "<td>close</td>", "<td>pagopa</td>", "<td>demo</td>"] {
+        for key in [
+            "<td>staff:",
+            "<td>close</td>",
+            "<td>pagopa</td>",
+            "<td>demo</td>",
+        ] {
             assert!(!movements.contains(key), "{key} shown: {movements}");
         }
         app.stop().await;
