@@ -13,6 +13,7 @@ use refettorio_db::registry::staff::{self, StaffUser};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::{booking, close, ledger};
 use refettorio_domain::ledger::Key;
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_domain::{Cents, ClassId, EnrolmentState, EntryKind, SchoolId, day_it, today};
 
 use crate::ledger::{REASON_MAX, field};
@@ -139,16 +140,20 @@ pub async fn correct_attendance(
         Correction::Absent => "assente",
         Correction::Present => "presente",
     };
-    audit::audit(
+    audit::record(
         c,
         tenant.id,
-        by,
-        "correct_attendance",
-        "enrolment",
-        Some(enrolment.id.get()),
-        Some(before),
-        Some(after),
-        reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::CorrectAttendance,
+            AuditObject {
+                kind: ObjectKind::Enrolment,
+                id: Some(enrolment.id.get()),
+            },
+        )
+        .before(serde_json::json!({"attendance": before}))
+        .after(serde_json::json!({"attendance": after}))
+        .reason(reason),
         now,
     )
     .await?;

@@ -13,7 +13,10 @@ use refettorio_db::meals::enqueue;
 use refettorio_db::registry::family::{self, NewGuardian};
 use refettorio_db::registry::staff;
 use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::{Clock, CodiceFiscale, GuardianId, StaffUserId, TenantId};
+use refettorio_domain::{
+    Actor, AuditAction, AuditEntry, AuditObject, Clock, CodiceFiscale, GuardianId, ObjectKind,
+    StaffUserId, TenantId,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{AppError, Ctx, FieldError, Installation, password};
@@ -535,16 +538,17 @@ async fn register_with_code(
     auth::set_login_unproven(c, tenant.id, g.id, false).await?;
     auth::delete_guardian_sessions(c, tenant.id, g.id, None).await?;
     auth::end_resets(c, tenant.id, g.id, now).await?;
-    refettorio_db::meals::audit(
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &format!("guardian:{}", g.id.get()),
-        "activate_with_code",
-        "guardian",
-        Some(g.id.get()),
-        None,
-        None,
-        "",
+        &AuditEntry::new(
+            Actor::Guardian(g.id),
+            AuditAction::ActivateWithCode,
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(g.id.get()),
+            },
+        ),
         now,
     )
     .await?;
@@ -597,16 +601,17 @@ pub async fn issue_activation_code(
         expires_at,
     )
     .await?;
-    refettorio_db::meals::audit(
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        actor,
-        "activation_code",
-        "guardian",
-        Some(guardian.get()),
-        None,
-        None,
-        "",
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::ActivationCode,
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(guardian.get()),
+            },
+        ),
         now,
     )
     .await?;
@@ -618,23 +623,23 @@ pub async fn issue_activation_code(
 /// the person's identity document): the login sees the guardian's families from now on.
 pub async fn confirm_login(ctx: Ctx<'_>, guardian: GuardianId) -> Result<(), AppError> {
     let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     if !auth::set_login_unproven(c, tenant.id, guardian, false).await? {
         return Err(AppError::NotFound("Genitore non trovato.".into()));
     }
-    refettorio_db::meals::audit(
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        actor,
-        "confirm_login",
-        "guardian",
-        Some(guardian.get()),
-        None,
-        None,
-        "",
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::ConfirmLogin,
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(guardian.get()),
+            },
+        ),
         now,
     )
     .await?;
@@ -682,16 +687,17 @@ pub async fn activate(ctx: Ctx<'_>, token: &str) -> Result<(), AppError> {
     };
     auth::set_guardian_password(c, tenant.id, guardian, &pending).await?;
     auth::end_resets(c, tenant.id, guardian, now).await?;
-    refettorio_db::meals::audit(
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &format!("guardian:{}", guardian.get()),
-        "activate",
-        "guardian",
-        Some(guardian.get()),
-        None,
-        None,
-        "",
+        &AuditEntry::new(
+            Actor::Guardian(guardian),
+            AuditAction::Activate,
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(guardian.get()),
+            },
+        ),
         now,
     )
     .await?;

@@ -10,7 +10,7 @@ use crate::AppError;
 pub use crate::attendance::{
     ClassList, CorrectionInput, ListPupil, TodayClass, class_list, correct_today,
 };
-pub use crate::audit::{AUDIT_ACTIONS, AUDIT_PAGE, action_label, audit_log};
+pub use crate::audit::{AUDIT_PAGE, action_label, audit_log};
 pub use crate::closure::{
     CLOSURE_KINDS, ClosureDone, ClosureInput, ClosurePreview, ClosureYear, check_closure,
     closure_preview, closure_year, confirm_closure,

@@ -10,6 +10,7 @@ use refettorio_db::ledger::ChargeScope;
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::school::{self, Class, School};
 use refettorio_db::{close, kitchen, ledger};
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use refettorio_domain::{
     BookingError, ClassId, Closure, ClosureId, ClosureKind, ClosureScope, SchoolId, SchoolYearId,
     today,
@@ -79,23 +80,32 @@ pub async fn add_closure(
         now,
     )
     .await?;
-    let after = format!(
-        "{} {}..{} {:?} reversed={reversed}",
-        closure.kind.as_str(),
-        closure.from,
-        closure.to,
-        closure.scope
-    );
-    audit::audit(
+    let (school, class) = match closure.scope {
+        ClosureScope::Tenant => (None, None),
+        ClosureScope::School(s) => (Some(s.get()), None),
+        ClosureScope::Class(k) => (None, Some(k.get())),
+    };
+    let after = serde_json::json!({
+        "kind": closure.kind.label_it(),
+        "first_day": closure.from.to_string(),
+        "last_day": closure.to.to_string(),
+        "school": school,
+        "class": class,
+        "meals_reversed": reversed,
+    });
+    audit::record(
         c,
         tenant.id,
-        by,
-        "add_closure",
-        "closure",
-        Some(id.get()),
-        None,
-        Some(&after),
-        &closure.reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::AddClosure,
+            AuditObject {
+                kind: ObjectKind::Closure,
+                id: Some(id.get()),
+            },
+        )
+        .after(after)
+        .reason(&closure.reason),
         now,
     )
     .await?;

@@ -4,10 +4,12 @@
 //! Every publication and removal is audited.
 
 use jiff::civil::Date;
+use refettorio_db::audit;
 use refettorio_db::content::{self, NewDocument, NewNews};
-use refettorio_db::meals;
 use refettorio_db::registry::calendar;
-use refettorio_domain::{ClassId, DayStatus, FamilyId, SchoolId, today};
+use refettorio_domain::{
+    AuditAction, AuditEntry, AuditObject, ClassId, DayStatus, FamilyId, ObjectKind, SchoolId, today,
+};
 
 use crate::{AppError, Ctx, FieldError};
 
@@ -199,7 +201,6 @@ pub struct NewsForm {
 /// Publishes a piece of news, audited; its id.
 pub async fn publish_news(ctx: Ctx<'_>, f: &NewsForm) -> Result<i64, AppError> {
     let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let mut e = Vec::new();
     let title = text(&mut e, "titolo", &f.title, 150, "Indica il titolo.");
     let body = text(
@@ -245,18 +246,20 @@ pub async fn publish_news(ctx: Ctx<'_>, f: &NewsForm) -> Result<i64, AppError> {
         "published_on": published.to_string(),
         "visible_from": from.to_string(),
         "visible_to": to.map(|d| d.to_string()),
-    })
-    .to_string();
-    meals::audit(
+    });
+    audit::record(
         c,
         tenant.id,
-        actor,
-        "publish_news",
-        "news",
-        Some(id),
-        None,
-        Some(&after),
-        &title,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::PublishNews,
+            AuditObject {
+                kind: ObjectKind::News,
+                id: Some(id),
+            },
+        )
+        .after(after)
+        .reason(&title),
         now,
     )
     .await?;
@@ -278,7 +281,6 @@ pub struct DocumentForm {
 /// Publishes a document on the public pages, audited; its id.
 pub async fn publish_document(ctx: Ctx<'_>, f: &DocumentForm) -> Result<i64, AppError> {
     let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let mut e = Vec::new();
     let title = text(&mut e, "titolo", &f.title, 150, "Indica il titolo.");
     let category = CATEGORIES
@@ -325,18 +327,20 @@ pub async fn publish_document(ctx: Ctx<'_>, f: &DocumentForm) -> Result<i64, App
         "file_name": file_name,
         "bytes": f.bytes.len(),
         "published_on": published.to_string(),
-    })
-    .to_string();
-    meals::audit(
+    });
+    audit::record(
         c,
         tenant.id,
-        actor,
-        "publish_document",
-        "document",
-        Some(id),
-        None,
-        Some(&after),
-        &title,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::PublishDocument,
+            AuditObject {
+                kind: ObjectKind::Document,
+                id: Some(id),
+            },
+        )
+        .after(after)
+        .reason(&title),
         now,
     )
     .await?;
@@ -356,11 +360,10 @@ pub enum Withdraw {
 /// Removes a piece of news or a public document, audited with what it was.
 pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
     let (db, clock, tenant) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
-    let (action, entity, id, before, title) = match what {
+    let (action, kind, id, before, title) = match what {
         Withdraw::News(id) => {
             let item = content::all_news(c, tenant.id)
                 .await?
@@ -371,9 +374,14 @@ pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
             let before = serde_json::json!({
                 "title": item.news.title,
                 "published_on": item.news.published_on.to_string(),
-            })
-            .to_string();
-            ("withdraw_news", "news", id, before, item.news.title)
+            });
+            (
+                AuditAction::WithdrawNews,
+                ObjectKind::News,
+                id,
+                before,
+                item.news.title,
+            )
         }
         Withdraw::Document(id) | Withdraw::Menu(id) => {
             let (info, _) = content::document(c, tenant.id, id, None)
@@ -385,21 +393,22 @@ pub async fn withdraw(ctx: Ctx<'_>, what: Withdraw) -> Result<(), AppError> {
                 "title": info.title,
                 "category": info.category,
                 "file_name": info.file_name,
-            })
-            .to_string();
-            ("withdraw_document", "document", id, before, info.title)
+            });
+            (
+                AuditAction::WithdrawDocument,
+                ObjectKind::Document,
+                id,
+                before,
+                info.title,
+            )
         }
     };
-    meals::audit(
+    audit::record(
         c,
         tenant.id,
-        actor,
-        action,
-        entity,
-        Some(id),
-        Some(&before),
-        None,
-        &title,
+        &AuditEntry::new(ctx.actor, action, AuditObject { kind, id: Some(id) })
+            .before(before)
+            .reason(&title),
         now,
     )
     .await?;

@@ -14,6 +14,7 @@ use refettorio_db::registry::family::{self, Family, Guardian, Link, Pupil};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::ledger::{Key, OfficeChange, Side};
 use refettorio_domain::{AccountId, Cents, EntryKind, ServiceId, today};
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 
 use crate::portal::{self, Access, PaymentsView};
 use crate::{AppError, Ctx, FieldError};
@@ -32,6 +33,18 @@ pub struct OfficeAccount {
     pub payer: Guardian,
     pub pupils: Vec<Pupil>,
     pub view: PaymentsView,
+    /// Who wrote each movement, in words ("Anna Bianchi", "pagoPA"), by stored actor key.
+    pub authors: std::collections::HashMap<String, String>,
+}
+
+impl OfficeAccount {
+    /// "Inserito da" of a movement: a person's name or a job's label, never a stored key.
+    pub fn author(&self, created_by: &str) -> String {
+        self.authors
+            .get(created_by)
+            .cloned()
+            .unwrap_or_else(|| created_by.to_string())
+    }
 }
 
 pub async fn account(ctx: Ctx<'_>, id: AccountId) -> Result<OfficeAccount, AppError> {
@@ -55,10 +68,21 @@ pub async fn account(ctx: Ctx<'_>, id: AccountId) -> Result<OfficeAccount, AppEr
     let view = portal::payments(ctx, &as_payer(fam), Some(id), None, None)
         .await?
         .ok_or_else(not_found)?;
+    let keys: std::collections::BTreeSet<&str> = view
+        .movements
+        .iter()
+        .map(|m| m.entry.created_by.as_str())
+        .collect();
+    let names = crate::audit::names_of(ctx, keys.iter().copied()).await?;
+    let authors = keys
+        .iter()
+        .map(|k| (k.to_string(), crate::audit::who_it(k, &names)))
+        .collect();
     Ok(OfficeAccount {
         payer,
         pupils,
         view,
+        authors,
     })
 }
 
@@ -252,22 +276,28 @@ pub async fn record_change(ctx: Ctx<'_>, ch: &MoneyChange) -> Result<Recorded, A
             )]));
         }
     }
-    let after = format!(
-        "{{\"account\":{},\"kind\":\"{}\",\"amount_cents\":{},\"day\":\"{day}\"}}",
-        ch.account,
-        kind.as_str(),
-        amount.get()
-    );
-    audit::audit(
+    let after = serde_json::json!({
+        "account": ch.account.get(),
+        "kind": kind.as_str(),
+        "amount_cents": amount.get(),
+        "day": day.to_string(),
+    });
+    audit::record(
         c,
         tenant.id,
-        actor,
-        kind.as_str(),
-        "ledger_entry",
-        Some(entry),
-        None,
-        Some(&after),
-        reason,
+        &AuditEntry::new(
+            ctx.actor,
+            match ch.kind {
+                ChangeKind::Adjustment => AuditAction::Adjustment,
+                ChangeKind::Refund => AuditAction::Refund,
+            },
+            AuditObject {
+                kind: ObjectKind::LedgerEntry,
+                id: Some(entry),
+            },
+        )
+        .after(after)
+        .reason(reason),
         now,
     )
     .await?;
@@ -465,22 +495,25 @@ pub async fn record_transfer(ctx: Ctx<'_>, t: &TransferInput) -> Result<Recorded
     .ok_or_else(|| {
         AppError::Invalid("Giroconto già registrato a metà: avvisa l'assistenza.".into())
     })?;
-    let after = format!(
-        "{{\"from\":{},\"to\":{},\"amount_cents\":{},\"day\":\"{day}\"}}",
-        from.id,
-        to.id,
-        amount.get()
-    );
-    audit::audit(
+    let after = serde_json::json!({
+        "from": from.id.get(),
+        "to": to.id.get(),
+        "amount_cents": amount.get(),
+        "day": day.to_string(),
+    });
+    audit::record(
         c,
         tenant.id,
-        actor,
-        kind.as_str(),
-        "ledger_entry",
-        Some(out),
-        None,
-        Some(&after),
-        reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::Transfer,
+            AuditObject {
+                kind: ObjectKind::LedgerEntry,
+                id: Some(out),
+            },
+        )
+        .after(after)
+        .reason(reason),
         now,
     )
     .await?;

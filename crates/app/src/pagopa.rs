@@ -23,6 +23,7 @@ use refettorio_domain::{
     AccountId, Actor, Cents, CodiceFiscale, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
     NoticeNumber, PositionId, ServiceId, ServiceKind, local_now,
 };
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 
 use crate::portal::{Access, visible_accounts};
 use crate::{AppError, Ctx, FieldError, Installation};
@@ -582,22 +583,26 @@ pub async fn record_office_payment(ctx: Ctx<'_>, p: &OfficePayment) -> Result<i6
             "Un pagamento con questo riferimento è già stato registrato (con qualunque canale): non viene accreditato due volte.",
         )]));
     };
-    let after = format!(
-        "{{\"account\":{},\"amount_cents\":{},\"day\":\"{day}\",\"channel\":\"{channel}\",\"reference\":{:?}}}",
-        p.account,
-        amount.get(),
-        reference
-    );
-    meals::audit(
+    let after = serde_json::json!({
+        "account": p.account.get(),
+        "amount_cents": amount.get(),
+        "day": day.to_string(),
+        "channel": channel,
+        "reference": reference,
+    });
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &actor,
-        "office_payment",
-        "ledger_entry",
-        Some(entry),
-        None,
-        Some(&after),
-        &reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::OfficePayment,
+            AuditObject {
+                kind: ObjectKind::LedgerEntry,
+                id: Some(entry),
+            },
+        )
+        .after(after)
+        .reason(&reason),
         now,
     )
     .await?;
@@ -682,22 +687,26 @@ pub async fn reconcile_receipt(
     if !store::reconcile(c, tenant.id, r.id, entry).await? {
         return Ok(Reconciled::AlreadyDone);
     }
-    let after = format!(
-        "{{\"receipt\":{:?},\"account\":{},\"amount_cents\":{},\"status\":\"applied\"}}",
-        r.receipt_id,
-        acc.id,
-        r.amount.get()
-    );
-    meals::audit(
+    let after = serde_json::json!({
+        "receipt": r.receipt_id,
+        "account": acc.id.get(),
+        "amount_cents": r.amount.get(),
+        "status": "applied",
+    });
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &actor,
-        "reconcile_receipt",
-        "pagopa_receipt",
-        Some(r.id),
-        Some("{\"status\":\"held\"}"),
-        Some(&after),
-        reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::ReconcileReceipt,
+            AuditObject {
+                kind: ObjectKind::PagopaReceipt,
+                id: Some(r.id),
+            },
+        )
+        .before(serde_json::json!({"status": "held"}))
+        .after(after)
+        .reason(reason),
         now,
     )
     .await?;
@@ -746,7 +755,6 @@ pub async fn dismiss_receipt(ctx: Ctx<'_>, receipt: i64, reason: &str) -> Result
         return Err(AppError::Fields(errors));
     }
     let now = ctx.now();
-    let actor = ctx.actor.to_string();
     let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     let r = store::receipt(c, tenant.id, receipt)
@@ -759,18 +767,21 @@ pub async fn dismiss_receipt(ctx: Ctx<'_>, receipt: i64, reason: &str) -> Result
         "receipt": r.receipt_id,
         "amount_cents": r.amount.get(),
         "status": "dismissed",
-    })
-    .to_string();
-    meals::audit(
+    });
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &actor,
-        "dismiss_receipt",
-        "pagopa_receipt",
-        Some(r.id),
-        Some("{\"status\":\"held\"}"),
-        Some(&after),
-        reason,
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::DismissReceipt,
+            AuditObject {
+                kind: ObjectKind::PagopaReceipt,
+                id: Some(r.id),
+            },
+        )
+        .before(serde_json::json!({"status": "held"}))
+        .after(after)
+        .reason(reason),
         now,
     )
     .await?;

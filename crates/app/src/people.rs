@@ -239,19 +239,9 @@ async fn audit(
     reason: &str,
     now: jiff::Timestamp,
 ) -> Result<(), AppError> {
-    meals::audit(
-        c,
-        tenant.id,
-        actor,
-        action,
-        entity,
-        Some(id),
-        before,
-        after,
-        reason,
-        now,
-    )
-    .await?;
+    let entry = crate::audit::entry_from_keys(actor, action, entity, Some(id), before, after)?
+        .reason(reason);
+    refettorio_db::audit::record(c, tenant.id, &entry, now).await?;
     Ok(())
 }
 

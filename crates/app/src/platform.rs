@@ -8,13 +8,14 @@
 //! municipality under the new one), with the actor `platform:<id>`.
 
 use jiff::civil::Time;
+use refettorio_db::audit;
 use refettorio_db::auth::Subject;
-use refettorio_db::meals;
 use refettorio_db::platform;
 use refettorio_db::registry::school::{self, School};
 use refettorio_db::registry::staff::{self, StaffUser};
 use refettorio_db::registry::tenant::{self, NewTenant, Tenant, TenantSettings};
 use refettorio_domain::{Actor, EnteFiscalCode, SchoolId, Slug, StaffRole, StaffUserId};
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 use serde_json::json;
 
 use crate::auth::{self, NewSession};
@@ -173,7 +174,6 @@ pub async fn set_staff_schools(
     chosen: &[i64],
 ) -> Result<(), AppError> {
     let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -209,19 +209,22 @@ pub async fn set_staff_schools(
             .filter(|k| ids.contains(&k.id))
             .map(|k| k.name.as_str())
             .collect();
-        json!({ "username": u.username, "scuole": list }).to_string()
+        json!({ "username": u.username, "scuole": list })
     };
     staff::set_staff_schools(c, t.id, id, &wanted).await?;
-    meals::audit(
+    audit::record(
         c,
         t.id,
-        actor,
-        SET_STAFF_SCHOOLS,
-        "staff_user",
-        Some(id.get()),
-        Some(&names(&before)),
-        Some(&names(&wanted)),
-        "",
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::SetStaffSchools,
+            AuditObject {
+                kind: ObjectKind::StaffUser,
+                id: Some(id.get()),
+            },
+        )
+        .before(names(&before))
+        .after(names(&wanted)),
         now,
     )
     .await?;
@@ -398,14 +401,13 @@ pub fn check_tenant(i: &TenantInput) -> Result<(NewTenant, String, String), Vec<
     }
 }
 
-fn staff_json(username: &str, display: &str, role: StaffRole, active: bool) -> String {
+fn staff_json(username: &str, display: &str, role: StaffRole, active: bool) -> serde_json::Value {
     json!({
         "username": username,
         "display_name": display,
-        "role": role.as_str(),
+        "role": role.label_it(),
         "active": active,
     })
-    .to_string()
 }
 
 /// Creates a municipality and its first office user, audited under the new municipality.
@@ -416,7 +418,6 @@ pub async fn create_tenant(
     i: &TenantInput,
 ) -> Result<Tenant, AppError> {
     let (db, clock) = (inst.db, inst.clock);
-    let actor = &by.to_string();
     let (new, username, display) = check_tenant(i).map_err(AppError::Fields)?;
     let phc = auth::hash_blocking(i.office.password.clone()).await?;
     let now = clock.now();
@@ -455,33 +456,36 @@ pub async fn create_tenant(
         "fiscal_code": new.fiscal_code.as_str(),
         "timezone": new.timezone,
         "cutoff_time": new.cutoff_time.strftime("%H:%M").to_string(),
-    })
-    .to_string();
-    meals::audit(
+    });
+    audit::record(
         c,
         id,
-        actor,
-        CREATE_TENANT,
-        "tenant",
-        Some(id.get()),
-        None,
-        Some(&after),
-        "",
+        &AuditEntry::new(
+            by,
+            AuditAction::CreateTenant,
+            AuditObject {
+                kind: ObjectKind::Tenant,
+                id: Some(id.get()),
+            },
+        )
+        .after(after),
         now,
     )
     .await?;
     let user = staff::insert_staff(c, id, &username, &display, StaffRole::Office, &phc).await?;
     let after = staff_json(&username, &display, StaffRole::Office, true);
-    meals::audit(
+    audit::record(
         c,
         id,
-        actor,
-        ADD_STAFF,
-        "staff_user",
-        Some(user.get()),
-        None,
-        Some(&after),
-        "",
+        &AuditEntry::new(
+            by,
+            AuditAction::AddStaff,
+            AuditObject {
+                kind: ObjectKind::StaffUser,
+                id: Some(user.get()),
+            },
+        )
+        .after(after),
         now,
     )
     .await?;
@@ -496,7 +500,6 @@ pub async fn create_tenant(
 /// is refused (422, nothing written).
 pub async fn add_staff(ctx: Ctx<'_>, i: &StaffInput) -> Result<StaffUserId, AppError> {
     let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let mut errors = Vec::new();
     let Some((username, display, role)) = check_staff(i, None, &mut errors) else {
         return Err(AppError::Fields(errors));
@@ -516,16 +519,18 @@ pub async fn add_staff(ctx: Ctx<'_>, i: &StaffInput) -> Result<StaffUserId, AppE
     }
     let id = staff::insert_staff(c, t.id, &username, &display, role, &phc).await?;
     let after = staff_json(&username, &display, role, true);
-    meals::audit(
+    audit::record(
         c,
         t.id,
-        actor,
-        ADD_STAFF,
-        "staff_user",
-        Some(id.get()),
-        None,
-        Some(&after),
-        "",
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::AddStaff,
+            AuditObject {
+                kind: ObjectKind::StaffUser,
+                id: Some(id.get()),
+            },
+        )
+        .after(after),
         now,
     )
     .await?;
@@ -537,7 +542,6 @@ pub async fn add_staff(ctx: Ctx<'_>, i: &StaffInput) -> Result<StaffUserId, AppE
 /// before and after. Nothing changes, and nothing is audited, when it is already so.
 pub async fn set_staff_active(ctx: Ctx<'_>, id: StaffUserId, active: bool) -> Result<(), AppError> {
     let (db, clock, t) = (ctx.db, ctx.clock, ctx.tenant);
-    let actor = &ctx.actor.to_string();
     let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
@@ -553,20 +557,23 @@ pub async fn set_staff_active(ctx: Ctx<'_>, id: StaffUserId, active: bool) -> Re
     }
     let before = staff_json(&u.username, &u.display_name, u.role, u.active);
     let after = staff_json(&u.username, &u.display_name, u.role, active);
-    meals::audit(
+    audit::record(
         c,
         t.id,
-        actor,
-        if active {
-            REACTIVATE_STAFF
-        } else {
-            DEACTIVATE_STAFF
-        },
-        "staff_user",
-        Some(id.get()),
-        Some(&before),
-        Some(&after),
-        "",
+        &AuditEntry::new(
+            ctx.actor,
+            if active {
+                AuditAction::ReactivateStaff
+            } else {
+                AuditAction::DeactivateStaff
+            },
+            AuditObject {
+                kind: ObjectKind::StaffUser,
+                id: Some(id.get()),
+            },
+        )
+        .before(before)
+        .after(after),
         now,
     )
     .await?;

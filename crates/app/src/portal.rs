@@ -15,8 +15,9 @@ use refettorio_db::registry::school::{self, Class, School};
 use refettorio_db::registry::service::{self, Diet, Enrolment, Service, TariffBand};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::{
-    AccountId, Attending, Billing, Cents, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
-    GuardianId, MealChoice, NoMeal, SchoolCalendar, ServiceKind, deadline, meals_left, today,
+    AccountId, Attending, AuditAction, AuditEntry, AuditObject, Billing, Cents, EnrolmentId,
+    EnrolmentState, EntryKind, FamilyId, GuardianId, MealChoice, NoMeal, ObjectKind,
+    SchoolCalendar, ServiceKind, deadline, meals_left, today,
 };
 
 use crate::{AppError, Ctx, FieldError, auth};
@@ -178,21 +179,34 @@ pub async fn save_contacts(
     let conn = &mut tx.conn();
     let before = refettorio_db::auth::contacts(conn, ctx.tenant.id, guardian).await?;
     refettorio_db::auth::set_contacts(conn, ctx.tenant.id, guardian, &k).await?;
-    refettorio_db::meals::audit(
+    refettorio_db::audit::record(
         conn,
         ctx.tenant.id,
-        &ctx.actor.to_string(),
-        "update_contacts",
-        "guardian",
-        Some(guardian.get()),
-        before.map(|b| format!("{b:?}")).as_deref(),
-        Some(&format!("{k:?}")),
-        "",
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::UpdateContacts,
+            AuditObject {
+                kind: ObjectKind::Guardian,
+                id: Some(guardian.get()),
+            },
+        )
+        .before(before.map(|b| contacts_json(&b)))
+        .after(contacts_json(&k)),
         ctx.now(),
     )
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// What the audit log keeps of a guardian's contacts.
+fn contacts_json(k: &refettorio_db::auth::Contacts) -> serde_json::Value {
+    serde_json::json!({
+        "email": k.email,
+        "phone": k.phone,
+        "notify_email": k.notify_email,
+        "notify_sms": k.notify_sms,
+    })
 }
 
 /// Today's meal of an enrolment in refezione.

@@ -21,7 +21,6 @@
 use jiff::civil::Weekday;
 use refettorio_db::Conn;
 use refettorio_db::DbError;
-use refettorio_db::meals;
 use refettorio_db::registry::calendar::NewSchoolYear;
 use refettorio_db::registry::calendar::SchoolYear;
 use refettorio_db::registry::school::Class;
@@ -243,19 +242,15 @@ async fn audit(
     after: Option<String>,
     now: jiff::Timestamp,
 ) -> Result<(), AppError> {
-    meals::audit(
-        c,
-        tenant.id,
+    let entry = crate::audit::entry_from_keys(
         actor,
         action,
         entity,
         Some(id),
         before.as_deref(),
         after.as_deref(),
-        "",
-        now,
-    )
-    .await?;
+    )?;
+    refettorio_db::audit::record(c, tenant.id, &entry, now).await?;
     Ok(())
 }
 

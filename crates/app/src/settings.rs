@@ -5,12 +5,12 @@
 //! written to the audit log).
 
 use jiff::civil::Time;
-use refettorio_db::meals;
+use refettorio_db::audit;
 use refettorio_db::registry::tenant;
 use refettorio_domain::pagopa::{Iban, PagoPaMode, SegregationCode};
 use refettorio_domain::tenant::parse_hhmm;
 pub use refettorio_domain::tenant::{Tenant, TenantSettings};
-use refettorio_domain::{Cents, SchoolKind};
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, Cents, ObjectKind, SchoolKind};
 
 use crate::{AppError, Ctx, FieldError};
 
@@ -353,16 +353,15 @@ pub fn check(current: &Tenant, f: &SettingsForm) -> Result<(Time, TenantSettings
 }
 
 /// What the audit log keeps of the settings: everything but the Checkout key.
-fn for_audit(cutoff: Time, s: &TenantSettings) -> String {
+fn for_audit(cutoff: Time, s: &TenantSettings) -> serde_json::Value {
     let mut shown = s.clone();
     if shown.pagopa.checkout_key.is_some() {
         shown.pagopa.checkout_key = Some("(impostata)".into());
     }
-    let json = serde_json::to_string(&shown).unwrap_or_default();
-    format!(
-        "{{\"cutoff\":\"{}\",\"settings\":{json}}}",
-        cutoff.strftime("%H:%M")
-    )
+    serde_json::json!({
+        "cutoff": cutoff.strftime("%H:%M").to_string(),
+        "settings": serde_json::to_value(&shown).unwrap_or_default(),
+    })
 }
 
 /// Checks and saves the settings, audited with before and after. Nothing changed: nothing
@@ -379,16 +378,20 @@ pub async fn save(ctx: Ctx<'_>, f: &SettingsForm) -> Result<(), AppError> {
     let c = &mut tx.conn();
     tenant::set_settings(c, current.id, &settings).await?;
     tenant::set_cutoff_time(c, current.id, cutoff).await?;
-    meals::audit(
+    audit::record(
         c,
         current.id,
-        &ctx.actor.to_string(),
-        "settings",
-        "tenant",
-        Some(current.id.get()),
-        Some(&before),
-        Some(&after),
-        "Impostazioni del servizio",
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::Settings,
+            AuditObject {
+                kind: ObjectKind::Tenant,
+                id: Some(current.id.get()),
+            },
+        )
+        .before(before)
+        .after(after)
+        .reason("Impostazioni del servizio"),
         ctx.now(),
     )
     .await?;
@@ -472,6 +475,6 @@ mod tests {
             s.cutoff_by_school_kind.get(&SchoolKind::Infanzia),
             Some(&Time::constant(9, 0, 0, 0))
         );
-        assert!(!for_audit(t.cutoff_time, &s).contains("segreta"));
+        assert!(!for_audit(t.cutoff_time, &s).to_string().contains("segreta"));
     }
 }

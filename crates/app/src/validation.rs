@@ -4,12 +4,14 @@
 //! validated, and a class change makes it not validated again. Meals never depend on it: a
 //! child is never left without a meal while the school has not confirmed.
 
+use refettorio_db::Db;
 use refettorio_db::registry::staff::StaffUser;
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::registry::validation::{self, Pending};
 use refettorio_db::registry::{school::School, service};
-use refettorio_db::{Db, meals};
-use refettorio_domain::{Clock, EnrolmentId, StaffRole};
+use refettorio_domain::{
+    Actor, AuditAction, AuditEntry, AuditObject, Clock, EnrolmentId, ObjectKind, StaffRole,
+};
 use serde_json::json;
 
 use crate::people::visible_schools;
@@ -74,10 +76,10 @@ pub async fn decide(
     if !schools.iter().any(|s| s.id == e.school_id) {
         return Err(AppError::Forbidden);
     }
-    let class = json!({ "class": e.class_id.get(), "school": e.school_id.get() }).to_string();
+    let class = json!({ "class": e.class_id.get(), "school": e.school_id.get() });
     let (action, reason, done) = match verdict {
         Verdict::Confirm => (
-            "validate_enrolment",
+            AuditAction::ValidateEnrolment,
             String::new(),
             validation::validate(c, tenant.id, id, &actor, now).await?,
         ),
@@ -96,7 +98,7 @@ pub async fn decide(
                 }]));
             }
             let done = validation::report(c, tenant.id, id, &actor, &reason, now).await?;
-            ("report_enrolment", reason, done)
+            (AuditAction::ReportEnrolment, reason, done)
         }
     };
     if !done {
@@ -104,16 +106,19 @@ pub async fn decide(
             "L'iscrizione è già stata validata.".into(),
         ));
     }
-    meals::audit(
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &actor,
-        action,
-        "enrolment",
-        Some(id.get()),
-        None,
-        Some(&class),
-        &reason,
+        &AuditEntry::new(
+            Actor::Staff(user.id),
+            action,
+            AuditObject {
+                kind: ObjectKind::Enrolment,
+                id: Some(id.get()),
+            },
+        )
+        .after(class)
+        .reason(reason),
         now,
     )
     .await?;

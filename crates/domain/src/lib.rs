@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod actor;
+pub mod audit;
 pub mod booking;
 pub mod calendar;
 pub mod clock;
@@ -19,6 +20,7 @@ pub mod slug;
 pub mod tenant;
 
 pub use actor::{Actor, UnknownActor};
+pub use audit::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 pub use booking::{Attending, BookingError, BookingRules, MealChoice, NoMeal, day_it, deadline};
 pub use calendar::{
     CalendarError, Closure, ClosureKind, ClosureScope, DayStatus, SchoolCalendar, Weekdays,

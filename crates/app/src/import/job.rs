@@ -6,9 +6,8 @@ use std::time::Duration;
 use refettorio_db::import as db_import;
 use refettorio_db::import::ImportJob;
 use refettorio_db::import::JobStatus;
-use refettorio_db::meals;
 use refettorio_db::{Backend, Conn};
-use refettorio_domain::TenantId;
+use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind, TenantId};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
@@ -227,23 +226,30 @@ async fn run_tx(
     })
     .await?;
     let present = report.present;
-    let after = format!(
-        "{{\"kind\":\"{}\",\"file\":{:?},\"sha256\":\"{}\",\"rows\":{},\"new\":{written},\"present\":{present}}}",
-        up.kind.as_str(),
-        up.file_name,
-        sha256_hex(up.bytes),
-        report.rows,
-    );
-    meals::audit(
+    let after = serde_json::json!({
+        "kind": up.kind.as_str(),
+        "file": up.file_name,
+        "sha256": sha256_hex(up.bytes),
+        "rows": report.rows,
+        "new": written,
+        "present": present,
+    });
+    refettorio_db::audit::record(
         c,
         tenant.id,
-        &ctx.actor.to_string(),
-        "import",
-        "import_job",
-        Some(job),
-        None,
-        Some(&after),
-        &format!("Importazione dal gestionale precedente: {}", up.file_name),
+        &AuditEntry::new(
+            ctx.actor,
+            AuditAction::Import,
+            AuditObject {
+                kind: ObjectKind::ImportJob,
+                id: Some(job),
+            },
+        )
+        .after(after)
+        .reason(&format!(
+            "Importazione dal gestionale precedente: {}",
+            up.file_name
+        )),
         now,
     )
     .await?;

@@ -1381,8 +1381,8 @@ async fn corrections_reverse_or_charge_once_and_are_audited() {
                 "correct_attendance".into(),
                 "enrolment".into(),
                 Some(e.id.get()),
-                Some(before.into()),
-                Some(after.into()),
+                Some(format!("{{\"attendance\":\"{before}\"}}")),
+                Some(format!("{{\"attendance\":\"{after}\"}}")),
                 reason.into(),
             )
         };

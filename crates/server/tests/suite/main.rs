@@ -4,6 +4,7 @@
 
 mod admin;
 mod assets;
+mod audit_log;
 mod auth;
 mod backoffice;
 mod browser;

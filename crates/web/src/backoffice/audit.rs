@@ -1,16 +1,12 @@
 //! The audit log for the office: newest first, by action and days, a page at a time.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
-use refettorio_app::audit::AuditRecord;
-use refettorio_app::auth;
-use refettorio_app::backoffice::{self as office, AUDIT_ACTIONS};
+use refettorio_app::audit::{self as office, AuditLine};
 use serde::Deserialize;
 
 use super::{AUDIT, Staff};
@@ -41,32 +37,13 @@ struct AuditPage<'a> {
     actors: Vec<(String, String)>,
     from: String,
     to: String,
-    actions: &'static [(&'static str, &'static str)],
+    actions: Vec<(&'static str, &'static str)>,
     errors: FieldErrors,
-    rows: Vec<AuditRecord>,
-    /// "staff:3" → the staff user's name.
-    names: HashMap<String, String>,
+    rows: Vec<AuditLine>,
     page: u32,
     prev: Option<String>,
     next: Option<String>,
     tz: &'a jiff::tz::TimeZone,
-}
-
-impl AuditPage<'_> {
-    fn who(&self, actor: &str) -> String {
-        match (self.names.get(actor), actor.split_once(':')) {
-            (Some(n), _) => n.clone(),
-            (None, Some(("platform", id))) => {
-                format!("Amministratore della piattaforma (n. {id})")
-            }
-            (None, Some(("guardian", id))) => format!("Famiglia (genitore n. {id})"),
-            (None, _) => actor.to_string(),
-        }
-    }
-
-    fn label(&self, action: &str) -> String {
-        office::action_label(action).to_string()
-    }
 }
 
 fn blank(s: &Option<String>) -> String {
@@ -82,17 +59,8 @@ pub(crate) async fn log(
     s.require(AUDIT.roles)?;
     let (action, actor, from_s, to_s) =
         (blank(&q.azione), blank(&q.chi), blank(&q.dal), blank(&q.al));
-    let users = auth::staff_users(s.ctx(&state)).await?;
-    let mut actors: Vec<(String, String)> = users
-        .iter()
-        .map(|u| {
-            (
-                format!("staff:{}", u.id.get()),
-                format!("{} ({})", u.display_name, u.role.label_it()),
-            )
-        })
-        .collect();
-    actors.push(("pagopa".into(), "pagoPA (ricevute automatiche)".into()));
+    let actors = office::actor_choices(s.ctx(&state)).await?;
+    let actions = office::action_choices();
     let day = |v: &str| -> Result<Option<Date>, ()> {
         if v.is_empty() {
             Ok(None)
@@ -101,7 +69,7 @@ pub(crate) async fn log(
         }
     };
     let mut error = None;
-    if !action.is_empty() && !AUDIT_ACTIONS.iter().any(|(k, _)| *k == action) {
+    if !action.is_empty() && !actions.iter().any(|(k, _)| *k == action) {
         error = Some(("azione", "Scegli un'operazione dell'elenco.".to_string()));
     }
     if !actor.is_empty() && !actors.iter().any(|(k, _)| *k == actor) {
@@ -129,12 +97,15 @@ pub(crate) async fn log(
     } else {
         let chosen = (!action.is_empty()).then_some(action.as_str());
         let who = (!actor.is_empty()).then_some(actor.as_str());
-        office::audit_log(&state.db, &s.tenant, chosen, who, from, to, page).await?
+        let query = office::AuditQuery {
+            action: chosen,
+            actor: who,
+            from,
+            to,
+            page,
+        };
+        office::audit_log(s.ctx(&state), &query).await?
     };
-    let names = users
-        .into_iter()
-        .map(|u| (format!("staff:{}", u.id.get()), u.display_name))
-        .collect();
     let link = |p: u32| {
         format!(
             "/t/{}/backoffice/registro?azione={}&chi={}&dal={}&al={}&pagina={p}",
@@ -161,10 +132,9 @@ pub(crate) async fn log(
         actors,
         from: from_s,
         to: to_s,
-        actions: AUDIT_ACTIONS,
+        actions,
         errors: error.map_or_else(FieldErrors::none, |(f, m)| FieldErrors::one(f, m)),
         rows,
-        names,
         page,
         tz: &s.tenant.timezone,
     };
