@@ -859,7 +859,13 @@ pub async fn confirm_closure(
     })?;
     let closure = check_closure(&cy, input)?;
     let preview = closure_preview(db, tenant, &closure).await?;
+    let touched = crate::outbox::families::closure_families(db, tenant, &closure).await?;
     let outcome = crate::meals::add_closure(db, clock, tenant, cy.year.id, &closure, actor).await?;
+    // The families it touches are told at once (a failure here leaves the closure entered).
+    let told = crate::outbox::families::notify_closure;
+    if let Err(e) = told(db, tenant, outcome.closure, &closure, &touched, clock.now()).await {
+        tracing::warn!(error = %e, "closure entered but its notices were not queued");
+    }
     Ok(ClosureDone {
         closure: outcome.closure,
         cancelled: preview.meals,

@@ -8,6 +8,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::civil::Date;
+use refettorio_app::outbox::families as messaging;
 use refettorio_app::portal::{
     self, AccountView, Child, DayState, MonthView, Overview, PaymentsView,
 };
@@ -642,6 +643,9 @@ struct MessagesPage<'a> {
     nav: Nav<'a>,
     slug: &'a str,
     documents: Vec<DocumentInfo>,
+    /// What the office wrote to the user's families.
+    letters: Vec<messaging::FamilyCommunication>,
+    tz: &'a jiff::tz::TimeZone,
 }
 
 fn families(c: &Citizen) -> Vec<FamilyId> {
@@ -657,12 +661,20 @@ pub(crate) async fn messages(
     for f in families(&c) {
         documents.extend(content::documents(&mut h.conn(), c.tenant.id, Some(f)).await?);
     }
+    drop(h);
+    let mut letters = Vec::new();
+    for f in families(&c) {
+        letters.extend(messaging::of_family(c.ctx(&state), f).await?);
+    }
+    letters.sort_by(|a, b| b.sent_at.cmp(&a.sent_at));
     let name = c.full_name();
     Ok(MessagesPage {
         layout: Layout::citizen("Comunicazioni", &c, &name),
         nav: nav(&c, Section::Messages),
         slug: c.tenant.slug.as_str(),
         documents,
+        letters,
+        tz: &c.tenant.timezone,
     }
     .into_response())
 }
@@ -721,6 +733,8 @@ struct ProfilePage<'a> {
     errors: Vec<FieldError>,
     saved: Option<&'static str>,
     local_login: bool,
+    /// The guardian receives messages in the IO app (offered when the municipality uses it).
+    app_io: Option<bool>,
 }
 
 impl ProfilePage<'_> {
@@ -759,6 +773,11 @@ async fn profile_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let app_io = if c.tenant.settings.messaging.app_io.enabled() {
+        Some(messaging::app_io_preference(c.ctx(state), c.guardian.id).await?)
+    } else {
+        None
+    };
     Ok((
         status,
         ProfilePage {
@@ -771,6 +790,7 @@ async fn profile_page(
             errors,
             saved,
             local_login: c.tenant.settings.citizen_local_login,
+            app_io,
         },
     )
         .into_response())
@@ -797,6 +817,7 @@ pub(crate) struct ContactsForm {
     phone: String,
     notify_email: Option<String>,
     notify_sms: Option<String>,
+    notify_app_io: Option<String>,
     #[serde(rename = "_csrf", default)]
     csrf: String,
 }
@@ -890,6 +911,10 @@ pub(crate) async fn save_contacts(
     )
     .await?;
     tx.commit().await?;
+    if c.tenant.settings.messaging.app_io.enabled() {
+        messaging::set_app_io_preference(c.ctx(&state), c.guardian.id, f.notify_app_io.is_some())
+            .await?;
+    }
     Ok(Redirect::to(&format!(
         "/t/{}/area-personale/profilo?esito=contatti",
         c.tenant.slug

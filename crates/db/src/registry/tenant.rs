@@ -36,6 +36,8 @@ pub struct TenantSettings {
     pub cutoff_by_school_kind: std::collections::BTreeMap<String, String>,
     /// pagoPA: station, accounts, Checkout, sandbox or live.
     pub pagopa: PagoPaSettings,
+    /// SMS gateway and App IO (their secrets are stored apart: `db::outbox::secret`).
+    pub messaging: refettorio_domain::messaging::MessagingSettings,
 }
 
 impl Default for TenantSettings {
@@ -55,6 +57,7 @@ impl Default for TenantSettings {
             low_balance_meals: 3,
             cutoff_by_school_kind: Default::default(),
             pagopa: PagoPaSettings::default(),
+            messaging: Default::default(),
         }
     }
 }
