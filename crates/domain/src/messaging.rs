@@ -220,13 +220,12 @@ impl AppIoSettings {
 
     pub fn check(&self) -> Vec<(&'static str, String)> {
         let mut errors = Vec::new();
-        if !self.service_id.is_empty()
-            && !(self.service_id.len() <= 64
-                && self
-                    .service_id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        {
+        let id_ok = self.service_id.len() <= 64
+            && self
+                .service_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !id_ok {
             errors.push((
                 "io_service_id",
                 "Identificativo del servizio IO non valido: lettere e cifre, come nel back office di IO.".into(),

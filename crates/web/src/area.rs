@@ -666,7 +666,7 @@ pub(crate) async fn messages(
     for f in families(&c) {
         letters.extend(messaging::of_family(c.ctx(&state), f).await?);
     }
-    letters.sort_by(|a, b| b.sent_at.cmp(&a.sent_at));
+    letters.sort_by_key(|l| std::cmp::Reverse(l.sent_at));
     let name = c.full_name();
     Ok(MessagesPage {
         layout: Layout::citizen("Comunicazioni", &c, &name),
