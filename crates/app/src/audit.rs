@@ -24,7 +24,10 @@ pub fn action_choices() -> Vec<(&'static str, &'static str)> {
 
 /// The label of a stored action, or the action itself when it names none (an old row).
 pub fn action_label(action: &str) -> &str {
-    AuditAction::from_key(action).map_or(action, AuditAction::label_it)
+    match AuditAction::from_key(action) {
+        Some(a) => a.label_it(),
+        None => action,
+    }
 }
 
 /// Rows of the audit log shown per page.

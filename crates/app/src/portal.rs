@@ -15,8 +15,9 @@ use refettorio_db::registry::school::{self, Class, School};
 use refettorio_db::registry::service::{self, Diet, Enrolment, Service, TariffBand};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::{
-    AccountId, Billing, Cents, DayStatus, EnrolmentId, EnrolmentState, EntryKind, FamilyId,
-    GuardianId, MealChoice, SchoolCalendar, ServiceKind, deadline, meals_left, today,
+    AccountId, AuditAction, AuditEntry, AuditObject, Billing, Cents, DayStatus, EnrolmentId,
+    EnrolmentState, EntryKind, FamilyId, GuardianId, MealChoice, ObjectKind, SchoolCalendar,
+    ServiceKind, deadline, meals_left, today,
 };
 
 use crate::{AppError, Ctx, FieldError, auth};
