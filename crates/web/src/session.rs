@@ -120,11 +120,6 @@ impl Citizen {
         }
     }
 
-    /// The stored key of this guardian (recharge.rs still passes it as a string).
-    pub fn actor(&self) -> String {
-        Actor::Guardian(self.guardian.id).to_string()
-    }
-
     /// The use cases' context for this guardian's requests.
     pub fn ctx<'a>(&'a self, state: &'a crate::AppState) -> refettorio_app::Ctx<'a> {
         state.ctx(&self.tenant, Actor::Guardian(self.guardian.id))

@@ -246,7 +246,7 @@ async fn run_tx(
             },
         )
         .after(after)
-        .reason(&format!(
+        .reason(format!(
             "Importazione dal gestionale precedente: {}",
             up.file_name
         )),
