@@ -284,7 +284,7 @@ async fn apply_change(
     audit(
         c,
         tenant,
-        &format!("scheduler:change:{}", ch.id),
+        &refettorio_domain::Actor::Close.to_string(),
         "apply_enrolment_change",
         "enrolment",
         e.id.get(),
