@@ -456,7 +456,7 @@ async fn close_day_applies_the_days_enrolment_changes_first() {
             &t.db,
             &clock,
             &tenant,
-            "test",
+            "staff:1",
             refettorio_domain::EnrolmentId(enrolment),
             &refettorio_app::people::ChangeInput {
                 effective_on: "2026-11-24".into(),
