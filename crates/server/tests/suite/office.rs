@@ -448,7 +448,12 @@ async fn the_settings_are_checked_saved_and_audited() {
         let now = written(&t).await;
         let (_, html) = page(&client, &app, path).await;
         assert!(html.contains("già impostata"), "{html}");
-        let r = send(vec![("orario", "09:15"), ("soglia", "5")]).await;
+        let r = send(vec![
+            ("orario", "09:15"),
+            ("orario-infanzia", "09:00"),
+            ("soglia", "5"),
+        ])
+        .await;
         assert_eq!(r.status(), 303);
         assert_eq!(written(&t).await, now);
         app.stop().await;
