@@ -3,8 +3,7 @@
 //! [`crate::kitchen`], [`crate::attendance`]. The re-exports keep other branches' callers
 //! compiling until they are merged; remove them once nothing names `backoffice::` for these.
 
-use refettorio_db::Db;
-use refettorio_db::registry::tenant::Tenant;
+use crate::Ctx;
 
 use crate::AppError;
 pub use crate::attendance::{
@@ -25,10 +24,6 @@ pub use crate::people::{FamilyHit, SEARCH_LIMIT};
 /// Families with a pupil or guardian whose name starts with `query`, or whose fiscal code or
 /// card code is `query`, at most [`SEARCH_LIMIT`], by payer name: one indexed query
 /// ([`crate::people::find_families`]).
-pub async fn search_families(
-    db: &Db,
-    tenant: &Tenant,
-    query: &str,
-) -> Result<Vec<FamilyHit>, AppError> {
-    crate::people::find_families(db, tenant, query).await
+pub async fn search_families(ctx: Ctx<'_>, query: &str) -> Result<Vec<FamilyHit>, AppError> {
+    crate::people::find_families(ctx, query).await
 }

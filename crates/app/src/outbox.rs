@@ -18,9 +18,9 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncTransport, Message, Tokio1Executor};
 use rand::RngCore;
-use refettorio_db::outbox::{self, Claimed, Counts};
+use refettorio_db::outbox::{self, Claimed};
 /// An e-mail of the outbox as the mailbox pages list it, and one with its content.
-pub use refettorio_db::outbox::{Full, Row};
+pub use refettorio_db::outbox::{Counts, Full, Row};
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::{Db, redact};
 use refettorio_domain::{Clock, SystemClock, TenantId};

@@ -22,9 +22,17 @@ async fn marios_account(t: &TestDb) -> (Tenant, AccountId) {
             .unwrap()
             .unwrap()
     };
-    let hits = refettorio_app::backoffice::search_families(&t.db, &tn, DEMO_PARENT_CF)
-        .await
-        .unwrap();
+    let hits = refettorio_app::backoffice::search_families(
+        refettorio_app::Ctx::new(
+            &t.db,
+            &refettorio_domain::SystemClock,
+            &tn,
+            refettorio_domain::Actor::Demo,
+        ),
+        DEMO_PARENT_CF,
+    )
+    .await
+    .unwrap();
     assert_eq!(hits.len(), 1);
     let acc = hits[0].accounts[0].0;
     (tn, acc)

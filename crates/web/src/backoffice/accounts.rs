@@ -53,10 +53,7 @@ pub(crate) async fn search(
     } else if text.chars().count() < 2 {
         (None, Some("Scrivi almeno due caratteri.".to_string()))
     } else {
-        (
-            Some(search_families(&state.db, &s.tenant, &text).await?),
-            None,
-        )
+        (Some(search_families(s.ctx(&state), &text).await?), None)
     };
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY

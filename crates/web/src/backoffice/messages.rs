@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use refettorio_app::outbox;
-use refettorio_db::outbox::{Counts, Full, Row};
+use refettorio_app::outbox::{Counts, Full, Row};
 use serde::Deserialize;
 
 use super::{MESSAGES, Staff};
