@@ -72,8 +72,7 @@ pub async fn add_closure(
     let reversed = ledger::reverse_charges(
         c,
         tenant.id,
-        closure.from,
-        closure.to,
+        closure.from..=closure.to,
         scope,
         &reason,
         by,

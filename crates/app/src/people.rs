@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::meals;
+use refettorio_db::close;
 use refettorio_db::registry::calendar;
 use refettorio_db::registry::calendar::SchoolYear;
 
@@ -172,7 +172,7 @@ async fn options(c: &mut Conn<'_>, tenant: &Tenant, day: Date) -> Result<Options
 
 /// The first day whose meals are not closed: today, or the day after the last closed one.
 async fn first_open_day(c: &mut Conn<'_>, tenant: &Tenant, today: Date) -> Result<Date, AppError> {
-    let last = meals::last_closed_day(c, tenant.id).await?;
+    let last = close::last_closed_day(c, tenant.id).await?;
     Ok(match last {
         Some(d) if d >= today => d.tomorrow()?,
         _ => today,

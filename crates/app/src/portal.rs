@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::meals::{self, Account};
+use refettorio_db::booking;
+use refettorio_db::ledger;
+use refettorio_db::ledger::Account;
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family::{self, Family, Link, Pupil};
 use refettorio_db::registry::school::{self, Class, School};
@@ -24,7 +26,7 @@ use crate::{AppError, Ctx, FieldError, auth};
 
 /// What the personal area shows of the guardian, their contacts and the meals charged.
 pub use refettorio_db::auth::Contacts;
-pub use refettorio_db::meals::Entry;
+pub use refettorio_db::ledger::Entry;
 pub use refettorio_db::registry::family::Guardian;
 
 /// The families a guardian belongs to, and whether payments may be shown for each.
@@ -321,9 +323,10 @@ pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppErro
                 ) else {
                     continue;
                 };
-                let rules = tenant.booking_rules(school.kind);
+                let cutoff = tenant.booking_rules(school.kind).cutoff;
+                let changeable = deadline(day, cutoff, &tenant.timezone).is_some_and(|d| now < d);
                 let today_meal = if svc.kind == ServiceKind::Refezione {
-                    Some(today_meal(c, tenant, &cal, &e, &class, day, now, rules.cutoff).await?)
+                    Some(today_meal(c, tenant, &cal, &e, &class, day, changeable).await?)
                 } else {
                     None
                 };
@@ -340,7 +343,7 @@ pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppErro
                     school,
                     class,
                     today: today_meal,
-                    cutoff: rules.cutoff.strftime("%H:%M").to_string(),
+                    cutoff: cutoff.strftime("%H:%M").to_string(),
                     enrolment: e,
                 });
             }
@@ -350,10 +353,10 @@ pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppErro
             continue;
         }
         for svc in services.iter().filter(|s| s.billing == Billing::Prepaid) {
-            let Some(account) = meals::account_of(c, tenant.id, fam.id, svc.id).await? else {
+            let Some(account) = ledger::account_of(c, tenant.id, fam.id, svc.id).await? else {
                 continue;
             };
-            let balance = meals::balance(c, tenant.id, account.id).await?;
+            let balance = ledger::balance(c, tenant.id, account.id).await?;
             let daily_cost = daily.get(&svc.id.get()).copied().unwrap_or(Cents(0));
             out.accounts.push(account_view(
                 tenant,
@@ -389,7 +392,7 @@ fn account_view(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Today's meal of an enrolment; `changeable` while today's cut-off has not passed.
 async fn today_meal(
     c: &mut Conn<'_>,
     tenant: &Tenant,
@@ -397,8 +400,7 @@ async fn today_meal(
     e: &Enrolment,
     class: &Class,
     day: Date,
-    now: jiff::Timestamp,
-    cutoff: jiff::civil::Time,
+    changeable: bool,
 ) -> Result<TodayMeal, AppError> {
     let why = match attending(e, class).canteen_day(cal, day) {
         Ok(()) => None,
@@ -410,12 +412,11 @@ async fn today_meal(
     if let Some(why) = why {
         return Ok(TodayMeal::NoMeal(why));
     }
-    let choice = meals::bookings(c, tenant.id, e.id, day, day)
+    let choice = booking::bookings(c, tenant.id, e.id, day, day)
         .await?
         .into_iter()
         .next()
         .map_or(MealChoice::Present, |(_, ch)| ch);
-    let changeable = deadline(day, cutoff, &tenant.timezone).is_some_and(|d| now < d);
     Ok(TodayMeal::Canteen { choice, changeable })
 }
 
@@ -520,7 +521,7 @@ pub async fn month(
     let rules = tenant.booking_rules(school.kind);
     let first = first.first_of_month();
     let last = first.last_of_month();
-    let choices: BTreeMap<Date, MealChoice> = meals::bookings(c, tenant.id, e.id, first, last)
+    let choices: BTreeMap<Date, MealChoice> = booking::bookings(c, tenant.id, e.id, first, last)
         .await?
         .into_iter()
         .collect();
@@ -633,7 +634,7 @@ pub async fn visible_accounts(
                 if !access.sees_payments(fam.id) {
                     continue;
                 }
-                if let Some(a) = meals::account_of(conn, tenant.id, fam.id, svc.id).await? {
+                if let Some(a) = ledger::account_of(conn, tenant.id, fam.id, svc.id).await? {
                     out.push((a, svc.clone(), y.clone()));
                 }
             }
@@ -666,7 +667,7 @@ pub async fn payments(
         },
     };
     let (acc, svc, year) = chosen;
-    let entries = meals::entries(c, tenant.id, acc.id).await?;
+    let entries = ledger::entries(c, tenant.id, acc.id).await?;
     let mut names: BTreeMap<i64, String> = BTreeMap::new();
     let mut daily = Cents(0);
     for p in family::pupils_of_family(c, tenant.id, acc.family).await? {
@@ -758,10 +759,10 @@ pub async fn attendance(
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let (e, p) = enrolment_of(c, tenant, access, id).await?;
-    let Some(acc) = meals::account_of(c, tenant.id, p.family_id, e.service_id).await? else {
+    let Some(acc) = ledger::account_of(c, tenant.id, p.family_id, e.service_id).await? else {
         return Ok((e, p, Vec::new()));
     };
-    let entries = meals::entries(c, tenant.id, acc.id).await?;
+    let entries = ledger::entries(c, tenant.id, acc.id).await?;
     let reversed: std::collections::BTreeSet<i64> =
         entries.iter().filter_map(|x| x.reverses).collect();
     let mut meals: Vec<Entry> = entries

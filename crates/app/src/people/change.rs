@@ -3,7 +3,7 @@
 use crate::Ctx;
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::meals;
+use refettorio_db::close;
 use refettorio_db::registry::family;
 use refettorio_db::registry::school;
 use refettorio_db::registry::service;
@@ -89,7 +89,7 @@ pub async fn schedule_change(
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     if let Some(d) = effective {
-        meals::lock_day(c, tenant.id, d, false).await?;
+        close::lock_day(c, tenant.id, d, false).await?;
     }
     let e = service::enrolment(c, tenant.id, enrolment)
         .await?
@@ -322,7 +322,7 @@ pub async fn apply_due_changes(ctx: Ctx<'_>, day: Date) -> Result<usize, AppErro
     }
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
-    meals::lock_day(c, tenant.id, day, false).await?;
+    close::lock_day(c, tenant.id, day, false).await?;
     let due = service::due_changes(c, tenant.id, day).await?;
     for ch in &due {
         apply_change(c, ctx, ch).await?;

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::meals;
+use refettorio_db::booking;
+use refettorio_db::close;
+use refettorio_db::ledger;
 use refettorio_db::registry::calendar;
 use refettorio_db::registry::calendar::SchoolYear;
 use refettorio_db::registry::family;
@@ -134,8 +136,8 @@ pub async fn class_roster(
     let Some(sc) = schools.into_iter().find(|s| s.id == k.school_id) else {
         return Err(AppError::Forbidden);
     };
-    let closed = meals::is_closed(c, tenant.id, day).await?;
-    let eats_today = crate::meals::canteen_day(c, tenant, day)
+    let closed = close::is_closed(c, tenant.id, day).await?;
+    let eats_today = crate::close::canteen_day(c, tenant, day)
         .await?
         .is_some_and(|cd| cd.classes.iter().any(|x| x.id == k.id));
     let diets = service::diets(c, tenant.id).await?;
@@ -157,7 +159,7 @@ pub async fn class_roster(
         } else if !eats_today {
             "Nessun pasto oggi"
         } else if closed {
-            let entries = meals::entries_of_enrolment_day(c, tenant.id, e.id, day).await?;
+            let entries = ledger::entries_of_enrolment_day(c, tenant.id, e.id, day).await?;
             let reversed: BTreeSet<i64> = entries.iter().filter_map(|x| x.reverses).collect();
             if entries
                 .iter()
@@ -168,7 +170,7 @@ pub async fn class_roster(
                 "Assente"
             }
         } else {
-            match meals::bookings(c, tenant.id, e.id, day, day)
+            match booking::bookings(c, tenant.id, e.id, day, day)
                 .await?
                 .into_iter()
                 .next()

@@ -1,7 +1,7 @@
 //! The office's search of families by name, fiscal code or card code.
 
 use crate::Ctx;
-use refettorio_db::meals;
+use refettorio_db::ledger;
 use refettorio_db::registry::family;
 use refettorio_db::registry::family::Family;
 use refettorio_db::registry::family::Guardian;
@@ -80,7 +80,7 @@ pub async fn find_families(ctx: Ctx<'_>, text: &str) -> Result<Vec<FamilyHit>, A
         };
         let mut accounts = Vec::new();
         for (a, svc, year) in crate::portal::visible_accounts(c, tenant, &access).await? {
-            let balance = meals::balance(c, tenant.id, a.id).await?;
+            let balance = ledger::balance(c, tenant.id, a.id).await?;
             accounts.push((a.id, format!("{} {}", svc.name, year.label), balance));
         }
         out.push(FamilyHit {

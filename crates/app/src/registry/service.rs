@@ -3,7 +3,7 @@
 use crate::Ctx;
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::meals;
+use refettorio_db::close;
 use refettorio_db::registry::calendar;
 use refettorio_db::registry::calendar::SchoolYear;
 use refettorio_db::registry::service;
@@ -190,7 +190,7 @@ pub async fn price_from(
     tenant: &Tenant,
 ) -> Result<Date, AppError> {
     let day = today(clock, &tenant.timezone);
-    Ok(match meals::last_closed_day(c, tenant.id).await? {
+    Ok(match close::last_closed_day(c, tenant.id).await? {
         Some(last) if last >= day => last.tomorrow()?,
         _ => day,
     })

@@ -28,7 +28,7 @@ async fn the_office_reads_the_log_and_the_movements_in_words() {
                 .unwrap()
                 .unwrap()
         };
-        let hits = refettorio_app::backoffice::search_families(
+        let hits = refettorio_app::people::find_families(
             refettorio_app::Ctx::new(
                 &t.db,
                 &refettorio_domain::SystemClock,

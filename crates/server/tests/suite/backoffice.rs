@@ -22,7 +22,7 @@ async fn marios_account(t: &TestDb) -> (Tenant, AccountId) {
             .unwrap()
             .unwrap()
     };
-    let hits = refettorio_app::backoffice::search_families(
+    let hits = refettorio_app::people::find_families(
         refettorio_app::Ctx::new(
             &t.db,
             &refettorio_domain::SystemClock,
@@ -262,11 +262,13 @@ async fn every_route_lets_in_only_its_roles() {
             refettorio_db::import::insert_job(
                 &mut h.conn(),
                 tn.id,
-                "guardians",
-                "genitori.csv",
-                "00",
-                1,
-                "staff:1",
+                &refettorio_db::import::NewJob {
+                    kind: "guardians",
+                    file_name: "genitori.csv",
+                    file_sha256: "00",
+                    rows_total: 1,
+                    created_by: "staff:1",
+                },
                 app.clock.now(),
             )
             .await

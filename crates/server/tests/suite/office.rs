@@ -48,7 +48,7 @@ async fn accounts(t: &TestDb) -> Vec<(i64, i64, i64)> {
 
 /// Mario Rossi's account and another family's account of the same service.
 async fn two_accounts(t: &TestDb, tn: &Tenant) -> (AccountId, AccountId) {
-    let hits = refettorio_app::backoffice::search_families(
+    let hits = refettorio_app::people::find_families(
         refettorio_app::Ctx::new(
             &t.db,
             &refettorio_domain::SystemClock,

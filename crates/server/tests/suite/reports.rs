@@ -24,7 +24,7 @@ async fn tenant_and_account(t: &TestDb) -> (Tenant, AccountId) {
             .unwrap()
             .unwrap()
     };
-    let hits = refettorio_app::backoffice::search_families(
+    let hits = refettorio_app::people::find_families(
         refettorio_app::Ctx::new(
             &t.db,
             &refettorio_domain::SystemClock,

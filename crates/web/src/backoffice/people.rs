@@ -13,7 +13,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::auth::{self, LoginState};
-use refettorio_app::backoffice::FamilyHit;
+use refettorio_app::people::FamilyHit;
 use refettorio_app::people::{
     self, ChangeInput, EnrolInput, FamilyFile, GuardianInput, PupilFile, PupilInput, Roster,
 };

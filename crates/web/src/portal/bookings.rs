@@ -12,9 +12,9 @@ use refettorio_domain::{EnrolmentId, MealChoice, day_it};
 use serde::Deserialize;
 
 use super::nav::{Nav, Section, nav};
-use super::parse_day;
 use crate::filters::month_name;
 use crate::form::FormResult;
+use crate::form::parse_day;
 use crate::pages::Layout;
 use crate::session::Citizen;
 use crate::{AppState, WebError};

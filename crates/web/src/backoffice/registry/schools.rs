@@ -165,7 +165,7 @@ fn year_label(years: &[SchoolYear], k: &Class) -> String {
         .unwrap_or_default()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The school's page; `errors` say which of its forms they belong to (`FieldErrors::in_form`).
 async fn render_school(
     state: &AppState,
     s: &Staff,
@@ -173,7 +173,6 @@ async fn render_school(
     form: Option<SchoolInput>,
     class_form: Option<ClassInput>,
     errors: FieldErrors,
-    which: &'static str,
     done: Option<String>,
 ) -> Result<Response, WebError> {
     let (sc, classes, years) = reg::school_file(s.ctx(state), SchoolId(id)).await?;
@@ -213,7 +212,7 @@ async fn render_school(
             .collect(),
         weekdays: weekday_boxes(&class_form),
         class_form,
-        errors: errors.in_form(which),
+        errors,
         done,
     };
     Ok((page.errors.status(), page).into_response())
@@ -227,17 +226,7 @@ pub(crate) async fn school(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_school(
-        &state,
-        &s,
-        id,
-        None,
-        None,
-        FieldErrors::none(),
-        "",
-        d.message(),
-    )
-    .await
+    render_school(&state, &s, id, None, None, FieldErrors::none(), d.message()).await
 }
 
 /// `POST …/anagrafiche/scuole/{id}`: the school's changes.
@@ -255,7 +244,16 @@ pub(crate) async fn edit_school(
         Ok(c) => Ok(changed(&format!("{}/scuole/{id}", base(&s)), c)),
         Err(e) => {
             let errors = FieldErrors::of(e)?;
-            render_school(&state, &s, id, Some(input), None, errors, "scuola", None).await
+            render_school(
+                &state,
+                &s,
+                id,
+                Some(input),
+                None,
+                errors.in_form("scuola"),
+                None,
+            )
+            .await
         }
     }
 }
@@ -274,7 +272,7 @@ pub(crate) async fn delete_school(
         Ok(()) => Ok(done(&format!("{}/scuole", base(&s)), "eliminato")),
         Err(e) => {
             let errors = FieldErrors::of(e)?;
-            render_school(&state, &s, id, None, None, errors, "elimina", None).await
+            render_school(&state, &s, id, None, None, errors.in_form("elimina"), None).await
         }
     }
 }
@@ -332,7 +330,16 @@ pub(crate) async fn add_class(
         Ok(_) => Ok(done(&format!("{}/scuole/{id}", base(&s)), "aggiunto")),
         Err(e) => {
             let errors = FieldErrors::of(e)?;
-            render_school(&state, &s, id, None, Some(input), errors, "classe", None).await
+            render_school(
+                &state,
+                &s,
+                id,
+                None,
+                Some(input),
+                errors.in_form("classe"),
+                None,
+            )
+            .await
         }
     }
 }
