@@ -19,7 +19,7 @@ use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::{
     AccountId, Attending, AuditAction, AuditEntry, AuditObject, Billing, Cents, EnrolmentId,
     EnrolmentState, EntryKind, FamilyId, GuardianId, MealChoice, NoMeal, ObjectKind,
-    SchoolCalendar, ServiceKind, deadline, meals_left, today,
+    SchoolCalendar, deadline, meals_left, today,
 };
 
 use crate::{AppError, Ctx, FieldError, auth};
@@ -232,8 +232,53 @@ pub struct ChildService {
     pub class: Class,
     pub band: Option<TariffBand>,
     pub diet: Option<Diet>,
-    pub today: Option<TodayMeal>,
+    /// The meal the card speaks of (refezione only).
+    pub meal: Option<CardMeal>,
     pub cutoff: String,
+}
+
+/// The meal a child's card speaks of: today's until today's cut-off, then tomorrow's (in the
+/// evening the parent thinks of tomorrow).
+#[derive(Debug, Clone)]
+pub struct CardMeal {
+    pub day: Date,
+    /// `day` is today; otherwise it is tomorrow.
+    pub is_today: bool,
+    pub meal: TodayMeal,
+}
+
+impl CardMeal {
+    /// "Oggi" or "Domani".
+    pub fn when_it(&self) -> &'static str {
+        if self.is_today { "Oggi" } else { "Domani" }
+    }
+
+    /// "oggi" or "domani".
+    pub fn when_lower_it(&self) -> &'static str {
+        if self.is_today { "oggi" } else { "domani" }
+    }
+
+    /// The meal can still be cancelled with one tap (it is booked and the cut-off is ahead).
+    pub fn cancellable(&self) -> bool {
+        matches!(
+            self.meal,
+            TodayMeal::Canteen {
+                choice,
+                changeable: true
+            } if choice != MealChoice::Absent
+        )
+    }
+
+    /// The meal was cancelled and can still be put back.
+    pub fn restorable(&self) -> bool {
+        matches!(
+            self.meal,
+            TodayMeal::Canteen {
+                choice: MealChoice::Absent,
+                changeable: true
+            }
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -324,9 +369,23 @@ pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppErro
                     continue;
                 };
                 let cutoff = tenant.booking_rules(school.kind).cutoff;
-                let changeable = deadline(day, cutoff, &tenant.timezone).is_some_and(|d| now < d);
-                let today_meal = if svc.kind == ServiceKind::Refezione {
-                    Some(today_meal(c, tenant, &cal, &e, &class, day, changeable).await?)
+                let open = |d: Date| deadline(d, cutoff, &tenant.timezone).is_some_and(|t| now < t);
+                let meal = if svc.kind.has_meals() {
+                    let (meal_day, is_today) = if open(day) {
+                        (day, true)
+                    } else {
+                        (
+                            day.tomorrow()
+                                .map_err(|_| AppError::Invalid("Data fuori scala.".into()))?,
+                            false,
+                        )
+                    };
+                    Some(CardMeal {
+                        day: meal_day,
+                        is_today,
+                        meal: today_meal(c, tenant, &cal, &e, &class, meal_day, open(meal_day))
+                            .await?,
+                    })
                 } else {
                     None
                 };
@@ -342,7 +401,7 @@ pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppErro
                     service: svc.clone(),
                     school,
                     class,
-                    today: today_meal,
+                    meal,
                     cutoff: cutoff.strftime("%H:%M").to_string(),
                     enrolment: e,
                 });
@@ -481,6 +540,28 @@ pub struct MonthView {
     pub cutoff: String,
     pub today: Date,
     pub bland_enabled: bool,
+}
+
+impl MonthView {
+    /// The current choice of `day`, if it is a canteen day of the month that can still change.
+    pub fn changeable_choice(&self, day: Date) -> Option<MealChoice> {
+        self.days.iter().find_map(|d| match &d.state {
+            DayState::Canteen {
+                choice,
+                locked: None,
+            } if d.date == day => Some(*choice),
+            _ => None,
+        })
+    }
+
+    /// The first day of the month on or after `from` whose meal can still change, with its
+    /// current choice: what the change form proposes (never a day without a meal).
+    pub fn next_changeable(&self, from: Date) -> Option<(Date, MealChoice)> {
+        self.days
+            .iter()
+            .filter(|d| d.date >= from)
+            .find_map(|d| self.changeable_choice(d.date).map(|c| (d.date, c)))
+    }
 }
 
 /// One of the guardian's children's enrolments, with the child (`NotFound` for another

@@ -1078,6 +1078,34 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
             closures_before
         );
 
+        // A Sunday has no canteen: the preview says the closure touches no meal and offers no
+        // Conferma, and a confirmation sent anyway is refused, writing nothing.
+        let sunday: Vec<(&str, String)> = form(false)
+            .into_iter()
+            .map(|(k, v)| match k {
+                "dal" | "al" => (k, "2026-11-29".to_string()),
+                _ => (k, v),
+            })
+            .collect();
+        let pairs_sunday: Vec<(&str, &str)> =
+            sunday.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, path, &pairs_sunday).await;
+        assert_eq!(r.status(), 200);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("non tocca nessun pasto"), "{html}");
+        assert!(!html.contains(">Conferma<"), "{html}");
+        let mut confirmed = pairs_sunday.clone();
+        confirmed.push(("conferma", "1"));
+        let r = post(&client, &app, path, &confirmed).await;
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("nulla da confermare"), "{html}");
+        assert_eq!(written(&t).await, written_before);
+        assert_eq!(
+            scalar(&t, "SELECT COUNT(*) FROM closure").await,
+            closures_before
+        );
+
         let fields = as_refs(&form(true));
         let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = post(&client, &app, path, &pairs).await;

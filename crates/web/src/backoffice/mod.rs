@@ -75,7 +75,7 @@ const OFFICE: &[StaffRole] = &[StaffRole::Office];
 
 pub(crate) const HOME: Section = Section {
     path: "",
-    title: "Home",
+    title: "Pagina iniziale",
     summary: "",
     roles: ANY_STAFF,
 };
@@ -333,7 +333,7 @@ pub(crate) async fn home(
         })
         .collect();
     Ok(HomePage {
-        layout: s.layout("Back office"),
+        layout: s.layout("Gestione del servizio"),
         nav: s.nav(&HOME),
         name: &s.user.display_name,
         role: s.user.role.label_it(),

@@ -568,7 +568,8 @@ struct PupilPage<'a> {
     changes: Vec<ChangeRow>,
     services: Vec<(String, String)>,
     classes: Vec<(String, String)>,
-    bands: Vec<(String, String)>,
+    /// `(band, label, its service)`: with JavaScript the form lists only the chosen service's.
+    bands: Vec<(String, String, String)>,
     diets: Vec<(String, String)>,
     states: Vec<(String, String)>,
     first_change_day: String,
@@ -659,6 +660,7 @@ async fn pupil_page(
             (
                 b.id.to_string(),
                 format!("{} – {}", b.name, names.service(b.service_id)),
+                b.service_id.to_string(),
             )
         })
         .collect();
