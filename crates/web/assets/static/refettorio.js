@@ -39,3 +39,26 @@
   document.addEventListener("DOMContentLoaded", function () { within(document); });
   document.addEventListener("htmx:afterSwap", function (e) { within(e.target); });
 })();
+
+(function () {
+  "use strict";
+  // The recharge by meals: "Totale da pagare", the sum of meals × price of each child, as the
+  // parent types (the server computes the amount again).
+  var euro = new Intl.NumberFormat("it-IT", { style: "currency", currency: "EUR" });
+  function total() {
+    var out = document.getElementById("totale-pasti");
+    if (!out) return;
+    var cents = 0;
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-price-cents]"), function (i) {
+      var n = parseInt(i.value, 10);
+      if (n > 0 && n <= 400) cents += n * parseInt(i.getAttribute("data-price-cents"), 10);
+    });
+    out.textContent = euro.format(cents / 100);
+    var row = document.getElementById("totale-pasti-riga");
+    if (row) row.hidden = false;
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target && e.target.hasAttribute && e.target.hasAttribute("data-price-cents")) total();
+  });
+  document.addEventListener("DOMContentLoaded", total);
+})();
