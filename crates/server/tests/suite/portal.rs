@@ -106,6 +106,12 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
         let (status, html) = page(&client, &app, "/t/esempio/area-personale/figli").await;
         assert_eq!(status, 200);
         assert!(html.contains("Codice tessera") && html.contains("Fascia tariffaria"));
+        // Each service's card: the canteen's shows the meal price, transport's does not.
+        let cards: Vec<&str> = html.split("<h3 ").skip(1).collect();
+        let canteen = cards.iter().find(|c| c.contains(">Refezione")).unwrap();
+        let transport = cards.iter().find(|c| c.contains(">Trasporto")).unwrap();
+        assert!(canteen.contains("Costo del pasto"), "{canteen}");
+        assert!(!transport.contains("Costo del pasto"), "{transport}");
         let (status, _) = page(
             &client,
             &app,
