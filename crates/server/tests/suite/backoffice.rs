@@ -1088,6 +1088,15 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
             scalar(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before + 1
         );
+        // Each family it touches is told (on its channels, or a row saying it has none).
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(DISTINCT family_id) FROM outbox WHERE kind = 'closure'"
+            )
+            .await,
+            i64::try_from(families).unwrap()
+        );
         // The kitchen sees the same forecast, and its CSV.
         let kitchen = browser();
         let (user, pw, _, _) = DEMO_STAFF

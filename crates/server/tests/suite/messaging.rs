@@ -674,6 +674,57 @@ async fn app_io_checks_the_profile_then_sends_a_message_the_openapi_accepts() {
             .await
             .contains("disattivato")
         );
+
+        // The family reads the office's communications in its Comunicazioni, newest first.
+        let (status, html) = page(&parent, &app, "/t/esempio/area-personale/comunicazioni").await;
+        assert_eq!(status, 200, "{backend}");
+        assert!(html.contains("Messaggi dell'ufficio"), "{html}");
+        let (second, first) = (
+            html.find(">Seconda comunicazione</h3>").unwrap(),
+            html.find(">Avviso</h3>").unwrap(),
+        );
+        assert!(second < first, "{backend}: newest first");
+        assert!(html.contains("assemblea del personale"), "{backend}");
+
+        // The profile offers App IO (the municipality uses it); unticking it is saved and
+        // audited with the other contacts.
+        let (_, html) = page(&parent, &app, "/t/esempio/area-personale/profilo").await;
+        assert!(
+            html.contains("id=\"notify_app_io\" name=\"notify_app_io\" type=\"checkbox\" value=\"si\" checked"),
+            "{html}"
+        );
+        let email = value_of(&html, "email");
+        let r = post(
+            &parent,
+            &app,
+            "/t/esempio/area-personale/profilo/contatti",
+            &[
+                ("_csrf", &csrf_of(&html)),
+                ("email", &email),
+                ("phone", ""),
+                ("notify_email", "si"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{backend}");
+        assert_eq!(
+            scalar(
+                &t,
+                &format!("SELECT COUNT(*) FROM guardian WHERE fiscal_code = '{DEMO_PARENT_CF}' AND notify_app_io = {}", if backend == "postgres" { "FALSE" } else { "0" })
+            )
+            .await,
+            1,
+            "{backend}"
+        );
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'update_contacts' AND after LIKE '%\"notify_app_io\":false%'"
+            )
+            .await,
+            1,
+            "{backend}"
+        );
         app.stop().await;
         t.cleanup().await;
     }
