@@ -311,22 +311,3 @@ async fn queue_low_balance(
     }
     Ok(queued)
 }
-        let Some(email) = a.payer_email else {
-            continue;
-        };
-        let content = crate::mail::low_balance(&crate::mail::LowBalance {
-            tenant: &tenant.name,
-            first_name: &a.payer_first_name,
-            last_name: &a.payer_last_name,
-            balance: a.balance.to_string(),
-            negative: a.balance.is_negative(),
-            day: day.strftime("%d/%m/%Y").to_string(),
-        })?;
-        messages.push(outbox::NewMessage {
-            recipient: email,
-            content,
-            idempotency_key: format!("low-balance:{}:{day}", a.account.get()),
-        });
-    }
-    Ok(outbox::enqueue_many(conn, tenant.id, "low_balance", "email", &messages, now).await?)
-}

@@ -405,7 +405,6 @@ pub fn field_label(key: &str) -> String {
         "sender_field" => "Campo del mittente",
         "sender" => "Mittente",
         "body" => "Formato",
-        "service_id" => "Servizio su IO",
         "base_url" => "Indirizzo dell'API",
         "subject" => "Oggetto",
         "audience" => "Destinatari",
