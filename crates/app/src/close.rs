@@ -305,9 +305,15 @@ async fn queue_low_balance(
     }
     let mut queued = 0;
     for (channel, messages) in &by_channel {
-        queued +=
-            outbox::enqueue_many(conn, tenant.id, "low_balance", channel.as_str(), messages, now)
-                .await?;
+        queued += outbox::enqueue_many(
+            conn,
+            tenant.id,
+            "low_balance",
+            channel.as_str(),
+            messages,
+            now,
+        )
+        .await?;
     }
     Ok(queued)
 }

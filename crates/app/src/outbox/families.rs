@@ -621,8 +621,8 @@ pub async fn closure_families(
                 .collect();
             if !ids.is_empty() {
                 let closed = close::is_closed(c, tenant.id, d).await?;
-                let fams =
-                    kitchen::families_of_meals(c, tenant.id, cd.service.id, d, &ids, closed).await?;
+                let fams = kitchen::families_of_meals(c, tenant.id, cd.service.id, d, &ids, closed)
+                    .await?;
                 out.entry(cd.service.id.get())
                     .or_default()
                     .extend(fams.into_iter().map(|f| f.get()));

@@ -690,7 +690,9 @@ async fn app_io_checks_the_profile_then_sends_a_message_the_openapi_accepts() {
         // audited with the other contacts.
         let (_, html) = page(&parent, &app, "/t/esempio/area-personale/profilo").await;
         assert!(
-            html.contains("id=\"notify_app_io\" name=\"notify_app_io\" type=\"checkbox\" value=\"si\" checked"),
+            html.contains(
+                "id=\"notify_app_io\" name=\"notify_app_io\" type=\"checkbox\" value=\"si\" checked"
+            ),
             "{html}"
         );
         let email = value_of(&html, "email");
