@@ -166,6 +166,8 @@ async fn every_route_lets_in_only_its_roles() {
                 &[StaffRole::Office],
             ),
             (format!("{base}/contenuti"), &[StaffRole::Office]),
+            (format!("{base}/comunicazioni"), &[StaffRole::Office]),
+            (format!("{base}/canali"), &[StaffRole::Office]),
             (
                 format!("{base}/menu"),
                 &[StaffRole::Kitchen, StaffRole::Office],
