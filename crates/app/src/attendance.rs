@@ -82,8 +82,7 @@ pub async fn correct_attendance(
             ledger::reverse_charges(
                 c,
                 tenant.id,
-                day,
-                day,
+                day..=day,
                 ChargeScope::Enrolment(enrolment.id),
                 reason,
                 by,

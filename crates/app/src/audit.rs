@@ -9,7 +9,7 @@ use jiff::civil::Date;
 pub use refettorio_db::audit::AuditRecord;
 use refettorio_db::audit::{self, AuditFilter};
 use refettorio_domain::audit::{Change, changes, object_label};
-use refettorio_domain::{Actor, AuditAction, AuditEntry, AuditObject, ObjectKind};
+use refettorio_domain::{Actor, AuditAction, ObjectKind};
 use serde_json::Value;
 
 use crate::{AppError, Ctx};
@@ -113,35 +113,6 @@ pub async fn names_of<'k>(
     }
     let mut h = ctx.db.acquire().await?;
     Ok(audit::actor_names(&mut h.conn(), ctx.tenant.id, actors).await?)
-}
-
-/// An entry from the stored keys and JSON text that the registry's and people's use cases
-/// (not yet on `Ctx` and typed values) still build. An unknown actor, action or kind is a bug
-/// of ours; text that does not read as JSON is kept as a JSON string.
-pub(crate) fn entry_from_keys(
-    actor: &str,
-    action: &str,
-    kind: &str,
-    id: Option<i64>,
-    before: Option<&str>,
-    after: Option<&str>,
-) -> Result<AuditEntry, AppError> {
-    let bug =
-        |what: &str, key: &str| AppError::Invalid(format!("Registro: {what} sconosciuto ({key})."));
-    let json = |s: Option<&str>| {
-        s.map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string())))
-    };
-    Ok(AuditEntry {
-        actor: actor.parse().map_err(|_| bug("autore", actor))?,
-        action: AuditAction::from_key(action).ok_or_else(|| bug("operazione", action))?,
-        object: AuditObject {
-            kind: ObjectKind::from_key(kind).ok_or_else(|| bug("oggetto", kind))?,
-            id,
-        },
-        before: json(before),
-        after: json(after),
-        reason: String::new(),
-    })
 }
 
 fn line(r: AuditRecord, names: &HashMap<Actor, String>) -> AuditLine {

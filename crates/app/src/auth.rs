@@ -9,7 +9,7 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use refettorio_db::Db;
 use refettorio_db::auth::{self, Failures};
-use refettorio_db::meals::enqueue;
+use refettorio_db::outbox::enqueue;
 use refettorio_db::registry::family::{self, NewGuardian};
 use refettorio_db::registry::staff;
 use refettorio_db::registry::tenant::Tenant;

@@ -72,8 +72,7 @@ pub async fn add_closure(
     let reversed = ledger::reverse_charges(
         c,
         tenant.id,
-        closure.from,
-        closure.to,
+        closure.from..=closure.to,
         scope,
         &reason,
         by,
@@ -299,6 +298,14 @@ pub struct ClosurePreview {
     pub days: u64,
 }
 
+impl ClosurePreview {
+    /// No canteen day in the range and no meal charged: a closure would change nothing (a
+    /// holiday, days without a class's rientro), so there is nothing to confirm.
+    pub fn touches_nothing(&self) -> bool {
+        self.days == 0 && self.charged == 0
+    }
+}
+
 /// The preview of `closure` on the data of now (nothing written).
 pub async fn closure_preview(ctx: Ctx<'_>, closure: &Closure) -> Result<ClosurePreview, AppError> {
     let Ctx { db, tenant, .. } = ctx;
@@ -353,12 +360,18 @@ pub struct ClosureDone {
 }
 
 /// Checks and enters a closure of the current school year ([`crate::closure::add_closure`]).
+/// Why a closure that touches no meal is not registered.
+pub const NOTHING_TO_CLOSE: &str = "In questi giorni la mensa non c'è (festività o giorni senza rientro) e non c'è nessun pasto addebitato: la chiusura non toglierebbe nessun pasto, non c'è nulla da confermare.";
+
 pub async fn confirm_closure(ctx: Ctx<'_>, input: &ClosureInput) -> Result<ClosureDone, AppError> {
     let cy = closure_year(ctx).await?.ok_or_else(|| {
         AppError::Fields(vec![field("dal", "Non c'è un anno scolastico in corso.")])
     })?;
     let closure = check_closure(&cy, input)?;
     let preview = closure_preview(ctx, &closure).await?;
+    if preview.touches_nothing() {
+        return Err(AppError::Fields(vec![field("dal", NOTHING_TO_CLOSE)]));
+    }
     // The families it touches, read while their meals are still there.
     let touched = crate::outbox::families::closure_families(ctx, &closure).await?;
     let outcome = add_closure(ctx, cy.year.id, &closure).await?;

@@ -447,16 +447,9 @@ pub async fn record_transfer(ctx: Ctx<'_>, t: &TransferInput) -> Result<Recorded
     let Some(out) = ledger::insert_entry(
         c,
         tenant.id,
-        &NewEntry::money(
-            from.id,
-            kind,
-            Cents(-amount.get()),
-            day,
-            Some(&out_ref),
-            &out_key,
-            actor,
-            reason,
-        ),
+        &NewEntry::money(from.id, kind, Cents(-amount.get()), day, &out_key)
+            .by(actor, reason)
+            .reference(Some(&out_ref)),
         now,
     )
     .await?
@@ -479,16 +472,9 @@ pub async fn record_transfer(ctx: Ctx<'_>, t: &TransferInput) -> Result<Recorded
     ledger::insert_entry(
         c,
         tenant.id,
-        &NewEntry::money(
-            to.id,
-            kind,
-            amount,
-            day,
-            Some(&in_ref),
-            &in_key,
-            actor,
-            reason,
-        ),
+        &NewEntry::money(to.id, kind, amount, day, &in_key)
+            .by(actor, reason)
+            .reference(Some(&in_ref)),
         now,
     )
     .await?

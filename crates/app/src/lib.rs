@@ -6,7 +6,6 @@
 pub mod attendance;
 pub mod audit;
 pub mod auth;
-pub mod backoffice;
 pub mod booking;
 pub mod close;
 pub mod closure;
@@ -18,7 +17,6 @@ pub mod import;
 pub mod kitchen;
 pub mod ledger;
 pub mod mail;
-pub mod meals;
 pub mod outbox;
 pub mod pagopa;
 pub mod password;

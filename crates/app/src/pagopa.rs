@@ -6,7 +6,8 @@
 use jiff::ToSpan;
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::meals::{self, NewEntry};
+use refettorio_db::ledger;
+use refettorio_db::ledger::NewEntry;
 use refettorio_db::pagopa::{self as store, NewPosition, NewReceipt};
 use refettorio_db::registry::family;
 use refettorio_db::registry::service;
@@ -435,19 +436,12 @@ pub async fn apply_receipt(ctx: Ctx<'_>, r: &IncomingReceipt) -> Result<ReceiptO
                 };
                 let reference = format!("pagopa:{}", p.notice_number);
                 let reason = format!("Ricarica pagoPA – {}", r.psp_name);
-                let entry = meals::insert_entry(
+                let entry = ledger::insert_entry(
                     c,
                     tenant.id,
-                    &NewEntry::money(
-                        account,
-                        EntryKind::Recharge,
-                        p.amount,
-                        day,
-                        Some(&reference),
-                        &key,
-                        &by,
-                        &reason,
-                    ),
+                    &NewEntry::money(account, EntryKind::Recharge, p.amount, day, &key)
+                        .by(&by, &reason)
+                        .reference(Some(&reference)),
                     now,
                 )
                 .await?
@@ -577,19 +571,12 @@ pub async fn record_office_payment(ctx: Ctx<'_>, p: &OfficePayment) -> Result<i6
         format!("{channel_label}, rif. {reference}: {}", p.note.trim())
     };
     let ledger_reference = format!("ufficio:{channel}:{reference}");
-    let entry = meals::insert_entry(
+    let entry = ledger::insert_entry(
         c,
         tenant.id,
-        &NewEntry::money(
-            p.account,
-            EntryKind::Recharge,
-            amount,
-            day,
-            Some(&ledger_reference),
-            &key,
-            &actor,
-            &reason,
-        ),
+        &NewEntry::money(p.account, EntryKind::Recharge, amount, day, &key)
+            .by(&actor, &reason)
+            .reference(Some(&ledger_reference)),
         now,
     )
     .await?;
@@ -651,7 +638,7 @@ pub async fn reconcile_receipt(
     let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     let mut errors = Vec::new();
-    let acc = match crate::backoffice::find_account(c, tenant, account, None).await? {
+    let acc = match crate::ledger::find_account(c, tenant, account, None).await? {
         Ok(a) => Some(a),
         Err(m) => {
             errors.push(field("conto", m));
@@ -681,19 +668,12 @@ pub async fn reconcile_receipt(
     };
     let reference = format!("pagopa:{}", r.notice_number);
     let why = format!("Ricarica pagoPA riconciliata dall'ufficio: {reason}");
-    let Some(entry) = meals::insert_entry(
+    let Some(entry) = ledger::insert_entry(
         c,
         tenant.id,
-        &NewEntry::money(
-            acc.id,
-            EntryKind::Recharge,
-            r.amount,
-            day,
-            Some(&reference),
-            &key,
-            &actor,
-            &why,
-        ),
+        &NewEntry::money(acc.id, EntryKind::Recharge, r.amount, day, &key)
+            .by(&actor, &why)
+            .reference(Some(&reference)),
         now,
     )
     .await?
@@ -817,7 +797,9 @@ async fn account_exists(
     tenant: &Tenant,
     account: AccountId,
 ) -> Result<bool, AppError> {
-    Ok(meals::account_by_id(c, tenant.id, account).await?.is_some())
+    Ok(ledger::account_by_id(c, tenant.id, account)
+        .await?
+        .is_some())
 }
 
 /// A family's positions the guardian may see (payments visible), newest first.

@@ -12,10 +12,10 @@ use std::collections::HashMap;
 
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::meals;
+use refettorio_db::close;
 use refettorio_db::registry::calendar;
 use refettorio_db::registry::calendar::SchoolYear;
-use refettorio_db::registry::family::Guardian;
+
 use refettorio_db::registry::family::NewGuardian;
 use refettorio_db::registry::family::NewPupil;
 use refettorio_db::registry::school;
@@ -33,7 +33,10 @@ use refettorio_domain::DietId;
 use refettorio_domain::SchoolId;
 use refettorio_domain::ServiceId;
 use refettorio_domain::TariffBandId;
-use serde_json::json;
+use refettorio_domain::audit::{AuditAction, AuditEntry, AuditObject};
+use serde_json::{Value, json};
+
+use crate::Ctx;
 
 use crate::AppError;
 use crate::FieldError;
@@ -46,7 +49,10 @@ mod pupil;
 mod roster;
 mod search;
 
-pub use change::{ChangeInput, Scheduled, apply_due_changes, schedule_change};
+/// The people's registry's values, as the pages show them.
+pub use refettorio_db::registry::family::{Family, Guardian, Link, Pupil};
+
+pub use change::{ChangeInput, Scheduled, apply_due_changes, enrolment_pupil, schedule_change};
 pub use enrolment::{EnrolInput, enrol};
 pub use family::{FamilyFile, add_delegate, add_family, change_payer, family_file};
 pub use guardian::{GuardianInput, check_guardian, guardian_file, update_guardian};
@@ -166,14 +172,14 @@ async fn options(c: &mut Conn<'_>, tenant: &Tenant, day: Date) -> Result<Options
 
 /// The first day whose meals are not closed: today, or the day after the last closed one.
 async fn first_open_day(c: &mut Conn<'_>, tenant: &Tenant, today: Date) -> Result<Date, AppError> {
-    let last = meals::last_closed_day(c, tenant.id).await?;
+    let last = close::last_closed_day(c, tenant.id).await?;
     Ok(match last {
         Some(d) if d >= today => d.tomorrow()?,
         _ => today,
     })
 }
 
-fn guardian_json(g: &NewGuardian) -> String {
+fn guardian_json(g: &NewGuardian) -> Value {
     json!({
         "fiscal_code": g.fiscal_code.as_str(),
         "first_name": g.first_name,
@@ -183,10 +189,9 @@ fn guardian_json(g: &NewGuardian) -> String {
         "address": g.address,
         "resident": g.resident,
     })
-    .to_string()
 }
 
-fn guardian_json_of(g: &Guardian) -> String {
+fn guardian_json_of(g: &Guardian) -> Value {
     guardian_json(&NewGuardian {
         fiscal_code: g.fiscal_code.clone(),
         first_name: g.first_name.clone(),
@@ -198,7 +203,7 @@ fn guardian_json_of(g: &Guardian) -> String {
     })
 }
 
-fn pupil_json(p: &NewPupil) -> String {
+fn pupil_json(p: &NewPupil) -> Value {
     json!({
         "family": p.family_id.get(),
         "fiscal_code": p.fiscal_code.as_ref().map(CodiceFiscale::as_str),
@@ -206,10 +211,9 @@ fn pupil_json(p: &NewPupil) -> String {
         "last_name": p.last_name,
         "birth_date": p.birth_date.to_string(),
     })
-    .to_string()
 }
 
-fn enrolment_json(e: &Enrolment) -> String {
+fn enrolment_json(e: &Enrolment) -> Value {
     json!({
         "pupil": e.pupil_id.get(),
         "service": e.service_id.get(),
@@ -223,25 +227,27 @@ fn enrolment_json(e: &Enrolment) -> String {
         "start_date": e.start_date.to_string(),
         "card_code": e.card_code,
     })
-    .to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes the audit entry of a change to the people's registry.
 async fn audit(
     c: &mut Conn<'_>,
-    tenant: &Tenant,
-    actor: &str,
-    action: &str,
-    entity: &str,
-    id: i64,
-    before: Option<&str>,
-    after: Option<&str>,
+    ctx: Ctx<'_>,
+    action: AuditAction,
+    object: AuditObject,
+    before: Option<&Value>,
+    after: Option<&Value>,
     reason: &str,
-    now: jiff::Timestamp,
 ) -> Result<(), AppError> {
-    let entry = crate::audit::entry_from_keys(actor, action, entity, Some(id), before, after)?
-        .reason(reason);
-    refettorio_db::audit::record(c, tenant.id, &entry, now).await?;
+    let entry = AuditEntry {
+        actor: ctx.actor,
+        action,
+        object,
+        before: before.cloned(),
+        after: after.cloned(),
+        reason: reason.to_string(),
+    };
+    refettorio_db::audit::record(c, ctx.tenant.id, &entry, ctx.now()).await?;
     Ok(())
 }
 

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::meals::{self, Account};
+use refettorio_db::booking;
+use refettorio_db::ledger;
+use refettorio_db::ledger::Account;
 use refettorio_db::registry::calendar::{self, SchoolYear};
 use refettorio_db::registry::family::{self, Family, Link, Pupil};
 use refettorio_db::registry::school::{self, Class, School};
@@ -17,14 +19,14 @@ use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::{
     AccountId, Attending, AuditAction, AuditEntry, AuditObject, Billing, Cents, EnrolmentId,
     EnrolmentState, EntryKind, FamilyId, GuardianId, MealChoice, NoMeal, ObjectKind,
-    SchoolCalendar, ServiceKind, deadline, meals_left, today,
+    SchoolCalendar, deadline, meals_left, today,
 };
 
 use crate::{AppError, Ctx, FieldError, auth};
 
 /// What the personal area shows of the guardian, their contacts and the meals charged.
 pub use refettorio_db::auth::Contacts;
-pub use refettorio_db::meals::Entry;
+pub use refettorio_db::ledger::Entry;
 pub use refettorio_db::registry::family::Guardian;
 
 /// The families a guardian belongs to, and whether payments may be shown for each.
@@ -238,8 +240,53 @@ pub struct ChildService {
     pub class: Class,
     pub band: Option<TariffBand>,
     pub diet: Option<Diet>,
-    pub today: Option<TodayMeal>,
+    /// The meal the card speaks of (refezione only).
+    pub meal: Option<CardMeal>,
     pub cutoff: String,
+}
+
+/// The meal a child's card speaks of: today's until today's cut-off, then tomorrow's (in the
+/// evening the parent thinks of tomorrow).
+#[derive(Debug, Clone)]
+pub struct CardMeal {
+    pub day: Date,
+    /// `day` is today; otherwise it is tomorrow.
+    pub is_today: bool,
+    pub meal: TodayMeal,
+}
+
+impl CardMeal {
+    /// "Oggi" or "Domani".
+    pub fn when_it(&self) -> &'static str {
+        if self.is_today { "Oggi" } else { "Domani" }
+    }
+
+    /// "oggi" or "domani".
+    pub fn when_lower_it(&self) -> &'static str {
+        if self.is_today { "oggi" } else { "domani" }
+    }
+
+    /// The meal can still be cancelled with one tap (it is booked and the cut-off is ahead).
+    pub fn cancellable(&self) -> bool {
+        matches!(
+            self.meal,
+            TodayMeal::Canteen {
+                choice,
+                changeable: true
+            } if choice != MealChoice::Absent
+        )
+    }
+
+    /// The meal was cancelled and can still be put back.
+    pub fn restorable(&self) -> bool {
+        matches!(
+            self.meal,
+            TodayMeal::Canteen {
+                choice: MealChoice::Absent,
+                changeable: true
+            }
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -329,9 +376,24 @@ pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppErro
                 ) else {
                     continue;
                 };
-                let rules = tenant.booking_rules(school.kind);
-                let today_meal = if svc.kind == ServiceKind::Refezione {
-                    Some(today_meal(c, tenant, &cal, &e, &class, day, now, rules.cutoff).await?)
+                let cutoff = tenant.booking_rules(school.kind).cutoff;
+                let open = |d: Date| deadline(d, cutoff, &tenant.timezone).is_some_and(|t| now < t);
+                let meal = if svc.kind.has_meals() {
+                    let (meal_day, is_today) = if open(day) {
+                        (day, true)
+                    } else {
+                        (
+                            day.tomorrow()
+                                .map_err(|_| AppError::Invalid("Data fuori scala.".into()))?,
+                            false,
+                        )
+                    };
+                    Some(CardMeal {
+                        day: meal_day,
+                        is_today,
+                        meal: today_meal(c, tenant, &cal, &e, &class, meal_day, open(meal_day))
+                            .await?,
+                    })
                 } else {
                     None
                 };
@@ -347,8 +409,8 @@ pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppErro
                     service: svc.clone(),
                     school,
                     class,
-                    today: today_meal,
-                    cutoff: rules.cutoff.strftime("%H:%M").to_string(),
+                    meal,
+                    cutoff: cutoff.strftime("%H:%M").to_string(),
                     enrolment: e,
                 });
             }
@@ -358,10 +420,10 @@ pub async fn overview(ctx: Ctx<'_>, access: &Access) -> Result<Overview, AppErro
             continue;
         }
         for svc in services.iter().filter(|s| s.billing == Billing::Prepaid) {
-            let Some(account) = meals::account_of(c, tenant.id, fam.id, svc.id).await? else {
+            let Some(account) = ledger::account_of(c, tenant.id, fam.id, svc.id).await? else {
                 continue;
             };
-            let balance = meals::balance(c, tenant.id, account.id).await?;
+            let balance = ledger::balance(c, tenant.id, account.id).await?;
             let daily_cost = daily.get(&svc.id.get()).copied().unwrap_or(Cents(0));
             out.accounts.push(account_view(
                 tenant,
@@ -397,7 +459,7 @@ fn account_view(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Today's meal of an enrolment; `changeable` while today's cut-off has not passed.
 async fn today_meal(
     c: &mut Conn<'_>,
     tenant: &Tenant,
@@ -405,8 +467,7 @@ async fn today_meal(
     e: &Enrolment,
     class: &Class,
     day: Date,
-    now: jiff::Timestamp,
-    cutoff: jiff::civil::Time,
+    changeable: bool,
 ) -> Result<TodayMeal, AppError> {
     let why = match attending(e, class).canteen_day(cal, day) {
         Ok(()) => None,
@@ -418,12 +479,11 @@ async fn today_meal(
     if let Some(why) = why {
         return Ok(TodayMeal::NoMeal(why));
     }
-    let choice = meals::bookings(c, tenant.id, e.id, day, day)
+    let choice = booking::bookings(c, tenant.id, e.id, day, day)
         .await?
         .into_iter()
         .next()
         .map_or(MealChoice::Present, |(_, ch)| ch);
-    let changeable = deadline(day, cutoff, &tenant.timezone).is_some_and(|d| now < d);
     Ok(TodayMeal::Canteen { choice, changeable })
 }
 
@@ -490,6 +550,28 @@ pub struct MonthView {
     pub bland_enabled: bool,
 }
 
+impl MonthView {
+    /// The current choice of `day`, if it is a canteen day of the month that can still change.
+    pub fn changeable_choice(&self, day: Date) -> Option<MealChoice> {
+        self.days.iter().find_map(|d| match &d.state {
+            DayState::Canteen {
+                choice,
+                locked: None,
+            } if d.date == day => Some(*choice),
+            _ => None,
+        })
+    }
+
+    /// The first day of the month on or after `from` whose meal can still change, with its
+    /// current choice: what the change form proposes (never a day without a meal).
+    pub fn next_changeable(&self, from: Date) -> Option<(Date, MealChoice)> {
+        self.days
+            .iter()
+            .filter(|d| d.date >= from)
+            .find_map(|d| self.changeable_choice(d.date).map(|c| (d.date, c)))
+    }
+}
+
 /// One of the guardian's children's enrolments, with the child (`NotFound` for another
 /// family's).
 pub async fn enrolment(
@@ -528,7 +610,7 @@ pub async fn month(
     let rules = tenant.booking_rules(school.kind);
     let first = first.first_of_month();
     let last = first.last_of_month();
-    let choices: BTreeMap<Date, MealChoice> = meals::bookings(c, tenant.id, e.id, first, last)
+    let choices: BTreeMap<Date, MealChoice> = booking::bookings(c, tenant.id, e.id, first, last)
         .await?
         .into_iter()
         .collect();
@@ -641,7 +723,7 @@ pub async fn visible_accounts(
                 if !access.sees_payments(fam.id) {
                     continue;
                 }
-                if let Some(a) = meals::account_of(conn, tenant.id, fam.id, svc.id).await? {
+                if let Some(a) = ledger::account_of(conn, tenant.id, fam.id, svc.id).await? {
                     out.push((a, svc.clone(), y.clone()));
                 }
             }
@@ -674,7 +756,7 @@ pub async fn payments(
         },
     };
     let (acc, svc, year) = chosen;
-    let entries = meals::entries(c, tenant.id, acc.id).await?;
+    let entries = ledger::entries(c, tenant.id, acc.id).await?;
     let mut names: BTreeMap<i64, String> = BTreeMap::new();
     let mut daily = Cents(0);
     for p in family::pupils_of_family(c, tenant.id, acc.family).await? {
@@ -766,10 +848,10 @@ pub async fn attendance(
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let (e, p) = enrolment_of(c, tenant, access, id).await?;
-    let Some(acc) = meals::account_of(c, tenant.id, p.family_id, e.service_id).await? else {
+    let Some(acc) = ledger::account_of(c, tenant.id, p.family_id, e.service_id).await? else {
         return Ok((e, p, Vec::new()));
     };
-    let entries = meals::entries(c, tenant.id, acc.id).await?;
+    let entries = ledger::entries(c, tenant.id, acc.id).await?;
     let reversed: std::collections::BTreeSet<i64> =
         entries.iter().filter_map(|x| x.reverses).collect();
     let mut meals: Vec<Entry> = entries

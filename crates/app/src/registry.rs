@@ -22,21 +22,19 @@ use jiff::civil::Weekday;
 use refettorio_db::Conn;
 use refettorio_db::DbError;
 use refettorio_db::registry::calendar::NewSchoolYear;
-use refettorio_db::registry::calendar::SchoolYear;
-use refettorio_db::registry::school::Class;
 use refettorio_db::registry::school::NewClass;
 use refettorio_db::registry::school::NewSchool;
-use refettorio_db::registry::school::School;
 use refettorio_db::registry::service::NewTariffBand;
-use refettorio_db::registry::service::TariffBand;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::Billing;
 use refettorio_domain::Cents;
 use refettorio_domain::DietKind;
 use refettorio_domain::SchoolYearId;
 use refettorio_domain::ServiceId;
 use refettorio_domain::ServiceKind;
-use serde_json::json;
+use refettorio_domain::audit::{AuditAction, AuditEntry, AuditObject};
+use serde_json::{Value, json};
+
+use crate::Ctx;
 
 use crate::AppError;
 use crate::FieldError;
@@ -44,6 +42,7 @@ use crate::FieldError;
 mod band;
 mod class;
 mod diet;
+mod read;
 mod reduction;
 mod school;
 mod service;
@@ -52,15 +51,18 @@ mod year;
 pub use band::{BandChange, BandInput, add_band, check_band, delete_band, edit_band};
 pub use class::{ClassInput, add_class, check_class, delete_class, edit_class};
 pub use diet::{DietInput, add_diet, check_diet, delete_diet, edit_diet};
+pub use read::{
+    RegistryCounts, band, class_file, counts, current_or_last, diet, diets, school_file,
+    school_years, schools, schools_and_classes, services_of_year,
+};
 pub use reduction::{ReductionInput, check_reduction, delete_reduction, set_reduction};
+/// The registry's values, as the pages show them.
+pub use refettorio_db::registry::calendar::SchoolYear;
+pub use refettorio_db::registry::school::{Class, School};
+pub use refettorio_db::registry::service::{Diet, Service, TariffBand};
 pub use school::{SchoolInput, add_school, check_school, delete_school, edit_school};
 pub use service::{ServiceInput, ServiceView, add_service, edit_service, price_from, service_view};
 pub use year::{YearCalendar, YearInput, add_year, check_year, edit_year, year_calendar};
-
-/// Audit actions of this module.
-pub const ADD: &str = "registry_add";
-pub const EDIT: &str = "registry_edit";
-pub const DELETE: &str = "registry_delete";
 
 /// The weekdays a class may eat at the canteen, as the form names them: (field, label).
 pub const CANTEEN_WEEKDAYS: [(&str, &str, Weekday); 6] = [
@@ -131,14 +133,13 @@ fn required(
 
 // --- JSON of the audit log's before and after (serde_json escapes).
 
-fn school_json(s: &NewSchool) -> String {
+fn school_json(s: &NewSchool) -> Value {
     json!({
         "name": s.name,
         "kind": s.kind.as_str(),
         "address": s.address,
         "kitchen_email": s.kitchen_email,
     })
-    .to_string()
 }
 
 fn school_as_new(s: &School) -> NewSchool {
@@ -150,14 +151,13 @@ fn school_as_new(s: &School) -> NewSchool {
     }
 }
 
-fn class_json(k: &NewClass) -> String {
+fn class_json(k: &NewClass) -> Value {
     json!({
         "school_year_id": k.school_year_id.get(),
         "school_id": k.school_id.get(),
         "name": k.name,
         "canteen_weekdays": k.canteen_weekdays.to_it(),
     })
-    .to_string()
 }
 
 fn class_as_new(k: &Class) -> NewClass {
@@ -169,7 +169,7 @@ fn class_as_new(k: &Class) -> NewClass {
     }
 }
 
-fn year_json(y: &NewSchoolYear) -> String {
+fn year_json(y: &NewSchoolYear) -> Value {
     json!({
         "label": y.label,
         "starts_on": y.starts_on.to_string(),
@@ -177,7 +177,6 @@ fn year_json(y: &NewSchoolYear) -> String {
         "first_day": y.first_day.to_string(),
         "last_day": y.last_day.to_string(),
     })
-    .to_string()
 }
 
 fn year_as_new(y: &SchoolYear) -> NewSchoolYear {
@@ -190,17 +189,16 @@ fn year_as_new(y: &SchoolYear) -> NewSchoolYear {
     }
 }
 
-fn service_json(year: SchoolYearId, kind: ServiceKind, billing: Billing, name: &str) -> String {
+fn service_json(year: SchoolYearId, kind: ServiceKind, billing: Billing, name: &str) -> Value {
     json!({
         "school_year_id": year.get(),
         "kind": kind.as_str(),
         "billing": billing.as_str(),
         "name": name,
     })
-    .to_string()
 }
 
-fn band_json(service: ServiceId, b: &NewTariffBand) -> String {
+fn band_json(service: ServiceId, b: &NewTariffBand) -> Value {
     json!({
         "service_id": service.get(),
         "name": b.name,
@@ -211,7 +209,6 @@ fn band_json(service: ServiceId, b: &NewTariffBand) -> String {
         "fixed_fee_cents": b.fixed_fee.get(),
         "exempt": b.exempt,
     })
-    .to_string()
 }
 
 fn band_as_new(b: &TariffBand) -> NewTariffBand {
@@ -226,31 +223,28 @@ fn band_as_new(b: &TariffBand) -> NewTariffBand {
     }
 }
 
-fn diet_json(code: &str, name: &str, kind: DietKind) -> String {
-    json!({"code": code, "name": name, "kind": kind.as_str()}).to_string()
+fn diet_json(code: &str, name: &str, kind: DietKind) -> Value {
+    json!({"code": code, "name": name, "kind": kind.as_str()})
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes the audit entry of a change to the registry.
 async fn audit(
     c: &mut Conn<'_>,
-    tenant: &Tenant,
-    actor: &str,
-    action: &str,
-    entity: &str,
-    id: i64,
-    before: Option<String>,
-    after: Option<String>,
-    now: jiff::Timestamp,
+    ctx: Ctx<'_>,
+    action: AuditAction,
+    object: AuditObject,
+    before: Option<&Value>,
+    after: Option<&Value>,
 ) -> Result<(), AppError> {
-    let entry = crate::audit::entry_from_keys(
-        actor,
+    let entry = AuditEntry {
+        actor: ctx.actor,
         action,
-        entity,
-        Some(id),
-        before.as_deref(),
-        after.as_deref(),
-    )?;
-    refettorio_db::audit::record(c, tenant.id, &entry, now).await?;
+        object,
+        before: before.cloned(),
+        after: after.cloned(),
+        reason: String::new(),
+    };
+    refettorio_db::audit::record(c, ctx.tenant.id, &entry, ctx.now()).await?;
     Ok(())
 }
 

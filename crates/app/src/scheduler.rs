@@ -98,7 +98,7 @@ pub async fn due_days(db: &Db, tenant: &Tenant, now: jiff::Timestamp) -> Result<
 pub async fn close_one_day(ctx: Ctx<'_>, day: Date) -> Result<CloseOutcome, AppError> {
     // Checked first: changes of a day that cannot be closed yet are not applied early.
     check_closable(ctx.clock, ctx.tenant, day)?;
-    crate::people::apply_due_changes(ctx.db, ctx.clock, ctx.tenant, day).await?;
+    crate::people::apply_due_changes(ctx, day).await?;
     close_day(ctx, day).await
 }
 
@@ -166,7 +166,7 @@ async fn run_due_closes_until(
             }
             // The days before today are closed now: today's changes take effect (class lists,
             // kitchen forecast) and before its close.
-            crate::people::apply_due_changes(db, clock, t, today).await?;
+            crate::people::apply_due_changes(ctx, today).await?;
             // The warnings of a close whose node stopped before queuing them.
             for (day, queued) in warn_pending(ctx).await? {
                 tracing::info!(tenant = %t.slug, %day, queued, "low-balance warnings caught up");
@@ -189,9 +189,9 @@ async fn run_due_closes_until(
 /// The days of a tenant left open between closed days, as ranges `(first, last)` oldest first:
 /// days the scheduler skipped (older than its catch-up window) or that nobody closed. The office
 /// closes them by hand.
-pub async fn days_not_closed(db: &Db, tenant: &Tenant) -> Result<Vec<(Date, Date)>, AppError> {
-    let mut h = db.acquire().await?;
-    Ok(close::unclosed_gaps(&mut h.conn(), tenant.id).await?)
+pub async fn days_not_closed(ctx: Ctx<'_>) -> Result<Vec<(Date, Date)>, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    Ok(close::unclosed_gaps(&mut h.conn(), ctx.tenant.id).await?)
 }
 
 /// The state of a municipality's closes, for `/health`.
@@ -226,13 +226,13 @@ pub async fn status(db: &Db) -> Result<Vec<CloseStatus>, AppError> {
 }
 
 /// Logs, at start, the days every municipality has left open, so that they are never missed.
-async fn log_days_not_closed(db: &Db) -> Result<(), AppError> {
+async fn log_days_not_closed(i: Installation<'_>) -> Result<(), AppError> {
     let tenants = {
-        let mut h = db.acquire().await?;
+        let mut h = i.db.acquire().await?;
         tenant::list(&mut h.conn()).await?
     };
     for t in &tenants {
-        for (from, to) in days_not_closed(db, t).await? {
+        for (from, to) in days_not_closed(i.tenant(t, Actor::Close)).await? {
             tracing::error!(
                 tenant = %t.slug, %from, %to,
                 "days not closed: close them by hand with `refettorio close-day --tenant {} --date …`",
@@ -253,7 +253,7 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     tracing::info!(every_secs = every.as_secs_f64(), "scheduler started");
-    if let Err(e) = log_days_not_closed(&db).await {
+    if let Err(e) = log_days_not_closed(Installation::new(&db, clock.as_ref())).await {
         tracing::error!(error = %e, "cannot read the days not closed");
     }
     loop {

@@ -4,26 +4,26 @@
 //! validated, and a class change makes it not validated again. Meals never depend on it: a
 //! child is never left without a meal while the school has not confirmed.
 
-use refettorio_db::Db;
 use refettorio_db::registry::staff::StaffUser;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_db::registry::validation::{self, Pending};
+use refettorio_db::registry::validation;
+/// An enrolment waiting for its school, as the pages show it.
+pub use refettorio_db::registry::validation::Pending;
 use refettorio_db::registry::{school::School, service};
 use refettorio_domain::{
-    Actor, AuditAction, AuditEntry, AuditObject, Clock, EnrolmentId, ObjectKind, StaffRole,
+    Actor, AuditAction, AuditEntry, AuditObject, EnrolmentId, ObjectKind, StaffRole,
 };
 use serde_json::json;
 
 use crate::people::visible_schools;
-use crate::{AppError, FieldError};
+use crate::{AppError, Ctx, FieldError};
 
 /// The enrolments to validate of the schools `user` sees, with those schools.
 pub async fn pending_for(
-    db: &Db,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     user: &StaffUser,
 ) -> Result<(Vec<School>, Vec<Pending>), AppError> {
-    let schools = visible_schools(db, tenant, user).await?;
+    let Ctx { db, tenant, .. } = ctx;
+    let schools = visible_schools(ctx, user).await?;
     let mut h = db.acquire().await?;
     let all = validation::pending(&mut h.conn(), tenant.id).await?;
     let mine = all
@@ -35,7 +35,8 @@ pub async fn pending_for(
 
 /// For the office: how many enrolments wait for the school's validation, and how many of
 /// them the school reported.
-pub async fn office_counts(db: &Db, tenant: &Tenant) -> Result<(usize, usize), AppError> {
+pub async fn office_counts(ctx: Ctx<'_>) -> Result<(usize, usize), AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut h = db.acquire().await?;
     let all = validation::pending(&mut h.conn(), tenant.id).await?;
     let reported = all.iter().filter(|p| p.report_reason.is_some()).count();
@@ -55,17 +56,18 @@ pub enum Verdict {
 /// enrolment of its own schools ([`AppError::Forbidden`], nothing written); a report needs a
 /// reason; an enrolment validated already is refused. Audited with the user as actor.
 pub async fn decide(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     user: &StaffUser,
     id: EnrolmentId,
     verdict: &Verdict,
 ) -> Result<(), AppError> {
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
     if user.role != StaffRole::School {
         return Err(AppError::Forbidden);
     }
-    let schools = visible_schools(db, tenant, user).await?;
+    let schools = visible_schools(ctx, user).await?;
     let now = clock.now();
     let actor = format!("staff:{}", user.id.get());
     let mut tx = db.begin().await?;

@@ -166,41 +166,6 @@ pub async fn search(
     rows.into_iter().map(AuditRecord::try_from).collect()
 }
 
-/// Records who changed what, from ten loose arguments. Transitional: every call site on this
-/// branch uses [`record`]; this stays only for branches not merged yet (messaging), and goes
-/// once their calls write an [`AuditEntry`] too.
-#[allow(clippy::too_many_arguments)]
-pub async fn audit(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    actor: &str,
-    action: &str,
-    entity: &str,
-    entity_id: Option<i64>,
-    before: Option<&str>,
-    after: Option<&str>,
-    reason: &str,
-    now: jiff::Timestamp,
-) -> Result<()> {
-    let sql = "INSERT INTO audit_log (tenant_id, actor, action, entity, entity_id, before, after, reason, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(actor)
-            .bind(action)
-            .bind(entity)
-            .bind(entity_id)
-            .bind(before)
-            .bind(after)
-            .bind(reason)
-            .bind(micros(now))
-            .execute(&mut *c)
-            .await?;
-    });
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

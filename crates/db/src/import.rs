@@ -103,16 +103,21 @@ macro_rules! job_columns {
     };
 }
 
+/// A real import that starts now, as [`insert_job`] records it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub file_name: &'a str,
+    pub file_sha256: &'a str,
+    pub rows_total: i64,
+    pub created_by: &'a str,
+}
+
 /// Records a real import that starts now (status `running`).
-#[allow(clippy::too_many_arguments)]
 pub async fn insert_job(
     conn: &mut Conn<'_>,
     tenant: TenantId,
-    kind: &str,
-    file_name: &str,
-    file_sha256: &str,
-    rows_total: i64,
-    created_by: &str,
+    job: &NewJob<'_>,
     now: jiff::Timestamp,
 ) -> Result<i64> {
     let sql = "INSERT INTO import_job (tenant_id, kind, file_name, file_sha256, status, rows_total, \
@@ -120,11 +125,11 @@ pub async fn insert_job(
     let id: i64 = on_conn!(conn, |c| {
         sqlx::query_scalar(sql)
             .bind(tenant.get())
-            .bind(kind)
-            .bind(file_name)
-            .bind(file_sha256)
-            .bind(rows_total)
-            .bind(created_by)
+            .bind(job.kind)
+            .bind(job.file_name)
+            .bind(job.file_sha256)
+            .bind(job.rows_total)
+            .bind(job.created_by)
             .bind(micros(now))
             .fetch_one(&mut *c)
             .await?
@@ -132,19 +137,29 @@ pub async fn insert_job(
     Ok(id)
 }
 
+/// How a job ended: written with its counts, or failed with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd<'a> {
+    Done { rows_new: i64, rows_present: i64 },
+    Failed(&'a str),
+}
+
 /// Ends a job: `done` with its counts (in the import's own transaction), or `failed` with a
 /// message (after its rollback). Only a running job changes.
-#[allow(clippy::too_many_arguments)]
 pub async fn finish_job(
     conn: &mut Conn<'_>,
     tenant: TenantId,
     id: i64,
-    status: JobStatus,
-    rows_new: i64,
-    rows_present: i64,
-    message: &str,
+    end: JobEnd<'_>,
     now: jiff::Timestamp,
 ) -> Result<()> {
+    let (status, rows_new, rows_present, message) = match end {
+        JobEnd::Done {
+            rows_new,
+            rows_present,
+        } => (JobStatus::Done, rows_new, rows_present, ""),
+        JobEnd::Failed(message) => (JobStatus::Failed, 0, 0, message),
+    };
     let sql = "UPDATE import_job SET status = $3, rows_new = $4, rows_present = $5, message = $6, \
                finished_at = $7 WHERE tenant_id = $1 AND id = $2 AND status = 'running'";
     on_conn!(conn, |c| {

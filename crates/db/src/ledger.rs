@@ -58,14 +58,12 @@ pub enum ChargeScope {
     Enrolment(EnrolmentId),
 }
 
-/// Reverses the meal charges of `from..=to` in `scope` that are not reversed yet (a closure
+/// Reverses the meal charges of `days` in `scope` that are not reversed yet (a closure
 /// entered after the close, or a correction). Returns how many were reversed.
-#[allow(clippy::too_many_arguments)]
 pub async fn reverse_charges(
     conn: &mut Conn<'_>,
     tenant: TenantId,
-    from: Date,
-    to: Date,
+    days: std::ops::RangeInclusive<Date>,
     scope: ChargeScope,
     reason: &str,
     by: &str,
@@ -90,8 +88,8 @@ pub async fn reverse_charges(
     let n = on_conn!(conn, |c| {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .bind(tenant.get())
-            .bind(SqlDate(from))
-            .bind(SqlDate(to))
+            .bind(SqlDate(*days.start()))
+            .bind(SqlDate(*days.end()))
             .bind(micros(now))
             .bind(by)
             .bind(reason);
@@ -126,17 +124,14 @@ pub struct NewEntry<'a> {
 
 impl<'a> NewEntry<'a> {
     /// A movement of money that is not a meal (recharge, adjustment, refund, transfer...):
-    /// no pupil, school, class or meal.
-    #[allow(clippy::too_many_arguments)]
+    /// no pupil, school, class or meal; written by `created_by` for `reason` ([`Self::by`]),
+    /// with a payment's `reference` ([`Self::reference`]).
     pub fn money(
         account: AccountId,
         kind: EntryKind,
         amount: Cents,
         day: Date,
-        reference: Option<&'a str>,
         key: &'a Key,
-        created_by: &'a str,
-        reason: &'a str,
     ) -> NewEntry<'a> {
         NewEntry {
             account,
@@ -150,11 +145,25 @@ impl<'a> NewEntry<'a> {
             bland: None,
             diet: None,
             reverses: None,
-            reference,
+            reference: None,
             key,
+            created_by: "",
+            reason: "",
+        }
+    }
+
+    /// Who wrote the entry, and why.
+    pub fn by(self, created_by: &'a str, reason: &'a str) -> NewEntry<'a> {
+        NewEntry {
             created_by,
             reason,
+            ..self
         }
+    }
+
+    /// The payment's reference (an IUV, a receipt).
+    pub fn reference(self, reference: Option<&'a str>) -> NewEntry<'a> {
+        NewEntry { reference, ..self }
     }
 }
 

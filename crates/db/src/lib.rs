@@ -14,7 +14,6 @@ pub mod content;
 pub mod import;
 pub mod kitchen;
 pub mod ledger;
-pub mod meals;
 pub mod outbox;
 pub mod pagopa;
 pub mod platform;

@@ -289,6 +289,12 @@ pub fn notice_pdf(v: &NoticeView) -> Result<Vec<u8>, DocumentError> {
 
 /// The receipt of a pagoPA payment as an A4, tagged PDF/A-2b.
 pub fn receipt_pdf(v: &ReceiptView) -> Result<Vec<u8>, DocumentError> {
+    let method = v
+        .payment_method
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(refettorio_domain::pagopa::payment_method_it);
     let data = ReceiptData {
         date: PdfDate::from(v.issued_on),
         issued_on: date_it(v.issued_on),
@@ -303,11 +309,7 @@ pub fn receipt_pdf(v: &ReceiptView) -> Result<Vec<u8>, DocumentError> {
         amount: Cents(v.amount_cents).format_it(),
         paid_at: &v.paid_at_label,
         psp_name: &v.psp_name,
-        payment_method: v
-            .payment_method
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty()),
+        payment_method: method.as_deref(),
     };
     pdf::render_with_data(RECEIPT_TEMPLATE, &data)
 }

@@ -450,6 +450,28 @@ pub fn check_recharge(amount: Cents, max: Cents) -> Result<Cents, AmountError> {
     Ok(amount)
 }
 
+/// The payment method of a receipt (`paymentMethod`, a code of the pagoPA node) in words, as
+/// a receipt shows it; an unknown code is shown as it came, after "Altro".
+pub fn payment_method_it(code: &str) -> String {
+    let code = code.trim();
+    let words = match code.to_ascii_uppercase().as_str() {
+        "CP" => "Carta di pagamento",
+        "BBT" => "Bonifico bancario",
+        "BP" => "Bollettino postale",
+        "AD" => "Addebito diretto",
+        "PO" => "Pagamento presso un prestatore di servizi di pagamento",
+        "OBEP" => "Home banking",
+        "MYBK" => "MyBank",
+        "JIF" | "BPAY" => "BANCOMAT Pay",
+        "PPAL" => "PayPal",
+        "APPL" => "Apple Pay",
+        "GOOG" => "Google Pay",
+        "SATY" => "Satispay",
+        _ => return format!("Altro ({code})"),
+    };
+    words.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -680,5 +702,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn payment_methods_read_in_words() {
+        assert_eq!(payment_method_it("CP"), "Carta di pagamento");
+        assert_eq!(
+            payment_method_it(" po "),
+            "Pagamento presso un prestatore di servizi di pagamento"
+        );
+        assert_eq!(payment_method_it("XYZ"), "Altro (XYZ)");
     }
 }

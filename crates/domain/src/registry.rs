@@ -79,6 +79,11 @@ impl ServiceKind {
             ServiceKind::Trasporto => Billing::Postpaid,
         }
     }
+
+    /// Whether the service serves meals (and so has a meal price and a meal calendar).
+    pub fn has_meals(self) -> bool {
+        self == ServiceKind::Refezione
+    }
 }
 
 registry_enum!(EnrolmentState {

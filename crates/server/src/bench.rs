@@ -72,7 +72,7 @@ pub(crate) async fn scratch(url: Option<&str>) -> anyhow::Result<Scratch> {
 }
 
 /// Builds a synthetic municipality with `enrolments` enrolments, closes Monday 23 Nov 2026 and
-/// times the close (`meals::close`: claim, accounts, charges, kitchen e-mail, commit) against a
+/// times the close (`app::close::close`: claim, accounts, charges, kitchen e-mail, commit) against a
 /// bare `INSERT … SELECT` of as many rows into a copy of the ledger's table (see [`reference`]).
 /// The low-balance warnings that follow the close in their own transaction are timed apart and
 /// printed on stderr. Returns the summary line.

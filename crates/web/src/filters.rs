@@ -42,6 +42,17 @@ pub(crate) fn month_name(d: Date) -> String {
     )
 }
 
+/// "1 giorno", "3 giorni": a count with its noun in the right number (templates call it as
+/// `crate::filters::plural(n, "giorno", "giorni")`).
+pub(crate) fn plural<T: std::fmt::Display>(n: T, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    if n == "1" {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// "23/11/2026 09:30", in the municipality's time zone.
 pub(crate) fn when_it(t: &Timestamp, tz: &TimeZone) -> String {
     let z = t.to_zoned(tz.clone());

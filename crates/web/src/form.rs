@@ -12,6 +12,7 @@ use std::future::Future;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use jiff::civil::Date;
 use refettorio_app::{AppError, FieldError};
 
 use crate::error::{Refusal, WebError};
@@ -196,6 +197,11 @@ impl<T> FormResult<T> for Result<T, AppError> {
             Err(errors) => render(errors).await,
         }
     }
+}
+
+/// A day typed in a form or query (`YYYY-MM-DD`).
+pub(crate) fn parse_day(s: &str) -> Option<Date> {
+    s.trim().parse::<Date>().ok()
 }
 
 #[cfg(test)]

@@ -136,6 +136,10 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/area-personale/prenotazioni",
             get(portal::bookings).post(portal::change),
         )
+        .route(
+            "/t/{slug}/area-personale/prenotazioni/tutti",
+            post(portal::change_all),
+        )
         .route("/t/{slug}/area-personale/pagamenti", get(portal::payments))
         .route(
             "/t/{slug}/area-personale/comunicazioni",

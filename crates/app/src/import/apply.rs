@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use jiff::civil::Date;
 use refettorio_db::Conn;
 use refettorio_db::import as db_import;
-use refettorio_db::meals;
-use refettorio_db::meals::NewEntry;
+use refettorio_db::ledger;
+use refettorio_db::ledger::NewEntry;
 use refettorio_db::registry::family;
 use refettorio_db::registry::family::NewGuardian;
 use refettorio_db::registry::family::NewPupil;
@@ -86,7 +86,7 @@ pub async fn apply(
                 } else {
                     row.note.as_str()
                 };
-                meals::insert_entry(
+                ledger::insert_entry(
                     c,
                     tenant,
                     &NewEntry::money(
@@ -94,11 +94,9 @@ pub async fn apply(
                         EntryKind::CarryOver,
                         row.amount,
                         row.day.unwrap_or(today),
-                        None,
                         key,
-                        &by,
-                        reason,
-                    ),
+                    )
+                    .by(&by, reason),
                     now,
                 )
                 .await?;
@@ -135,7 +133,7 @@ pub async fn apply(
     // Link the new enrolments to their families' accounts now (the close would do it too),
     // so the office sees the accounts at once.
     for service in prepaid {
-        meals::ensure_accounts(c, tenant, service, now).await?;
+        ledger::ensure_accounts(c, tenant, service, now).await?;
     }
     Ok(total)
 }

@@ -105,11 +105,13 @@ pub async fn start(ctx: Ctx<'_>, up: Upload<'_>) -> Result<Started, AppError> {
     let id = db_import::insert_job(
         c,
         ctx.tenant.id,
-        up.kind.as_str(),
-        up.file_name,
-        &sha256_hex(up.bytes),
-        i64::try_from(report.rows).unwrap_or(i64::MAX),
-        &ctx.actor.to_string(),
+        &db_import::NewJob {
+            kind: up.kind.as_str(),
+            file_name: up.file_name,
+            file_sha256: &sha256_hex(up.bytes),
+            rows_total: i64::try_from(report.rows).unwrap_or(i64::MAX),
+            created_by: &ctx.actor.to_string(),
+        },
         ctx.now(),
     )
     .await?;
@@ -176,10 +178,7 @@ pub async fn run(ctx: Ctx<'_>, job: i64, up: Upload<'_>) -> Result<(), AppError>
             &mut h.conn(),
             ctx.tenant.id,
             job,
-            JobStatus::Failed,
-            0,
-            0,
-            &message,
+            db_import::JobEnd::Failed(&message),
             ctx.now(),
         )
         .await?;
@@ -258,10 +257,10 @@ async fn run_tx(
         c,
         tenant.id,
         job,
-        JobStatus::Done,
-        n(written),
-        n(present),
-        "",
+        db_import::JobEnd::Done {
+            rows_new: n(written),
+            rows_present: n(present),
+        },
         now,
     )
     .await?;

@@ -1,21 +1,21 @@
 //! Changes of an enrolment with an effective day, applied when their day comes.
 
+use crate::Ctx;
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::Db;
-use refettorio_db::meals;
+use refettorio_db::close;
 use refettorio_db::registry::family;
 use refettorio_db::registry::school;
 use refettorio_db::registry::service;
 use refettorio_db::registry::service::EnrolmentChange;
 use refettorio_db::registry::service::NewEnrolmentChange;
-use refettorio_db::registry::tenant::Tenant;
+use refettorio_domain::Actor;
 use refettorio_domain::ClassId;
-use refettorio_domain::Clock;
 use refettorio_domain::DietId;
 use refettorio_domain::EnrolmentId;
 use refettorio_domain::EnrolmentState;
 use refettorio_domain::TariffBandId;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 use refettorio_domain::day_it;
 use refettorio_domain::today;
 use serde_json::json;
@@ -51,13 +51,16 @@ pub struct Scheduled {
 /// change is written to the enrolment at once, in the same transaction, which holds the day's
 /// lock, so it lands before today's close or is refused.
 pub async fn schedule_change(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     enrolment: EnrolmentId,
     input: &ChangeInput,
 ) -> Result<Scheduled, AppError> {
+    let Ctx {
+        db,
+        clock,
+        tenant,
+        actor,
+    } = ctx;
     let day = today(clock, &tenant.timezone);
     let now = clock.now();
     let mut errors = Vec::new();
@@ -86,7 +89,7 @@ pub async fn schedule_change(
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     if let Some(d) = effective {
-        meals::lock_day(c, tenant.id, d, false).await?;
+        close::lock_day(c, tenant.id, d, false).await?;
     }
     let e = service::enrolment(c, tenant.id, enrolment)
         .await?
@@ -197,7 +200,7 @@ pub async fn schedule_change(
         state,
         reason: reason.clone(),
     };
-    let id = service::insert_enrolment_change(c, tenant.id, &new, actor, now).await?;
+    let id = service::insert_enrolment_change(c, tenant.id, &new, &actor.to_string(), now).await?;
     let after = json!({
         "effective_on": effective_on.to_string(),
         "class": class.map(ClassId::get),
@@ -205,25 +208,21 @@ pub async fn schedule_change(
         "diet": diet.map(DietId::get),
         "clear_diet": clear_diet,
         "state": state.map(EnrolmentState::as_str),
-    })
-    .to_string();
+    });
     audit(
         c,
-        tenant,
-        actor,
-        "schedule_enrolment_change",
-        "enrolment",
-        enrolment.get(),
+        ctx,
+        AuditAction::ScheduleEnrolmentChange,
+        AuditObject::new(ObjectKind::Enrolment, enrolment.get()),
         Some(&enrolment_json(&e)),
         Some(&after),
         &reason,
-        now,
     )
     .await?;
     let applied = if effective_on <= day {
         let changes = service::due_changes(c, tenant.id, day).await?;
         for ch in changes.iter().filter(|ch| ch.enrolment_id == enrolment) {
-            apply_change(c, tenant, ch, now).await?;
+            apply_change(c, ctx, ch).await?;
         }
         true
     } else {
@@ -236,14 +235,26 @@ pub async fn schedule_change(
     })
 }
 
+/// The pupil of enrolment `id` (the page of a change goes back to the pupil's file).
+pub async fn enrolment_pupil(
+    ctx: Ctx<'_>,
+    id: EnrolmentId,
+) -> Result<refettorio_domain::PupilId, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    service::enrolment(&mut h.conn(), ctx.tenant.id, id)
+        .await?
+        .map(|e| e.pupil_id)
+        .ok_or_else(|| AppError::NotFound("Iscrizione non trovata.".into()))
+}
+
 /// Writes one change to its enrolment row and marks it applied; audited with the row before
 /// and after. Changes are applied in day order, so a later one overrides an earlier one.
 async fn apply_change(
     c: &mut Conn<'_>,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     ch: &EnrolmentChange,
-    now: jiff::Timestamp,
 ) -> Result<(), AppError> {
+    let (tenant, now) = (ctx.tenant, ctx.now());
     if !service::mark_change_applied(c, tenant.id, ch.id, now).await? {
         return Ok(());
     }
@@ -283,15 +294,12 @@ async fn apply_change(
     }
     audit(
         c,
-        tenant,
-        &refettorio_domain::Actor::Close.to_string(),
-        "apply_enrolment_change",
-        "enrolment",
-        e.id.get(),
+        ctx.as_actor(Actor::Close),
+        AuditAction::ApplyEnrolmentChange,
+        AuditObject::new(ObjectKind::Enrolment, e.id.get()),
         Some(&enrolment_json(&before)),
         Some(&enrolment_json(&e)),
         &ch.reason,
-        now,
     )
     .await?;
     Ok(())
@@ -300,13 +308,8 @@ async fn apply_change(
 /// Applies the changes of the tenant that take effect on `day` or before and are not applied
 /// yet, in one transaction. The scheduler calls it before it closes `day`, and for today once
 /// the days before are closed. Returns how many it applied.
-pub async fn apply_due_changes(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    day: Date,
-) -> Result<usize, AppError> {
-    let now = clock.now();
+pub async fn apply_due_changes(ctx: Ctx<'_>, day: Date) -> Result<usize, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     {
         // A cheap look first: most runs find nothing and take no write lock.
         let mut h = db.acquire().await?;
@@ -319,10 +322,10 @@ pub async fn apply_due_changes(
     }
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
-    meals::lock_day(c, tenant.id, day, false).await?;
+    close::lock_day(c, tenant.id, day, false).await?;
     let due = service::due_changes(c, tenant.id, day).await?;
     for ch in &due {
-        apply_change(c, tenant, ch, now).await?;
+        apply_change(c, ctx, ch).await?;
     }
     tx.commit().await?;
     if !due.is_empty() {

@@ -1,19 +1,18 @@
 //! Enrolments in a service, priced by `domain::pricing`.
 
+use crate::Ctx;
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::Db;
 use refettorio_db::registry::family;
 use refettorio_db::registry::family::Pupil;
 use refettorio_db::registry::service;
 use refettorio_db::registry::service::NewEnrolment;
 use refettorio_db::registry::service::TariffBand;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::Cents;
-use refettorio_domain::Clock;
 use refettorio_domain::EnrolmentId;
 use refettorio_domain::EnrolmentState;
 use refettorio_domain::PupilId;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 use refettorio_domain::day_it;
 use refettorio_domain::pricing;
 use refettorio_domain::pricing::BandPrice;
@@ -22,6 +21,7 @@ use refettorio_domain::today;
 use super::{audit, enrolment_json, field, first_open_day, options};
 use crate::AppError;
 use crate::FieldError;
+use crate::Tenant;
 
 /// A new enrolment as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,15 +72,14 @@ fn valid_card(s: &str) -> bool {
 
 /// Enrols a pupil in a service (active from its start date). Returns the enrolment.
 pub async fn enrol(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     pupil_id: PupilId,
     input: &EnrolInput,
 ) -> Result<EnrolmentId, AppError> {
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
     let day = today(clock, &tenant.timezone);
-    let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let pupil = family::pupil(c, tenant.id, pupil_id)
@@ -224,15 +223,12 @@ pub async fn enrol(
         .ok_or_else(|| AppError::NotFound("Iscrizione non trovata.".into()))?;
     audit(
         c,
-        tenant,
-        actor,
-        "enrol",
-        "enrolment",
-        id.get(),
+        ctx,
+        AuditAction::Enrol,
+        AuditObject::new(ObjectKind::Enrolment, id.get()),
         None,
         Some(&enrolment_json(&e)),
         "",
-        now,
     )
     .await?;
     tx.commit().await?;

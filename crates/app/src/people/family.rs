@@ -1,15 +1,14 @@
 //! Families: their page, a new family with its payer, delegates and a change of payer.
 
-use refettorio_db::Db;
+use crate::Ctx;
 use refettorio_db::registry::family;
 use refettorio_db::registry::family::Family;
 use refettorio_db::registry::family::Guardian;
 use refettorio_db::registry::family::Pupil;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::Cents;
-use refettorio_domain::Clock;
 use refettorio_domain::FamilyId;
 use refettorio_domain::GuardianId;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 use serde_json::json;
 
 use super::guardian::{GuardianInput, check_fiscal_code, check_guardian};
@@ -25,7 +24,8 @@ pub struct FamilyFile {
     pub pupils: Vec<Pupil>,
 }
 
-pub async fn family_file(db: &Db, tenant: &Tenant, id: FamilyId) -> Result<FamilyFile, AppError> {
+pub async fn family_file(ctx: Ctx<'_>, id: FamilyId) -> Result<FamilyFile, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let not_found = || AppError::NotFound("Famiglia non trovata.".into());
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
@@ -47,13 +47,11 @@ pub async fn family_file(db: &Db, tenant: &Tenant, id: FamilyId) -> Result<Famil
 
 /// A new family: its payer (a new guardian) and its ISEE. Returns the family.
 pub async fn add_family(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     payer: &GuardianInput,
     isee: &str,
 ) -> Result<FamilyId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut errors = Vec::new();
     let g = check_guardian(payer).map_err(|e| errors.extend(e)).ok();
     let isee = match isee.trim() {
@@ -72,7 +70,6 @@ pub async fn add_family(
     let Some(g) = g.filter(|_| errors.is_empty()) else {
         return Err(AppError::Fields(errors));
     };
-    let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     if family::guardian_by_fiscal_code(c, tenant.id, &g.fiscal_code)
@@ -88,18 +85,15 @@ pub async fn add_family(
         .await
         .map_err(duplicate_cf)?;
     let fid = family::insert_family(c, tenant.id, gid, isee).await?;
-    let after = json!({"payer": gid.get(), "guardian": serde_json::from_str::<serde_json::Value>(&guardian_json(&g)).unwrap_or_default(), "isee_cents": isee.map(Cents::get)}).to_string();
+    let after = json!({"payer": gid.get(), "guardian": guardian_json(&g), "isee_cents": isee.map(Cents::get)});
     audit(
         c,
-        tenant,
-        actor,
-        "add_family",
-        "family",
-        fid.get(),
+        ctx,
+        AuditAction::AddFamily,
+        AuditObject::new(ObjectKind::Family, fid.get()),
         None,
         Some(&after),
         "",
-        now,
     )
     .await?;
     tx.commit().await?;
@@ -109,19 +103,16 @@ pub async fn add_family(
 /// Links a guardian to a family as a delegate: an existing guardian found by fiscal code, or
 /// a new one (then name and surname are needed).
 pub async fn add_delegate(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     family_id: FamilyId,
     input: &GuardianInput,
     can_see_payments: bool,
 ) -> Result<GuardianId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut errors = Vec::new();
     let Some(cf) = check_fiscal_code(&mut errors, "codice-fiscale", &input.fiscal_code) else {
         return Err(AppError::Fields(errors));
     };
-    let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let fam = family::family(c, tenant.id, family_id)
@@ -150,18 +141,15 @@ pub async fn add_delegate(
         }
     };
     family::add_delegate(c, tenant.id, family_id, gid, can_see_payments).await?;
-    let after = json!({"family": family_id.get(), "guardian": gid.get(), "can_see_payments": can_see_payments}).to_string();
+    let after = json!({"family": family_id.get(), "guardian": gid.get(), "can_see_payments": can_see_payments});
     audit(
         c,
-        tenant,
-        actor,
-        "add_delegate",
-        "family",
-        family_id.get(),
+        ctx,
+        AuditAction::AddDelegate,
+        AuditObject::new(ObjectKind::Family, family_id.get()),
         None,
         Some(&after),
         "",
-        now,
     )
     .await?;
     tx.commit().await?;
@@ -171,14 +159,11 @@ pub async fn add_delegate(
 /// Makes a delegate of the family its payer; the payer so far becomes a delegate who may see
 /// payments. The family's accounts and balances stay the family's.
 pub async fn change_payer(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     family_id: FamilyId,
     guardian: GuardianId,
 ) -> Result<(), AppError> {
-    let now = clock.now();
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let fam = family::family(c, tenant.id, family_id)
@@ -204,19 +189,16 @@ pub async fn change_payer(
     family::remove_delegate(c, tenant.id, family_id, guardian).await?;
     family::set_payer(c, tenant.id, family_id, guardian).await?;
     family::add_delegate(c, tenant.id, family_id, fam.payer_id, true).await?;
-    let before = json!({"payer": fam.payer_id.get()}).to_string();
-    let after = json!({"payer": guardian.get()}).to_string();
+    let before = json!({"payer": fam.payer_id.get()});
+    let after = json!({"payer": guardian.get()});
     audit(
         c,
-        tenant,
-        actor,
-        "change_payer",
-        "family",
-        family_id.get(),
+        ctx,
+        AuditAction::ChangePayer,
+        AuditObject::new(ObjectKind::Family, family_id.get()),
         Some(&before),
         Some(&after),
         "",
-        now,
     )
     .await?;
     tx.commit().await?;

@@ -1,15 +1,14 @@
 //! Guardians: the form's checks, their page and changes.
 
-use refettorio_db::Db;
+use crate::Ctx;
 use refettorio_db::registry::family;
 use refettorio_db::registry::family::Family;
 use refettorio_db::registry::family::Guardian;
 use refettorio_db::registry::family::NewGuardian;
 use refettorio_db::registry::family::Pupil;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::Clock;
 use refettorio_domain::CodiceFiscale;
 use refettorio_domain::GuardianId;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 
 use super::{audit, duplicate_cf, field, guardian_json, guardian_json_of};
 use crate::AppError;
@@ -127,15 +126,12 @@ fn is_email(s: &str) -> bool {
 
 /// Rewrites a guardian's data.
 pub async fn update_guardian(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     id: GuardianId,
     input: &GuardianInput,
 ) -> Result<(), AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let g = check_guardian(input).map_err(AppError::Fields)?;
-    let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let before = family::guardian(c, tenant.id, id)
@@ -146,15 +142,12 @@ pub async fn update_guardian(
         .map_err(duplicate_cf)?;
     audit(
         c,
-        tenant,
-        actor,
-        "update_guardian",
-        "guardian",
-        id.get(),
+        ctx,
+        AuditAction::UpdateGuardian,
+        AuditObject::new(ObjectKind::Guardian, id.get()),
         Some(&guardian_json_of(&before)),
         Some(&guardian_json(&g)),
         "",
-        now,
     )
     .await?;
     tx.commit().await?;
@@ -163,10 +156,10 @@ pub async fn update_guardian(
 
 /// A guardian with the families it belongs to (for its page).
 pub async fn guardian_file(
-    db: &Db,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     id: GuardianId,
 ) -> Result<(Guardian, Vec<(Family, family::Link, Vec<Pupil>)>), AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let g = family::guardian(c, tenant.id, id)

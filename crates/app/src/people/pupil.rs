@@ -1,7 +1,7 @@
 //! Pupils: their page, a new pupil and changes.
 
+use crate::Ctx;
 use jiff::civil::Date;
-use refettorio_db::Db;
 use refettorio_db::registry::family;
 use refettorio_db::registry::family::Family;
 use refettorio_db::registry::family::Guardian;
@@ -10,10 +10,9 @@ use refettorio_db::registry::family::Pupil;
 use refettorio_db::registry::service;
 use refettorio_db::registry::service::Enrolment;
 use refettorio_db::registry::service::EnrolmentChange;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::Clock;
 use refettorio_domain::FamilyId;
 use refettorio_domain::PupilId;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 use refettorio_domain::today;
 
 use super::guardian::{check_fiscal_code, check_name};
@@ -39,12 +38,10 @@ pub struct PupilFile {
     pub first_change_day: Date,
 }
 
-pub async fn pupil_file(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    id: PupilId,
-) -> Result<PupilFile, AppError> {
+pub async fn pupil_file(ctx: Ctx<'_>, id: PupilId) -> Result<PupilFile, AppError> {
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
     let not_found = || AppError::NotFound("Alunno non trovato.".into());
     let day = today(clock, &tenant.timezone);
     let mut h = db.acquire().await?;
@@ -142,16 +139,15 @@ fn check_pupil(p: &PupilInput, family: FamilyId, day: Date) -> Result<NewPupil, 
 
 /// Adds a pupil to a family. Returns the pupil.
 pub async fn add_pupil(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     family_id: FamilyId,
     input: &PupilInput,
 ) -> Result<PupilId, AppError> {
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
     let day = today(clock, &tenant.timezone);
     let p = check_pupil(input, family_id, day)?;
-    let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     if family::family(c, tenant.id, family_id).await?.is_none() {
@@ -162,15 +158,12 @@ pub async fn add_pupil(
         .map_err(duplicate_cf)?;
     audit(
         c,
-        tenant,
-        actor,
-        "add_pupil",
-        "pupil",
-        id.get(),
+        ctx,
+        AuditAction::AddPupil,
+        AuditObject::new(ObjectKind::Pupil, id.get()),
         None,
         Some(&pupil_json(&p)),
         "",
-        now,
     )
     .await?;
     tx.commit().await?;
@@ -178,16 +171,11 @@ pub async fn add_pupil(
 }
 
 /// Rewrites a pupil's data.
-pub async fn update_pupil(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    id: PupilId,
-    input: &PupilInput,
-) -> Result<(), AppError> {
+pub async fn update_pupil(ctx: Ctx<'_>, id: PupilId, input: &PupilInput) -> Result<(), AppError> {
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
     let day = today(clock, &tenant.timezone);
-    let now = clock.now();
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let before = family::pupil(c, tenant.id, id)
@@ -206,15 +194,12 @@ pub async fn update_pupil(
         .map_err(duplicate_cf)?;
     audit(
         c,
-        tenant,
-        actor,
-        "update_pupil",
-        "pupil",
-        id.get(),
+        ctx,
+        AuditAction::UpdatePupil,
+        AuditObject::new(ObjectKind::Pupil, id.get()),
         Some(&pupil_json(&old)),
         Some(&pupil_json(&p)),
         "",
-        now,
     )
     .await?;
     tx.commit().await?;

@@ -1,11 +1,13 @@
 //! The school role's class lists of its own schools.
 
+use crate::Ctx;
 use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::Db;
-use refettorio_db::meals;
+use refettorio_db::booking;
+use refettorio_db::close;
+use refettorio_db::ledger;
 use refettorio_db::registry::calendar;
 use refettorio_db::registry::calendar::SchoolYear;
 use refettorio_db::registry::family;
@@ -14,9 +16,7 @@ use refettorio_db::registry::school::Class;
 use refettorio_db::registry::school::School;
 use refettorio_db::registry::service;
 use refettorio_db::registry::staff;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::ClassId;
-use refettorio_domain::Clock;
 use refettorio_domain::EnrolmentState;
 use refettorio_domain::EntryKind;
 use refettorio_domain::MealChoice;
@@ -24,13 +24,14 @@ use refettorio_domain::SchoolId;
 use refettorio_domain::today;
 
 use crate::AppError;
+use crate::Tenant;
 
 /// The schools a staff user may see: the school role its own schools, the office all.
 pub async fn visible_schools(
-    db: &Db,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     user: &staff::StaffUser,
 ) -> Result<Vec<School>, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let all = school::schools(c, tenant.id).await?;
@@ -47,12 +48,13 @@ pub async fn visible_schools(
 
 /// The classes of the current school year of the schools a user sees, by school.
 pub async fn school_classes(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     user: &staff::StaffUser,
 ) -> Result<Vec<(School, Vec<Class>)>, AppError> {
-    let schools = visible_schools(db, tenant, user).await?;
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
+    let schools = visible_schools(ctx, user).await?;
     let day = today(clock, &tenant.timezone);
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
@@ -117,13 +119,14 @@ pub struct Roster {
 /// The class list of `class`, if the user sees its school; another school's class is
 /// [`AppError::Forbidden`].
 pub async fn class_roster(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
+    ctx: Ctx<'_>,
     user: &staff::StaffUser,
     class: ClassId,
 ) -> Result<Roster, AppError> {
-    let schools = visible_schools(db, tenant, user).await?;
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
+    let schools = visible_schools(ctx, user).await?;
     let day = today(clock, &tenant.timezone);
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
@@ -133,8 +136,8 @@ pub async fn class_roster(
     let Some(sc) = schools.into_iter().find(|s| s.id == k.school_id) else {
         return Err(AppError::Forbidden);
     };
-    let closed = meals::is_closed(c, tenant.id, day).await?;
-    let eats_today = crate::meals::canteen_day(c, tenant, day)
+    let closed = close::is_closed(c, tenant.id, day).await?;
+    let eats_today = crate::close::canteen_day(c, tenant, day)
         .await?
         .is_some_and(|cd| cd.classes.iter().any(|x| x.id == k.id));
     let diets = service::diets(c, tenant.id).await?;
@@ -156,7 +159,7 @@ pub async fn class_roster(
         } else if !eats_today {
             "Nessun pasto oggi"
         } else if closed {
-            let entries = meals::entries_of_enrolment_day(c, tenant.id, e.id, day).await?;
+            let entries = ledger::entries_of_enrolment_day(c, tenant.id, e.id, day).await?;
             let reversed: BTreeSet<i64> = entries.iter().filter_map(|x| x.reverses).collect();
             if entries
                 .iter()
@@ -167,7 +170,7 @@ pub async fn class_roster(
                 "Assente"
             }
         } else {
-            match meals::bookings(c, tenant.id, e.id, day, day)
+            match booking::bookings(c, tenant.id, e.id, day, day)
                 .await?
                 .into_iter()
                 .next()

@@ -1,13 +1,12 @@
 //! The office's search of families by name, fiscal code or card code.
 
-use refettorio_db::Db;
-use refettorio_db::meals;
+use crate::Ctx;
+use refettorio_db::ledger;
 use refettorio_db::registry::family;
 use refettorio_db::registry::family::Family;
 use refettorio_db::registry::family::Guardian;
 use refettorio_db::registry::family::PeopleQuery;
 use refettorio_db::registry::family::Pupil;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::AccountId;
 use refettorio_domain::Cents;
 use refettorio_domain::CodiceFiscale;
@@ -60,11 +59,8 @@ pub fn people_query(text: &str) -> PeopleQuery {
 /// Families with a pupil or guardian whose name ("surname name" or "name surname") starts with
 /// `text`, or whose fiscal code or card code is `text`: at most [`SEARCH_LIMIT`], by payer
 /// name, each with its pupils and prepaid accounts. One indexed query finds them.
-pub async fn find_families(
-    db: &Db,
-    tenant: &Tenant,
-    text: &str,
-) -> Result<Vec<FamilyHit>, AppError> {
+pub async fn find_families(ctx: Ctx<'_>, text: &str) -> Result<Vec<FamilyHit>, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let q = people_query(text);
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
@@ -84,7 +80,7 @@ pub async fn find_families(
         };
         let mut accounts = Vec::new();
         for (a, svc, year) in crate::portal::visible_accounts(c, tenant, &access).await? {
-            let balance = meals::balance(c, tenant.id, a.id).await?;
+            let balance = ledger::balance(c, tenant.id, a.id).await?;
             accounts.push((a.id, format!("{} {}", svc.name, year.label), balance));
         }
         out.push(FamilyHit {

@@ -1,24 +1,23 @@
 //! Tariff bands, and the repricing of their enrolments.
 
+use crate::Ctx;
 use jiff::civil::Date;
-use refettorio_db::Db;
 use refettorio_db::registry::service;
 use refettorio_db::registry::service::NewTariffBand;
 use refettorio_db::registry::service::TariffBand;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::Cents;
-use refettorio_domain::Clock;
 use refettorio_domain::Residency;
 use refettorio_domain::ServiceId;
 use refettorio_domain::TariffBandId;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 use refettorio_domain::pricing;
 use refettorio_domain::pricing::BandPrice;
 use serde_json::json;
 
 use super::service::{price_from, service_not_found};
 use super::{
-    ADD, DELETE, EDIT, FIXED_FEE_MAX, MEAL_PRICE_MAX, NAME_MAX, audit, band_as_new, band_json,
-    duplicate, field, refused, required, same_name, still_used,
+    FIXED_FEE_MAX, MEAL_PRICE_MAX, NAME_MAX, audit, band_as_new, band_json, duplicate, field,
+    refused, required, same_name, still_used,
 };
 use crate::AppError;
 use crate::FieldError;
@@ -181,13 +180,11 @@ pub fn check_band(
 }
 
 pub async fn add_band(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     service_id: ServiceId,
     input: &BandInput,
 ) -> Result<TariffBandId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     service::service(c, tenant.id, service_id)
@@ -200,14 +197,11 @@ pub async fn add_band(
         .map_err(|e| duplicate(e, "nome", BAND_DUPLICATE))?;
     audit(
         c,
-        tenant,
-        actor,
-        ADD,
-        "tariff_band",
-        id.get(),
+        ctx,
+        AuditAction::RegistryAdd,
+        AuditObject::new(ObjectKind::TariffBand, id.get()),
         None,
-        Some(band_json(service_id, &new)),
-        clock.now(),
+        Some(&band_json(service_id, &new)),
     )
     .await?;
     tx.commit().await?;
@@ -223,7 +217,7 @@ pub struct BandChange {
     pub repriced: Option<(u64, Date)>,
 }
 
-fn band_not_found() -> AppError {
+pub(super) fn band_not_found() -> AppError {
     AppError::NotFound("Fascia non trovata.".into())
 }
 
@@ -231,13 +225,13 @@ fn band_not_found() -> AppError {
 /// ones get the new amounts, priced as a new enrolment, from the first day not closed yet (see
 /// the module's comment).
 pub async fn edit_band(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     id: TariffBandId,
     input: &BandInput,
 ) -> Result<BandChange, AppError> {
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let old = service::band(c, tenant.id, id)
@@ -265,11 +259,8 @@ pub async fn edit_band(
                 n += 1;
             }
         }
-        after = format!(
-            "{},\"enrolments_repriced\":{n},\"repriced_from\":{}}}",
-            after.trim_end_matches('}'),
-            json!(from.to_string())
-        );
+        after["enrolments_repriced"] = json!(n);
+        after["repriced_from"] = json!(from.to_string());
         Some((n, from)).filter(|(n, _)| *n > 0)
     } else {
         None
@@ -287,14 +278,11 @@ pub async fn edit_band(
         .map_err(|e| duplicate(e, "nome", BAND_DUPLICATE))?;
     audit(
         c,
-        tenant,
-        actor,
-        EDIT,
-        "tariff_band",
-        id.get(),
-        Some(before),
-        Some(after),
-        clock.now(),
+        ctx,
+        AuditAction::RegistryEdit,
+        AuditObject::new(ObjectKind::TariffBand, id.get()),
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -306,13 +294,8 @@ pub async fn edit_band(
 }
 
 /// Deletes a band no enrolment names; otherwise says so. The band's service.
-pub async fn delete_band(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    id: TariffBandId,
-) -> Result<ServiceId, AppError> {
+pub async fn delete_band(ctx: Ctx<'_>, id: TariffBandId) -> Result<ServiceId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let old = service::band(c, tenant.id, id)
@@ -331,14 +314,11 @@ pub async fn delete_band(
         .map_err(|e| still_used(e, "La fascia è ancora usata e non si può eliminare."))?;
     audit(
         c,
-        tenant,
-        actor,
-        DELETE,
-        "tariff_band",
-        id.get(),
-        Some(band_json(old.service_id, &band_as_new(&old))),
+        ctx,
+        AuditAction::RegistryDelete,
+        AuditObject::new(ObjectKind::TariffBand, id.get()),
+        Some(&band_json(old.service_id, &band_as_new(&old))),
         None,
-        clock.now(),
     )
     .await?;
     tx.commit().await?;

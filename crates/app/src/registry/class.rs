@@ -1,21 +1,20 @@
 //! Classes and their canteen weekdays.
 
-use refettorio_db::Db;
+use crate::Ctx;
 use refettorio_db::registry::calendar;
 use refettorio_db::registry::school;
 use refettorio_db::registry::school::Class;
 use refettorio_db::registry::school::NewClass;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::ClassId;
-use refettorio_domain::Clock;
 use refettorio_domain::SchoolId;
 use refettorio_domain::SchoolYearId;
 use refettorio_domain::Weekdays;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 
 use super::school::school_not_found;
 use super::{
-    ADD, CANTEEN_WEEKDAYS, DELETE, EDIT, audit, class_as_new, class_json, duplicate, field, fields,
-    refused, required, same_name, still_used,
+    CANTEEN_WEEKDAYS, audit, class_as_new, class_json, duplicate, field, fields, refused, required,
+    same_name, still_used,
 };
 use crate::AppError;
 
@@ -89,19 +88,17 @@ pub fn check_class(
     fields(errors, || (name, days))
 }
 
-fn class_not_found() -> AppError {
+pub(super) fn class_not_found() -> AppError {
     AppError::NotFound("Classe non trovata.".into())
 }
 
 /// Adds a class to a school, in the school year chosen in the form.
 pub async fn add_class(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     school_id: SchoolId,
     input: &ClassInput,
 ) -> Result<ClassId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     school::school(c, tenant.id, school_id)
@@ -132,14 +129,11 @@ pub async fn add_class(
         .map_err(|e| duplicate(e, "nome", CLASS_DUPLICATE))?;
     audit(
         c,
-        tenant,
-        actor,
-        ADD,
-        "class",
-        id.get(),
+        ctx,
+        AuditAction::RegistryAdd,
+        AuditObject::new(ObjectKind::Class, id.get()),
         None,
-        Some(class_json(&new)),
-        clock.now(),
+        Some(&class_json(&new)),
     )
     .await?;
     tx.commit().await?;
@@ -149,14 +143,8 @@ pub async fn add_class(
 /// Changes a class's name and canteen weekdays (its school and year stay). Meals already
 /// charged keep their day; the weekdays decide the meals from the next close on. True if
 /// something changed.
-pub async fn edit_class(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    id: ClassId,
-    input: &ClassInput,
-) -> Result<bool, AppError> {
+pub async fn edit_class(ctx: Ctx<'_>, id: ClassId, input: &ClassInput) -> Result<bool, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let old = school::class(c, tenant.id, id)
@@ -179,14 +167,11 @@ pub async fn edit_class(
         .map_err(|e| duplicate(e, "nome", CLASS_DUPLICATE))?;
     audit(
         c,
-        tenant,
-        actor,
-        EDIT,
-        "class",
-        id.get(),
-        Some(before),
-        Some(after),
-        clock.now(),
+        ctx,
+        AuditAction::RegistryEdit,
+        AuditObject::new(ObjectKind::Class, id.get()),
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -194,13 +179,8 @@ pub async fn edit_class(
 }
 
 /// Deletes a class nothing points at; otherwise says what does. The class's school.
-pub async fn delete_class(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    id: ClassId,
-) -> Result<SchoolId, AppError> {
+pub async fn delete_class(ctx: Ctx<'_>, id: ClassId) -> Result<SchoolId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let old = school::class(c, tenant.id, id)
@@ -229,14 +209,11 @@ pub async fn delete_class(
         .map_err(|e| still_used(e, "La classe è ancora usata e non si può eliminare."))?;
     audit(
         c,
-        tenant,
-        actor,
-        DELETE,
-        "class",
-        id.get(),
-        Some(class_json(&class_as_new(&old))),
+        ctx,
+        AuditAction::RegistryDelete,
+        AuditObject::new(ObjectKind::Class, id.get()),
+        Some(&class_json(&class_as_new(&old))),
         None,
-        clock.now(),
     )
     .await?;
     tx.commit().await?;

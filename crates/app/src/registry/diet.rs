@@ -1,16 +1,14 @@
 //! Diet codes.
 
-use refettorio_db::Db;
+use crate::Ctx;
 use refettorio_db::registry::service;
 use refettorio_db::registry::service::Diet;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::Clock;
 use refettorio_domain::DietId;
 use refettorio_domain::DietKind;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 
 use super::{
-    ADD, DELETE, EDIT, NAME_MAX, audit, diet_json, duplicate, field, refused, required, same_name,
-    still_used,
+    NAME_MAX, audit, diet_json, duplicate, field, refused, required, same_name, still_used,
 };
 use crate::AppError;
 
@@ -79,13 +77,8 @@ pub fn check_diet(
     }
 }
 
-pub async fn add_diet(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    input: &DietInput,
-) -> Result<DietId, AppError> {
+pub async fn add_diet(ctx: Ctx<'_>, input: &DietInput) -> Result<DietId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let diets = service::diets(c, tenant.id).await?;
@@ -95,34 +88,25 @@ pub async fn add_diet(
         .map_err(|e| duplicate(e, "codice", DIET_DUPLICATE))?;
     audit(
         c,
-        tenant,
-        actor,
-        ADD,
-        "diet",
-        id.get(),
+        ctx,
+        AuditAction::RegistryAdd,
+        AuditObject::new(ObjectKind::Diet, id.get()),
         None,
-        Some(diet_json(&code, &name, kind)),
-        clock.now(),
+        Some(&diet_json(&code, &name, kind)),
     )
     .await?;
     tx.commit().await?;
     Ok(id)
 }
 
-fn diet_not_found() -> AppError {
+pub(super) fn diet_not_found() -> AppError {
     AppError::NotFound("Dieta non trovata.".into())
 }
 
 /// Changes a diet. The kitchen's numbers of days already closed keep the diet they were
 /// cooked with (its id); the new code and name show from now on. True if something changed.
-pub async fn edit_diet(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    id: DietId,
-    input: &DietInput,
-) -> Result<bool, AppError> {
+pub async fn edit_diet(ctx: Ctx<'_>, id: DietId, input: &DietInput) -> Result<bool, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let diets = service::diets(c, tenant.id).await?;
@@ -141,14 +125,11 @@ pub async fn edit_diet(
         .map_err(|e| duplicate(e, "codice", DIET_DUPLICATE))?;
     audit(
         c,
-        tenant,
-        actor,
-        EDIT,
-        "diet",
-        id.get(),
-        Some(before),
-        Some(after),
-        clock.now(),
+        ctx,
+        AuditAction::RegistryEdit,
+        AuditObject::new(ObjectKind::Diet, id.get()),
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -156,13 +137,8 @@ pub async fn edit_diet(
 }
 
 /// Deletes a diet nothing points at; otherwise says what does.
-pub async fn delete_diet(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    id: DietId,
-) -> Result<(), AppError> {
+pub async fn delete_diet(ctx: Ctx<'_>, id: DietId) -> Result<(), AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let old = service::diet(c, tenant.id, id)
@@ -185,14 +161,11 @@ pub async fn delete_diet(
         .map_err(|e| still_used(e, "La dieta è ancora usata e non si può eliminare."))?;
     audit(
         c,
-        tenant,
-        actor,
-        DELETE,
-        "diet",
-        id.get(),
-        Some(diet_json(&old.code, &old.name, old.kind)),
+        ctx,
+        AuditAction::RegistryDelete,
+        AuditObject::new(ObjectKind::Diet, id.get()),
+        Some(&diet_json(&old.code, &old.name, old.kind)),
         None,
-        clock.now(),
     )
     .await?;
     tx.commit().await?;

@@ -1,15 +1,14 @@
 //! Sibling reductions of a service.
 
-use refettorio_db::Db;
+use crate::Ctx;
 use refettorio_db::registry::service;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::Cents;
-use refettorio_domain::Clock;
 use refettorio_domain::ServiceId;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 use serde_json::json;
 
 use super::service::service_not_found;
-use super::{ADD, DELETE, EDIT, audit, field};
+use super::{audit, field};
 use crate::AppError;
 
 /// The reduction form as typed: from which child (2 = the second) and the percentage.
@@ -52,20 +51,18 @@ pub fn check_reduction(input: &ReductionInput) -> Result<(u32, u32), AppError> {
     }
 }
 
-fn reduction_json(service: ServiceId, rank: u32, bp: u32) -> String {
-    json!({"service_id": service.get(), "from_rank": rank, "basis_points": bp}).to_string()
+fn reduction_json(service: ServiceId, rank: u32, bp: u32) -> serde_json::Value {
+    json!({"service_id": service.get(), "from_rank": rank, "basis_points": bp})
 }
 
 /// Sets the reduction from a child on. It applies to enrolments made from then on: an
 /// enrolment keeps the price it was given.
 pub async fn set_reduction(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     service_id: ServiceId,
     input: &ReductionInput,
 ) -> Result<bool, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     service::service(c, tenant.id, service_id)
@@ -82,14 +79,15 @@ pub async fn set_reduction(
     service::set_sibling_reduction(c, tenant.id, service_id, rank, bp).await?;
     audit(
         c,
-        tenant,
-        actor,
-        if old.is_some() { EDIT } else { ADD },
-        "sibling_reduction",
-        service_id.get(),
-        old.map(|(r, b)| reduction_json(service_id, r, b)),
-        Some(reduction_json(service_id, rank, bp)),
-        clock.now(),
+        ctx,
+        if old.is_some() {
+            AuditAction::RegistryEdit
+        } else {
+            AuditAction::RegistryAdd
+        },
+        AuditObject::new(ObjectKind::SiblingReduction, service_id.get()),
+        old.map(|(r, b)| reduction_json(service_id, r, b)).as_ref(),
+        Some(&reduction_json(service_id, rank, bp)),
     )
     .await?;
     tx.commit().await?;
@@ -97,13 +95,11 @@ pub async fn set_reduction(
 }
 
 pub async fn delete_reduction(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     service_id: ServiceId,
     rank: u32,
 ) -> Result<(), AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let old = service::sibling_reductions(c, tenant.id, service_id)
@@ -114,14 +110,11 @@ pub async fn delete_reduction(
     service::delete_sibling_reduction(c, tenant.id, service_id, rank).await?;
     audit(
         c,
-        tenant,
-        actor,
-        DELETE,
-        "sibling_reduction",
-        service_id.get(),
-        Some(reduction_json(service_id, old.0, old.1)),
+        ctx,
+        AuditAction::RegistryDelete,
+        AuditObject::new(ObjectKind::SiblingReduction, service_id.get()),
+        Some(&reduction_json(service_id, old.0, old.1)),
         None,
-        clock.now(),
     )
     .await?;
     tx.commit().await?;

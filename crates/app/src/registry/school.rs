@@ -1,17 +1,16 @@
 //! Schools.
 
-use refettorio_db::Db;
+use crate::Ctx;
 use refettorio_db::registry::school;
 use refettorio_db::registry::school::NewSchool;
 use refettorio_db::registry::school::School;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::Clock;
 use refettorio_domain::SchoolId;
 use refettorio_domain::SchoolKind;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 
 use super::{
-    ADD, DELETE, EDIT, NAME_MAX, TEXT_MAX, audit, duplicate, field, refused, required, same_name,
-    school_as_new, school_json, still_used,
+    NAME_MAX, TEXT_MAX, audit, duplicate, field, refused, required, same_name, school_as_new,
+    school_json, still_used,
 };
 use crate::AppError;
 
@@ -92,13 +91,8 @@ pub fn check_school(
     }
 }
 
-pub async fn add_school(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    input: &SchoolInput,
-) -> Result<SchoolId, AppError> {
+pub async fn add_school(ctx: Ctx<'_>, input: &SchoolInput) -> Result<SchoolId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let all = school::schools(c, tenant.id).await?;
@@ -109,14 +103,11 @@ pub async fn add_school(
     let after = school_json(&new);
     audit(
         c,
-        tenant,
-        actor,
-        ADD,
-        "school",
-        id.get(),
+        ctx,
+        AuditAction::RegistryAdd,
+        AuditObject::new(ObjectKind::School, id.get()),
         None,
-        Some(after),
-        clock.now(),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -129,13 +120,11 @@ pub(super) fn school_not_found() -> AppError {
 
 /// Changes a school; a form with nothing changed writes nothing. True if something changed.
 pub async fn edit_school(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     id: SchoolId,
     input: &SchoolInput,
 ) -> Result<bool, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let all = school::schools(c, tenant.id).await?;
@@ -154,14 +143,11 @@ pub async fn edit_school(
         .map_err(|e| duplicate(e, "nome", SCHOOL_DUPLICATE))?;
     audit(
         c,
-        tenant,
-        actor,
-        EDIT,
-        "school",
-        id.get(),
-        Some(before),
-        Some(after),
-        clock.now(),
+        ctx,
+        AuditAction::RegistryEdit,
+        AuditObject::new(ObjectKind::School, id.get()),
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -169,13 +155,8 @@ pub async fn edit_school(
 }
 
 /// Deletes a school nothing points at; otherwise says what does.
-pub async fn delete_school(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    id: SchoolId,
-) -> Result<(), AppError> {
+pub async fn delete_school(ctx: Ctx<'_>, id: SchoolId) -> Result<(), AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let old = school::school(c, tenant.id, id)
@@ -209,14 +190,11 @@ pub async fn delete_school(
         .map_err(|e| still_used(e, message))?;
     audit(
         c,
-        tenant,
-        actor,
-        DELETE,
-        "school",
-        id.get(),
-        Some(school_json(&school_as_new(&old))),
+        ctx,
+        AuditAction::RegistryDelete,
+        AuditObject::new(ObjectKind::School, id.get()),
+        Some(&school_json(&school_as_new(&old))),
         None,
-        clock.now(),
     )
     .await?;
     tx.commit().await?;

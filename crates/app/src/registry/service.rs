@@ -1,26 +1,27 @@
 //! Services of a school year.
 
+use crate::Ctx;
 use jiff::civil::Date;
 use refettorio_db::Conn;
-use refettorio_db::Db;
-use refettorio_db::meals;
+use refettorio_db::close;
 use refettorio_db::registry::calendar;
 use refettorio_db::registry::calendar::SchoolYear;
 use refettorio_db::registry::service;
 use refettorio_db::registry::service::Service;
 use refettorio_db::registry::service::TariffBand;
-use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::Billing;
-use refettorio_domain::Clock;
 use refettorio_domain::SchoolYearId;
 use refettorio_domain::ServiceId;
 use refettorio_domain::ServiceKind;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 use refettorio_domain::today;
 
 use super::year::year_not_found;
-use super::{ADD, EDIT, NAME_MAX, audit, duplicate, field, required, service_json};
+use super::{NAME_MAX, audit, duplicate, field, required, service_json};
 use crate::AppError;
 use crate::FieldError;
+use crate::Tenant;
+use refettorio_domain::Clock;
 
 /// The service form as typed (the kind only when adding).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,13 +48,11 @@ fn check_service(input: &ServiceInput) -> (Vec<FieldError>, Option<Billing>, Str
 }
 
 pub async fn add_service(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     year: SchoolYearId,
     input: &ServiceInput,
 ) -> Result<ServiceId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let y = calendar::school_year(c, tenant.id, year)
@@ -82,14 +81,11 @@ pub async fn add_service(
         .map_err(|e| duplicate(e, "tipo", &taken))?;
     audit(
         c,
-        tenant,
-        actor,
-        ADD,
-        "service",
-        id.get(),
+        ctx,
+        AuditAction::RegistryAdd,
+        AuditObject::new(ObjectKind::Service, id.get()),
         None,
-        Some(service_json(year, kind, billing, &name)),
-        clock.now(),
+        Some(&service_json(year, kind, billing, &name)),
     )
     .await?;
     tx.commit().await?;
@@ -103,13 +99,11 @@ pub(super) fn service_not_found() -> AppError {
 /// Changes a service's name and billing. The billing of a service with enrolments stays: it
 /// decides how every family of the service pays. True if something changed.
 pub async fn edit_service(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     id: ServiceId,
     input: &ServiceInput,
 ) -> Result<bool, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let old = service::service(c, tenant.id, id)
@@ -136,14 +130,11 @@ pub async fn edit_service(
     service::update_service(c, tenant.id, id, billing, &name).await?;
     audit(
         c,
-        tenant,
-        actor,
-        EDIT,
-        "service",
-        id.get(),
-        Some(before),
-        Some(after),
-        clock.now(),
+        ctx,
+        AuditAction::RegistryEdit,
+        AuditObject::new(ObjectKind::Service, id.get()),
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -163,12 +154,10 @@ pub struct ServiceView {
     pub price_from: Date,
 }
 
-pub async fn service_view(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    id: ServiceId,
-) -> Result<ServiceView, AppError> {
+pub async fn service_view(ctx: Ctx<'_>, id: ServiceId) -> Result<ServiceView, AppError> {
+    let Ctx {
+        db, clock, tenant, ..
+    } = ctx;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let svc = service::service(c, tenant.id, id)
@@ -201,7 +190,7 @@ pub async fn price_from(
     tenant: &Tenant,
 ) -> Result<Date, AppError> {
     let day = today(clock, &tenant.timezone);
-    Ok(match meals::last_closed_day(c, tenant.id).await? {
+    Ok(match close::last_closed_day(c, tenant.id).await? {
         Some(last) if last >= day => last.tomorrow()?,
         _ => day,
     })

@@ -1,18 +1,15 @@
 //! School years and their calendar.
 
+use crate::Ctx;
 use jiff::civil::Date;
-use refettorio_db::Db;
 use refettorio_db::registry::calendar;
 use refettorio_db::registry::calendar::NewSchoolYear;
 use refettorio_db::registry::calendar::SchoolYear;
-use refettorio_db::registry::tenant::Tenant;
-use refettorio_domain::Clock;
 use refettorio_domain::SchoolCalendar;
 use refettorio_domain::SchoolYearId;
+use refettorio_domain::audit::{AuditAction, AuditObject, ObjectKind};
 
-use super::{
-    ADD, EDIT, audit, duplicate, field, fields, required, same_name, year_as_new, year_json,
-};
+use super::{audit, duplicate, field, fields, required, same_name, year_as_new, year_json};
 use crate::AppError;
 use crate::FieldError;
 
@@ -134,13 +131,8 @@ pub fn check_year(
     })
 }
 
-pub async fn add_year(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
-    input: &YearInput,
-) -> Result<SchoolYearId, AppError> {
+pub async fn add_year(ctx: Ctx<'_>, input: &YearInput) -> Result<SchoolYearId, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let years = calendar::school_years(c, tenant.id).await?;
@@ -150,14 +142,11 @@ pub async fn add_year(
         .map_err(|e| duplicate(e, "nome", "Esiste già un anno scolastico con questo nome."))?;
     audit(
         c,
-        tenant,
-        actor,
-        ADD,
-        "school_year",
-        id.get(),
+        ctx,
+        AuditAction::RegistryAdd,
+        AuditObject::new(ObjectKind::SchoolYear, id.get()),
         None,
-        Some(year_json(&new)),
-        clock.now(),
+        Some(&year_json(&new)),
     )
     .await?;
     tx.commit().await?;
@@ -172,13 +161,11 @@ pub(super) fn year_not_found() -> AppError {
 /// left outside the new dates stays in the list and simply covers no lesson day. True if
 /// something changed.
 pub async fn edit_year(
-    db: &Db,
-    clock: &dyn Clock,
-    tenant: &Tenant,
-    actor: &str,
+    ctx: Ctx<'_>,
     id: SchoolYearId,
     input: &YearInput,
 ) -> Result<bool, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut tx = db.begin().await?;
     let c = &mut tx.conn();
     let years = calendar::school_years(c, tenant.id).await?;
@@ -197,14 +184,11 @@ pub async fn edit_year(
         .map_err(|e| duplicate(e, "nome", "Esiste già un anno scolastico con questo nome."))?;
     audit(
         c,
-        tenant,
-        actor,
-        EDIT,
-        "school_year",
-        id.get(),
-        Some(before),
-        Some(after),
-        clock.now(),
+        ctx,
+        AuditAction::RegistryEdit,
+        AuditObject::new(ObjectKind::SchoolYear, id.get()),
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -218,11 +202,8 @@ pub struct YearCalendar {
     pub calendar: SchoolCalendar,
 }
 
-pub async fn year_calendar(
-    db: &Db,
-    tenant: &Tenant,
-    id: SchoolYearId,
-) -> Result<YearCalendar, AppError> {
+pub async fn year_calendar(ctx: Ctx<'_>, id: SchoolYearId) -> Result<YearCalendar, AppError> {
+    let Ctx { db, tenant, .. } = ctx;
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let year = calendar::school_year(c, tenant.id, id)

@@ -416,7 +416,7 @@ async fn meal_tables(db: &Db) -> Vec<(&'static str, i64)> {
     out
 }
 
-/// The ledger property: for every account, `meals::balance` is the sum of `meals::entries`.
+/// The ledger property: for every account, `ledger::balance` is the sum of `ledger::entries`.
 async fn check_balances_are_sums(db: &Db, d: &Demo) {
     let mut h = db.acquire().await.unwrap();
     let c = &mut h.conn();

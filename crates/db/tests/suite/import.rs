@@ -39,11 +39,13 @@ async fn a_running_import_reports_its_progress_to_every_connection() {
         let id = import::insert_job(
             &mut writer.conn(),
             tn,
-            "pupils",
-            "alunni.csv",
-            "00",
-            120,
-            "staff:1",
+            &import::NewJob {
+                kind: "pupils",
+                file_name: "alunni.csv",
+                file_sha256: "00",
+                rows_total: 120,
+                created_by: "staff:1",
+            },
             t0(),
         )
         .await
@@ -85,9 +87,18 @@ async fn a_running_import_reports_its_progress_to_every_connection() {
         );
 
         // A finished job no longer changes.
-        import::finish_job(&mut writer.conn(), tn, id, JobStatus::Done, 118, 2, "", t3)
-            .await
-            .unwrap();
+        import::finish_job(
+            &mut writer.conn(),
+            tn,
+            id,
+            import::JobEnd::Done {
+                rows_new: 118,
+                rows_present: 2,
+            },
+            t3,
+        )
+        .await
+        .unwrap();
         import::report_progress(&mut writer.conn(), tn, id, Some((1, 1)), t3)
             .await
             .unwrap();

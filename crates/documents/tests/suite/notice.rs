@@ -85,7 +85,7 @@ fn receipt() -> ReceiptView {
         amount_cents: 4550,
         paid_at_label: "23/11/2026 alle 10:15".to_owned(),
         psp_name: "Banca di Prova S.p.A.".to_owned(),
-        payment_method: Some("Carta di pagamento".to_owned()),
+        payment_method: Some("CP".to_owned()),
         issued_on: jiff::civil::date(2026, 11, 23),
     }
 }

@@ -28,9 +28,17 @@ async fn the_office_reads_the_log_and_the_movements_in_words() {
                 .unwrap()
                 .unwrap()
         };
-        let hits = refettorio_app::backoffice::search_families(&t.db, &tn, DEMO_PARENT_CF)
-            .await
-            .unwrap();
+        let hits = refettorio_app::people::find_families(
+            refettorio_app::Ctx::new(
+                &t.db,
+                &refettorio_domain::SystemClock,
+                &tn,
+                refettorio_domain::Actor::Demo,
+            ),
+            DEMO_PARENT_CF,
+        )
+        .await
+        .unwrap();
         let acc = hits[0].accounts[0].0;
         let path = format!("/t/esempio/backoffice/conti/{acc}");
         for (form, amount, reason) in [

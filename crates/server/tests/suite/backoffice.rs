@@ -22,9 +22,17 @@ async fn marios_account(t: &TestDb) -> (Tenant, AccountId) {
             .unwrap()
             .unwrap()
     };
-    let hits = refettorio_app::backoffice::search_families(&t.db, &tn, DEMO_PARENT_CF)
-        .await
-        .unwrap();
+    let hits = refettorio_app::people::find_families(
+        refettorio_app::Ctx::new(
+            &t.db,
+            &refettorio_domain::SystemClock,
+            &tn,
+            refettorio_domain::Actor::Demo,
+        ),
+        DEMO_PARENT_CF,
+    )
+    .await
+    .unwrap();
     assert_eq!(hits.len(), 1);
     let acc = hits[0].accounts[0].0;
     (tn, acc)
@@ -256,11 +264,13 @@ async fn every_route_lets_in_only_its_roles() {
             refettorio_db::import::insert_job(
                 &mut h.conn(),
                 tn.id,
-                "guardians",
-                "genitori.csv",
-                "00",
-                1,
-                "staff:1",
+                &refettorio_db::import::NewJob {
+                    kind: "guardians",
+                    file_name: "genitori.csv",
+                    file_sha256: "00",
+                    rows_total: 1,
+                    created_by: "staff:1",
+                },
                 app.clock.now(),
             )
             .await
@@ -1065,6 +1075,34 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
         let unbook =
             format!("DELETE FROM booking WHERE changed_by = 'test' AND day = '{tomorrow}'");
         crate::common::exec(&t, &unbook, &unbook).await;
+        assert_eq!(
+            scalar(&t, "SELECT COUNT(*) FROM closure").await,
+            closures_before
+        );
+
+        // A Sunday has no canteen: the preview says the closure touches no meal and offers no
+        // Conferma, and a confirmation sent anyway is refused, writing nothing.
+        let sunday: Vec<(&str, String)> = form(false)
+            .into_iter()
+            .map(|(k, v)| match k {
+                "dal" | "al" => (k, "2026-11-29".to_string()),
+                _ => (k, v),
+            })
+            .collect();
+        let pairs_sunday: Vec<(&str, &str)> =
+            sunday.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, path, &pairs_sunday).await;
+        assert_eq!(r.status(), 200);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("non tocca nessun pasto"), "{html}");
+        assert!(!html.contains(">Conferma<"), "{html}");
+        let mut confirmed = pairs_sunday.clone();
+        confirmed.push(("conferma", "1"));
+        let r = post(&client, &app, path, &confirmed).await;
+        assert_eq!(r.status(), 422);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("nulla da confermare"), "{html}");
+        assert_eq!(written(&t).await, written_before);
         assert_eq!(
             scalar(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before

@@ -554,6 +554,24 @@ async fn a_parent_recharges_online_through_the_sandbox_in_the_browser() {
         for v in axe(&c, &axe_source).await {
             failures.push(format!("{width}px recharge with errors: {v}"));
         }
+        // Meals typed for a child: the running total is meals × that child's price.
+        let meals = c
+            .find(Locator::Css("input[data-price-cents]"))
+            .await
+            .unwrap();
+        let price: i64 = meals
+            .attr("data-price-cents")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        meals.send_keys("3").await.unwrap();
+        let expected = refettorio_domain::Cents(price * 3).format_it();
+        let digits = expected.trim_end_matches(|ch: char| !ch.is_ascii_digit());
+        let shown = wait_text(&c, "#totale-pasti", digits).await;
+        assert!(shown.ends_with('€'), "{shown}");
+        meals.clear().await.unwrap();
         let field = c.find(Locator::Id("importo")).await.unwrap();
         field.clear().await.unwrap();
         field.send_keys("30").await.unwrap();

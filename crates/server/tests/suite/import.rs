@@ -10,10 +10,11 @@ use std::time::Duration;
 use crate::common::{App, browser, csrf_of, login, page, scalar, spawn};
 use jiff::civil::Date;
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
+use refettorio_db::ledger;
 use refettorio_db::registry::family;
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::testing::TestDb;
-use refettorio_db::{import as db_import, meals, registry};
+use refettorio_db::{import as db_import, registry};
 use refettorio_domain::{Cents, CodiceFiscale, ServiceKind};
 
 const BASE: &str = "/t/esempio/backoffice/importazioni";
@@ -622,11 +623,11 @@ async fn good_files_import_everything_and_again_change_nothing() {
                     assert_eq!(fam.isee, Some(Cents(950_000)));
                     assert_eq!(g.email.as_deref(), Some("paolo@example.org"));
                 }
-                let acc = meals::account_of(c, tn.id, fam.id, refezione.id)
+                let acc = ledger::account_of(c, tn.id, fam.id, refezione.id)
                     .await
                     .unwrap()
                     .unwrap();
-                balances.push(meals::balance(c, tn.id, acc.id).await.unwrap());
+                balances.push(ledger::balance(c, tn.id, acc.id).await.unwrap());
                 let pupils = family::pupils_of_family(c, tn.id, fam.id).await.unwrap();
                 assert_eq!(pupils.len(), 1);
                 let enrolments = registry::service::enrolments_of_pupil(c, tn.id, pupils[0].id)
@@ -802,11 +803,13 @@ async fn a_running_job_is_polled_and_one_left_by_a_stopped_node_shows_interrupte
             db_import::insert_job(
                 &mut h.conn(),
                 tn.id,
-                "pupils",
-                "alunni.csv",
-                "00",
-                120,
-                "staff:1",
+                &db_import::NewJob {
+                    kind: "pupils",
+                    file_name: "alunni.csv",
+                    file_sha256: "00",
+                    rows_total: 120,
+                    created_by: "staff:1",
+                },
                 refettorio_domain::Clock::now(app.clock.as_ref()),
             )
             .await

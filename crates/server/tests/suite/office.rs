@@ -48,9 +48,17 @@ async fn accounts(t: &TestDb) -> Vec<(i64, i64, i64)> {
 
 /// Mario Rossi's account and another family's account of the same service.
 async fn two_accounts(t: &TestDb, tn: &Tenant) -> (AccountId, AccountId) {
-    let hits = refettorio_app::backoffice::search_families(&t.db, tn, DEMO_PARENT_CF)
-        .await
-        .unwrap();
+    let hits = refettorio_app::people::find_families(
+        refettorio_app::Ctx::new(
+            &t.db,
+            &refettorio_domain::SystemClock,
+            tn,
+            refettorio_domain::Actor::Demo,
+        ),
+        DEMO_PARENT_CF,
+    )
+    .await
+    .unwrap();
     let mario = hits[0].accounts[0].0;
     let all = accounts(t).await;
     let &(_, family, service) = all.iter().find(|a| a.0 == mario.get()).unwrap();

@@ -18,7 +18,7 @@ use crate::common::{
 use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
 use refettorio_app::pagopa::{self as pay, OfficePayment, RechargeAmount};
 use refettorio_app::{AppError, Ctx, portal};
-use refettorio_db::meals;
+use refettorio_db::ledger;
 use refettorio_db::pagopa::{self as store, Position, PositionStatus, ReceiptStatus};
 use refettorio_db::registry::{family, tenant};
 use refettorio_db::testing::TestDb;
@@ -157,7 +157,7 @@ async fn recharge(app: &App, t: &TestDb, d: &Demo, cents: i64) -> Position {
 
 async fn balance_of(t: &TestDb, d: &Demo, p: &Position) -> Cents {
     let mut h = t.db.acquire().await.unwrap();
-    meals::balance(&mut h.conn(), d.tenant.id, p.account.unwrap())
+    ledger::balance(&mut h.conn(), d.tenant.id, p.account.unwrap())
         .await
         .unwrap()
 }
@@ -321,7 +321,7 @@ async fn a_family_recharges_online_through_the_sandbox_and_by_notice() {
         // redirects to its simulated payment page.
         let before = {
             let mut h = t.db.acquire().await.unwrap();
-            meals::balance(
+            ledger::balance(
                 &mut h.conn(),
                 d.tenant.id,
                 refettorio_domain::AccountId(account.parse().unwrap()),
@@ -378,7 +378,7 @@ async fn a_family_recharges_online_through_the_sandbox_and_by_notice() {
         // The balance moved by exactly 25,50 €, at once; the receipt is a PDF.
         let after = {
             let mut h = t.db.acquire().await.unwrap();
-            meals::balance(
+            ledger::balance(
                 &mut h.conn(),
                 d.tenant.id,
                 refettorio_domain::AccountId(account.parse().unwrap()),

@@ -177,12 +177,23 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
         .await;
         assert_eq!(r.status(), 303);
         let to = r.headers()["location"].to_str().unwrap().to_string();
-        assert!(to.ends_with("mese=2026-11&salvati=1"), "{to}");
+        // Back to the form, where the confirmation is, with the saved day and its new state.
+        assert!(
+            to.ends_with("mese=2026-11&giorno=2026-11-24&al=2026-11-24&salvati=1#modifica"),
+            "{to}"
+        );
         let (_, html) = page(&client, &app, &to).await;
         assert!(
-            html.contains("Modifica salvata: 1 giorno aggiornato."),
+            html.contains("Modifica salvata per martedì 24 novembre 2026: 1 giorno aggiornato."),
             "{html}"
         );
+        let form = &html[html.find("id=\"modifica\"").unwrap()..];
+        assert!(form.find("Salva").unwrap() < form.find("Modifica salvata").unwrap());
+        assert!(
+            form.contains("name=\"scelta\" value=\"absent\" checked"),
+            "{form}"
+        );
+        assert!(form.contains("name=\"dal\" value=\"2026-11-24\""), "{form}");
         assert!(
             html.contains(
                 "martedì 24 novembre 2026:</span>\n      <span class=\"rf-day__label\">Assente"
@@ -210,6 +221,67 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
         assert!(html.contains("giorni aggiornati"), "{html}");
         assert!(html.contains("mercoledì 25 novembre 2026:</span>\n      <span class=\"rf-day__label\">Pasto in bianco"), "{html}");
 
+        // The home's one tap: today's meal of a child cancelled, back on the child's card.
+        let (_, home) = page(&client, &app, "/t/esempio/area-personale").await;
+        let taps = home.matches("Disdici il pasto di oggi di ").count();
+        assert!(taps >= 1, "{home}");
+        assert_eq!(home.contains("per tutti i figli"), taps >= 2, "{home}");
+        let csrf = csrf_of(&home);
+        let before = booking_rows(&t, ids.tenant).await;
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni",
+            &[
+                ("iscrizione", id.as_str()),
+                ("dal", "2026-11-23"),
+                ("al", "2026-11-23"),
+                ("scelta", "absent"),
+                ("ritorno", "home"),
+                ("_csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(
+            to,
+            format!("/t/esempio/area-personale?salvato={id}#pasto-{id}")
+        );
+        let (_, home) = page(&client, &app, &to).await;
+        assert!(home.contains("Oggi: Assente"), "{home}");
+        assert!(home.contains("Modifica salvata: oggi"), "{home}");
+        assert!(home.contains("Rimetti il pasto di oggi di "), "{home}");
+        assert_eq!(
+            home.matches("Disdici il pasto di oggi di ").count(),
+            taps - 1
+        );
+        assert_eq!(booking_rows(&t, ids.tenant).await, before + 1);
+        // The tap for every child cancels the others' meals of today, once.
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni/tutti",
+            &[
+                ("giorno", "2026-11-23"),
+                ("scelta", "absent"),
+                ("_csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(
+            to,
+            format!("/t/esempio/area-personale?salvati={}#pasti", taps - 1)
+        );
+        let (_, home) = page(&client, &app, &to).await;
+        assert!(!home.contains("Disdici il pasto di oggi di "), "{home}");
+        assert!(!home.contains("per tutti i figli"), "{home}");
+        // Put back, for what follows.
+        let back = "UPDATE booking SET choice = 'present' WHERE day = '2026-11-23'";
+        crate::common::exec(&t, back, back).await;
+
         // Today after the cut-off: refused with the time, nothing written.
         app.clock.advance(jiff::SignedDuration::from_mins(95)); // 09:35
         // 95 idle minutes ended the session: the area sends to the login first.
@@ -223,6 +295,10 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
                 .status(),
             303
         );
+        // After the cut-off the home speaks of tomorrow (its meal was cancelled above).
+        let (_, home) = page(&client, &app, "/t/esempio/area-personale").await;
+        assert!(home.contains("Domani: Assente"), "{home}");
+        assert!(home.contains("Rimetti il pasto di domani di "), "{home}");
         let (_, html) = page(&client, &app, &path).await;
         let csrf = csrf_of(&html);
         let before = booking_rows(&t, ids.tenant).await;

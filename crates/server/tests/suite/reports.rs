@@ -24,9 +24,17 @@ async fn tenant_and_account(t: &TestDb) -> (Tenant, AccountId) {
             .unwrap()
             .unwrap()
     };
-    let hits = refettorio_app::backoffice::search_families(&t.db, &tn, DEMO_PARENT_CF)
-        .await
-        .unwrap();
+    let hits = refettorio_app::people::find_families(
+        refettorio_app::Ctx::new(
+            &t.db,
+            &refettorio_domain::SystemClock,
+            &tn,
+            refettorio_domain::Actor::Demo,
+        ),
+        DEMO_PARENT_CF,
+    )
+    .await
+    .unwrap();
     (tn.clone(), hits[0].accounts[0].0)
 }
 

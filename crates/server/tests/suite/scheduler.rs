@@ -453,10 +453,12 @@ async fn close_day_applies_the_days_enrolment_changes_first() {
         .await;
         // Stopped from Tuesday on.
         refettorio_app::people::schedule_change(
-            &t.db,
-            &clock,
-            &tenant,
-            "staff:1",
+            refettorio_app::Ctx::new(
+                &t.db,
+                &clock,
+                &tenant,
+                refettorio_domain::Actor::Staff(refettorio_domain::StaffUserId(1)),
+            ),
             refettorio_domain::EnrolmentId(enrolment),
             &refettorio_app::people::ChangeInput {
                 effective_on: "2026-11-24".into(),

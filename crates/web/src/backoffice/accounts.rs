@@ -8,12 +8,12 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::auth;
-use refettorio_app::backoffice::search_families;
 use refettorio_app::ledger::{
     self, ChangeKind, MoneyChange, OfficeAccount, Recorded, TransferInput,
 };
 use refettorio_app::pagopa::{OFFICE_CHANNELS, OfficePayment, record_office_payment};
 use refettorio_app::people::FamilyHit;
+use refettorio_app::people::find_families;
 use refettorio_domain::{AccountId, today};
 use serde::Deserialize;
 
@@ -53,10 +53,7 @@ pub(crate) async fn search(
     } else if text.chars().count() < 2 {
         (None, Some("Scrivi almeno due caratteri.".to_string()))
     } else {
-        (
-            Some(search_families(&state.db, &s.tenant, &text).await?),
-            None,
-        )
+        (Some(find_families(s.ctx(&state), &text).await?), None)
     };
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY

@@ -79,7 +79,7 @@ const OFFICE: &[StaffRole] = &[StaffRole::Office];
 
 pub(crate) const HOME: Section = Section {
     path: "",
-    title: "Home",
+    title: "Pagina iniziale",
     summary: "",
     roles: ANY_STAFF,
 };
@@ -217,11 +217,6 @@ impl Staff {
             .ok_or(WebError::Forbidden)
     }
 
-    /// Who is written in the ledger and the audit log.
-    pub fn actor(&self) -> String {
-        format!("staff:{}", self.user.id.get())
-    }
-
     /// The use cases' context for this user's requests.
     pub fn ctx<'a>(&'a self, state: &'a crate::AppState) -> refettorio_app::Ctx<'a> {
         state.ctx(&self.tenant, Actor::Staff(self.user.id))
@@ -323,7 +318,7 @@ pub(crate) async fn home(
     s.require(HOME.roles)?;
     let mut not_closed = Vec::new();
     if s.user.role == StaffRole::Office {
-        for (from, to) in refettorio_app::scheduler::days_not_closed(&state.db, &s.tenant).await? {
+        for (from, to) in refettorio_app::scheduler::days_not_closed(s.ctx(&state)).await? {
             let days = from.until(to).map(|d| d.get_days() + 1).unwrap_or(1);
             not_closed.push((
                 crate::filters::dmy_it(&from),
@@ -344,7 +339,7 @@ pub(crate) async fn home(
         })
         .collect();
     Ok(HomePage {
-        layout: s.layout("Back office"),
+        layout: s.layout("Gestione del servizio"),
         nav: s.nav(&HOME),
         name: &s.user.display_name,
         role: s.user.role.label_it(),

@@ -13,12 +13,12 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use refettorio_app::auth::{self, LoginState};
-use refettorio_app::backoffice::FamilyHit;
+use refettorio_app::people::FamilyHit;
 use refettorio_app::people::{
     self, ChangeInput, EnrolInput, FamilyFile, GuardianInput, PupilFile, PupilInput, Roster,
 };
-use refettorio_db::registry::family::{Family, Guardian, Link, Pupil};
-use refettorio_db::registry::school::{Class, School};
+use refettorio_app::people::{Family, Guardian, Link, Pupil};
+use refettorio_app::registry::{Class, School};
 use refettorio_domain::{
     ClassId, EnrolmentId, EnrolmentState, FamilyId, GuardianId, PupilId, StaffRole,
 };
@@ -179,7 +179,7 @@ async fn search_page(
         (None, Some("Scrivi almeno due caratteri.".to_string()))
     } else {
         (
-            Some(people::find_families(&state.db, &s.tenant, &text).await?),
+            Some(people::find_families(s.ctx(state), &text).await?),
             None,
         )
     };
@@ -198,7 +198,7 @@ async fn search_page(
         hits,
         forms,
         done,
-        to_validate: refettorio_app::validation::office_counts(&state.db, &s.tenant).await?,
+        to_validate: refettorio_app::validation::office_counts(s.ctx(state)).await?,
     };
     Ok((code, page).into_response())
 }
@@ -226,16 +226,9 @@ pub(crate) async fn add_family(
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
     let g = guardian_input(&p, "famiglia");
-    match people::add_family(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        &g,
-        &get(&p, "famiglia", "isee"),
-    )
-    .await
-    .or_errors()?
+    match people::add_family(s.ctx(&state), &g, &get(&p, "famiglia", "isee"))
+        .await
+        .or_errors()?
     {
         Ok(id) => {
             Ok(Redirect::to(&format!("{}/famiglie/{id}?esito=famiglia", base(&s))).into_response())
@@ -283,7 +276,7 @@ async fn family_page(
     forms: Forms,
     done: Option<&'static str>,
 ) -> Result<Response, WebError> {
-    let f = people::family_file(&state.db, &s.tenant, FamilyId(id)).await?;
+    let f = people::family_file(s.ctx(state), FamilyId(id)).await?;
     let code = status(&forms);
     let page = FamilyPage {
         layout: s.layout("Famiglia"),
@@ -321,16 +314,9 @@ pub(crate) async fn add_pupil(
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
     let input = pupil_input(&p, "alunno");
-    match people::add_pupil(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        FamilyId(id),
-        &input,
-    )
-    .await
-    .or_errors()?
+    match people::add_pupil(s.ctx(&state), FamilyId(id), &input)
+        .await
+        .or_errors()?
     {
         Ok(pid) => {
             Ok(Redirect::to(&format!("{}/alunni/{pid}?esito=alunno", base(&s))).into_response())
@@ -351,17 +337,9 @@ pub(crate) async fn add_delegate(
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
     let g = guardian_input(&p, "delegato");
     let see = checked(&p, "delegato", "pagamenti");
-    match people::add_delegate(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        FamilyId(id),
-        &g,
-        see,
-    )
-    .await
-    .or_errors()?
+    match people::add_delegate(s.ctx(&state), FamilyId(id), &g, see)
+        .await
+        .or_errors()?
     {
         Ok(_) => {
             Ok(Redirect::to(&format!("{}/famiglie/{id}?esito=delegato", base(&s))).into_response())
@@ -384,16 +362,9 @@ pub(crate) async fn change_payer(
         let e = FieldErrors::one("intestatario", "Scegli il nuovo intestatario.");
         return family_page(&state, &s, id, Forms::refused("payer", &p, e), None).await;
     };
-    match people::change_payer(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        FamilyId(id),
-        GuardianId(g),
-    )
-    .await
-    .or_errors()?
+    match people::change_payer(s.ctx(&state), FamilyId(id), GuardianId(g))
+        .await
+        .or_errors()?
     {
         Ok(()) => Ok(
             Redirect::to(&format!("{}/famiglie/{id}?esito=intestatario", base(&s))).into_response(),
@@ -423,7 +394,7 @@ async fn guardian_page(
     forms: Option<Forms>,
     done: Option<&'static str>,
 ) -> Result<Response, WebError> {
-    let (g, families) = people::guardian_file(&state.db, &s.tenant, GuardianId(id)).await?;
+    let (g, families) = people::guardian_file(s.ctx(state), GuardianId(id)).await?;
     let login = auth::login_state(s.ctx(state), g.id).await?;
     let forms = forms.unwrap_or_else(|| {
         let mut f = Forms::default();
@@ -476,7 +447,7 @@ pub(crate) async fn activation_code(
 ) -> Result<Response, WebError> {
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
-    let (g, _) = people::guardian_file(&state.db, &s.tenant, GuardianId(id)).await?;
+    let (g, _) = people::guardian_file(s.ctx(&state), GuardianId(id)).await?;
     let letter = auth::issue_activation_code(s.ctx(&state), g.id).await?;
     let expires = letter
         .expires_at
@@ -538,16 +509,9 @@ pub(crate) async fn update_guardian(
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
     let g = guardian_input(&p, "genitore");
-    match people::update_guardian(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        GuardianId(id),
-        &g,
-    )
-    .await
-    .or_errors()?
+    match people::update_guardian(s.ctx(&state), GuardianId(id), &g)
+        .await
+        .or_errors()?
     {
         Ok(()) => {
             Ok(Redirect::to(&format!("{}/genitori/{id}?esito=dati", base(&s))).into_response())
@@ -604,7 +568,8 @@ struct PupilPage<'a> {
     changes: Vec<ChangeRow>,
     services: Vec<(String, String)>,
     classes: Vec<(String, String)>,
-    bands: Vec<(String, String)>,
+    /// `(band, label, its service)`: with JavaScript the form lists only the chosen service's.
+    bands: Vec<(String, String, String)>,
     diets: Vec<(String, String)>,
     states: Vec<(String, String)>,
     first_change_day: String,
@@ -628,7 +593,7 @@ async fn pupil_page(
     forms: Option<Forms>,
     done: Option<&'static str>,
 ) -> Result<Response, WebError> {
-    let f = people::pupil_file(&state.db, state.clock.as_ref(), &s.tenant, PupilId(id)).await?;
+    let f = people::pupil_file(s.ctx(state), PupilId(id)).await?;
     let o = &f.options;
     let names = &o.names;
     let class_options = |year: Option<refettorio_domain::SchoolYearId>| -> Vec<(String, String)> {
@@ -695,6 +660,7 @@ async fn pupil_page(
             (
                 b.id.to_string(),
                 format!("{} – {}", b.name, names.service(b.service_id)),
+                b.service_id.to_string(),
             )
         })
         .collect();
@@ -770,16 +736,9 @@ pub(crate) async fn update_pupil(
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
     let input = pupil_input(&p, "alunno");
-    match people::update_pupil(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        PupilId(id),
-        &input,
-    )
-    .await
-    .or_errors()?
+    match people::update_pupil(s.ctx(&state), PupilId(id), &input)
+        .await
+        .or_errors()?
     {
         Ok(()) => Ok(Redirect::to(&format!("{}/alunni/{id}?esito=dati", base(&s))).into_response()),
         Err(e) => pupil_page(&state, &s, id, Some(Forms::refused("alunno", &p, e)), None).await,
@@ -804,16 +763,9 @@ pub(crate) async fn enrol(
         start_date: get(&p, "iscrizione", "inizio"),
         card_code: get(&p, "iscrizione", "tessera"),
     };
-    match people::enrol(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        PupilId(id),
-        &input,
-    )
-    .await
-    .or_errors()?
+    match people::enrol(s.ctx(&state), PupilId(id), &input)
+        .await
+        .or_errors()?
     {
         Ok(_) => {
             Ok(Redirect::to(&format!("{}/alunni/{id}?esito=iscrizione", base(&s))).into_response())
@@ -842,13 +794,7 @@ pub(crate) async fn schedule_change(
 ) -> Result<Response, WebError> {
     s.require(PEOPLE.roles)?;
     s.check_csrf(&headers, p.get("_csrf").map_or("", String::as_str))?;
-    let pupil = {
-        let mut h = state.db.acquire().await?;
-        refettorio_db::registry::service::enrolment(&mut h.conn(), s.tenant.id, EnrolmentId(id))
-            .await?
-            .ok_or_else(|| WebError::NotFound("Iscrizione non trovata.".into()))?
-            .pupil_id
-    };
+    let pupil = people::enrolment_pupil(s.ctx(&state), EnrolmentId(id)).await?;
     let prefix = format!("modifica-{id}");
     let input = ChangeInput {
         effective_on: get(&p, &prefix, "decorrenza"),
@@ -858,16 +804,9 @@ pub(crate) async fn schedule_change(
         state: get(&p, &prefix, "stato"),
         reason: get(&p, &prefix, "motivo"),
     };
-    match people::schedule_change(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        EnrolmentId(id),
-        &input,
-    )
-    .await
-    .or_errors()?
+    match people::schedule_change(s.ctx(&state), EnrolmentId(id), &input)
+        .await
+        .or_errors()?
     {
         Ok(done) => {
             let esito = if done.applied {
@@ -913,8 +852,7 @@ pub(crate) async fn school_classes_page(
     failed: Option<(i64, String, String)>,
     done: Option<&'static str>,
 ) -> Result<Response, WebError> {
-    let schools =
-        people::school_classes(&state.db, state.clock.as_ref(), &s.tenant, &s.user).await?;
+    let schools = people::school_classes(s.ctx(state), &s.user).await?;
     let v = ValidationView::load(state, s, None, failed, done).await?;
     Ok(SchoolPage {
         layout: s.layout(SCHOOL_CLASSES.title),
@@ -959,14 +897,7 @@ pub(crate) async fn class_roster_page(
     failed: Option<(i64, String, String)>,
     done: Option<&'static str>,
 ) -> Result<Response, WebError> {
-    let r = people::class_roster(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.user,
-        ClassId(id),
-    )
-    .await?;
+    let r = people::class_roster(s.ctx(state), &s.user, ClassId(id)).await?;
     let v = ValidationView::load(state, s, Some(id), failed, done).await?;
     Ok(RosterPage {
         layout: s.layout("Elenco della classe"),

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use refettorio_app::registry::School;
+use refettorio_app::validation::Pending;
 use refettorio_app::validation::{self, Verdict};
-use refettorio_db::registry::school::School;
-use refettorio_db::registry::validation::Pending;
 use refettorio_domain::{EnrolmentId, SchoolId, StaffRole};
 
 use super::Staff;
@@ -39,7 +39,7 @@ impl ValidationView {
         failed: Option<(i64, String, String)>,
         done: Option<&'static str>,
     ) -> Result<Self, WebError> {
-        let (schools, mut pending) = validation::pending_for(&state.db, &s.tenant, &s.user).await?;
+        let (schools, mut pending) = validation::pending_for(s.ctx(state), &s.user).await?;
         if let Some(k) = class {
             pending.retain(|p| p.class_id.get() == k);
         }
@@ -102,15 +102,7 @@ async fn decide(
     } else {
         Verdict::Report(typed.clone())
     };
-    let outcome = validation::decide(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.user,
-        EnrolmentId(id),
-        &verdict,
-    )
-    .await;
+    let outcome = validation::decide(s.ctx(&state), &s.user, EnrolmentId(id), &verdict).await;
     let message = match outcome.or_errors()? {
         Ok(()) => {
             let page = match back {

@@ -12,9 +12,9 @@ use refettorio_domain::{EnrolmentId, MealChoice, day_it};
 use serde::Deserialize;
 
 use super::nav::{Nav, Section, nav};
-use super::parse_day;
-use crate::filters::month_name;
+use crate::filters::{dmy_it, month_name};
 use crate::form::FormResult;
+use crate::form::parse_day;
 use crate::pages::Layout;
 use crate::session::Citizen;
 use crate::{AppState, WebError};
@@ -24,6 +24,8 @@ pub(crate) struct CalendarQuery {
     iscrizione: Option<i64>,
     mese: Option<String>,
     giorno: Option<String>,
+    /// After a save: the last day of the range saved (`giorno` is the first).
+    al: Option<String>,
     salvati: Option<u32>,
 }
 
@@ -155,24 +157,39 @@ async fn bookings_page(
         None => None,
     };
     let day = q.giorno.as_deref().and_then(parse_day);
+    let until = q.al.as_deref().and_then(parse_day);
+    // The form proposes a day that has a meal, with its current choice: a tap on a day and
+    // *Salva* never cancels a meal by accident. After a save it shows what was saved.
+    let proposed = |d: Date| view.as_ref().and_then(|v| v.changeable_choice(d));
     let (form_from, form_to, form_choice) = match (form, day) {
-        (Some((f, t, ch)), _) => (f, t, ch),
-        (None, Some(d)) => (d.to_string(), d.to_string(), MealChoice::Absent),
-        (None, None) => {
-            let tomorrow = overview.today.tomorrow().unwrap_or(overview.today);
-            (
-                tomorrow.to_string(),
-                tomorrow.to_string(),
-                MealChoice::Absent,
-            )
+        (Some((f, t, ch)), _) => (f, t, Some(ch)),
+        (None, Some(d)) if proposed(d).is_some() || q.salvati.is_some() => {
+            let to = until.filter(|t| *t >= d).unwrap_or(d);
+            let choice = proposed(d).or_else(|| proposed(to));
+            (d.to_string(), to.to_string(), choice)
         }
+        _ => match view
+            .as_ref()
+            .and_then(|v| v.next_changeable(overview.today))
+        {
+            Some((d, choice)) => (d.to_string(), d.to_string(), Some(choice)),
+            None => (String::new(), String::new(), None),
+        },
     };
     let name = c.full_name();
     let prev = portal::shift_month(month, -1).unwrap_or(month);
     let next = portal::shift_month(month, 1).unwrap_or(month);
-    let success = q.salvati.map(|n| match n {
-        1 => "Modifica salvata: 1 giorno aggiornato.".to_string(),
-        n => format!("Modifica salvata: {n} giorni aggiornati."),
+    let success = q.salvati.map(|n| {
+        let days = match (day, until) {
+            (Some(d), Some(t)) if t > d => format!(" dal {} al {}", dmy_it(&d), dmy_it(&t)),
+            (Some(d), _) => format!(" per {}", day_it(d)),
+            _ => String::new(),
+        };
+        match n {
+            0 => format!("Nessun giorno da cambiare{days}: la scelta era già questa."),
+            1 => format!("Modifica salvata{days}: 1 giorno aggiornato."),
+            n => format!("Modifica salvata{days}: {n} giorni aggiornati."),
+        }
     });
     let page = BookingsPage {
         layout: Layout::citizen("Prenotazioni", c, &name),
@@ -198,7 +215,7 @@ async fn bookings_page(
         month_param: month.strftime("%Y-%m").to_string(),
         form_from,
         form_to,
-        form_choice: form_choice.as_str(),
+        form_choice: form_choice.map_or("", MealChoice::as_str),
         success,
         error: error.clone(),
     };
@@ -229,6 +246,9 @@ pub(crate) struct ChangeForm {
     #[serde(default)]
     scelta: String,
     mese: Option<String>,
+    /// `home`: the one-tap buttons of the home, which come back to the child's card.
+    #[serde(default)]
+    ritorno: String,
     #[serde(rename = "_csrf", default)]
     csrf: String,
 }
@@ -265,6 +285,7 @@ pub(crate) async fn change(
         iscrizione: Some(id),
         mese: f.mese.clone(),
         giorno: None,
+        al: None,
         salvati: None,
     };
     let (Some(choice), Some(from), Some(to)) = (choice, from, to) else {
@@ -279,13 +300,23 @@ pub(crate) async fn change(
         Ok(days) => {
             let n = u32::try_from(days.len()).unwrap_or(u32::MAX);
             let month = from.strftime("%Y-%m").to_string();
+            if f.ritorno == "home" {
+                return Ok(Redirect::to(&format!(
+                    "/t/{}/area-personale?salvato={id}#pasto-{id}",
+                    c.tenant.slug
+                ))
+                .into_response());
+            }
             if is_htmx(&headers) {
                 q.mese = Some(month);
                 q.salvati = Some(n);
+                q.giorno = Some(from.to_string());
+                q.al = Some(to.to_string());
                 bookings_page(&state, &c, &q, None, None).await
             } else {
+                // Back to the form, where the confirmation is.
                 Ok(Redirect::to(&format!(
-                    "/t/{}/area-personale/prenotazioni?iscrizione={id}&mese={month}&salvati={n}",
+                    "/t/{}/area-personale/prenotazioni?iscrizione={id}&mese={month}&giorno={from}&al={to}&salvati={n}#modifica",
                     c.tenant.slug
                 ))
                 .into_response())
@@ -296,6 +327,58 @@ pub(crate) async fn change(
             error_page(&state, &c, &q, msg, &f).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ChangeAllForm {
+    #[serde(default)]
+    giorno: String,
+    #[serde(default)]
+    scelta: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// `POST …/prenotazioni/tutti`: the home's one tap for every child: the same choice on `giorno`
+/// for each child whose card speaks of that day and whose meal can still change.
+pub(crate) async fn change_all(
+    State(state): State<AppState>,
+    c: Citizen,
+    headers: HeaderMap,
+    Form(f): Form<ChangeAllForm>,
+) -> Result<Response, WebError> {
+    c.check_csrf(&headers, &f.csrf)?;
+    let (Some(day), Some(choice)) = (parse_day(&f.giorno), MealChoice::parse(f.scelta.trim()))
+    else {
+        return Err(WebError::App(refettorio_app::AppError::Invalid(
+            "Indica il giorno e la scelta.".into(),
+        )));
+    };
+    let overview = portal::overview(c.ctx(&state), &c.access).await?;
+    let mut changed = 0usize;
+    for s in overview.children.iter().flat_map(|ch| &ch.services) {
+        let Some(m) = &s.meal else { continue };
+        let applies = if choice == MealChoice::Absent {
+            m.cancellable()
+        } else {
+            m.restorable()
+        };
+        if m.day != day || !applies {
+            continue;
+        }
+        let done = portal::change(c.ctx(&state), &c.access, s.enrolment.id, day, day, choice)
+            .await
+            .or_errors()
+            .map_err(WebError::not_yours)?;
+        if let Ok(days) = done {
+            changed += days.len();
+        }
+    }
+    Ok(Redirect::to(&format!(
+        "/t/{}/area-personale?salvati={changed}#pasti",
+        c.tenant.slug
+    ))
+    .into_response())
 }
 
 async fn error_page(

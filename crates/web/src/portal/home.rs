@@ -2,10 +2,11 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use refettorio_app::portal::{self, AccountView, Child, Entry, Overview};
 use refettorio_domain::{Cents, EnrolmentId, day_it};
+use serde::Deserialize;
 
 use super::nav::{Nav, Section, nav};
 use crate::filters;
@@ -23,11 +24,44 @@ struct HomePage<'a> {
     today: String,
     overview: Overview,
     low: Vec<AccountView>,
+    /// Online recharges are open (the low-balance alert offers *Ricarica*).
+    pagopa: bool,
+    csrf: &'a str,
+    /// The enrolment whose card's one-tap button was just used.
+    saved: Option<i64>,
+    /// After the one tap for every child: how many meals changed.
+    saved_all: Option<usize>,
+    /// The day every child's card speaks of, when two or more meals of it can be cancelled
+    /// at once: (`YYYY-MM-DD`, "oggi" or "domani").
+    all: Option<(String, &'static str)>,
 }
 
-pub(crate) async fn home(State(state): State<AppState>, c: Citizen) -> Result<Response, WebError> {
+#[derive(Deserialize)]
+pub(crate) struct HomeQuery {
+    salvato: Option<i64>,
+    salvati: Option<usize>,
+}
+
+pub(crate) async fn home(
+    State(state): State<AppState>,
+    c: Citizen,
+    Query(q): Query<HomeQuery>,
+) -> Result<Response, WebError> {
     let overview = portal::overview(c.ctx(&state), &c.access).await?;
     let name = c.full_name();
+    let cancellable: Vec<&portal::CardMeal> = overview
+        .children
+        .iter()
+        .flat_map(|ch| &ch.services)
+        .filter_map(|s| s.meal.as_ref())
+        .filter(|m| m.cancellable())
+        .collect();
+    let all = match cancellable.first() {
+        Some(first) if cancellable.len() >= 2 && cancellable.iter().all(|m| m.day == first.day) => {
+            Some((first.day.to_string(), first.when_lower_it()))
+        }
+        _ => None,
+    };
     Ok(HomePage {
         layout: Layout::citizen("Area personale", &c, &name),
         nav: nav(&c, Section::Home),
@@ -41,6 +75,11 @@ pub(crate) async fn home(State(state): State<AppState>, c: Citizen) -> Result<Re
             .cloned()
             .collect(),
         overview,
+        pagopa: refettorio_app::pagopa::enabled(&c.tenant),
+        csrf: &c.session.csrf_token,
+        saved: q.salvato,
+        saved_all: q.salvati,
+        all,
     }
     .into_response())
 }

@@ -11,14 +11,7 @@ pub(crate) mod nav;
 mod payments;
 mod profile;
 
-use jiff::civil::Date;
-
-pub(crate) use bookings::{bookings, change};
+pub(crate) use bookings::{bookings, change, change_all};
 pub(crate) use home::{attendance, children, home};
 pub(crate) use payments::{message_file, messages, payments};
 pub(crate) use profile::{change_password, profile, save_contacts};
-
-/// A day typed in a form or query (`YYYY-MM-DD`).
-fn parse_day(s: &str) -> Option<Date> {
-    s.trim().parse::<Date>().ok()
-}

@@ -23,7 +23,7 @@ impl Nav<'_> {
     pub fn items(&self) -> Vec<(String, &'static str, bool)> {
         let base = format!("/t/{}/area-personale", self.slug);
         let mut v = vec![
-            (base.clone(), "Home", self.current == Section::Home),
+            (base.clone(), "Inizio", self.current == Section::Home),
             (
                 format!("{base}/figli"),
                 "Figli",

@@ -13,10 +13,10 @@ use refettorio_domain::{AccountId, FamilyId};
 use serde::Deserialize;
 
 use super::nav::{Nav, Section, nav};
-use super::parse_day;
 use crate::files::download;
 use crate::filters;
 use crate::filters::dmy_it as dmy;
+use crate::form::parse_day;
 use crate::pages::Layout;
 use crate::session::Citizen;
 use crate::{AppState, WebError};

@@ -6,12 +6,12 @@ use askama_web::WebTemplate;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use refettorio_app::registry::Diet;
 use refettorio_app::registry::{self as reg, DietInput};
-use refettorio_db::registry::service::{self, Diet};
 use refettorio_domain::{DietId, DietKind};
 use serde::Deserialize;
 
-use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done, id_not_found};
+use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done};
 use crate::backoffice::Staff;
 use crate::form::FieldErrors;
 use crate::pages::Layout;
@@ -67,10 +67,7 @@ async fn render_diets(
     errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let diets = {
-        let mut h = state.db.acquire().await?;
-        service::diets(&mut h.conn(), s.tenant.id).await?
-    };
+    let diets = reg::diets(s.ctx(state)).await?;
     let page = DietsPage {
         layout: s.layout(REGISTRY.title),
         nav: s.nav(&REGISTRY),
@@ -112,15 +109,7 @@ pub(crate) async fn add_diet(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::add_diet(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        &input,
-    )
-    .await
-    {
+    match reg::add_diet(s.ctx(&state), &input).await {
         Ok(_) => Ok(done(&format!("{}/diete", base(&s)), "aggiunto")),
         Err(e) => render_diets(&state, &s, input, FieldErrors::of(e)?, None).await,
     }
@@ -148,12 +137,7 @@ async fn render_diet(
     errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let diet = {
-        let mut h = state.db.acquire().await?;
-        service::diet(&mut h.conn(), s.tenant.id, DietId(id))
-            .await?
-            .ok_or_else(|| id_not_found("Dieta"))?
-    };
+    let diet = reg::diet(s.ctx(state), DietId(id)).await?;
     let page = DietPage {
         layout: s.layout(REGISTRY.title),
         nav: s.nav(&REGISTRY),
@@ -190,16 +174,7 @@ pub(crate) async fn edit_diet(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::edit_diet(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        DietId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::edit_diet(s.ctx(&state), DietId(id), &input).await {
         Ok(c) => Ok(changed(&format!("{}/diete/{id}", base(&s)), c)),
         Err(e) => render_diet(&state, &s, id, Some(input), FieldErrors::of(e)?, None).await,
     }
@@ -215,15 +190,7 @@ pub(crate) async fn delete_diet(
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    match reg::delete_diet(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        DietId(id),
-    )
-    .await
-    {
+    match reg::delete_diet(s.ctx(&state), DietId(id)).await {
         Ok(()) => Ok(done(&format!("{}/diete", base(&s)), "eliminato")),
         Err(e) => render_diet(&state, &s, id, None, FieldErrors::of(e)?, None).await,
     }

@@ -16,8 +16,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use refettorio_db::registry::calendar;
-use refettorio_domain::today;
+use refettorio_app::registry as reg;
 use serde::Deserialize;
 
 pub(crate) use diets::{add_diet, delete_diet, diet, diets, edit_diet};
@@ -93,10 +92,6 @@ fn changed(to: &str, changed: bool) -> Response {
     done(to, if changed { "modificato" } else { "invariato" })
 }
 
-fn id_not_found(what: &str) -> WebError {
-    WebError::NotFound(format!("{what} non trovata."))
-}
-
 /// The form with only the CSRF token (the delete buttons).
 #[derive(Deserialize, Default)]
 pub(crate) struct CsrfOnly {
@@ -119,22 +114,17 @@ struct IndexPage<'a> {
 /// `GET /t/<slug>/backoffice/anagrafiche`: what there is to manage.
 pub(crate) async fn index(State(state): State<AppState>, s: Staff) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    let mut h = state.db.acquire().await?;
-    let c = &mut h.conn();
-    let day = today(state.clock.as_ref(), &s.tenant.timezone);
-    let year = calendar::school_year_at(c, s.tenant.id, day).await?;
-    let schools = refettorio_db::registry::school::schools(c, s.tenant.id)
-        .await?
-        .len();
-    let years = calendar::school_years(c, s.tenant.id).await?.len();
-    let diets = refettorio_db::registry::service::diets(c, s.tenant.id)
-        .await?
-        .len();
+    let reg::RegistryCounts {
+        year,
+        schools,
+        years,
+        diets,
+    } = reg::counts(s.ctx(&state)).await?;
     Ok(IndexPage {
         layout: s.layout(REGISTRY.title),
         nav: s.nav(&REGISTRY),
         base: base(&s),
-        year: year.map(|y| y.label),
+        year,
         schools,
         years,
         diets,

@@ -8,12 +8,11 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use refettorio_app::registry::{self as reg, CANTEEN_WEEKDAYS, ClassInput, SchoolInput};
-use refettorio_db::registry::calendar::{self, SchoolYear};
-use refettorio_db::registry::school::{self, Class, School};
-use refettorio_domain::{ClassId, SchoolId, SchoolKind, today};
+use refettorio_app::registry::{Class, School, SchoolYear};
+use refettorio_domain::{ClassId, SchoolId, SchoolKind};
 use serde::Deserialize;
 
-use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done, id_not_found};
+use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done};
 use crate::backoffice::Staff;
 use crate::form::FieldErrors;
 use crate::pages::Layout;
@@ -73,10 +72,7 @@ async fn render_schools(
     errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let schools = {
-        let mut h = state.db.acquire().await?;
-        school::schools(&mut h.conn(), s.tenant.id).await?
-    };
+    let schools = reg::schools(s.ctx(state)).await?;
     let page = SchoolsPage {
         layout: s.layout(REGISTRY.title),
         nav: s.nav(&REGISTRY),
@@ -118,15 +114,7 @@ pub(crate) async fn add_school(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::add_school(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        &input,
-    )
-    .await
-    {
+    match reg::add_school(s.ctx(&state), &input).await {
         Ok(id) => Ok(done(
             &format!("{}/scuole/{}", base(&s), id.get()),
             "aggiunto",
@@ -177,7 +165,7 @@ fn year_label(years: &[SchoolYear], k: &Class) -> String {
         .unwrap_or_default()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The school's page; `errors` say which of its forms they belong to (`FieldErrors::in_form`).
 async fn render_school(
     state: &AppState,
     s: &Staff,
@@ -185,24 +173,10 @@ async fn render_school(
     form: Option<SchoolInput>,
     class_form: Option<ClassInput>,
     errors: FieldErrors,
-    which: &'static str,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let (sc, classes, years) = {
-        let mut h = state.db.acquire().await?;
-        let c = &mut h.conn();
-        let sc = school::school(c, s.tenant.id, SchoolId(id))
-            .await?
-            .ok_or_else(|| id_not_found("Scuola"))?;
-        let classes = school::classes_of_school(c, s.tenant.id, sc.id).await?;
-        let years = calendar::school_years(c, s.tenant.id).await?;
-        (sc, classes, years)
-    };
-    let day = today(state.clock.as_ref(), &s.tenant.timezone);
-    let current = years
-        .iter()
-        .find(|y| y.starts_on <= day && day <= y.ends_on)
-        .or(years.last());
+    let (sc, classes, years) = reg::school_file(s.ctx(state), SchoolId(id)).await?;
+    let current = reg::current_or_last(&years, s.ctx(state).today());
     let class_form = class_form.unwrap_or_else(|| ClassInput {
         year: current.map(|y| y.id.get().to_string()).unwrap_or_default(),
         ..Default::default()
@@ -238,7 +212,7 @@ async fn render_school(
             .collect(),
         weekdays: weekday_boxes(&class_form),
         class_form,
-        errors: errors.in_form(which),
+        errors,
         done,
     };
     Ok((page.errors.status(), page).into_response())
@@ -252,17 +226,7 @@ pub(crate) async fn school(
     Query(d): Query<Done>,
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
-    render_school(
-        &state,
-        &s,
-        id,
-        None,
-        None,
-        FieldErrors::none(),
-        "",
-        d.message(),
-    )
-    .await
+    render_school(&state, &s, id, None, None, FieldErrors::none(), d.message()).await
 }
 
 /// `POST …/anagrafiche/scuole/{id}`: the school's changes.
@@ -276,20 +240,20 @@ pub(crate) async fn edit_school(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::edit_school(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        SchoolId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::edit_school(s.ctx(&state), SchoolId(id), &input).await {
         Ok(c) => Ok(changed(&format!("{}/scuole/{id}", base(&s)), c)),
         Err(e) => {
             let errors = FieldErrors::of(e)?;
-            render_school(&state, &s, id, Some(input), None, errors, "scuola", None).await
+            render_school(
+                &state,
+                &s,
+                id,
+                Some(input),
+                None,
+                errors.in_form("scuola"),
+                None,
+            )
+            .await
         }
     }
 }
@@ -304,19 +268,11 @@ pub(crate) async fn delete_school(
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    match reg::delete_school(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        SchoolId(id),
-    )
-    .await
-    {
+    match reg::delete_school(s.ctx(&state), SchoolId(id)).await {
         Ok(()) => Ok(done(&format!("{}/scuole", base(&s)), "eliminato")),
         Err(e) => {
             let errors = FieldErrors::of(e)?;
-            render_school(&state, &s, id, None, None, errors, "elimina", None).await
+            render_school(&state, &s, id, None, None, errors.in_form("elimina"), None).await
         }
     }
 }
@@ -370,20 +326,20 @@ pub(crate) async fn add_class(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::add_class(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        SchoolId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::add_class(s.ctx(&state), SchoolId(id), &input).await {
         Ok(_) => Ok(done(&format!("{}/scuole/{id}", base(&s)), "aggiunto")),
         Err(e) => {
             let errors = FieldErrors::of(e)?;
-            render_school(&state, &s, id, None, Some(input), errors, "classe", None).await
+            render_school(
+                &state,
+                &s,
+                id,
+                None,
+                Some(input),
+                errors.in_form("classe"),
+                None,
+            )
+            .await
         }
     }
 }
@@ -412,17 +368,7 @@ async fn render_class(
     errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let (k, sc, years) = {
-        let mut h = state.db.acquire().await?;
-        let c = &mut h.conn();
-        let k = school::class(c, s.tenant.id, ClassId(id))
-            .await?
-            .ok_or_else(|| id_not_found("Classe"))?;
-        let sc = school::school(c, s.tenant.id, k.school_id)
-            .await?
-            .ok_or_else(|| id_not_found("Scuola"))?;
-        (k, sc, calendar::school_years(c, s.tenant.id).await?)
-    };
+    let (k, sc, years) = reg::class_file(s.ctx(state), ClassId(id)).await?;
     let form = form.unwrap_or_else(|| ClassInput::from(&k));
     let page = ClassPage {
         layout: s.layout(REGISTRY.title),
@@ -462,16 +408,7 @@ pub(crate) async fn edit_class(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::edit_class(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        ClassId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::edit_class(s.ctx(&state), ClassId(id), &input).await {
         Ok(c) => Ok(changed(&format!("{}/classi/{id}", base(&s)), c)),
         Err(e) => render_class(&state, &s, id, Some(input), FieldErrors::of(e)?, None).await,
     }
@@ -487,15 +424,7 @@ pub(crate) async fn delete_class(
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    match reg::delete_class(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        ClassId(id),
-    )
-    .await
-    {
+    match reg::delete_class(s.ctx(&state), ClassId(id)).await {
         Ok(school) => Ok(done(
             &format!("{}/scuole/{}", base(&s), school.get()),
             "eliminato",

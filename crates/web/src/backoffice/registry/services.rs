@@ -9,14 +9,11 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use refettorio_app::registry::{self as reg, BandInput, ReductionInput, ServiceInput, ServiceView};
-use refettorio_db::registry::calendar::{self, SchoolYear};
-use refettorio_db::registry::service::{self, Service, TariffBand};
-use refettorio_domain::{
-    Billing, Residency, SchoolYearId, ServiceId, ServiceKind, TariffBandId, today,
-};
+use refettorio_app::registry::{SchoolYear, Service, TariffBand};
+use refettorio_domain::{Billing, Residency, SchoolYearId, ServiceId, ServiceKind, TariffBandId};
 use serde::Deserialize;
 
-use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done, id_not_found};
+use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done};
 use crate::backoffice::Staff;
 use crate::filters::dmy_it as dmy;
 use crate::form::FieldErrors;
@@ -80,25 +77,8 @@ async fn render_services(
     errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let (years, year, services) = {
-        let mut h = state.db.acquire().await?;
-        let c = &mut h.conn();
-        let years = calendar::school_years(c, s.tenant.id).await?;
-        let day = today(state.clock.as_ref(), &s.tenant.timezone);
-        let year = match year {
-            Some(id) => years.iter().find(|y| y.id.get() == id),
-            None => years
-                .iter()
-                .find(|y| y.starts_on <= day && day <= y.ends_on)
-                .or(years.last()),
-        }
-        .cloned();
-        let services = match &year {
-            Some(y) => service::services(c, s.tenant.id, y.id).await?,
-            None => Vec::new(),
-        };
-        (years, year, services)
-    };
+    let (years, year, services) =
+        { reg::services_of_year(s.ctx(state), year.map(SchoolYearId)).await? };
     let page = ServicesPage {
         layout: s.layout(REGISTRY.title),
         nav: s.nav(&REGISTRY),
@@ -155,16 +135,7 @@ pub(crate) async fn add_service(
     let Some(y) = year else {
         return Err(WebError::NotFound("Anno scolastico non trovato.".into()));
     };
-    match reg::add_service(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        SchoolYearId(y),
-        &input,
-    )
-    .await
-    {
+    match reg::add_service(s.ctx(&state), SchoolYearId(y), &input).await {
         Ok(id) => Ok(done(
             &format!("{}/servizi/{}", base(&s), id.get()),
             "aggiunto",
@@ -303,7 +274,7 @@ async fn render_service(
         bands,
         reductions,
         ..
-    } = reg::service_view(&state.db, state.clock.as_ref(), &s.tenant, ServiceId(id)).await?;
+    } = reg::service_view(s.ctx(state), ServiceId(id)).await?;
     let page = ServicePage {
         layout: s.layout(REGISTRY.title),
         nav: s.nav(&REGISTRY),
@@ -368,16 +339,7 @@ pub(crate) async fn edit_service(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::edit_service(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        ServiceId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::edit_service(s.ctx(&state), ServiceId(id), &input).await {
         Ok(c) => Ok(changed(&format!("{}/servizi/{id}", base(&s)), c)),
         Err(e) => {
             let forms = ServiceForms {
@@ -402,16 +364,7 @@ pub(crate) async fn add_band(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::add_band(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        ServiceId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::add_band(s.ctx(&state), ServiceId(id), &input).await {
         Ok(_) => Ok(done(&format!("{}/servizi/{id}", base(&s)), "aggiunto")),
         Err(e) => {
             let forms = ServiceForms {
@@ -439,16 +392,7 @@ pub(crate) async fn set_reduction(
         rank: f.dal_figlio.clone(),
         percent: f.percentuale.clone(),
     };
-    match reg::set_reduction(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        ServiceId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::set_reduction(s.ctx(&state), ServiceId(id), &input).await {
         Ok(c) => Ok(changed(&format!("{}/servizi/{id}", base(&s)), c)),
         Err(e) => {
             let forms = ServiceForms {
@@ -472,15 +416,7 @@ pub(crate) async fn delete_reduction(
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    reg::delete_reduction(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        ServiceId(id),
-        rank,
-    )
-    .await?;
+    reg::delete_reduction(s.ctx(&state), ServiceId(id), rank).await?;
     Ok(done(&format!("{}/servizi/{id}", base(&s)), "eliminato"))
 }
 
@@ -512,14 +448,8 @@ async fn render_band(
     errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let band = {
-        let mut h = state.db.acquire().await?;
-        service::band(&mut h.conn(), s.tenant.id, TariffBandId(id))
-            .await?
-            .ok_or_else(|| id_not_found("Fascia"))?
-    };
-    let view =
-        reg::service_view(&state.db, state.clock.as_ref(), &s.tenant, band.service_id).await?;
+    let band = reg::band(s.ctx(state), TariffBandId(id)).await?;
+    let view = reg::service_view(s.ctx(state), band.service_id).await?;
     let enrolments = view
         .bands
         .iter()
@@ -566,16 +496,7 @@ pub(crate) async fn edit_band(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::edit_band(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        TariffBandId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::edit_band(s.ctx(&state), TariffBandId(id), &input).await {
         Ok(ch) => {
             let to = format!("{}/fasce/{id}", base(&s));
             Ok(match ch.repriced {
@@ -597,15 +518,7 @@ pub(crate) async fn delete_band(
 ) -> Result<Response, WebError> {
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    match reg::delete_band(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        TariffBandId(id),
-    )
-    .await
-    {
+    match reg::delete_band(s.ctx(&state), TariffBandId(id)).await {
         Ok(svc) => Ok(done(
             &format!("{}/servizi/{}", base(&s), svc.get()),
             "eliminato",

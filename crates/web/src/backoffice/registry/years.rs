@@ -9,9 +9,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
+use refettorio_app::registry::SchoolYear;
 use refettorio_app::registry::{self as reg, YearCalendar, YearInput};
-use refettorio_db::registry::calendar::{self, SchoolYear};
-use refettorio_db::registry::school;
 use refettorio_domain::{ClassId, ClosureScope, DayStatus, SchoolId, SchoolYearId};
 use serde::Deserialize;
 
@@ -92,10 +91,7 @@ async fn render_years(
     errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let years = {
-        let mut h = state.db.acquire().await?;
-        calendar::school_years(&mut h.conn(), s.tenant.id).await?
-    };
+    let years = reg::school_years(s.ctx(state)).await?;
     // The next year after the last one, as a suggestion.
     let form = form.unwrap_or_else(|| {
         years
@@ -146,15 +142,7 @@ pub(crate) async fn add_year(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::add_year(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        &input,
-    )
-    .await
-    {
+    match reg::add_year(s.ctx(&state), &input).await {
         Ok(id) => Ok(done(&format!("{}/anni/{}", base(&s), id.get()), "aggiunto")),
         Err(e) => render_years(&state, &s, Some(input), FieldErrors::of(e)?, None).await,
     }
@@ -284,15 +272,8 @@ async fn render_year(
     errors: FieldErrors,
     done: Option<String>,
 ) -> Result<Response, WebError> {
-    let yc = reg::year_calendar(&state.db, &s.tenant, SchoolYearId(id)).await?;
-    let (schools, classes) = {
-        let mut h = state.db.acquire().await?;
-        let c = &mut h.conn();
-        (
-            school::schools(c, s.tenant.id).await?,
-            school::classes(c, s.tenant.id, yc.year.id).await?,
-        )
-    };
+    let yc = reg::year_calendar(s.ctx(state), SchoolYearId(id)).await?;
+    let (schools, classes) = reg::schools_and_classes(s.ctx(state), yc.year.id).await?;
     let scope = |sc: ClosureScope| match sc {
         ClosureScope::Tenant => "Tutto il Comune".to_string(),
         ClosureScope::School(id) => schools
@@ -371,16 +352,7 @@ pub(crate) async fn edit_year(
     s.require(REGISTRY.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
     let input = f.input();
-    match reg::edit_year(
-        &state.db,
-        state.clock.as_ref(),
-        &s.tenant,
-        &s.actor(),
-        SchoolYearId(id),
-        &input,
-    )
-    .await
-    {
+    match reg::edit_year(s.ctx(&state), SchoolYearId(id), &input).await {
         Ok(c) => Ok(changed(&format!("{}/anni/{id}", base(&s)), c)),
         Err(e) => render_year(&state, &s, id, Some(input), FieldErrors::of(e)?, None).await,
     }
