@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 
 use jiff::civil::Date;
+use refettorio_db::Conn;
 /// An entry of the audit log as stored.
 pub use refettorio_db::audit::AuditRecord;
 use refettorio_db::audit::{self, AuditFilter};
 use refettorio_domain::audit::{Change, changes, object_label};
-use refettorio_domain::{Actor, AuditAction, ObjectKind};
+use refettorio_domain::{Actor, AuditAction, AuditEntry, AuditObject, ObjectKind};
 use serde_json::Value;
 
 use crate::{AppError, Ctx};
@@ -113,6 +114,29 @@ pub async fn names_of<'k>(
     }
     let mut h = ctx.db.acquire().await?;
     Ok(audit::actor_names(&mut h.conn(), ctx.tenant.id, actors).await?)
+}
+
+/// Writes an audit entry of the context's actor, at the context's now, in the transaction of
+/// the change it records.
+pub(crate) async fn write(
+    c: &mut Conn<'_>,
+    ctx: Ctx<'_>,
+    action: AuditAction,
+    object: AuditObject,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    reason: &str,
+) -> Result<(), AppError> {
+    let entry = AuditEntry {
+        actor: ctx.actor,
+        action,
+        object,
+        before: before.cloned(),
+        after: after.cloned(),
+        reason: reason.to_string(),
+    };
+    audit::record(c, ctx.tenant.id, &entry, ctx.now()).await?;
+    Ok(())
 }
 
 fn line(r: AuditRecord, names: &HashMap<Actor, String>) -> AuditLine {

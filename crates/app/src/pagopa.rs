@@ -107,6 +107,29 @@ pub async fn create_recharge(
     account: AccountId,
     amount: &RechargeAmount,
 ) -> Result<Position, AppError> {
+    recharge(ctx, access, account, amount, false).await
+}
+
+/// The position of a recharge to pay online now: an earlier online attempt of the same account
+/// and amount that the parent abandoned (sent to Checkout, still open, made in the last day) is
+/// used again, so cancelled payments do not leave one open notice each; otherwise a new one
+/// ([`create_recharge`]).
+pub async fn recharge_online(
+    ctx: Ctx<'_>,
+    access: &Access,
+    account: AccountId,
+    amount: &RechargeAmount,
+) -> Result<Position, AppError> {
+    recharge(ctx, access, account, amount, true).await
+}
+
+async fn recharge(
+    ctx: Ctx<'_>,
+    access: &Access,
+    account: AccountId,
+    amount: &RechargeAmount,
+    reuse_abandoned: bool,
+) -> Result<Position, AppError> {
     let tenant = ctx.tenant;
     let settings = &tenant.settings.pagopa;
     let Some(iban) = settings.ibans.first().filter(|_| enabled(tenant)) else {
@@ -153,6 +176,27 @@ pub async fn create_recharge(
             message: e.to_string(),
         }])
     })?;
+    if reuse_abandoned {
+        let since = now
+            .checked_sub(jiff::SignedDuration::from_hours(24))
+            .map_err(|_| AppError::Invalid("Data fuori scala.".into()))?;
+        let abandoned = store::positions_of_family(c, tenant.id, acc.family)
+            .await?
+            .into_iter()
+            .find(|p| {
+                p.kind == PositionKind::Recharge
+                    && p.account == Some(acc.id)
+                    && p.status == PositionStatus::Open
+                    && p.amount == total
+                    && p.cart_id.is_some()
+                    && p.created_at >= since
+                    && p.due_date >= day
+            });
+        if let Some(p) = abandoned {
+            // Nothing written: the transaction is dropped.
+            return Ok(p);
+        }
+    }
     let fam = family::family(c, tenant.id, acc.family)
         .await?
         .ok_or_else(|| AppError::NotFound("Famiglia non trovata.".into()))?;

@@ -33,10 +33,7 @@ use refettorio_domain::DietId;
 use refettorio_domain::SchoolId;
 use refettorio_domain::ServiceId;
 use refettorio_domain::TariffBandId;
-use refettorio_domain::audit::{AuditAction, AuditEntry, AuditObject};
 use serde_json::{Value, json};
-
-use crate::Ctx;
 
 use crate::AppError;
 use crate::FieldError;
@@ -229,27 +226,7 @@ fn enrolment_json(e: &Enrolment) -> Value {
     })
 }
 
-/// Writes the audit entry of a change to the people's registry.
-async fn audit(
-    c: &mut Conn<'_>,
-    ctx: Ctx<'_>,
-    action: AuditAction,
-    object: AuditObject,
-    before: Option<&Value>,
-    after: Option<&Value>,
-    reason: &str,
-) -> Result<(), AppError> {
-    let entry = AuditEntry {
-        actor: ctx.actor,
-        action,
-        object,
-        before: before.cloned(),
-        after: after.cloned(),
-        reason: reason.to_string(),
-    };
-    refettorio_db::audit::record(c, ctx.tenant.id, &entry, ctx.now()).await?;
-    Ok(())
-}
+use crate::audit::write as audit;
 
 fn duplicate_cf(e: refettorio_db::DbError) -> AppError {
     if e.is_unique_violation() {

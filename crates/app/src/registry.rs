@@ -19,7 +19,6 @@
 //! is never deleted: the office is told why, in Italian.
 
 use jiff::civil::Weekday;
-use refettorio_db::Conn;
 use refettorio_db::DbError;
 use refettorio_db::registry::calendar::NewSchoolYear;
 use refettorio_db::registry::school::NewClass;
@@ -31,10 +30,7 @@ use refettorio_domain::DietKind;
 use refettorio_domain::SchoolYearId;
 use refettorio_domain::ServiceId;
 use refettorio_domain::ServiceKind;
-use refettorio_domain::audit::{AuditAction, AuditEntry, AuditObject};
 use serde_json::{Value, json};
-
-use crate::Ctx;
 
 use crate::AppError;
 use crate::FieldError;
@@ -227,26 +223,7 @@ fn diet_json(code: &str, name: &str, kind: DietKind) -> Value {
     json!({"code": code, "name": name, "kind": kind.as_str()})
 }
 
-/// Writes the audit entry of a change to the registry.
-async fn audit(
-    c: &mut Conn<'_>,
-    ctx: Ctx<'_>,
-    action: AuditAction,
-    object: AuditObject,
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> Result<(), AppError> {
-    let entry = AuditEntry {
-        actor: ctx.actor,
-        action,
-        object,
-        before: before.cloned(),
-        after: after.cloned(),
-        reason: String::new(),
-    };
-    refettorio_db::audit::record(c, ctx.tenant.id, &entry, ctx.now()).await?;
-    Ok(())
-}
+use crate::audit::write as audit;
 
 /// A unique index refused the row (two offices adding the same name at once): the field's
 /// error, as if the check had found it.

@@ -202,6 +202,7 @@ pub async fn add_band(
         AuditObject::new(ObjectKind::TariffBand, id.get()),
         None,
         Some(&band_json(service_id, &new)),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -283,6 +284,7 @@ pub async fn edit_band(
         AuditObject::new(ObjectKind::TariffBand, id.get()),
         Some(&before),
         Some(&after),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -319,6 +321,7 @@ pub async fn delete_band(ctx: Ctx<'_>, id: TariffBandId) -> Result<ServiceId, Ap
         AuditObject::new(ObjectKind::TariffBand, id.get()),
         Some(&band_json(old.service_id, &band_as_new(&old))),
         None,
+        "",
     )
     .await?;
     tx.commit().await?;

@@ -134,6 +134,7 @@ pub async fn add_class(
         AuditObject::new(ObjectKind::Class, id.get()),
         None,
         Some(&class_json(&new)),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -172,6 +173,7 @@ pub async fn edit_class(ctx: Ctx<'_>, id: ClassId, input: &ClassInput) -> Result
         AuditObject::new(ObjectKind::Class, id.get()),
         Some(&before),
         Some(&after),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -214,6 +216,7 @@ pub async fn delete_class(ctx: Ctx<'_>, id: ClassId) -> Result<SchoolId, AppErro
         AuditObject::new(ObjectKind::Class, id.get()),
         Some(&class_json(&class_as_new(&old))),
         None,
+        "",
     )
     .await?;
     tx.commit().await?;

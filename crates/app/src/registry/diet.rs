@@ -93,6 +93,7 @@ pub async fn add_diet(ctx: Ctx<'_>, input: &DietInput) -> Result<DietId, AppErro
         AuditObject::new(ObjectKind::Diet, id.get()),
         None,
         Some(&diet_json(&code, &name, kind)),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -130,6 +131,7 @@ pub async fn edit_diet(ctx: Ctx<'_>, id: DietId, input: &DietInput) -> Result<bo
         AuditObject::new(ObjectKind::Diet, id.get()),
         Some(&before),
         Some(&after),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -166,6 +168,7 @@ pub async fn delete_diet(ctx: Ctx<'_>, id: DietId) -> Result<(), AppError> {
         AuditObject::new(ObjectKind::Diet, id.get()),
         Some(&diet_json(&old.code, &old.name, old.kind)),
         None,
+        "",
     )
     .await?;
     tx.commit().await?;

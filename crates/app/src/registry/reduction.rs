@@ -88,6 +88,7 @@ pub async fn set_reduction(
         AuditObject::new(ObjectKind::SiblingReduction, service_id.get()),
         old.map(|(r, b)| reduction_json(service_id, r, b)).as_ref(),
         Some(&reduction_json(service_id, rank, bp)),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -115,6 +116,7 @@ pub async fn delete_reduction(
         AuditObject::new(ObjectKind::SiblingReduction, service_id.get()),
         Some(&reduction_json(service_id, old.0, old.1)),
         None,
+        "",
     )
     .await?;
     tx.commit().await?;

@@ -108,6 +108,7 @@ pub async fn add_school(ctx: Ctx<'_>, input: &SchoolInput) -> Result<SchoolId, A
         AuditObject::new(ObjectKind::School, id.get()),
         None,
         Some(&after),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -148,6 +149,7 @@ pub async fn edit_school(
         AuditObject::new(ObjectKind::School, id.get()),
         Some(&before),
         Some(&after),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -195,6 +197,7 @@ pub async fn delete_school(ctx: Ctx<'_>, id: SchoolId) -> Result<(), AppError> {
         AuditObject::new(ObjectKind::School, id.get()),
         Some(&school_json(&school_as_new(&old))),
         None,
+        "",
     )
     .await?;
     tx.commit().await?;

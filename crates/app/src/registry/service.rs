@@ -86,6 +86,7 @@ pub async fn add_service(
         AuditObject::new(ObjectKind::Service, id.get()),
         None,
         Some(&service_json(year, kind, billing, &name)),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -135,6 +136,7 @@ pub async fn edit_service(
         AuditObject::new(ObjectKind::Service, id.get()),
         Some(&before),
         Some(&after),
+        "",
     )
     .await?;
     tx.commit().await?;

@@ -147,6 +147,7 @@ pub async fn add_year(ctx: Ctx<'_>, input: &YearInput) -> Result<SchoolYearId, A
         AuditObject::new(ObjectKind::SchoolYear, id.get()),
         None,
         Some(&year_json(&new)),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -189,6 +190,7 @@ pub async fn edit_year(
         AuditObject::new(ObjectKind::SchoolYear, id.get()),
         Some(&before),
         Some(&after),
+        "",
     )
     .await?;
     tx.commit().await?;

@@ -5,8 +5,6 @@
 
 use crate::common::{csrf_of, hidden, page, post, spawn};
 use crate::office::office;
-use refettorio_app::demo::DEMO_PARENT_CF;
-use refettorio_db::registry::tenant;
 use refettorio_db::testing::TestDb;
 
 /// The table of a page (the filters above it legitimately hold stored keys as option values).
@@ -21,25 +19,7 @@ async fn the_office_reads_the_log_and_the_movements_in_words() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
         let client = office(&app).await;
-        let tn = {
-            let mut h = t.db.acquire().await.unwrap();
-            tenant::by_slug(&mut h.conn(), "esempio")
-                .await
-                .unwrap()
-                .unwrap()
-        };
-        let hits = refettorio_app::people::find_families(
-            refettorio_app::Ctx::new(
-                &t.db,
-                &refettorio_domain::SystemClock,
-                &tn,
-                refettorio_domain::Actor::Demo,
-            ),
-            DEMO_PARENT_CF,
-        )
-        .await
-        .unwrap();
-        let acc = hits[0].accounts[0].0;
+        let (_, acc) = crate::common::marios_account(&t).await;
         let path = format!("/t/esempio/backoffice/conti/{acc}");
         for (form, amount, reason) in [
             ("rettifica", "1,00", "credito di prova"),

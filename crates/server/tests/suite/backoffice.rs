@@ -13,31 +13,6 @@ use refettorio_db::registry::tenant::{self, NewTenant, Tenant, TenantSettings};
 use refettorio_db::testing::TestDb;
 use refettorio_domain::{AccountId, Cents, Clock, EnteFiscalCode, Slug, StaffRole};
 
-/// Mario Rossi's first prepaid account (found as the office finds it).
-async fn marios_account(t: &TestDb) -> (Tenant, AccountId) {
-    let tn = {
-        let mut h = t.db.acquire().await.unwrap();
-        tenant::by_slug(&mut h.conn(), "esempio")
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let hits = refettorio_app::people::find_families(
-        refettorio_app::Ctx::new(
-            &t.db,
-            &refettorio_domain::SystemClock,
-            &tn,
-            refettorio_domain::Actor::Demo,
-        ),
-        DEMO_PARENT_CF,
-    )
-    .await
-    .unwrap();
-    assert_eq!(hits.len(), 1);
-    let acc = hits[0].accounts[0].0;
-    (tn, acc)
-}
-
 async fn balance(t: &TestDb, tn: &Tenant, acc: AccountId) -> Cents {
     let mut h = t.db.acquire().await.unwrap();
     refettorio_db::ledger::balance(&mut h.conn(), tn.id, acc)
@@ -147,7 +122,7 @@ impl Who {
 async fn every_route_lets_in_only_its_roles() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let (tn, acc) = marios_account(&t).await;
+        let (tn, acc) = crate::common::marios_account(&t).await;
         let base = "/t/esempio/backoffice";
         let account = format!("{base}/conti/{acc}");
         // (path, roles allowed); every role of the demo may open the home.
@@ -721,7 +696,7 @@ async fn every_route_lets_in_only_its_roles() {
 async fn the_office_changes_balances_once_with_reasons() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let (tn, acc) = marios_account(&t).await;
+        let (tn, acc) = crate::common::marios_account(&t).await;
         let client = browser();
         let r = login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD).await;
         assert_eq!(r.status(), 303);
@@ -999,7 +974,7 @@ fn number_in(html: &str, id: &str) -> u64 {
 async fn a_closure_is_previewed_then_cancels_its_meals() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let (tn, _) = marios_account(&t).await;
+        let (tn, _) = crate::common::marios_account(&t).await;
         let other_class = foreign_class(&t, &app).await;
         let client = browser();
         let r = login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD).await;
@@ -1350,7 +1325,7 @@ fn hidden_option(html: &str, prefix: &str) -> String {
 async fn canteen_staff_correct_a_closed_day_once() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let (tn, _) = marios_account(&t).await;
+        let (tn, _) = crate::common::marios_account(&t).await;
         let client = browser();
         let (user, pw, _, _) = DEMO_STAFF
             .iter()
@@ -1711,7 +1686,7 @@ async fn registry_routes(
 async fn another_municipalitys_ids_are_not_found_under_ones_own_address() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let (_, acc) = marios_account(&t).await;
+        let (_, acc) = crate::common::marios_account(&t).await;
         let client = browser();
         // The office of "altro" (no data of its own) tries Esempio's ids under /t/altro.
         let csrf = other_tenants_office(&t, &app, &client).await;

@@ -311,7 +311,8 @@ async fn a_parent_changes_meals_in_the_browser() {
     let home = text(&c, "main").await;
     assert!(home.contains("Ciao Mario Rossi"), "{home}");
 
-    // The calendar: choose tomorrow, keep "Assente", save. htmx swaps the calendar in place.
+    // The calendar: choose tomorrow, which the form proposes as it is ("Presente": a tap on
+    // Salva alone changes nothing), choose "Assente", save. htmx swaps the calendar in place.
     click(&c, "nav a[href$='/prenotazioni']").await;
     wait_text(&c, "#calendario", "Novembre 2026").await;
     let tomorrow = "li.rf-day a[href*='giorno=2026-11-24']";
@@ -326,6 +327,15 @@ async fn a_parent_changes_meals_in_the_browser() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let checked = c
+        .find(Locator::Css("input[name=scelta]:checked"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap();
+    assert_eq!(checked.as_deref(), Some("present"));
+    click(&c, "label[for=scelta-assente]").await;
     click(&c, "#modifica button[type=submit]").await;
     wait_text(&c, "#calendario", "Modifica salvata").await;
     let day = text(&c, "li.rf-day:has(a[href*='giorno=2026-11-24'])").await;
@@ -365,6 +375,94 @@ async fn a_parent_changes_meals_in_the_browser() {
     click(&c, "nav a[href$='/pagamenti']").await;
     let main = wait_text(&c, "main", "Saldo aggiornato al").await;
     assert!(main.contains("45,00"), "{main}");
+    c.close().await.unwrap();
+    app.stop().await;
+    t.cleanup().await;
+}
+
+/// Whether the element `css` is wholly inside the window (the parent sees it without scrolling).
+async fn in_view(c: &Client, css: &str) -> bool {
+    let script = format!(
+        "const r = document.querySelector({css:?}).getBoundingClientRect(); \
+         return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;"
+    );
+    c.execute(&script, vec![])
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn a_parent_on_a_phone_cancels_today_in_one_tap_and_sees_the_confirmation() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let t = TestDb::sqlite().await.unwrap();
+    let app = spawn(&t, true).await;
+    let c = browser(&driver, true).await;
+    log_in(&c, &app).await;
+    // Monday 08:00, before the cut-off: one tap on the home cancels today's meal of a child,
+    // and the page comes back on that child's card, which says so.
+    wait_text(&c, "main", "Oggi: Presente").await;
+    let button = "form[action$='/prenotazioni'] button[type=submit]";
+    let label = text(&c, button).await;
+    assert!(label.starts_with("Disdici il pasto di oggi di "), "{label}");
+    let child = label
+        .trim_start_matches("Disdici il pasto di oggi di ")
+        .to_string();
+    click(&c, button).await;
+    let card = wait_text(&c, "main", "Modifica salvata: oggi").await;
+    assert!(
+        card.contains(&format!("oggi {child} è segnato «Assente»")),
+        "{card}"
+    );
+    assert!(
+        in_view(&c, ".alert-success").await,
+        "the confirmation is off screen"
+    );
+    let put_back = text(&c, button).await;
+    assert!(
+        put_back.starts_with("Rimetti il pasto di oggi"),
+        "{put_back}"
+    );
+
+    // The calendar at phone width: a day, Assente, Salva: the outcome is next to the button,
+    // in view, and the form shows the saved day as it is now.
+    c.goto(&app.url("/t/esempio/area-personale/prenotazioni"))
+        .await
+        .unwrap();
+    wait_text(&c, "#calendario", "Novembre 2026").await;
+    click(&c, "li.rf-day a[href*='giorno=2026-11-25']").await;
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Id("dal")).await
+            && let Ok(Some(v)) = e.prop("value").await
+            && v == "2026-11-25"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click(&c, "label[for=scelta-assente]").await;
+    click(&c, "#modifica button[type=submit]").await;
+    wait_text(&c, "#esito", "Modifica salvata").await;
+    let mut seen = false;
+    for _ in 0..30 {
+        if in_view(&c, "#esito").await {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the calendar's confirmation is off screen");
+    let checked = c
+        .find(Locator::Css("input[name=scelta]:checked"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap();
+    assert_eq!(checked.as_deref(), Some("absent"));
     c.close().await.unwrap();
     app.stop().await;
     t.cleanup().await;

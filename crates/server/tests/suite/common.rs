@@ -202,3 +202,37 @@ pub fn percent(s: &str) -> String {
         })
         .collect()
 }
+
+/// The demo municipality.
+pub async fn demo_tenant(t: &TestDb) -> refettorio_db::registry::tenant::Tenant {
+    let mut h = t.db.acquire().await.unwrap();
+    refettorio_db::registry::tenant::by_slug(&mut h.conn(), "esempio")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The demo municipality and Mario Rossi's first prepaid account (found as the office finds
+/// it).
+pub async fn marios_account(
+    t: &TestDb,
+) -> (
+    refettorio_db::registry::tenant::Tenant,
+    refettorio_domain::AccountId,
+) {
+    let tn = demo_tenant(t).await;
+    let hits = refettorio_app::people::find_families(
+        refettorio_app::Ctx::new(
+            &t.db,
+            &refettorio_domain::SystemClock,
+            &tn,
+            refettorio_domain::Actor::Demo,
+        ),
+        refettorio_app::demo::DEMO_PARENT_CF,
+    )
+    .await
+    .unwrap();
+    assert_eq!(hits.len(), 1);
+    let account = hits[0].accounts[0].0;
+    (tn, account)
+}

@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER};
 use refettorio_db::ledger;
 use refettorio_db::registry::family;
-use refettorio_db::registry::tenant::{self, Tenant};
+use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::testing::TestDb;
 use refettorio_db::{import as db_import, registry};
 use refettorio_domain::{Cents, CodiceFiscale, ServiceKind};
@@ -380,14 +380,6 @@ async fn office(app: &App) -> (reqwest::Client, String) {
     (client, csrf_of(&html))
 }
 
-async fn demo_tenant(t: &TestDb) -> Tenant {
-    let mut h = t.db.acquire().await.unwrap();
-    tenant::by_slug(&mut h.conn(), "esempio")
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// The name of the demo's primary school with a "3 A", "2 B" and "4 A".
 async fn rodari(t: &TestDb, tn: &Tenant) -> String {
     let mut h = t.db.acquire().await.unwrap();
@@ -454,7 +446,7 @@ async fn a_dry_run_lists_every_bad_row_and_writes_nothing() {
         assert_eq!(everything(&t).await, before);
 
         // An XLSX with an unknown school, in a dry run: listed, nothing written.
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         let school = rodari(&t, &tn).await;
         let xlsx = enrolments_xlsx(&p, &school, true);
         let (status, _, html) = upload(
@@ -528,7 +520,7 @@ async fn good_files_import_everything_and_again_change_nothing() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
         let (client, csrf) = office(&app).await;
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         let school = rodari(&t, &tn).await;
         let p = people();
         let files: Vec<(&str, &str, Vec<u8>)> = vec![
@@ -797,7 +789,7 @@ async fn a_running_job_is_polled_and_one_left_by_a_stopped_node_shows_interrupte
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
         let (client, _) = office(&app).await;
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         let job = {
             let mut h = t.db.acquire().await.unwrap();
             db_import::insert_job(

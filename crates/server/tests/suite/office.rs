@@ -8,18 +8,10 @@ use crate::common::{App, browser, csrf_of, exec, hidden, login, page, post, scal
 use refettorio_app::Ctx;
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF};
 use refettorio_app::pagopa::{IncomingReceipt, ReceiptOutcome, apply_receipt};
-use refettorio_db::registry::tenant::{self, Tenant};
+use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::testing::TestDb;
 use refettorio_domain::HoldReason;
 use refettorio_domain::{AccountId, Actor, Cents, Clock};
-
-async fn demo_tenant(t: &TestDb) -> Tenant {
-    let mut h = t.db.acquire().await.unwrap();
-    tenant::by_slug(&mut h.conn(), "esempio")
-        .await
-        .unwrap()
-        .unwrap()
-}
 
 async fn balance(t: &TestDb, tn: &Tenant, acc: AccountId) -> Cents {
     let mut h = t.db.acquire().await.unwrap();
@@ -81,7 +73,7 @@ pub(crate) async fn office(app: &App) -> reqwest::Client {
 async fn a_transfer_moves_credit_once_and_never_beyond_the_balance() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         let (from, to) = two_accounts(&t, &tn).await;
         let client = office(&app).await;
         let path = format!("/t/esempio/backoffice/conti/{from}");
@@ -237,7 +229,7 @@ async fn a_transfer_moves_credit_once_and_never_beyond_the_balance() {
 async fn a_held_receipt_is_credited_by_hand_once() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         let (acc, _) = two_accounts(&t, &tn).await;
         let receipt = IncomingReceipt {
             receipt_id: "RT-SCONOSCIUTA-1".into(),
@@ -427,7 +419,7 @@ async fn the_settings_are_checked_saved_and_audited() {
         ])
         .await;
         assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         assert_eq!(tn.cutoff_time.to_string(), "09:15:00");
         assert_eq!(
             tn.cutoff_for(refettorio_domain::SchoolKind::Infanzia)
@@ -474,7 +466,7 @@ async fn the_audit_log_filters_by_who() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
         let client = office(&app).await;
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         let (acc, _) = two_accounts(&t, &tn).await;
         let path = format!("/t/esempio/backoffice/conti/{acc}");
         let (_, html) = page(&client, &app, &path).await;
@@ -866,7 +858,7 @@ async fn stop_failing(t: &TestDb) {
 async fn a_transfer_interrupted_half_way_leaves_nothing_and_the_retry_moves_once() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         let (from, to) = two_accounts(&t, &tn).await;
         let client = office(&app).await;
         let path = format!("/t/esempio/backoffice/conti/{from}");
@@ -913,7 +905,7 @@ async fn a_transfer_interrupted_half_way_leaves_nothing_and_the_retry_moves_once
 async fn a_reconciliation_interrupted_half_way_leaves_the_receipt_held() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let tn = demo_tenant(&t).await;
+        let tn = crate::common::demo_tenant(&t).await;
         let (acc, _) = two_accounts(&t, &tn).await;
         let receipt = IncomingReceipt {
             receipt_id: "RT-INTERROTTA".into(),

@@ -525,6 +525,58 @@ async fn a_family_recharges_online_through_the_sandbox_and_by_notice() {
                 .ends_with("?esito=annullato")
         );
         assert_eq!(position(&t, &d, &p).await.status, PositionStatus::Open);
+
+        // An online recharge cancelled in Checkout leaves no stray notice: the same recharge
+        // tried again pays the abandoned notice, a different amount makes a new one.
+        let positions = || scalar(&t, "SELECT COUNT(*) FROM payment_position");
+        let online = |meals: &'static str| {
+            let (client, app, csrf, account, pasti) = (
+                client.clone(),
+                &app,
+                csrf.clone(),
+                account.clone(),
+                pasti.clone(),
+            );
+            async move {
+                let r = post(
+                    &client,
+                    app,
+                    "/t/esempio/area-personale/ricarica",
+                    &[
+                        ("_csrf", &csrf),
+                        ("conto", &account),
+                        (&pasti, meals),
+                        ("azione", "online"),
+                    ],
+                )
+                .await;
+                assert_eq!(r.status().as_u16(), 303);
+                let to = r.headers()["location"].to_str().unwrap().to_string();
+                let (_, html) = page(&client, app, &to).await;
+                let cart = value_of(&html, "carrello");
+                let r = post(
+                    &client,
+                    app,
+                    "/pagopa/sandbox/pagamento",
+                    &[
+                        ("_csrf", &csrf_of(&html)),
+                        ("carrello", &cart),
+                        ("esito", "annulla"),
+                    ],
+                )
+                .await;
+                let back = r.headers()["location"].to_str().unwrap().to_string();
+                assert!(back.ends_with("?esito=annullato"), "{back}");
+                back
+            }
+        };
+        let before = positions().await;
+        let first = online("5").await;
+        assert_eq!(positions().await, before + 1);
+        assert_eq!(online("5").await, first);
+        assert_eq!(positions().await, before + 1);
+        assert_ne!(online("6").await, first);
+        assert_eq!(positions().await, before + 2);
         app.stop().await;
         t.cleanup().await;
     }

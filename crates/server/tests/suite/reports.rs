@@ -10,33 +10,10 @@ use refettorio_app::Ctx;
 use refettorio_app::demo::{DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_STAFF};
 use refettorio_app::ledger::{self, ChangeKind, MoneyChange};
 use refettorio_app::pagopa::{OfficePayment, record_office_payment};
-use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::testing::TestDb;
-use refettorio_domain::{AccountId, Actor, StaffRole, StaffUserId};
+use refettorio_domain::{Actor, StaffRole, StaffUserId};
 
 const BASE: &str = "/t/esempio/backoffice/report";
-
-async fn tenant_and_account(t: &TestDb) -> (Tenant, AccountId) {
-    let tn = {
-        let mut h = t.db.acquire().await.unwrap();
-        tenant::by_slug(&mut h.conn(), "esempio")
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let hits = refettorio_app::people::find_families(
-        refettorio_app::Ctx::new(
-            &t.db,
-            &refettorio_domain::SystemClock,
-            &tn,
-            refettorio_domain::Actor::Demo,
-        ),
-        DEMO_PARENT_CF,
-    )
-    .await
-    .unwrap();
-    (tn.clone(), hits[0].accounts[0].0)
-}
 
 async fn download(client: &reqwest::Client, app: &App, path: &str) -> (u16, String, Vec<u8>) {
     let r = client.get(app.url(path)).send().await.unwrap();
@@ -95,7 +72,7 @@ fn csv_lines(bytes: &[u8]) -> Vec<String> {
 async fn the_reports_match_the_ledger_and_export_it() {
     for t in TestDb::all().await.unwrap() {
         let app = spawn(&t, true).await;
-        let (tn, acc) = tenant_and_account(&t).await;
+        let (tn, acc) = crate::common::marios_account(&t).await;
         let client = browser();
         assert_eq!(
             login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD)

@@ -205,14 +205,19 @@ pub(crate) async fn recharge(
         let errors = errors.into();
         return recharge_page(&state, &c, Some(account), typed, meal_values, errors).await;
     };
-    let created = pay::create_recharge(c.ctx(&state), &c.access, AccountId(account), &amount).await;
+    let online = get("azione") == "online";
+    let created = if online {
+        pay::recharge_online(c.ctx(&state), &c.access, AccountId(account), &amount).await
+    } else {
+        pay::create_recharge(c.ctx(&state), &c.access, AccountId(account), &amount).await
+    };
     let position = match created.or_errors()? {
         Ok(p) => p,
         Err(refused) => {
             return recharge_page(&state, &c, Some(account), typed, meal_values, refused).await;
         }
     };
-    if get("azione") == "online" {
+    if online {
         return pay_online(&state, &c, &position).await;
     }
     Ok(Redirect::to(&format!(
