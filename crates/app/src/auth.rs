@@ -530,7 +530,8 @@ async fn register_with_code(
             email: Some(email.to_string()),
             phone: g.phone.clone(),
             notify_email: true,
-            notify_sms: before.is_some_and(|k| k.notify_sms),
+            notify_sms: before.as_ref().is_some_and(|k| k.notify_sms),
+            notify_app_io: before.as_ref().is_some_and(|k| k.notify_app_io),
         },
     )
     .await?;

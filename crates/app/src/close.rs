@@ -1,6 +1,8 @@
 //! The daily close that charges each meal exactly once, and the low-balance warnings that
 //! follow it.
 
+use std::collections::BTreeMap;
+
 use jiff::civil::Date;
 use refettorio_db::kitchen::MealCount;
 use refettorio_db::registry::calendar::{self, SchoolYear};
@@ -8,6 +10,7 @@ use refettorio_db::registry::school::{self, Class};
 use refettorio_db::registry::service::{self, Service};
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_db::{Conn, close, ledger, outbox};
+use refettorio_domain::messaging::Channel;
 use refettorio_domain::{
     ClassId, Clock, SchoolCalendar, SchoolYearId, ServiceKind, day_it, deadline,
 };
@@ -243,27 +246,74 @@ async fn queue_low_balance(
     now: jiff::Timestamp,
 ) -> Result<u64, AppError> {
     let threshold = tenant.settings.low_balance_meals;
-    let mut messages = Vec::new();
+    // One list per channel, each queued with one statement.
+    let mut by_channel: BTreeMap<Channel, Vec<outbox::NewMessage>> = BTreeMap::new();
     for a in ledger::balances_charged_on(conn, tenant.id, service, day, threshold).await? {
         if !refettorio_domain::ledger::is_low(a.balance, a.daily_cost, threshold) {
             continue;
         }
-        let Some(email) = a.payer_email else {
+        let payer = outbox::Recipient {
+            family_id: a.family.get(),
+            first_name: a.payer_first_name,
+            last_name: a.payer_last_name,
+            fiscal_code: a.payer_fiscal_code,
+            email: a.payer_email,
+            phone: a.payer_phone,
+            notify_email: a.notify_email,
+            notify_sms: a.notify_sms,
+            notify_app_io: a.notify_app_io,
+        };
+        // The channels the payer chose; with none usable, no warning (as with no e-mail before).
+        let Ok(channels) = crate::outbox::families::channels_for(tenant, &payer) else {
             continue;
         };
-        let content = crate::mail::low_balance(&crate::mail::LowBalance {
+        let m = crate::mail::low_balance_family(&crate::mail::LowBalance {
             tenant: &tenant.name,
-            first_name: &a.payer_first_name,
-            last_name: &a.payer_last_name,
+            first_name: &payer.first_name,
+            last_name: &payer.last_name,
             balance: a.balance.to_string(),
             negative: a.balance.is_negative(),
             day: day.strftime("%d/%m/%Y").to_string(),
         })?;
-        messages.push(outbox::NewMessage {
-            recipient: email,
-            content,
-            idempotency_key: format!("low-balance:{}:{day}", a.account.get()),
-        });
+        for (channel, address) in channels {
+            let key = format!("low-balance:{}:{day}", a.account.get());
+            let (content, idempotency_key) = match channel {
+                // The e-mail keeps the key it always had.
+                Channel::Email => (m.email.clone(), key),
+                Channel::Sms | Channel::AppIo => (
+                    outbox::Content {
+                        subject: m.email.subject.clone(),
+                        text: if channel == Channel::Sms {
+                            m.sms.clone()
+                        } else {
+                            m.markdown.clone()
+                        },
+                        html: None,
+                    },
+                    format!("{key}:{}", channel.as_str()),
+                ),
+            };
+            by_channel
+                .entry(channel)
+                .or_default()
+                .push(outbox::NewMessage {
+                    recipient: address,
+                    content,
+                    idempotency_key,
+                });
+        }
     }
-    Ok(outbox::enqueue_many(conn, tenant.id, "low_balance", "email", &messages, now).await?)
+    let mut queued = 0;
+    for (channel, messages) in &by_channel {
+        queued += outbox::enqueue_many(
+            conn,
+            tenant.id,
+            "low_balance",
+            channel.as_str(),
+            messages,
+            now,
+        )
+        .await?;
+    }
+    Ok(queued)
 }

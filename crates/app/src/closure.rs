@@ -372,7 +372,15 @@ pub async fn confirm_closure(ctx: Ctx<'_>, input: &ClosureInput) -> Result<Closu
     if preview.touches_nothing() {
         return Err(AppError::Fields(vec![field("dal", NOTHING_TO_CLOSE)]));
     }
+    // The families it touches, read while their meals are still there.
+    let touched = crate::outbox::families::closure_families(ctx, &closure).await?;
     let outcome = add_closure(ctx, cy.year.id, &closure).await?;
+    // They are told at once; a failure here leaves the closure entered (and logged).
+    let told =
+        crate::outbox::families::notify_closure(ctx, outcome.closure, &closure, &touched).await;
+    if let Err(e) = told {
+        tracing::warn!(error = %e, "closure entered but its notices were not queued");
+    }
     Ok(ClosureDone {
         closure: outcome.closure,
         cancelled: preview.meals,

@@ -7,7 +7,11 @@
 //!
 //! With no `smtp_url` configured (the demo) nothing is sent: e-mails are "simulated", i.e.
 //! delivered to the built-in test mailbox that the office and the platform administrator read,
-//! plainly marked as a simulation. SMS and App IO have no sender yet: their rows wait.
+//! plainly marked as a simulation.
+//!
+//! SMS go through each municipality's HTTP gateway ([`sms`]), App IO messages through IO's
+//! REST API ([`appio`]), claimed and retried the same way: no answer, a timeout, a 5xx (or a
+//! 429) is tried again with backoff; another 4xx fails the message with the reason.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,13 +24,21 @@ use lettre::{AsyncTransport, Message, Tokio1Executor};
 use rand::RngCore;
 use refettorio_db::outbox::{self, Claimed};
 /// An e-mail of the outbox as the mailbox pages list it, and one with its content.
-pub use refettorio_db::outbox::{Counts, Full, Row};
+pub use refettorio_db::outbox::{Counts, Full, Row, Row as OfficeRow};
 use refettorio_db::registry::tenant::{self, Tenant};
 use refettorio_db::{Db, redact};
+use refettorio_domain::messaging::Channel;
 use refettorio_domain::{Clock, SystemClock, TenantId};
 use tokio::sync::watch;
 
 use crate::AppError;
+
+pub mod appio;
+pub mod channels;
+pub mod families;
+pub mod sms;
+
+pub use refettorio_db::outbox::{Communication, Recipient};
 
 /// How long a claim holds a message: a node that dies mid-send leaves it to another node after
 /// this long (the SMTP timeout is well below it).
@@ -54,6 +66,8 @@ pub struct MailSettings {
     from: lettre::Address,
     /// The first wait after a temporary failure; each further one doubles it.
     retry_base: SignedDuration,
+    /// How long one call to an SMS gateway or to App IO may take.
+    channel_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -125,6 +139,19 @@ impl MailSettings {
             smtp,
             from,
             retry_base: SignedDuration::from_secs(i64::try_from(retry_seconds).unwrap_or(30)),
+            channel_timeout: Duration::from_secs(20),
+        })
+    }
+
+    /// How long one call to an SMS gateway or to App IO may take (`channel_timeout_seconds`,
+    /// 1 to 300).
+    pub fn with_channel_timeout(self, seconds: u64) -> Result<MailSettings, String> {
+        if !(1..=300).contains(&seconds) {
+            return Err("channel_timeout_seconds must be from 1 to 300".into());
+        }
+        Ok(MailSettings {
+            channel_timeout: Duration::from_secs(seconds),
+            ..self
         })
     }
 
@@ -179,7 +206,7 @@ fn smtp_of(url: &str) -> Result<Smtp, String> {
 }
 
 /// What one attempt came to.
-enum Outcome {
+pub(crate) enum Outcome {
     Delivered,
     /// Try again later, with the reason.
     Temporary(String),
@@ -199,9 +226,13 @@ fn describe_metrics() {
         metrics::counter!("refettorio_outbox_sent_total", "channel" => "email", "mode" => mode)
             .increment(0);
     }
-    metrics::counter!("refettorio_outbox_failed_total", "channel" => "email").increment(0);
-    metrics::counter!("refettorio_outbox_retries_total", "channel" => "email").increment(0);
+    for channel in ["sms", "app_io"] {
+        metrics::counter!("refettorio_outbox_sent_total", "channel" => channel, "mode" => "http")
+            .increment(0);
+    }
     for channel in ["email", "sms", "app_io"] {
+        metrics::counter!("refettorio_outbox_failed_total", "channel" => channel).increment(0);
+        metrics::counter!("refettorio_outbox_retries_total", "channel" => channel).increment(0);
         metrics::gauge!("refettorio_outbox_waiting", "channel" => channel).set(0.0);
     }
 }
@@ -234,19 +265,39 @@ pub async fn run(db: Db, settings: MailSettings, mut stop: watch::Receiver<bool>
             return;
         }
     };
+    let http = match reqwest::Client::builder()
+        .timeout(settings.channel_timeout)
+        .connect_timeout(settings.channel_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "message sender not started: no HTTP client");
+            return;
+        }
+    };
     tracing::info!(node = %node, delivery = %settings.describe(), "e-mail sender started");
     let mut gauge_at = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             break;
         }
-        let busy = match deliver_due(&db, &settings, transport.as_ref(), &node, &stop).await {
+        let mut busy = match deliver_due(&db, &settings, transport.as_ref(), &node, &stop).await {
             Ok(n) => n >= BATCH,
             Err(e) => {
                 tracing::warn!(error = %e, "e-mail sender: cannot read the outbox");
                 false
             }
         };
+        for channel in [Channel::Sms, Channel::AppIo] {
+            match deliver_channel(&db, &settings, &http, channel, &node, &stop).await {
+                Ok(n) => busy |= n >= BATCH,
+                Err(e) => {
+                    tracing::warn!(error = %e, channel = channel.as_str(), "message sender: cannot read the outbox");
+                }
+            }
+        }
         if gauge_at.elapsed() >= GAUGE_EVERY || !busy {
             if let Err(e) = refresh_gauge(&db).await {
                 tracing::warn!(error = %e, "e-mail sender: cannot count the waiting messages");
@@ -307,7 +358,92 @@ pub async fn deliver_due(
             None => Outcome::Permanent("Comune non trovato.".into()),
             Some(t) => deliver(settings, transport, t, &m).await,
         };
-        record(db, settings, node, &m, outcome).await?;
+        let d = Delivery {
+            id: m.id,
+            kind: &m.kind,
+            channel: Channel::Email,
+            attempts: m.attempts,
+        };
+        record(db, settings, node, &d, outcome).await?;
+    }
+    Ok(n)
+}
+
+/// The message an attempt was about.
+struct Delivery<'a> {
+    id: i64,
+    kind: &'a str,
+    channel: Channel,
+    attempts: i32,
+}
+
+/// Claims one batch of due messages of `channel` (SMS or App IO) and delivers each through
+/// its municipality's gateway; returns how many were claimed.
+async fn deliver_channel(
+    db: &Db,
+    settings: &MailSettings,
+    http: &reqwest::Client,
+    channel: Channel,
+    node: &str,
+    stop: &watch::Receiver<bool>,
+) -> Result<i64, AppError> {
+    let now = SystemClock.now();
+    let claimed = {
+        let mut h = db.acquire().await?;
+        outbox::claim_due_channel(
+            &mut h.conn(),
+            channel.as_str(),
+            node,
+            now,
+            now + LEASE,
+            BATCH,
+        )
+        .await?
+    };
+    let n = i64::try_from(claimed.len()).unwrap_or(BATCH);
+    let mut tenants: HashMap<i64, Option<(Tenant, Option<String>)>> = HashMap::new();
+    let call = SignedDuration::try_from(settings.channel_timeout * 3).unwrap_or(LEASE);
+    let send_until = now + LEASE - call;
+    for m in claimed {
+        if *stop.borrow() || SystemClock.now() >= send_until {
+            let mut h = db.acquire().await?;
+            outbox::release(&mut h.conn(), m.id, node).await?;
+            continue;
+        }
+        let tenant = match tenants.entry(m.tenant_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let mut h = db.acquire().await?;
+                let c = &mut h.conn();
+                let found = match tenant::by_id(c, TenantId(m.tenant_id)).await? {
+                    Some(t) => {
+                        let name = match channel {
+                            Channel::AppIo => appio::SECRET,
+                            _ => sms::SECRET,
+                        };
+                        let secret = outbox::secret(c, t.id, name).await?;
+                        Some((t, secret))
+                    }
+                    None => None,
+                };
+                e.insert(found)
+            }
+        }
+        .as_ref();
+        let outcome = match (tenant, channel) {
+            (None, _) => Outcome::Permanent("Comune non trovato.".into()),
+            (Some((t, secret)), Channel::AppIo) => {
+                appio::deliver(http, t, secret.as_deref(), &m).await
+            }
+            (Some((t, secret)), _) => sms::deliver(http, t, secret.as_deref(), &m).await,
+        };
+        let d = Delivery {
+            id: m.id,
+            kind: &m.kind,
+            channel,
+            attempts: m.attempts,
+        };
+        record(db, settings, node, &d, outcome).await?;
     }
     Ok(n)
 }
@@ -316,29 +452,31 @@ async fn record(
     db: &Db,
     settings: &MailSettings,
     node: &str,
-    m: &Claimed,
+    m: &Delivery<'_>,
     outcome: Outcome,
 ) -> Result<(), AppError> {
     let mut h = db.acquire().await?;
     let c = &mut h.conn();
     let now = SystemClock.now();
+    let channel = m.channel.as_str();
     match outcome {
         Outcome::Delivered => {
-            outbox::mark_delivered(c, m.id, node, settings.simulated(), now).await?;
-            let mode = if settings.simulated() {
-                "simulation"
-            } else {
-                "smtp"
+            let simulated = m.channel == Channel::Email && settings.simulated();
+            outbox::mark_delivered(c, m.id, node, simulated, now).await?;
+            let mode = match m.channel {
+                Channel::Email if simulated => "simulation",
+                Channel::Email => "smtp",
+                _ => "http",
             };
-            metrics::counter!("refettorio_outbox_sent_total", "channel" => "email", "mode" => mode)
+            metrics::counter!("refettorio_outbox_sent_total", "channel" => channel, "mode" => mode)
                 .increment(1);
-            tracing::info!(id = m.id, kind = %m.kind, mode, attempts = m.attempts, "e-mail delivered");
+            tracing::info!(id = m.id, kind = %m.kind, channel, mode, attempts = m.attempts, "message delivered");
         }
         Outcome::Temporary(why) if m.attempts < MAX_ATTEMPTS => {
             let next = now + settings.backoff(m.attempts);
             outbox::retry_later(c, m.id, node, &why, next).await?;
-            metrics::counter!("refettorio_outbox_retries_total", "channel" => "email").increment(1);
-            tracing::warn!(id = m.id, kind = %m.kind, attempts = m.attempts, error = %why, next = %next, "e-mail not delivered: will try again");
+            metrics::counter!("refettorio_outbox_retries_total", "channel" => channel).increment(1);
+            tracing::warn!(id = m.id, kind = %m.kind, channel, attempts = m.attempts, error = %why, next = %next, "message not delivered: will try again");
         }
         Outcome::Temporary(why) => {
             let why = format!(
@@ -346,13 +484,13 @@ async fn record(
                 m.attempts
             );
             outbox::mark_failed(c, m.id, node, &why, now).await?;
-            metrics::counter!("refettorio_outbox_failed_total", "channel" => "email").increment(1);
-            tracing::error!(id = m.id, kind = %m.kind, error = %why, "e-mail failed");
+            metrics::counter!("refettorio_outbox_failed_total", "channel" => channel).increment(1);
+            tracing::error!(id = m.id, kind = %m.kind, channel, error = %why, "message failed");
         }
         Outcome::Permanent(why) => {
             outbox::mark_failed(c, m.id, node, &why, now).await?;
-            metrics::counter!("refettorio_outbox_failed_total", "channel" => "email").increment(1);
-            tracing::error!(id = m.id, kind = %m.kind, error = %why, "e-mail refused");
+            metrics::counter!("refettorio_outbox_failed_total", "channel" => channel).increment(1);
+            tracing::error!(id = m.id, kind = %m.kind, channel, error = %why, "message refused");
         }
     }
     Ok(())

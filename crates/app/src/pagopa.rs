@@ -236,6 +236,14 @@ async fn recharge(
     let position = store::position(c, tenant.id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("Posizione non trovata.".into()))?;
+    let io = crate::outbox::families::Notice {
+        family: acc.family,
+        notice: &notice,
+        amount: total,
+        due,
+        description: &description,
+    };
+    crate::outbox::families::queue_payment_notice(c, tenant, &io, now).await?;
     tx.commit().await?;
     Ok(position)
 }
@@ -485,6 +493,14 @@ pub async fn apply_receipt(ctx: Ctx<'_>, r: &IncomingReceipt) -> Result<ReceiptO
                     AppError::Invalid(format!("receipt {} was already credited", r.receipt_id))
                 })?;
                 store::set_receipt_entry(c, tenant.id, stored, entry).await?;
+                let paid = crate::outbox::families::Payment {
+                    account,
+                    amount: p.amount,
+                    day,
+                    notice_number: p.notice_number.as_str(),
+                    receipt_id: &r.receipt_id,
+                };
+                crate::outbox::families::queue_payment_received(c, tenant, &paid, now).await?;
             }
             ReceiptOutcome::Applied
         }

@@ -101,6 +101,9 @@ pub struct ContactsInput {
     pub phone: String,
     pub notify_email: bool,
     pub notify_sms: bool,
+    /// Messages in the IO app; `None` when the municipality does not use App IO (the form has
+    /// no such box, and the stored choice stays as it is).
+    pub notify_app_io: Option<bool>,
 }
 
 /// A phone number without spaces, or `None` when blank.
@@ -149,6 +152,7 @@ pub fn check_contacts(f: &ContactsInput) -> Result<Contacts, Vec<FieldError>> {
         phone,
         notify_email: f.notify_email,
         notify_sms: f.notify_sms,
+        notify_app_io: f.notify_app_io.unwrap_or(false),
     };
     if k.notify_email && k.email.is_none() && errors.is_empty() {
         errors.push(FieldError {
@@ -176,10 +180,13 @@ pub async fn save_contacts(
     guardian: GuardianId,
     f: &ContactsInput,
 ) -> Result<(), AppError> {
-    let k = check_contacts(f).map_err(AppError::Fields)?;
+    let mut k = check_contacts(f).map_err(AppError::Fields)?;
     let mut tx = ctx.db.begin().await?;
     let conn = &mut tx.conn();
     let before = refettorio_db::auth::contacts(conn, ctx.tenant.id, guardian).await?;
+    if f.notify_app_io.is_none() {
+        k.notify_app_io = before.as_ref().is_some_and(|b| b.notify_app_io);
+    }
     refettorio_db::auth::set_contacts(conn, ctx.tenant.id, guardian, &k).await?;
     refettorio_db::audit::record(
         conn,
@@ -208,6 +215,7 @@ fn contacts_json(k: &refettorio_db::auth::Contacts) -> serde_json::Value {
         "phone": k.phone,
         "notify_email": k.notify_email,
         "notify_sms": k.notify_sms,
+        "notify_app_io": k.notify_app_io,
     })
 }
 

@@ -303,6 +303,8 @@ pub struct Contacts {
     pub phone: Option<String>,
     pub notify_email: bool,
     pub notify_sms: bool,
+    /// Messages in the IO app, by fiscal code (migration 0016).
+    pub notify_app_io: bool,
 }
 
 pub async fn contacts(
@@ -310,7 +312,8 @@ pub async fn contacts(
     tenant: TenantId,
     guardian: GuardianId,
 ) -> Result<Option<Contacts>> {
-    let sql = "SELECT email, phone, notify_email, notify_sms FROM guardian WHERE tenant_id = $1 AND id = $2";
+    let sql = "SELECT email, phone, notify_email, notify_sms, notify_app_io FROM guardian \
+               WHERE tenant_id = $1 AND id = $2";
     let row: Option<Contacts> = on_conn!(conn, |c| {
         sqlx::query_as(sql)
             .bind(tenant.get())
@@ -327,8 +330,8 @@ pub async fn set_contacts(
     guardian: GuardianId,
     k: &Contacts,
 ) -> Result<()> {
-    let sql = "UPDATE guardian SET email = $3, phone = $4, notify_email = $5, notify_sms = $6 \
-               WHERE tenant_id = $1 AND id = $2";
+    let sql = "UPDATE guardian SET email = $3, phone = $4, notify_email = $5, notify_sms = $6, \
+               notify_app_io = $7 WHERE tenant_id = $1 AND id = $2";
     on_conn!(conn, |c| {
         sqlx::query(sql)
             .bind(tenant.get())
@@ -337,6 +340,7 @@ pub async fn set_contacts(
             .bind(&k.phone)
             .bind(k.notify_email)
             .bind(k.notify_sms)
+            .bind(k.notify_app_io)
             .execute(&mut *c)
             .await?;
     });

@@ -440,6 +440,12 @@ pub struct AccountBalance {
     pub payer_first_name: String,
     pub payer_last_name: String,
     pub payer_email: Option<String>,
+    /// The payer's other contacts and chosen channels (the warning honours them).
+    pub payer_phone: Option<String>,
+    pub payer_fiscal_code: String,
+    pub notify_email: bool,
+    pub notify_sms: bool,
+    pub notify_app_io: bool,
 }
 
 /// The accounts charged on `day` whose balance is negative or pays for fewer than
@@ -464,14 +470,28 @@ pub async fn balances_charged_on(
                  FROM (SELECT DISTINCT account_id FROM ledger_entry \
                        WHERE tenant_id = $1 AND day = $3 AND kind = 'meal_charge') t) \
                SELECT s.account_id, a.family_id, CAST(s.balance AS BIGINT), CAST(s.daily AS BIGINT), \
-                 g.first_name, g.last_name, g.email \
+                 g.first_name, g.last_name, g.email, g.phone, g.fiscal_code, \
+                 g.notify_email, g.notify_sms, g.notify_app_io \
                FROM s \
                JOIN account a ON a.tenant_id = $1 AND a.id = s.account_id \
                JOIN family f ON f.tenant_id = $1 AND f.id = a.family_id \
                JOIN guardian g ON g.tenant_id = $1 AND g.id = f.payer_id \
                WHERE a.service_id = $2 AND (s.balance < 0 OR s.balance < s.daily * $4) \
                ORDER BY s.account_id";
-    type Row = (i64, i64, i64, i64, String, String, Option<String>);
+    type Row = (
+        i64,
+        i64,
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        bool,
+        bool,
+        bool,
+    );
     let rows: Vec<Row> = on_conn!(conn, |c| {
         sqlx::query_as(sql)
             .bind(tenant.get())
@@ -483,14 +503,19 @@ pub async fn balances_charged_on(
     });
     Ok(rows
         .into_iter()
-        .map(|(a, f, b, d, first, last, email)| AccountBalance {
-            account: AccountId(a),
-            family: FamilyId(f),
-            balance: Cents(b),
-            daily_cost: Cents(d),
-            payer_first_name: first,
-            payer_last_name: last,
-            payer_email: email,
+        .map(|r| AccountBalance {
+            account: AccountId(r.0),
+            family: FamilyId(r.1),
+            balance: Cents(r.2),
+            daily_cost: Cents(r.3),
+            payer_first_name: r.4,
+            payer_last_name: r.5,
+            payer_email: r.6,
+            payer_phone: r.7,
+            payer_fiscal_code: r.8,
+            notify_email: r.9,
+            notify_sms: r.10,
+            notify_app_io: r.11,
         })
         .collect())
 }

@@ -97,6 +97,8 @@ keyed! {
         DeactivateStaff = "deactivate_staff" => "Utente del personale disattivato",
         ReactivateStaff = "reactivate_staff" => "Utente del personale riattivato",
         SetStaffSchools = "set_staff_schools" => "Scuole di un utente della scuola",
+        ChannelSettings = "messaging_settings" => "Canali di comunicazione (SMS, App IO)",
+        SendCommunication = "send_communication" => "Comunicazione alle famiglie",
     }
 }
 
@@ -123,6 +125,7 @@ keyed! {
         StaffUser = "staff_user" => "Utente del personale",
         Tenant = "tenant" => "Comune",
         Settings = "settings" => "Impostazioni",
+        Communication = "communication" => "Comunicazione",
     }
 }
 
@@ -331,6 +334,7 @@ pub fn field_label(key: &str) -> String {
         "meals_reversed" => "Pasti stornati",
         "notify_email" => "Avvisi per e-mail",
         "notify_sms" => "Avvisi per SMS",
+        "notify_app_io" => "Avvisi nell'app IO",
         "name" => "Nome",
         "new" => "Nuovo",
         "payer" => "Intestatario",
@@ -388,6 +392,23 @@ pub fn field_label(key: &str) -> String {
         "max_recharge_cents" => "Ricarica massima",
         "recharge_due_days" => "Scadenza degli avvisi (giorni)",
         "sector" => "Settore",
+        // Channels (SMS gateway, App IO) and the office's communications.
+        "messaging" => "Canali",
+        "sms" => "SMS",
+        "app_io" => "App IO",
+        "url" => "Indirizzo",
+        "auth" => "Autenticazione",
+        "auth_header" => "Intestazione con il segreto",
+        "basic_user" => "Utente",
+        "recipient_field" => "Campo del destinatario",
+        "text_field" => "Campo del testo",
+        "sender_field" => "Campo del mittente",
+        "sender" => "Mittente",
+        "body" => "Formato",
+        "base_url" => "Indirizzo dell'API",
+        "subject" => "Oggetto",
+        "audience" => "Destinatari",
+        "families" => "Famiglie",
         other => return other.replace('_', " "),
     };
     label.to_string()

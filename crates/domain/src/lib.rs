@@ -12,6 +12,7 @@ pub mod codice_fiscale;
 pub mod ente;
 pub mod ids;
 pub mod ledger;
+pub mod messaging;
 pub mod money;
 pub mod pagopa;
 pub mod pricing;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::booking::BookingRules;
 use crate::ente::EnteFiscalCode;
 use crate::ids::TenantId;
+use crate::messaging::MessagingSettings;
 use crate::pagopa::PagoPaSettings;
 use crate::registry::SchoolKind;
 use crate::slug::Slug;
@@ -61,6 +62,8 @@ pub struct TenantSettings {
     pub cutoff_by_school_kind: BTreeMap<SchoolKind, Time>,
     /// pagoPA: station, accounts, Checkout, sandbox or live.
     pub pagopa: PagoPaSettings,
+    /// SMS gateway and App IO (their secrets are stored apart, in `tenant_secret`).
+    pub messaging: MessagingSettings,
 }
 
 impl Default for TenantSettings {
@@ -80,6 +83,7 @@ impl Default for TenantSettings {
             low_balance_meals: 3,
             cutoff_by_school_kind: BTreeMap::new(),
             pagopa: PagoPaSettings::default(),
+            messaging: MessagingSettings::default(),
         }
     }
 }

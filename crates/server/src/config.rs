@@ -52,6 +52,9 @@ pub struct Config {
     /// The first wait after a temporary delivery failure, in seconds; each next one doubles
     /// (at most an hour).
     pub mail_retry_seconds: u64,
+    /// How long one call to a municipality's SMS gateway or to App IO may take, in seconds; a
+    /// call that takes longer is tried again later.
+    pub channel_timeout_seconds: u64,
 }
 
 /// `[pagopa_station]`: every proof given here must hold for a call to the station.
@@ -151,6 +154,7 @@ impl Default for Config {
             smtp_url: None,
             mail_from: None,
             mail_retry_seconds: 30,
+            channel_timeout_seconds: 20,
         }
     }
 }
@@ -168,7 +172,7 @@ pub struct Overrides {
 
 /// The keys read from the environment (`REFETTORIO_DATABASE_URL`, …). Other `REFETTORIO_*`
 /// variables (such as the tests' `REFETTORIO_TEST_POSTGRES_URL`) are not configuration.
-const ENV_KEYS: [&str; 11] = [
+const ENV_KEYS: [&str; 12] = [
     "database_url",
     "bind",
     "demo",
@@ -180,6 +184,7 @@ const ENV_KEYS: [&str; 11] = [
     "smtp_url",
     "mail_from",
     "mail_retry_seconds",
+    "channel_timeout_seconds",
 ];
 
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
@@ -227,7 +232,8 @@ impl Config {
             self.smtp_url.as_deref(),
             self.mail_from.as_deref(),
             self.mail_retry_seconds,
-        )
+        )?
+        .with_channel_timeout(self.channel_timeout_seconds)
     }
 }
 

@@ -213,6 +213,18 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/backoffice/registro", get(backoffice::log))
         .route("/t/{slug}/backoffice/messaggi", get(backoffice::messages))
         .route(
+            "/t/{slug}/backoffice/comunicazioni",
+            get(backoffice::communications).post(backoffice::post_communication),
+        )
+        .route(
+            "/t/{slug}/backoffice/comunicazioni/{id}",
+            get(backoffice::communication_report),
+        )
+        .route(
+            "/t/{slug}/backoffice/canali",
+            get(backoffice::channels_page).post(backoffice::save_channels),
+        )
+        .route(
             "/t/{slug}/backoffice/messaggi/casella/{id}",
             get(backoffice::mailbox_message),
         )

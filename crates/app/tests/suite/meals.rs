@@ -1436,7 +1436,7 @@ async fn low_balance_warnings_once_per_payer_and_kitchen_mail_per_school() {
         let db = &t.db;
         let backend = db.backend().as_str();
         let day = monday();
-        let d = Demo::load(db, &morning_cet(day)).await;
+        let mut d = Demo::load(db, &morning_cet(day)).await;
         let mut daily: BTreeMap<FamilyId, i64> = BTreeMap::new();
         for e in d
             .enrolments
@@ -1508,6 +1508,26 @@ async fn low_balance_warnings_once_per_payer_and_kitchen_mail_per_school() {
             }
             tx.commit().await.unwrap();
         }
+        // The municipality sends SMS, and the payer below the limit chose SMS only: the
+        // warning goes there, under its own key, and not by e-mail.
+        d.tenant.settings.messaging.sms.url = "https://sms.example.it/api/send".into();
+        {
+            let mut h = db.acquire().await.unwrap();
+            let sql = "UPDATE guardian SET phone = $1, notify_sms = $2, notify_email = $3 \
+                       WHERE tenant_id = $4 AND id = \
+                       (SELECT payer_id FROM family WHERE tenant_id = $4 AND id = $5)";
+            on_conn!(&mut h.conn(), |c| {
+                sqlx::query(sql)
+                    .bind("333 123 4567")
+                    .bind(true)
+                    .bind(false)
+                    .bind(d.tenant.id.get())
+                    .bind(below.get())
+                    .execute(&mut *c)
+                    .await
+                    .unwrap();
+            });
+        }
         close(db, &d, day).await;
 
         // The oracle: every family charged today whose balance pays for fewer than three days.
@@ -1535,14 +1555,26 @@ async fn low_balance_warnings_once_per_payer_and_kitchen_mail_per_school() {
                 let bal = credit.get(f).copied().unwrap_or(0) - **cost;
                 bal < 0 || bal < 3 * daily[f]
             })
-            .map(|(f, _)| email_of(*f))
+            .map(|(f, _)| {
+                if *f == below {
+                    "+393331234567".to_string()
+                } else {
+                    email_of(*f)
+                }
+            })
             .collect();
         expected.sort();
         let rows = outbox_rows(db, "low_balance").await;
         let mut got: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
         got.sort();
         assert_eq!(got, expected, "{backend}");
-        assert!(got.contains(&email_of(below)));
+        assert!(got.contains(&"+393331234567".to_string()));
+        assert!(!got.contains(&email_of(below)));
+        assert_eq!(
+            rows.iter().filter(|r| r.3.ends_with(":sms")).count(),
+            1,
+            "{backend}: the SMS has its own key"
+        );
         assert!(!got.contains(&email_of(at_limit)));
         assert!(!got.contains(&email_of(d.mario_family)));
         // Exempt families (price 0, balance 0) are not warned.

@@ -149,6 +149,8 @@ async fn every_route_lets_in_only_its_roles() {
                 &[StaffRole::Office],
             ),
             (format!("{base}/contenuti"), &[StaffRole::Office]),
+            (format!("{base}/comunicazioni"), &[StaffRole::Office]),
+            (format!("{base}/canali"), &[StaffRole::Office]),
             (
                 format!("{base}/menu"),
                 &[StaffRole::Kitchen, StaffRole::Office],
@@ -1100,6 +1102,15 @@ async fn a_closure_is_previewed_then_cancels_its_meals() {
         assert_eq!(
             scalar(&t, "SELECT COUNT(*) FROM closure").await,
             closures_before + 1
+        );
+        // Each family it touches is told (on its channels, or a row saying it has none).
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(DISTINCT family_id) FROM outbox WHERE kind = 'closure'"
+            )
+            .await,
+            i64::try_from(families).unwrap()
         );
         // The kitchen sees the same forecast, and its CSV.
         let kitchen = browser();

@@ -13,6 +13,7 @@ mod common;
 mod enrolment_validation;
 mod import;
 mod mail;
+mod messaging;
 mod office;
 mod pagopa;
 mod people;

@@ -387,6 +387,16 @@ async fn a_family_recharges_online_through_the_sandbox_and_by_notice() {
             .unwrap()
         };
         assert_eq!(after.get() - before.get(), 2550);
+        // The payer is told, once, on the channel chosen (e-mail by default), with the amount.
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM outbox WHERE kind = 'payment_received' AND channel = 'email' \
+                 AND body LIKE '%25,50 €%'"
+            )
+            .await,
+            1
+        );
         let (_, payments) = page(&client, &app, "/t/esempio/area-personale/pagamenti").await;
         assert!(payments.contains("Ricarica pagoPA"), "{payments}");
         let id = back_path

@@ -7,8 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use refettorio_app::outbox;
-use refettorio_app::outbox::{Counts, Full, Row};
+use refettorio_app::outbox::{self, Counts, Full, Row};
 use serde::Deserialize;
 
 use super::{MESSAGES, Staff};
@@ -108,6 +107,10 @@ pub(crate) fn kind_label(kind: &str) -> &str {
         "password_reset" => "Recupero della password",
         "low_balance" => "Credito basso",
         "kitchen_numbers" => "Numeri della cucina",
+        "communication" => "Comunicazione dell'ufficio",
+        "payment_received" => "Pagamento ricevuto",
+        "payment_notice" => "Avviso di pagamento",
+        "closure" => "Chiusura o sciopero",
         other => other,
     }
 }
@@ -128,9 +131,8 @@ pub(crate) fn status_label(r: &Row) -> &'static str {
         ("sent", _) => "Inviato",
         ("simulated", _) => "Nella casella di prova (simulazione: non inviato)",
         ("failed", _) => "Non consegnato",
-        ("pending", "email") if r.attempts > 0 => "In attesa di un nuovo tentativo",
-        ("pending", "email") => "In attesa di invio",
-        ("pending", _) => "In attesa: canale non ancora attivo",
+        ("pending", _) if r.attempts > 0 => "In attesa di un nuovo tentativo",
+        ("pending", _) => "In attesa di invio",
         _ => "Sconosciuto",
     }
 }

@@ -9,7 +9,9 @@
 mod accounts;
 mod audit;
 mod canteen;
+mod channels;
 mod closures;
+mod communications;
 mod content;
 mod import;
 mod kitchen;
@@ -38,7 +40,9 @@ use refettorio_domain::{Actor, StaffRole};
 pub(crate) use accounts::{account, adjustment, office_payment, refund, search, transfer};
 pub(crate) use audit::log;
 pub(crate) use canteen::{canteen, correct};
+pub(crate) use channels::{channels_page, save_channels};
 pub(crate) use closures::{add_closure, closures};
+pub(crate) use communications::{communication_report, communications, post_communication};
 pub(crate) use content::{
     DOCUMENT_BODY_LIMIT, add_document, add_news, content_page, withdraw_document, withdraw_news,
 };
@@ -180,10 +184,12 @@ pub(crate) const SECTIONS: &[&Section] = &[
     &people::SCHOOL_CLASSES,
     &CLOSURES,
     &AUDIT,
+    &communications::COMMUNICATIONS,
     &MESSAGES,
     &REPORTS,
     &CONTENT,
     &SETTINGS,
+    &channels::CHANNELS,
     &IMPORT,
 ];
 

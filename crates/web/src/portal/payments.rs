@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use refettorio_app::content::{self, DocumentInfo};
+use refettorio_app::outbox::families::{self as letters, FamilyCommunication};
 use refettorio_app::portal::{self, PaymentsView};
 use refettorio_domain::{AccountId, FamilyId};
 use serde::Deserialize;
@@ -108,6 +109,9 @@ struct MessagesPage<'a> {
     nav: Nav<'a>,
     slug: &'a str,
     documents: Vec<DocumentInfo>,
+    /// What the office wrote to the user's families.
+    letters: Vec<FamilyCommunication>,
+    tz: &'a jiff::tz::TimeZone,
 }
 
 fn families(c: &Citizen) -> Vec<FamilyId> {
@@ -119,12 +123,15 @@ pub(crate) async fn messages(
     c: Citizen,
 ) -> Result<Response, WebError> {
     let documents = content::family_documents(c.ctx(&state), &families(&c)).await?;
+    let letters = letters::of_families(c.ctx(&state), &families(&c)).await?;
     let name = c.full_name();
     Ok(MessagesPage {
         layout: Layout::citizen("Comunicazioni", &c, &name),
         nav: nav(&c, Section::Messages),
         slug: c.tenant.slug.as_str(),
         documents,
+        letters,
+        tz: &c.tenant.timezone,
     }
     .into_response())
 }

@@ -27,6 +27,8 @@ struct ProfilePage<'a> {
     errors: FieldErrors,
     saved: Option<&'static str>,
     local_login: bool,
+    /// The municipality sends messages through App IO: the profile offers it as a channel.
+    app_io: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -61,6 +63,7 @@ async fn profile_page(
             errors,
             saved,
             local_login: c.tenant.settings.citizen_local_login,
+            app_io: c.tenant.settings.messaging.app_io.enabled(),
         },
     )
         .into_response())
@@ -87,6 +90,7 @@ pub(crate) struct ContactsForm {
     phone: String,
     notify_email: Option<String>,
     notify_sms: Option<String>,
+    notify_app_io: Option<String>,
     #[serde(rename = "_csrf", default)]
     csrf: String,
 }
@@ -103,6 +107,13 @@ pub(crate) async fn save_contacts(
         phone: f.phone,
         notify_email: f.notify_email.is_some(),
         notify_sms: f.notify_sms.is_some(),
+        notify_app_io: c
+            .tenant
+            .settings
+            .messaging
+            .app_io
+            .enabled()
+            .then_some(f.notify_app_io.is_some()),
     };
     if let Err(errors) = portal::save_contacts(c.ctx(&state), c.guardian.id, &input)
         .await
@@ -114,6 +125,7 @@ pub(crate) async fn save_contacts(
             phone: Some(input.phone),
             notify_email: input.notify_email,
             notify_sms: input.notify_sms,
+            notify_app_io: input.notify_app_io.unwrap_or(false),
         };
         return profile_page(&state, &c, Some(shown), errors, None).await;
     }
