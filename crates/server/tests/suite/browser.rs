@@ -468,6 +468,55 @@ async fn a_parent_on_a_phone_cancels_today_in_one_tap_and_sees_the_confirmation(
     t.cleanup().await;
 }
 
+#[tokio::test]
+async fn a_new_parent_registers_opens_the_activation_mail_and_logs_in() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let sink = crate::mail::Sink::start().await;
+    let t = TestDb::sqlite().await.unwrap();
+    let app = crate::common::spawn_with(
+        &t,
+        true,
+        crate::common::MONDAY_8AM,
+        crate::mail::mail_config(sink.url()),
+    )
+    .await;
+    let c = browser(&driver, true).await;
+    c.goto(&app.url("/t/esempio/registrati")).await.unwrap();
+    let cf = crate::mail::new_parent_cf();
+    for (id, value) in [
+        ("fiscal_code", cf.as_str()),
+        ("first_name", "Luigi"),
+        ("last_name", "Verdi"),
+        ("email", "luigi.verdi@example.org"),
+        ("password", "una-password-9"),
+        ("confirm", "una-password-9"),
+    ] {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    click(&c, "label[for=privacy]").await;
+    click(&c, "form[action$='/registrati'] button[type=submit]").await;
+    wait_text(&c, "main", "ti abbiamo inviato").await;
+    // The mail reaches the SMTP server; its link, opened in the browser, activates the account.
+    let mails = sink
+        .wait_for_to("luigi.verdi@example.org", 1, Duration::from_secs(30))
+        .await;
+    let link = crate::mail::link_in(&mails[0]);
+    c.goto(&app.url(&link)).await.unwrap();
+    wait_text(&c, "main", "attivato").await;
+    log_in_as(&c, &app, &cf, "una-password-9", "/t/esempio/area-personale").await;
+    wait_text(&c, "main", "Luigi Verdi").await;
+    c.close().await.unwrap();
+    app.stop().await;
+    t.cleanup().await;
+}
+
 /// Waits for a finished download named `name` in `dir` (Chromium writes `.crdownload` first).
 async fn downloaded(dir: &Path, name: &str) -> Vec<u8> {
     let path = dir.join(name);
@@ -667,7 +716,7 @@ async fn a_parent_recharges_online_through_the_sandbox_in_the_browser() {
         meals.send_keys("3").await.unwrap();
         let expected = refettorio_domain::Cents(price * 3).format_it();
         let digits = expected.trim_end_matches(|ch: char| !ch.is_ascii_digit());
-        let shown = wait_text(&c, "#totale-pasti", digits).await;
+        let shown = wait_text(&c, "#ricarica-totale", digits).await;
         assert!(shown.ends_with('€'), "{shown}");
         meals.clear().await.unwrap();
         let field = c.find(Locator::Id("importo")).await.unwrap();

@@ -21,7 +21,7 @@ use crate::common::{
 };
 
 /// The SMTP server of the tests, on its own port, storing each message in its folder.
-struct Sink {
+pub(crate) struct Sink {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
@@ -40,7 +40,7 @@ fn script() -> PathBuf {
 }
 
 impl Sink {
-    async fn start() -> Sink {
+    pub(crate) async fn start() -> Sink {
         Sink::start_on(free_port(), tempfile::tempdir().unwrap()).await
     }
 
@@ -71,7 +71,7 @@ impl Sink {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
@@ -93,7 +93,12 @@ impl Sink {
 impl Sink {
     /// The messages for `recipient` (other messages, such as a scheduled close's, are not the
     /// test's), after waiting until at least `n` arrived.
-    async fn wait_for_to(&self, recipient: &str, n: usize, within: Duration) -> Vec<String> {
+    pub(crate) async fn wait_for_to(
+        &self,
+        recipient: &str,
+        n: usize,
+        within: Duration,
+    ) -> Vec<String> {
         let deadline = Instant::now() + within;
         loop {
             let got: Vec<String> = self
@@ -123,7 +128,7 @@ impl Drop for Sink {
     }
 }
 
-fn mail_config(url: String) -> impl FnOnce(&mut refettorio_server::Config) {
+pub(crate) fn mail_config(url: String) -> impl FnOnce(&mut refettorio_server::Config) {
     move |c| {
         c.smtp_url = Some(url);
         c.mail_from = Some("noreply@comune.example.it".into());
@@ -146,7 +151,7 @@ async fn wait_until(t: &TestDb, sql: &str, want: i64, within: Duration) {
     }
 }
 
-fn new_parent_cf() -> String {
+pub(crate) fn new_parent_cf() -> String {
     CodiceFiscale::compute(
         "Verdi",
         "Luigi",
@@ -183,7 +188,7 @@ async fn register(app: &App, client: &reqwest::Client, cf: &str, email: &str) ->
 }
 
 /// The path of the first link to this server in a message's text.
-fn link_in(text: &str) -> String {
+pub(crate) fn link_in(text: &str) -> String {
     let start = text.find("http").expect("a link");
     let link = text[start..].split_whitespace().next().unwrap();
     link[link.find("/t/").unwrap()..].to_string()

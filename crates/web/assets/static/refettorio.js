@@ -46,15 +46,16 @@
   // parent types (the server computes the amount again).
   var euro = new Intl.NumberFormat("it-IT", { style: "currency", currency: "EUR" });
   function total() {
-    var out = document.getElementById("totale-pasti");
-    if (!out) return;
+    var out = document.getElementById("ricarica-totale");
+    var inputs = document.querySelectorAll("input[data-price-cents]");
+    if (!out || inputs.length === 0) return;
     var cents = 0;
-    Array.prototype.forEach.call(document.querySelectorAll("input[data-price-cents]"), function (i) {
+    Array.prototype.forEach.call(inputs, function (i) {
       var n = parseInt(i.value, 10);
       if (n > 0 && n <= 400) cents += n * parseInt(i.getAttribute("data-price-cents"), 10);
     });
     out.textContent = euro.format(cents / 100);
-    var row = document.getElementById("totale-pasti-riga");
+    var row = document.getElementById("ricarica-totale-riga");
     if (row) row.hidden = false;
   }
   document.addEventListener("input", function (e) {
