@@ -727,6 +727,15 @@ pub async fn reconcile_receipt(
     if !store::reconcile(c, tenant.id, r.id, entry).await? {
         return Ok(Reconciled::AlreadyDone);
     }
+    // The family hears of its payment as when the station applies a receipt (same key: once).
+    let paid = crate::outbox::families::Payment {
+        account: acc.id,
+        amount: r.amount,
+        day,
+        notice_number: r.notice_number.as_str(),
+        receipt_id: &r.receipt_id,
+    };
+    crate::outbox::families::queue_payment_received(c, tenant, &paid, now).await?;
     let after = serde_json::json!({
         "receipt": r.receipt_id,
         "account": acc.id.get(),

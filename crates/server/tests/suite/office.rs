@@ -314,6 +314,11 @@ async fn a_held_receipt_is_credited_by_hand_once() {
             text(&t, "SELECT status FROM pagopa_receipt").await,
             "applied"
         );
+        // The family hears of its payment, as when the station applies a receipt, once.
+        let told = "SELECT COUNT(*) FROM outbox WHERE kind = 'payment_received' \
+                    AND idempotency_key LIKE 'payment:RT-SCONOSCIUTA-1%'";
+        let messages = scalar(&t, told).await;
+        assert!(messages >= 1);
         // The same receipt arriving again from the node is a duplicate: nothing more.
         let again = apply_receipt(
             Ctx::new(&t.db, app.clock.as_ref(), &tn, Actor::PagoPa),
@@ -323,6 +328,7 @@ async fn a_held_receipt_is_credited_by_hand_once() {
         .unwrap();
         assert_eq!(again, ReceiptOutcome::Duplicate);
         assert_eq!(balance(&t, &tn, acc).await, Cents(b0.get() + 3300));
+        assert_eq!(scalar(&t, told).await, messages);
         app.stop().await;
         t.cleanup().await;
     }
