@@ -36,6 +36,7 @@ use crate::AppError;
 pub mod appio;
 pub mod channels;
 pub mod families;
+pub mod guard;
 pub mod sms;
 
 pub use refettorio_db::outbox::{Communication, Recipient};
@@ -68,6 +69,8 @@ pub struct MailSettings {
     retry_base: SignedDuration,
     /// How long one call to an SMS gateway or to App IO may take.
     channel_timeout: Duration,
+    /// Whether those calls may reach private addresses (`channels_allow_private_hosts`).
+    allow_private_hosts: bool,
 }
 
 #[derive(Clone)]
@@ -140,7 +143,17 @@ impl MailSettings {
             from,
             retry_base: SignedDuration::from_secs(i64::try_from(retry_seconds).unwrap_or(30)),
             channel_timeout: Duration::from_secs(20),
+            allow_private_hosts: false,
         })
+    }
+
+    /// Lets the SMS gateways and App IO be at private addresses (a gateway in the
+    /// municipality's own network; the tests' stand-ins). Off by default: see [`guard`].
+    pub fn with_private_hosts(self, allow: bool) -> MailSettings {
+        MailSettings {
+            allow_private_hosts: allow,
+            ..self
+        }
     }
 
     /// How long one call to an SMS gateway or to App IO may take (`channel_timeout_seconds`,
@@ -266,6 +279,9 @@ pub async fn run(db: Db, settings: MailSettings, mut stop: watch::Receiver<bool>
         }
     };
     let http = match reqwest::Client::builder()
+        .dns_resolver(std::sync::Arc::new(guard::PublicOnly {
+            allow_private: settings.allow_private_hosts,
+        }))
         .timeout(settings.channel_timeout)
         .connect_timeout(settings.channel_timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -430,8 +446,18 @@ async fn deliver_channel(
             }
         }
         .as_ref();
+        let private_address = tenant.and_then(|(t, _)| {
+            let url = match channel {
+                Channel::AppIo => t.settings.messaging.app_io.base_url.as_str(),
+                _ => t.settings.messaging.sms.url.as_str(),
+            };
+            guard::refused_literal(url, settings.allow_private_hosts)
+        });
         let outcome = match (tenant, channel) {
             (None, _) => Outcome::Permanent("Comune non trovato.".into()),
+            (Some(_), _) if private_address.is_some() => {
+                Outcome::Permanent(private_address.unwrap_or_default())
+            }
             (Some((t, secret)), Channel::AppIo) => {
                 appio::deliver(http, t, secret.as_deref(), &m).await
             }

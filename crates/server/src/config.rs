@@ -55,6 +55,10 @@ pub struct Config {
     /// How long one call to a municipality's SMS gateway or to App IO may take, in seconds; a
     /// call that takes longer is tried again later.
     pub channel_timeout_seconds: u64,
+    /// Whether SMS gateways and App IO may be at private addresses (loopback, 10/8, 192.168/16,
+    /// link-local…): off, so an office cannot make the server call the installation's own
+    /// network; on for a gateway inside it.
+    pub channels_allow_private_hosts: bool,
 }
 
 /// `[pagopa_station]`: every proof given here must hold for a call to the station.
@@ -155,6 +159,7 @@ impl Default for Config {
             mail_from: None,
             mail_retry_seconds: 30,
             channel_timeout_seconds: 20,
+            channels_allow_private_hosts: false,
         }
     }
 }
@@ -172,7 +177,7 @@ pub struct Overrides {
 
 /// The keys read from the environment (`REFETTORIO_DATABASE_URL`, …). Other `REFETTORIO_*`
 /// variables (such as the tests' `REFETTORIO_TEST_POSTGRES_URL`) are not configuration.
-const ENV_KEYS: [&str; 12] = [
+const ENV_KEYS: [&str; 13] = [
     "database_url",
     "bind",
     "demo",
@@ -185,6 +190,7 @@ const ENV_KEYS: [&str; 12] = [
     "mail_from",
     "mail_retry_seconds",
     "channel_timeout_seconds",
+    "channels_allow_private_hosts",
 ];
 
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
@@ -234,6 +240,7 @@ impl Config {
             self.mail_retry_seconds,
         )?
         .with_channel_timeout(self.channel_timeout_seconds)
+        .map(|m| m.with_private_hosts(self.channels_allow_private_hosts))
     }
 }
 

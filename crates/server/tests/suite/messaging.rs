@@ -753,3 +753,58 @@ fn the_standin_knows_the_openapi_rules() {
     bad["fiscal_code"] = "rssmra80a01h501u".into();
     assert!(check_message(&bad).is_err());
 }
+
+/// An office cannot make the server call the installation's own network: with private hosts
+/// not allowed (the default), an SMS gateway at a loopback or link-local address is never
+/// called and the message fails with the reason, shown to the office.
+#[tokio::test]
+async fn a_gateway_at_a_private_address_is_never_called() {
+    for t in TestDb::all().await.unwrap() {
+        let backend = t.db.backend().as_str();
+        let app = spawn_with(&t, true, crate::common::MONDAY_8AM, |c| {
+            c.scheduler = false;
+            c.mail_retry_seconds = 1;
+            c.channel_timeout_seconds = 1;
+            c.channels_allow_private_hosts = false;
+        })
+        .await;
+        let c = office(&app).await;
+        // Something listens there: had the server called it, the listener would see it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/api/send", listener.local_addr().unwrap());
+        let (status, _) = save_channels(
+            &app,
+            &c,
+            &[
+                ("sms_url", &url),
+                ("sms_body", "form"),
+                ("sms_recipient_field", "destinatario"),
+                ("sms_text_field", "messaggio"),
+                ("sms_auth", "none"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 303, "{backend}");
+        exec(
+            &t,
+            &format!("UPDATE guardian SET phone = '333 123 4567', notify_sms = TRUE, notify_email = FALSE WHERE fiscal_code = '{DEMO_PARENT_CF}'"),
+            &format!("UPDATE guardian SET phone = '333 123 4567', notify_sms = 1, notify_email = 0 WHERE fiscal_code = '{DEMO_PARENT_CF}'"),
+        )
+        .await;
+        write_to_parent(&app, &c, "Orario della mensa").await;
+        wait_until(
+            &t,
+            "SELECT COUNT(*) FROM outbox WHERE channel = 'sms' AND status = 'failed' AND last_error LIKE '%non è un indirizzo pubblico%'",
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+        assert!(
+            listener.accept().is_err(),
+            "{backend}: the gateway was called"
+        );
+        app.stop().await;
+        t.cleanup().await;
+    }
+}
