@@ -877,6 +877,8 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             "/t/esempio/backoffice/registro?chi=pagopa",
             "/t/esempio/backoffice/impostazioni",
             "/t/esempio/backoffice/messaggi",
+            "/t/esempio/backoffice/comunicazioni",
+            "/t/esempio/backoffice/canali",
             "/t/esempio/backoffice/contenuti",
             "/t/esempio/backoffice/menu",
             "/t/esempio/backoffice/registro?azione=adjustment&dal=2026-11-01&al=2026-11-30",
