@@ -317,16 +317,7 @@ async fn a_parent_changes_meals_in_the_browser() {
     wait_text(&c, "#calendario", "Novembre 2026").await;
     let tomorrow = "li.rf-day a[href*='giorno=2026-11-24']";
     click(&c, tomorrow).await;
-    for _ in 0..50 {
-        // htmx may replace the form between the lookup and the read: then look again.
-        if let Ok(e) = c.find(Locator::Id("dal")).await
-            && let Ok(Some(v)) = e.prop("value").await
-            && v == "2026-11-24"
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_value(&c, "dal", "2026-11-24").await;
     let checked = c
         .find(Locator::Css("input[name=scelta]:checked"))
         .await
@@ -378,6 +369,21 @@ async fn a_parent_changes_meals_in_the_browser() {
     c.close().await.unwrap();
     app.stop().await;
     t.cleanup().await;
+}
+
+/// Waits until the field `id` holds `value` (htmx may replace the form between the lookup and
+/// the read: then it looks again).
+async fn wait_value(c: &Client, id: &str, value: &str) {
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Id(id)).await
+            && let Ok(Some(v)) = e.prop("value").await
+            && v == value
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("#{id} never held {value:?}");
 }
 
 /// Whether the element `css` is wholly inside the window (the parent sees it without scrolling).
@@ -434,15 +440,7 @@ async fn a_parent_on_a_phone_cancels_today_in_one_tap_and_sees_the_confirmation(
         .unwrap();
     wait_text(&c, "#calendario", "Novembre 2026").await;
     click(&c, "li.rf-day a[href*='giorno=2026-11-25']").await;
-    for _ in 0..50 {
-        if let Ok(e) = c.find(Locator::Id("dal")).await
-            && let Ok(Some(v)) = e.prop("value").await
-            && v == "2026-11-25"
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_value(&c, "dal", "2026-11-25").await;
     click(&c, "label[for=scelta-assente]").await;
     click(&c, "#modifica button[type=submit]").await;
     wait_text(&c, "#esito", "Modifica salvata").await;
