@@ -263,6 +263,23 @@ async fn a_parent_logs_in_and_uses_the_personal_area() {
             taps - 1
         );
         assert_eq!(booking_rows(&t, ids.tenant).await, before + 1);
+        // Without a day or a choice the tap for every child is refused and writes nothing.
+        let rows = booking_rows(&t, ids.tenant).await;
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/area-personale/prenotazioni/tutti",
+            &[("giorno", ""), ("scelta", "absent"), ("_csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Indica il giorno e la scelta")
+        );
+        assert_eq!(booking_rows(&t, ids.tenant).await, rows);
         // The tap for every child cancels the others' meals of today, once.
         let r = post(
             &client,
