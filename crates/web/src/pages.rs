@@ -24,6 +24,48 @@ pub(crate) struct Layout<'a> {
     pub user: Option<(&'a str, &'a str)>,
 }
 
+/// A menu: each entry's address, label and whether it is the current page.
+pub(crate) type Menu = Vec<(String, &'static str, bool)>;
+
+/// What every page of an area (the office's or the family's) shows around its content: the base
+/// layout, the area's menu, the municipality's slug and the session's CSRF token. A page keeps one
+/// in its `frame` field; `framed!` lets its template read them as the page's own fields.
+pub(crate) struct Frame<'a> {
+    pub layout: Layout<'a>,
+    pub nav: Menu,
+    pub slug: &'a str,
+    pub csrf: &'a str,
+}
+
+impl<'a> Frame<'a> {
+    /// The same frame under another title (a record's page inside a section).
+    pub fn titled(self, title: &'a str) -> Self {
+        Frame {
+            layout: Layout {
+                title,
+                ..self.layout
+            },
+            ..self
+        }
+    }
+}
+
+/// Lets the templates of these pages read their `frame`'s fields (`layout`, `nav`, `slug`,
+/// `csrf`) as their own.
+macro_rules! framed {
+    ($($page:ident),+ $(,)?) => {
+        $(
+            impl<'a> std::ops::Deref for $page<'a> {
+                type Target = $crate::pages::Frame<'a>;
+                fn deref(&self) -> &Self::Target {
+                    &self.frame
+                }
+            }
+        )+
+    };
+}
+pub(crate) use framed;
+
 impl<'a> Layout<'a> {
     pub fn plain(title: &'a str) -> Self {
         Layout {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::{ACCOUNTS, Staff};
 use crate::filters;
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -31,14 +31,13 @@ pub(crate) struct SearchQuery {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/accounts.html")]
 struct SearchPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
+    frame: Frame<'a>,
     q: String,
     error: Option<String>,
     /// None before a search.
     hits: Option<Vec<FamilyHit>>,
 }
+framed!(SearchPage);
 
 /// `GET /t/<slug>/backoffice/conti?q=…`: families by payer name, fiscal code or pupil name.
 pub(crate) async fn search(
@@ -61,9 +60,7 @@ pub(crate) async fn search(
         StatusCode::OK
     };
     let page = SearchPage {
-        layout: s.layout(ACCOUNTS.title),
-        nav: s.nav(&ACCOUNTS),
-        slug: s.slug(),
+        frame: s.frame(&ACCOUNTS),
         q: text,
         error,
         hits,
@@ -135,10 +132,7 @@ enum Typed {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/account.html")]
 struct AccountPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     id: i64,
     acc: OfficeAccount,
     done: Option<&'static str>,
@@ -150,6 +144,7 @@ struct AccountPage<'a> {
     transfer: TransferForm,
     channels: &'static [(&'static str, &'static str)],
 }
+framed!(AccountPage);
 
 #[derive(Deserialize, Default)]
 pub(crate) struct AccountQuery {
@@ -207,10 +202,7 @@ async fn account_page(
         StatusCode::OK
     };
     let page = AccountPage {
-        layout: s.layout("Conto"),
-        nav: s.nav(&ACCOUNTS),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&ACCOUNTS).titled("Conto"),
         id,
         acc,
         done,

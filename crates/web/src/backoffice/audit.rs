@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{AUDIT, Staff};
 use crate::filters;
 use crate::form::FieldErrors;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::session::percent_encode;
 use crate::{AppState, WebError};
 
@@ -28,9 +28,7 @@ pub(crate) struct AuditQuery {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/audit.html")]
 struct AuditPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
+    frame: Frame<'a>,
     action: String,
     actor: String,
     /// ("staff:3", "Anna Bianchi (Ufficio scuola)") for the "Chi" filter.
@@ -45,6 +43,7 @@ struct AuditPage<'a> {
     next: Option<String>,
     tz: &'a jiff::tz::TimeZone,
 }
+framed!(AuditPage);
 
 fn blank(s: &Option<String>) -> String {
     s.as_deref().map(str::trim).unwrap_or_default().to_string()
@@ -122,9 +121,7 @@ pub(crate) async fn log(
         StatusCode::OK
     };
     let body = AuditPage {
-        layout: s.layout(AUDIT.title),
-        nav: s.nav(&AUDIT),
-        slug: s.slug(),
+        frame: s.frame(&AUDIT),
         prev: (page > 1).then(|| link(page - 1)),
         next: more.then(|| link(page + 1)),
         action,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{CANTEEN, Staff};
 use crate::form::FormResult;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -43,16 +43,14 @@ pub(crate) struct CorrectionForm {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/canteen.html")]
 struct CanteenPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     day_label: String,
     list: ClassList,
     done: bool,
     /// The pupil (enrolment id) whose correction was refused, with the message.
     failed: Option<(i64, String)>,
 }
+framed!(CanteenPage);
 
 impl CanteenPage<'_> {
     fn error_for(&self, enrolment: &refettorio_domain::EnrolmentId) -> Option<String> {
@@ -77,10 +75,7 @@ async fn render(
         StatusCode::OK
     };
     let page = CanteenPage {
-        layout: s.layout(CANTEEN.title),
-        nav: s.nav(&CANTEEN),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&CANTEEN),
         day_label: day_it(list.day),
         list,
         done,

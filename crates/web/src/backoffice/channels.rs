@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{Section, Staff};
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 pub(crate) const CHANNELS: Section = Section {
@@ -25,10 +25,7 @@ pub(crate) const CHANNELS: Section = Section {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/channels.html")]
 struct ChannelsPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     form: ChannelsForm,
     sms_secret_set: bool,
     io_key_set: bool,
@@ -37,6 +34,7 @@ struct ChannelsPage<'a> {
     auths: [(&'static str, &'static str); 3],
     bodies: [(&'static str, &'static str); 2],
 }
+framed!(ChannelsPage);
 
 impl ChannelsPage<'_> {
     fn sms_secret_label(&self) -> &'static str {
@@ -143,10 +141,7 @@ async fn page(
         ..form
     };
     let page = ChannelsPage {
-        layout: s.layout(CHANNELS.title),
-        nav: s.nav(&CHANNELS),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&CHANNELS),
         form,
         sms_secret_set: view.sms_secret_set,
         io_key_set: view.io_key_set,

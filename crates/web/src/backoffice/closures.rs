@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{CLOSURES, Staff};
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 /// The closure form as typed.
@@ -65,10 +65,7 @@ struct Row {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/closures.html")]
 struct ClosuresPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     year: Option<String>,
     rows: Vec<Row>,
     /// `(value, label)` of the scope select, grouped: (group label, options).
@@ -79,6 +76,7 @@ struct ClosuresPage<'a> {
     preview: Option<ClosurePreview>,
     done: Option<(u64, u64)>,
 }
+framed!(ClosuresPage);
 
 fn scopes(cy: &ClosureYear) -> Vec<(String, Vec<(String, String)>)> {
     let mut out = vec![(
@@ -137,10 +135,7 @@ async fn render(
         .unwrap_or_default();
     let status = errors.status();
     let page = ClosuresPage {
-        layout: s.layout(CLOSURES.title),
-        nav: s.nav(&CLOSURES),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&CLOSURES),
         year: cy.as_ref().map(|cy| cy.year.label.clone()),
         rows,
         scopes: cy.as_ref().map(scopes).unwrap_or_default(),

@@ -17,7 +17,7 @@ use super::messages::{channel_label, status_label};
 use super::{Section, Staff};
 use crate::filters;
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 pub(crate) const COMMUNICATIONS: Section = Section {
@@ -30,10 +30,7 @@ pub(crate) const COMMUNICATIONS: Section = Section {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/communications.html")]
 struct CommunicationsPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     audiences: Vec<(String, String)>,
     form: CommunicationForm,
     preview: Option<Preview>,
@@ -41,6 +38,7 @@ struct CommunicationsPage<'a> {
     sent: Vec<Communication>,
     tz: &'a jiff::tz::TimeZone,
 }
+framed!(CommunicationsPage);
 
 impl CommunicationsPage<'_> {
     fn channel(&self, c: &Channel) -> &'static str {
@@ -82,10 +80,7 @@ async fn page(
     let sent = families::list(ctx).await?;
     let status = errors.status();
     let page = CommunicationsPage {
-        layout: s.layout(COMMUNICATIONS.title),
-        nav: s.nav(&COMMUNICATIONS),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&COMMUNICATIONS),
         audiences,
         form,
         preview,
@@ -145,13 +140,12 @@ pub(crate) async fn post_communication(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/communication.html")]
 struct ReportPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
+    frame: Frame<'a>,
     c: Communication,
     rows: Vec<OfficeRow>,
     tz: &'a jiff::tz::TimeZone,
 }
+framed!(ReportPage);
 
 impl ReportPage<'_> {
     fn channel(&self, channel: &str) -> String {
@@ -171,9 +165,7 @@ pub(crate) async fn communication_report(
     s.require(COMMUNICATIONS.roles)?;
     let (c, rows) = families::report(s.ctx(&state), id).await?;
     Ok(ReportPage {
-        layout: s.layout(COMMUNICATIONS.title),
-        nav: s.nav(&COMMUNICATIONS),
-        slug: s.slug(),
+        frame: s.frame(&COMMUNICATIONS),
         c,
         rows,
         tz: &s.tenant.timezone,

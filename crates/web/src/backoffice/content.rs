@@ -18,7 +18,7 @@ use super::upload::{self, Unreadable};
 use super::{CONTENT, Staff};
 use crate::filters;
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 /// The body limit of the document upload: the largest file plus room for the other fields.
@@ -34,10 +34,7 @@ enum Which {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/content.html")]
 struct ContentPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     news: Vec<NewsItem>,
     documents: Vec<DocumentInfo>,
     today: jiff::civil::Date,
@@ -51,6 +48,7 @@ struct ContentPage<'a> {
     categories: &'static [(&'static str, &'static str)],
     allowed: &'static str,
 }
+framed!(ContentPage);
 
 impl ContentPage<'_> {
     fn label(&self, category: &str) -> &'static str {
@@ -107,10 +105,7 @@ async fn render(
     };
     let (doc_title, doc_category, doc_date) = doc.unwrap_or_default();
     let page = ContentPage {
-        layout: s.layout(CONTENT.title),
-        nav: s.nav(&CONTENT),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&CONTENT),
         news,
         documents,
         today: refettorio_domain::today(state.clock.as_ref(), &s.tenant.timezone),

@@ -16,7 +16,7 @@ use refettorio_app::{Ctx, FieldError};
 use super::upload::{self, Unreadable};
 use super::{IMPORT, Staff, when};
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 /// The body limit of the upload route: the largest file plus room for the other fields, so
@@ -82,10 +82,7 @@ fn job_view(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/import/index.html")]
 struct ImportPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     kinds: Vec<KindDoc>,
     kind_options: Vec<(&'static str, &'static str)>,
     selected: String,
@@ -96,6 +93,7 @@ struct ImportPage<'a> {
     jobs: Vec<JobView>,
     max_mb: usize,
 }
+framed!(ImportPage);
 
 async fn render(
     state: &AppState,
@@ -112,10 +110,7 @@ async fn render(
         .map(|j| job_view(j, None, s, state.clock.now()))
         .collect();
     let page = ImportPage {
-        layout: s.layout(IMPORT.title),
-        nav: s.nav(&IMPORT),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&IMPORT),
         kinds: ImportKind::ALL
             .iter()
             .map(|k| KindDoc {
@@ -327,11 +322,10 @@ pub(crate) async fn upload(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/import/job.html")]
 struct JobPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
+    frame: Frame<'a>,
     job: JobView,
 }
+framed!(JobPage);
 
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/import/progress.html")]
@@ -361,9 +355,7 @@ pub(crate) async fn job_page(
         .into_response());
     }
     Ok(JobPage {
-        layout: s.layout(IMPORT.title),
-        nav: s.nav(&IMPORT),
-        slug: s.slug(),
+        frame: s.frame(&IMPORT),
         job,
     }
     .into_response())

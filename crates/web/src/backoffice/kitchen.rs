@@ -13,7 +13,7 @@ use refettorio_domain::{day_it, today};
 use serde::Deserialize;
 
 use super::{KITCHEN, Staff};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -24,9 +24,7 @@ pub(crate) struct DayQuery {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/kitchen.html")]
 struct KitchenPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
+    frame: Frame<'a>,
     /// As typed (or today).
     giorno: String,
     error: Option<&'static str>,
@@ -37,6 +35,7 @@ struct KitchenPage<'a> {
     /// Every diet code of the service: (code, name, kind), for the kitchen's reference.
     all_diets: Vec<(String, String, &'static str)>,
 }
+framed!(KitchenPage);
 
 impl KitchenPage<'_> {
     fn diet(&self, counts: &kitchen::Counts, code: &str) -> u32 {
@@ -77,9 +76,7 @@ pub(crate) async fn kitchen(
         .unwrap_or_default();
     let all_diets = kitchen::diet_legend(s.ctx(&state)).await?;
     let page = KitchenPage {
-        layout: s.layout(KITCHEN.title),
-        nav: s.nav(&KITCHEN),
-        slug: s.slug(),
+        frame: s.frame(&KITCHEN),
         giorno,
         error,
         day_label: numbers.as_ref().map(|n| day_it(n.day)).unwrap_or_default(),

@@ -17,16 +17,13 @@ use super::upload::{self, Unreadable};
 use super::{MENUS, Staff};
 use crate::filters;
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/menus.html")]
 struct MenusPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     menus: Vec<DocumentInfo>,
     done: Option<&'static str>,
     errors: FieldErrors,
@@ -34,6 +31,7 @@ struct MenusPage<'a> {
     date: String,
     allowed: &'static str,
 }
+framed!(MenusPage);
 
 #[derive(Deserialize, Default)]
 pub(crate) struct Done {
@@ -54,10 +52,7 @@ async fn render(
         .collect();
     let status = errors.status();
     let page = MenusPage {
-        layout: s.layout(MENUS.title),
-        nav: s.nav(&MENUS),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&MENUS),
         menus,
         done,
         errors,

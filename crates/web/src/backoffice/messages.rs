@@ -12,21 +12,20 @@ use serde::Deserialize;
 
 use super::{MESSAGES, Staff};
 use crate::filters;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/messages.html")]
 struct MessagesPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
+    frame: Frame<'a>,
     counts: Counts,
     rows: Vec<Row>,
     failed_only: bool,
     simulated: bool,
     tz: &'a jiff::tz::TimeZone,
 }
+framed!(MessagesPage);
 
 impl MessagesPage<'_> {
     fn kind(&self, kind: &str) -> String {
@@ -55,9 +54,7 @@ pub(crate) async fn messages(
     let failed_only = q.stato.as_deref() == Some("non-consegnati");
     let found = outbox::office_messages(&state.db, s.tenant.id, failed_only).await?;
     Ok(MessagesPage {
-        layout: s.layout(MESSAGES.title),
-        nav: s.nav(&MESSAGES),
-        slug: s.slug(),
+        frame: s.frame(&MESSAGES),
         counts: found.counts,
         rows: found.rows,
         failed_only,
@@ -70,12 +67,11 @@ pub(crate) async fn messages(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/mailbox_message.html")]
 struct MailboxMessagePage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
+    frame: Frame<'a>,
     m: Full,
     tz: &'a jiff::tz::TimeZone,
 }
+framed!(MailboxMessagePage);
 
 /// `GET /t/<slug>/backoffice/messaggi/casella/<id>`: a simulated e-mail of the test mailbox;
 /// 404 when a mail server is configured (nothing is simulated then) or the e-mail is not of
@@ -91,9 +87,7 @@ pub(crate) async fn mailbox_message(
     }
     let m = outbox::mailbox_message(&state.db, Some(s.tenant.id), id).await?;
     Ok(MailboxMessagePage {
-        layout: s.layout("Casella di prova"),
-        nav: s.nav(&MESSAGES),
-        slug: s.slug(),
+        frame: s.frame(&MESSAGES).titled("Casella di prova"),
         m,
         tz: &s.tenant.timezone,
     }

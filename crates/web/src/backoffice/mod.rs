@@ -54,7 +54,7 @@ pub(crate) use receipts::{dismiss, held, reconcile};
 pub(crate) use reports::{report, report_file, reports};
 pub(crate) use settings::{save_settings, settings};
 
-use crate::pages::Layout;
+use crate::pages::{Frame, Layout, framed};
 use crate::session::{current_session, same_origin, same_token, to_login};
 use crate::tenant::CurrentTenant;
 use crate::{AppState, WebError};
@@ -226,18 +226,11 @@ impl Staff {
         self.tenant.slug.as_str()
     }
 
-    /// The base layout of a back-office page: the user's name and the logout form.
-    pub fn layout<'a>(&'a self, title: &'a str) -> Layout<'a> {
-        Layout {
-            user: Some((&self.user.display_name, &self.session.csrf_token)),
-            ..Layout::tenant(title, &self.tenant)
-        }
-    }
-
-    /// The menu: home and the sections this role may use, with `current` marked.
-    pub fn nav(&self, current: &Section) -> Vec<(String, &'static str, bool)> {
+    /// The frame of a back-office page in section `current`: the user's name and the logout
+    /// form, and the menu of the sections this role may use with `current` marked.
+    pub fn frame<'a>(&'a self, current: &'a Section) -> Frame<'a> {
         let base = format!("/t/{}/backoffice", self.slug());
-        std::iter::once(&HOME)
+        let nav = std::iter::once(&HOME)
             .chain(SECTIONS.iter().copied())
             .filter(|s| s.roles.contains(&self.user.role))
             .map(|s| {
@@ -247,7 +240,16 @@ impl Staff {
                     std::ptr::eq(s, current),
                 )
             })
-            .collect()
+            .collect();
+        Frame {
+            layout: Layout {
+                user: Some((&self.user.display_name, &self.session.csrf_token)),
+                ..Layout::tenant(current.title, &self.tenant)
+            },
+            nav,
+            slug: self.slug(),
+            csrf: &self.session.csrf_token,
+        }
     }
 }
 
@@ -298,16 +300,15 @@ pub(crate) struct Entry {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/home.html")]
 struct HomePage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
+    frame: Frame<'a>,
     name: &'a str,
     role: &'static str,
     entries: Vec<Entry>,
-    slug: &'a str,
     /// For the office: the days left open between closed days, `(from, to, days, first day as
     /// YYYY-MM-DD)`.
     not_closed: Vec<(String, String, i32, String)>,
 }
+framed!(HomePage);
 
 /// `GET /t/<slug>/backoffice`: what this role may do; for the office, first, the days the
 /// scheduler did not close (older than its catch-up window), to close by hand.
@@ -339,12 +340,10 @@ pub(crate) async fn home(
         })
         .collect();
     Ok(HomePage {
-        layout: s.layout("Gestione del servizio"),
-        nav: s.nav(&HOME),
+        frame: s.frame(&HOME).titled("Gestione del servizio"),
         name: &s.user.display_name,
         role: s.user.role.label_it(),
         entries,
-        slug: s.slug(),
         not_closed,
     }
     .into_response())

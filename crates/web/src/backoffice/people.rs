@@ -28,7 +28,7 @@ use super::validation::ValidationView;
 use super::{OFFICE, Section, Staff};
 use crate::filters;
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 pub(crate) const PEOPLE: Section = Section {
@@ -152,10 +152,7 @@ fn done_message(esito: Option<&str>) -> Option<&'static str> {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/people/search.html")]
 struct SearchPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     q: String,
     error: Option<String>,
     hits: Option<Vec<FamilyHit>>,
@@ -164,6 +161,7 @@ struct SearchPage<'a> {
     /// Enrolments waiting for the school's validation, and how many the school reported.
     to_validate: (usize, usize),
 }
+framed!(SearchPage);
 
 async fn search_page(
     state: &AppState,
@@ -189,10 +187,7 @@ async fn search_page(
         status(&forms)
     };
     let page = SearchPage {
-        layout: s.layout(PEOPLE.title),
-        nav: s.nav(&PEOPLE),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&PEOPLE),
         q: text,
         error,
         hits,
@@ -245,14 +240,12 @@ pub(crate) struct DoneQuery {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/people/family.html")]
 struct FamilyPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     f: FamilyFile,
     forms: Forms,
     done: Option<&'static str>,
 }
+framed!(FamilyPage);
 
 impl FamilyPage<'_> {
     fn delegate_options(&self) -> Vec<(String, String)> {
@@ -279,10 +272,7 @@ async fn family_page(
     let f = people::family_file(s.ctx(state), FamilyId(id)).await?;
     let code = status(&forms);
     let page = FamilyPage {
-        layout: s.layout("Famiglia"),
-        nav: s.nav(&PEOPLE),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&PEOPLE).titled("Famiglia"),
         f,
         forms,
         done,
@@ -376,16 +366,14 @@ pub(crate) async fn change_payer(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/people/guardian.html")]
 struct GuardianPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     g: Guardian,
     families: Vec<(Family, Link, Vec<Pupil>)>,
     login: LoginState,
     forms: Forms,
     done: Option<&'static str>,
 }
+framed!(GuardianPage);
 
 async fn guardian_page(
     state: &AppState,
@@ -411,10 +399,7 @@ async fn guardian_page(
     });
     let code = status(&forms);
     let page = GuardianPage {
-        layout: s.layout("Genitore"),
-        nav: s.nav(&PEOPLE),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&PEOPLE).titled("Genitore"),
         g,
         families,
         login,
@@ -427,14 +412,13 @@ async fn guardian_page(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/people/activation_code.html")]
 struct ActivationCodePage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
+    frame: Frame<'a>,
     g: Guardian,
     code: String,
     expires: String,
     register_path: String,
 }
+framed!(ActivationCodePage);
 
 /// `POST …/persone/genitori/<id>/codice-attivazione`: a new activation code for the guardian,
 /// shown this once on a printable page (the older unused codes stop working).
@@ -455,9 +439,7 @@ pub(crate) async fn activation_code(
         .strftime("%d/%m/%Y")
         .to_string();
     let page = ActivationCodePage {
-        layout: s.layout("Codice di attivazione"),
-        nav: s.nav(&PEOPLE),
-        slug: s.slug(),
+        frame: s.frame(&PEOPLE).titled("Codice di attivazione"),
         g,
         code: letter.code,
         expires,
@@ -558,10 +540,7 @@ struct ChangeRow {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/people/pupil.html")]
 struct PupilPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     f: PupilFile,
     birth: String,
     enrolments: Vec<EnrolmentRow>,
@@ -576,6 +555,7 @@ struct PupilPage<'a> {
     forms: Forms,
     done: Option<&'static str>,
 }
+framed!(PupilPage);
 
 impl PupilPage<'_> {
     /// The diets, and "Nessuna dieta" to remove it.
@@ -694,10 +674,7 @@ async fn pupil_page(
     });
     let code = status(&forms);
     let page = PupilPage {
-        layout: s.layout("Alunno"),
-        nav: s.nav(&PEOPLE),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&PEOPLE).titled("Alunno"),
         birth: crate::filters::dmy_it(&f.pupil.birth_date),
         classes: class_options(None),
         first_change_day: crate::filters::dmy_it(&f.first_change_day),
@@ -832,13 +809,11 @@ pub(crate) async fn schedule_change(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/people/school.html")]
 struct SchoolPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     schools: Vec<(School, Vec<Class>)>,
     v: ValidationView,
 }
+framed!(SchoolPage);
 
 #[derive(Deserialize, Default)]
 pub(crate) struct EsitoQuery {
@@ -855,10 +830,7 @@ pub(crate) async fn school_classes_page(
     let schools = people::school_classes(s.ctx(state), &s.user).await?;
     let v = ValidationView::load(state, s, None, failed, done).await?;
     Ok(SchoolPage {
-        layout: s.layout(SCHOOL_CLASSES.title),
-        nav: s.nav(&SCHOOL_CLASSES),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&SCHOOL_CLASSES),
         schools,
         v,
     }
@@ -879,14 +851,12 @@ pub(crate) async fn school_classes(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/people/roster.html")]
 struct RosterPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     r: Roster,
     day: String,
     v: ValidationView,
 }
+framed!(RosterPage);
 
 /// A class list of one of this user's schools (403 for another), with its enrolments to
 /// validate.
@@ -900,10 +870,7 @@ pub(crate) async fn class_roster_page(
     let r = people::class_roster(s.ctx(state), &s.user, ClassId(id)).await?;
     let v = ValidationView::load(state, s, Some(id), failed, done).await?;
     Ok(RosterPage {
-        layout: s.layout("Elenco della classe"),
-        nav: s.nav(&SCHOOL_CLASSES),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&SCHOOL_CLASSES).titled("Elenco della classe"),
         day: crate::filters::dmy_it(&r.day),
         r,
         v,

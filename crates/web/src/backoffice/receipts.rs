@@ -16,22 +16,20 @@ use serde::Deserialize;
 use super::{RECEIPTS, Staff};
 use crate::filters;
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/receipts.html")]
 struct ReceiptsPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     receipts: Vec<StoredReceipt>,
     tz: &'a jiff::tz::TimeZone,
     done: Option<&'static str>,
     /// The receipt whose form was refused, which form, what was typed, and the errors.
     failed: Option<Failed>,
 }
+framed!(ReceiptsPage);
 
 /// A decision form the office sent back with errors.
 struct Failed {
@@ -101,10 +99,7 @@ async fn page(
         StatusCode::OK
     };
     let page = ReceiptsPage {
-        layout: s.layout(RECEIPTS.title),
-        nav: s.nav(&RECEIPTS),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&RECEIPTS),
         receipts,
         tz: &s.tenant.timezone,
         done,

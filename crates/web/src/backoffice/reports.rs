@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{REPORTS, Section, Staff};
 use crate::form::FieldErrors;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 const COUNTS: &[StaffRole] = &[StaffRole::Kitchen, StaffRole::Office];
@@ -203,16 +203,15 @@ fn shown(cells: &[Cell]) -> Vec<(String, bool)> {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/reports/index.html")]
 struct IndexPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
+    frame: Frame<'a>,
     entries: Vec<super::Entry>,
 }
+framed!(IndexPage);
 
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/reports/report.html")]
 struct ReportPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
+    frame: Frame<'a>,
     title: &'static str,
     action: String,
     filter: Filter,
@@ -231,6 +230,7 @@ struct ReportPage<'a> {
     chart: Option<Chart>,
     tables: Vec<ShownTable>,
 }
+framed!(ReportPage);
 
 /// `GET /t/<slug>/backoffice/report`: the reports this role may open.
 pub(crate) async fn reports(s: Staff) -> Result<Response, WebError> {
@@ -246,8 +246,7 @@ pub(crate) async fn reports(s: Staff) -> Result<Response, WebError> {
         })
         .collect();
     Ok(IndexPage {
-        layout: s.layout(REPORTS.title),
-        nav: s.nav(&REPORTS),
+        frame: s.frame(&REPORTS),
         entries,
     }
     .into_response())
@@ -487,8 +486,7 @@ fn render(
         None => (String::new(), None, vec![], vec![], None, vec![]),
     };
     let page = ReportPage {
-        layout: s.layout(section.title),
-        nav: s.nav(&REPORTS),
+        frame: s.frame(&REPORTS).titled(section.title),
         title: section.title,
         action: base,
         filter,

@@ -12,22 +12,20 @@ use serde::Deserialize;
 
 use super::{SETTINGS, Staff};
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/settings.html")]
 struct SettingsPage<'a> {
-    layout: Layout<'a>,
-    nav: Vec<(String, &'static str, bool)>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     form: SettingsForm,
     key_stored: bool,
     done: bool,
     errors: FieldErrors,
     modes: [(&'static str, &'static str); 2],
 }
+framed!(SettingsPage);
 
 impl SettingsPage<'_> {
     fn key_label(&self) -> &'static str {
@@ -155,10 +153,7 @@ impl From<Posted> for SettingsForm {
 fn page(s: &Staff, form: SettingsForm, done: bool, errors: FieldErrors) -> Response {
     let status = errors.status();
     let page = SettingsPage {
-        layout: s.layout(SETTINGS.title),
-        nav: s.nav(&SETTINGS),
-        slug: s.slug(),
-        csrf: &s.session.csrf_token,
+        frame: s.frame(&SETTINGS),
         form,
         key_stored: s.tenant.settings.pagopa.checkout_key.is_some(),
         done,

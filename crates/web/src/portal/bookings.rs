@@ -11,11 +11,11 @@ use refettorio_app::portal::{self, DayState, MonthView, Overview};
 use refettorio_domain::{EnrolmentId, MealChoice, day_it};
 use serde::Deserialize;
 
-use super::nav::{Nav, Section, nav};
+use super::nav::Section;
 use crate::filters::{dmy_it, month_name};
 use crate::form::FormResult;
 use crate::form::parse_day;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
@@ -39,10 +39,7 @@ pub(crate) struct Choice {
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/bookings.html")]
 struct BookingsPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     choices: Vec<Choice>,
     view: Option<MonthView>,
     weeks: Vec<Vec<Option<Cell>>>,
@@ -56,6 +53,7 @@ struct BookingsPage<'a> {
     error: Option<String>,
     success: Option<String>,
 }
+framed!(BookingsPage);
 
 /// A day cell of the calendar, ready for the template.
 pub(crate) struct Cell {
@@ -192,10 +190,7 @@ async fn bookings_page(
         }
     });
     let page = BookingsPage {
-        layout: Layout::citizen("Prenotazioni", c, &name),
-        nav: nav(c, Section::Bookings),
-        slug: c.tenant.slug.as_str(),
-        csrf: &c.session.csrf_token,
+        frame: c.frame(Section::Bookings, "Prenotazioni", &name),
         choices: list
             .into_iter()
             .map(|(id, label)| Choice {

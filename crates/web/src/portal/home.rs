@@ -8,25 +8,22 @@ use refettorio_app::portal::{self, AccountView, Child, Entry, Overview};
 use refettorio_domain::{Cents, EnrolmentId, day_it};
 use serde::Deserialize;
 
-use super::nav::{Nav, Section, nav};
+use super::nav::Section;
 use crate::filters;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/home.html")]
 struct HomePage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
+    frame: Frame<'a>,
     name: &'a str,
     today: String,
     overview: Overview,
     low: Vec<AccountView>,
     /// Online recharges are open (the low-balance alert offers *Ricarica*).
     pagopa: bool,
-    csrf: &'a str,
     /// The enrolment whose card's one-tap button was just used.
     saved: Option<i64>,
     /// After the one tap for every child: how many meals changed.
@@ -35,6 +32,7 @@ struct HomePage<'a> {
     /// at once: (`YYYY-MM-DD`, "oggi" or "domani").
     all: Option<(String, &'static str)>,
 }
+framed!(HomePage);
 
 #[derive(Deserialize)]
 pub(crate) struct HomeQuery {
@@ -63,9 +61,7 @@ pub(crate) async fn home(
         _ => None,
     };
     Ok(HomePage {
-        layout: Layout::citizen("Area personale", &c, &name),
-        nav: nav(&c, Section::Home),
-        slug: c.tenant.slug.as_str(),
+        frame: c.frame(Section::Home, "Area personale", &name),
         name: &name,
         today: day_it(overview.today),
         low: overview
@@ -76,7 +72,6 @@ pub(crate) async fn home(
             .collect(),
         overview,
         pagopa: refettorio_app::pagopa::enabled(&c.tenant),
-        csrf: &c.session.csrf_token,
         saved: q.salvato,
         saved_all: q.salvati,
         all,
@@ -87,13 +82,12 @@ pub(crate) async fn home(
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/children.html")]
 struct ChildrenPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
+    frame: Frame<'a>,
     children: Vec<Child>,
     /// For the fee and the meal price: shown only to who may see the family's money.
     access: &'a portal::Access,
 }
+framed!(ChildrenPage);
 
 pub(crate) async fn children(
     State(state): State<AppState>,
@@ -102,9 +96,7 @@ pub(crate) async fn children(
     let overview = portal::overview(c.ctx(&state), &c.access).await?;
     let name = c.full_name();
     Ok(ChildrenPage {
-        layout: Layout::citizen("Figli", &c, &name),
-        nav: nav(&c, Section::Children),
-        slug: c.tenant.slug.as_str(),
+        frame: c.frame(Section::Children, "Figli", &name),
         children: overview.children,
         access: &c.access,
     }
@@ -114,9 +106,7 @@ pub(crate) async fn children(
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/attendance.html")]
 struct AttendancePage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
+    frame: Frame<'a>,
     pupil_name: String,
     meals: Vec<Entry>,
     total: Cents,
@@ -124,6 +114,7 @@ struct AttendancePage<'a> {
     /// allowed): otherwise the page shows the meals without their prices and total.
     prices: bool,
 }
+framed!(AttendancePage);
 
 pub(crate) async fn attendance(
     State(state): State<AppState>,
@@ -134,9 +125,7 @@ pub(crate) async fn attendance(
     let total = Cents::checked_sum(meals.iter().map(|m| m.amount)).unwrap_or(Cents(0));
     let name = c.full_name();
     Ok(AttendancePage {
-        layout: Layout::citizen("Presenze", &c, &name),
-        nav: nav(&c, Section::Children),
-        slug: c.tenant.slug.as_str(),
+        frame: c.frame(Section::Children, "Presenze", &name),
         pupil_name: format!("{} {}", pupil.first_name, pupil.last_name),
         meals,
         total: Cents(-total.get()),

@@ -1,5 +1,6 @@
 //! The personal area's menu.
 
+use crate::pages::{Frame, Layout, Menu};
 use crate::session::Citizen;
 
 /// Which section of the area a page belongs to (for the menu).
@@ -13,53 +14,50 @@ pub(crate) enum Section {
     Profile,
 }
 
-pub(crate) struct Nav<'a> {
-    pub slug: &'a str,
-    pub current: Section,
-    pub payments: bool,
-}
-
-impl Nav<'_> {
-    pub fn items(&self) -> Vec<(String, &'static str, bool)> {
-        let base = format!("/t/{}/area-personale", self.slug);
-        let mut v = vec![
-            (base.clone(), "Inizio", self.current == Section::Home),
-            (
-                format!("{base}/figli"),
-                "Figli",
-                self.current == Section::Children,
-            ),
-            (
-                format!("{base}/prenotazioni"),
-                "Prenotazioni",
-                self.current == Section::Bookings,
-            ),
-        ];
-        if self.payments {
-            v.push((
-                format!("{base}/pagamenti"),
-                "Pagamenti",
-                self.current == Section::Payments,
-            ));
+impl Citizen {
+    /// The frame of a page of the personal area in section `current`: the header shows who is
+    /// logged in and the logout button; the menu shows Pagamenti only to who sees some money.
+    pub fn frame<'a>(&'a self, current: Section, title: &'a str, name: &'a str) -> Frame<'a> {
+        Frame {
+            layout: Layout::citizen(title, self, name),
+            nav: menu(self.tenant.slug.as_str(), current, self.sees_any_payments()),
+            slug: self.tenant.slug.as_str(),
+            csrf: &self.session.csrf_token,
         }
-        v.push((
-            format!("{base}/comunicazioni"),
-            "Comunicazioni",
-            self.current == Section::Messages,
-        ));
-        v.push((
-            format!("{base}/profilo"),
-            "Profilo",
-            self.current == Section::Profile,
-        ));
-        v
     }
 }
 
-pub(crate) fn nav(c: &Citizen, current: Section) -> Nav<'_> {
-    Nav {
-        slug: c.tenant.slug.as_str(),
-        current,
-        payments: c.sees_any_payments(),
+fn menu(slug: &str, current: Section, payments: bool) -> Menu {
+    let base = format!("/t/{slug}/area-personale");
+    let mut v = vec![
+        (base.clone(), "Inizio", current == Section::Home),
+        (
+            format!("{base}/figli"),
+            "Figli",
+            current == Section::Children,
+        ),
+        (
+            format!("{base}/prenotazioni"),
+            "Prenotazioni",
+            current == Section::Bookings,
+        ),
+    ];
+    if payments {
+        v.push((
+            format!("{base}/pagamenti"),
+            "Pagamenti",
+            current == Section::Payments,
+        ));
     }
+    v.push((
+        format!("{base}/comunicazioni"),
+        "Comunicazioni",
+        current == Section::Messages,
+    ));
+    v.push((
+        format!("{base}/profilo"),
+        "Profilo",
+        current == Section::Profile,
+    ));
+    v
 }

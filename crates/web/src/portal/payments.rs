@@ -12,12 +12,12 @@ use refettorio_app::portal::{self, PaymentsView};
 use refettorio_domain::{AccountId, FamilyId};
 use serde::Deserialize;
 
-use super::nav::{Nav, Section, nav};
+use super::nav::Section;
 use crate::files::download;
 use crate::filters;
 use crate::filters::dmy_it as dmy;
 use crate::form::parse_day;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
@@ -31,9 +31,7 @@ pub(crate) struct PaymentsQuery {
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/payments.html")]
 struct PaymentsPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
+    frame: Frame<'a>,
     view: Option<PaymentsView>,
     updated: String,
     from: String,
@@ -43,6 +41,7 @@ struct PaymentsPage<'a> {
     positions: Vec<crate::recharge::positions::PositionRow>,
     pagopa: bool,
 }
+framed!(PaymentsPage);
 
 pub(crate) async fn payments(
     State(state): State<AppState>,
@@ -87,9 +86,7 @@ pub(crate) async fn payments(
     Ok((
         status,
         PaymentsPage {
-            layout: Layout::citizen("Pagamenti", &c, &name),
-            nav: nav(&c, Section::Payments),
-            slug: c.tenant.slug.as_str(),
+            frame: c.frame(Section::Payments, "Pagamenti", &name),
             view,
             updated,
             from: from_s.unwrap_or_default(),
@@ -105,14 +102,13 @@ pub(crate) async fn payments(
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/messages.html")]
 struct MessagesPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
+    frame: Frame<'a>,
     documents: Vec<DocumentInfo>,
     /// What the office wrote to the user's families.
     letters: Vec<FamilyCommunication>,
     tz: &'a jiff::tz::TimeZone,
 }
+framed!(MessagesPage);
 
 fn families(c: &Citizen) -> Vec<FamilyId> {
     c.access.families.iter().map(|(f, _)| f.id).collect()
@@ -126,9 +122,7 @@ pub(crate) async fn messages(
     let letters = letters::of_families(c.ctx(&state), &families(&c)).await?;
     let name = c.full_name();
     Ok(MessagesPage {
-        layout: Layout::citizen("Comunicazioni", &c, &name),
-        nav: nav(&c, Section::Messages),
-        slug: c.tenant.slug.as_str(),
+        frame: c.frame(Section::Messages, "Comunicazioni", &name),
         documents,
         letters,
         tz: &c.tenant.timezone,

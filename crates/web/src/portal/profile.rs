@@ -9,19 +9,16 @@ use refettorio_app::auth;
 use refettorio_app::portal::{self, Contacts, ContactsInput};
 use serde::Deserialize;
 
-use super::nav::{Nav, Section, nav};
+use super::nav::Section;
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/profile.html")]
 struct ProfilePage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     fiscal_code: &'a str,
     contacts: Contacts,
     errors: FieldErrors,
@@ -30,6 +27,7 @@ struct ProfilePage<'a> {
     /// The municipality sends messages through App IO: the profile offers it as a channel.
     app_io: bool,
 }
+framed!(ProfilePage);
 
 #[derive(Deserialize, Default)]
 pub(crate) struct ProfileQuery {
@@ -54,10 +52,7 @@ async fn profile_page(
     Ok((
         status,
         ProfilePage {
-            layout: Layout::citizen("Profilo", c, &name),
-            nav: nav(c, Section::Profile),
-            slug: c.tenant.slug.as_str(),
-            csrf: &c.session.csrf_token,
+            frame: c.frame(Section::Profile, "Profilo", &name),
             fiscal_code: c.guardian.fiscal_code.as_str(),
             contacts,
             errors,

@@ -15,9 +15,9 @@ use serde::Deserialize;
 
 use crate::filters;
 use crate::form::{FieldErrors, FormResult};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::pagopa::checkout;
-use crate::portal::nav::{Nav, Section, nav};
+use crate::portal::nav::Section;
 use crate::session::Citizen;
 use crate::{AppState, WebError};
 
@@ -34,10 +34,7 @@ struct AccountChoice {
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/recharge.html")]
 struct RechargePage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     accounts: Vec<AccountChoice>,
     chosen: i64,
     amount: String,
@@ -47,6 +44,7 @@ struct RechargePage<'a> {
     errors: FieldErrors,
     error: Option<String>,
 }
+framed!(RechargePage);
 
 impl RechargePage<'_> {
     fn meals_of(&self, enrolment: &EnrolmentId) -> String {
@@ -94,10 +92,7 @@ async fn recharge_page(
     Ok((
         status,
         RechargePage {
-            layout: Layout::citizen("Ricarica", c, &name),
-            nav: nav(c, Section::Payments),
-            slug: c.tenant.slug.as_str(),
-            csrf: &c.session.csrf_token,
+            frame: c.frame(Section::Payments, "Ricarica", &name),
             accounts,
             chosen,
             amount,
@@ -245,14 +240,12 @@ async fn pay_online(state: &AppState, c: &Citizen, p: &Position) -> Result<Respo
 #[derive(Template, WebTemplate)]
 #[template(path = "portal/notice.html")]
 struct NoticePage<'a> {
-    layout: Layout<'a>,
-    nav: Nav<'a>,
-    slug: &'a str,
-    csrf: &'a str,
+    frame: Frame<'a>,
     row: PositionRow,
     iuv: String,
     message: Option<(&'static str, &'static str)>,
 }
+framed!(NoticePage);
 
 #[derive(Deserialize, Default)]
 pub(crate) struct NoticeQuery {
@@ -306,10 +299,7 @@ pub(crate) async fn notice(
     };
     let name = c.full_name();
     Ok(NoticePage {
-        layout: Layout::citizen("Avviso di pagamento", &c, &name),
-        nav: nav(&c, Section::Payments),
-        slug: c.tenant.slug.as_str(),
-        csrf: &c.session.csrf_token,
+        frame: c.frame(Section::Payments, "Avviso di pagamento", &name),
         iuv: p.iuv.clone(),
         row,
         message,

@@ -11,10 +11,10 @@ use refettorio_app::registry::{self as reg, DietInput};
 use refettorio_domain::{DietId, DietKind};
 use serde::Deserialize;
 
-use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done};
+use super::{CsrfOnly, Done, REGISTRY, base, changed, done};
 use crate::backoffice::Staff;
 use crate::form::FieldErrors;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -49,16 +49,15 @@ fn kinds() -> Vec<(&'static str, &'static str)> {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/diets.html")]
 struct DietsPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     diets: Vec<Diet>,
     kinds: Vec<(&'static str, &'static str)>,
     form: DietInput,
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(DietsPage);
 
 async fn render_diets(
     state: &AppState,
@@ -69,10 +68,8 @@ async fn render_diets(
 ) -> Result<Response, WebError> {
     let diets = reg::diets(s.ctx(state)).await?;
     let page = DietsPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         diets,
         kinds: kinds(),
         form,
@@ -118,16 +115,15 @@ pub(crate) async fn add_diet(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/diet.html")]
 struct DietPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     diet: Diet,
     kinds: Vec<(&'static str, &'static str)>,
     form: DietInput,
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(DietPage);
 
 async fn render_diet(
     state: &AppState,
@@ -139,10 +135,8 @@ async fn render_diet(
 ) -> Result<Response, WebError> {
     let diet = reg::diet(s.ctx(state), DietId(id)).await?;
     let page = DietPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         form: form.unwrap_or_else(|| DietInput::from(&diet)),
         diet,
         kinds: kinds(),

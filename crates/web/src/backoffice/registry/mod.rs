@@ -31,7 +31,7 @@ pub(crate) use services::{
 pub(crate) use years::{add_year, edit_year, year, years};
 
 use super::{Section, Staff};
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 pub(crate) const REGISTRY: Section = Section {
@@ -40,8 +40,6 @@ pub(crate) const REGISTRY: Section = Section {
     summary: "Scuole e classi con i giorni di mensa, anni scolastici e calendario, servizi, fasce tariffarie, riduzioni per fratelli, codici dieta.",
     roles: &[refettorio_domain::StaffRole::Office],
 };
-
-type Nav = Vec<(String, &'static str, bool)>;
 
 /// `/t/<slug>/backoffice/anagrafiche`
 fn base(s: &Staff) -> String {
@@ -102,14 +100,14 @@ pub(crate) struct CsrfOnly {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/index.html")]
 struct IndexPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
     year: Option<String>,
     schools: usize,
     years: usize,
     diets: usize,
 }
+framed!(IndexPage);
 
 /// `GET /t/<slug>/backoffice/anagrafiche`: what there is to manage.
 pub(crate) async fn index(State(state): State<AppState>, s: Staff) -> Result<Response, WebError> {
@@ -121,8 +119,7 @@ pub(crate) async fn index(State(state): State<AppState>, s: Staff) -> Result<Res
         diets,
     } = reg::counts(s.ctx(&state)).await?;
     Ok(IndexPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(&s),
         year,
         schools,

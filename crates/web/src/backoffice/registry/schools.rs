@@ -12,10 +12,10 @@ use refettorio_app::registry::{Class, School, SchoolYear};
 use refettorio_domain::{ClassId, SchoolId, SchoolKind};
 use serde::Deserialize;
 
-use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done};
+use super::{CsrfOnly, Done, REGISTRY, base, changed, done};
 use crate::backoffice::Staff;
 use crate::form::FieldErrors;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -54,16 +54,15 @@ fn kinds() -> Vec<(&'static str, &'static str)> {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/schools.html")]
 struct SchoolsPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     schools: Vec<School>,
     kinds: Vec<(&'static str, &'static str)>,
     form: SchoolInput,
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(SchoolsPage);
 
 async fn render_schools(
     state: &AppState,
@@ -74,10 +73,8 @@ async fn render_schools(
 ) -> Result<Response, WebError> {
     let schools = reg::schools(s.ctx(state)).await?;
     let page = SchoolsPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         schools,
         kinds: kinds(),
         form,
@@ -133,10 +130,8 @@ struct ClassRow {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/school.html")]
 struct SchoolPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     school: School,
     kinds: Vec<(&'static str, &'static str)>,
     form: SchoolInput,
@@ -149,6 +144,7 @@ struct SchoolPage<'a> {
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(SchoolPage);
 
 fn weekday_boxes(input: &ClassInput) -> Vec<(&'static str, &'static str, bool)> {
     CANTEEN_WEEKDAYS
@@ -197,10 +193,8 @@ async fn render_school(
         }
     }
     let page = SchoolPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         form: form.unwrap_or_else(|| SchoolInput::from(&sc)),
         school: sc,
         kinds: kinds(),
@@ -347,10 +341,8 @@ pub(crate) async fn add_class(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/class.html")]
 struct ClassPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     class: Class,
     school: School,
     year: String,
@@ -359,6 +351,7 @@ struct ClassPage<'a> {
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(ClassPage);
 
 async fn render_class(
     state: &AppState,
@@ -371,10 +364,8 @@ async fn render_class(
     let (k, sc, years) = reg::class_file(s.ctx(state), ClassId(id)).await?;
     let form = form.unwrap_or_else(|| ClassInput::from(&k));
     let page = ClassPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         year: year_label(&years, &k),
         class: k,
         school: sc,

@@ -13,11 +13,11 @@ use refettorio_app::registry::{SchoolYear, Service, TariffBand};
 use refettorio_domain::{Billing, Residency, SchoolYearId, ServiceId, ServiceKind, TariffBandId};
 use serde::Deserialize;
 
-use super::{CsrfOnly, Done, Nav, REGISTRY, base, changed, done};
+use super::{CsrfOnly, Done, REGISTRY, base, changed, done};
 use crate::backoffice::Staff;
 use crate::filters::dmy_it as dmy;
 use crate::form::FieldErrors;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -55,10 +55,8 @@ fn billings() -> Vec<(&'static str, &'static str)> {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/services.html")]
 struct ServicesPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     years: Vec<(String, String)>,
     year: Option<SchoolYear>,
     services: Vec<Service>,
@@ -68,6 +66,7 @@ struct ServicesPage<'a> {
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(ServicesPage);
 
 async fn render_services(
     state: &AppState,
@@ -80,10 +79,8 @@ async fn render_services(
     let (years, year, services) =
         { reg::services_of_year(s.ctx(state), year.map(SchoolYearId)).await? };
     let page = ServicesPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         years: years
             .iter()
             .rev()
@@ -232,10 +229,8 @@ fn percent(bp: u32) -> String {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/service.html")]
 struct ServicePage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     service: Service,
     year: SchoolYear,
     billings: Vec<(&'static str, &'static str)>,
@@ -250,6 +245,7 @@ struct ServicePage<'a> {
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(ServicePage);
 
 /// What the service's page shows besides the view: the forms as typed and the errors.
 #[derive(Default)]
@@ -276,10 +272,8 @@ async fn render_service(
         ..
     } = reg::service_view(s.ctx(state), ServiceId(id)).await?;
     let page = ServicePage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         form: forms.service.unwrap_or_else(|| ServiceInput {
             kind: svc.kind.as_str().into(),
             billing: svc.billing.as_str().into(),
@@ -423,10 +417,8 @@ pub(crate) async fn delete_reduction(
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/band.html")]
 struct BandPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     band: TariffBand,
     service: Service,
     year: SchoolYear,
@@ -439,6 +431,7 @@ struct BandPage<'a> {
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(BandPage);
 
 async fn render_band(
     state: &AppState,
@@ -456,10 +449,8 @@ async fn render_band(
         .find(|(b, _, _)| b.id == band.id)
         .map_or((0, 0), |(_, all, active)| (*all, *active));
     let page = BandPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         form: form.unwrap_or_else(|| BandInput::from(&band)),
         band,
         service: view.service,

@@ -14,11 +14,11 @@ use refettorio_app::registry::{self as reg, YearCalendar, YearInput};
 use refettorio_domain::{ClassId, ClosureScope, DayStatus, SchoolId, SchoolYearId};
 use serde::Deserialize;
 
-use super::{Done, Nav, REGISTRY, base, changed, done};
+use super::{Done, REGISTRY, base, changed, done};
 use crate::backoffice::Staff;
 use crate::filters::{dmy_it as dmy, month_name};
 use crate::form::FieldErrors;
-use crate::pages::Layout;
+use crate::pages::{Frame, framed};
 use crate::{AppState, WebError};
 
 #[derive(Deserialize, Default)]
@@ -74,15 +74,14 @@ impl From<&SchoolYear> for YearRow {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/years.html")]
 struct YearsPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
-    csrf: &'a str,
     years: Vec<YearRow>,
     form: YearInput,
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(YearsPage);
 
 async fn render_years(
     state: &AppState,
@@ -110,10 +109,8 @@ async fn render_years(
             .unwrap_or_default()
     });
     let page = YearsPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
-        csrf: &s.session.csrf_token,
         years: years.iter().rev().map(YearRow::from).collect(),
         form,
         errors,
@@ -249,11 +246,9 @@ struct ClosureRow {
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/registry/year.html")]
 struct YearPage<'a> {
-    layout: Layout<'a>,
-    nav: Nav,
+    frame: Frame<'a>,
     base: String,
     closures_href: String,
-    csrf: &'a str,
     year: SchoolYear,
     form: YearInput,
     months: Vec<Month>,
@@ -263,6 +258,7 @@ struct YearPage<'a> {
     errors: FieldErrors,
     done: Option<String>,
 }
+framed!(YearPage);
 
 async fn render_year(
     state: &AppState,
@@ -313,11 +309,9 @@ async fn render_year(
         Some(format!("{d} {month}"))
     });
     let page = YearPage {
-        layout: s.layout(REGISTRY.title),
-        nav: s.nav(&REGISTRY),
+        frame: s.frame(&REGISTRY),
         base: base(s),
         closures_href: format!("/t/{}/backoffice/chiusure", s.slug()),
-        csrf: &s.session.csrf_token,
         form: form.unwrap_or_else(|| YearInput::from(&yc.year)),
         year: yc.year,
         months,
