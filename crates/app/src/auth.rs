@@ -9,7 +9,7 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use refettorio_db::Db;
 use refettorio_db::auth::{self, Failures};
-use refettorio_db::outbox::enqueue;
+use refettorio_db::outbox::{self, Queued};
 use refettorio_db::registry::family::{self, NewGuardian};
 use refettorio_db::registry::staff;
 use refettorio_db::registry::tenant::Tenant;
@@ -468,14 +468,14 @@ pub async fn register(
     )
     .await?;
     let link = format!("{base_url}/t/{}/attiva?token={token}", tenant.slug);
-    enqueue(
+    let content = crate::mail::activation(&tenant.name, &link)?;
+
+    let key = format!("activation:{hash}");
+
+    outbox::enqueue(
         c,
         tenant.id,
-        "activation",
-        "email",
-        &email,
-        &crate::mail::activation(&tenant.name, &link)?,
-        &format!("activation:{hash}"),
+        &Queued::email("activation", &email, &content, &key),
         now,
     )
     .await?;
@@ -553,14 +553,14 @@ async fn register_with_code(
         now,
     )
     .await?;
-    enqueue(
+    let content = crate::mail::account_activated(&tenant.name)?;
+
+    let key = format!("activation-code:{}", token_hash(code));
+
+    outbox::enqueue(
         c,
         tenant.id,
-        "activation",
-        "email",
-        email,
-        &crate::mail::account_activated(&tenant.name)?,
-        &format!("activation-code:{}", token_hash(code)),
+        &Queued::email("activation", email, &content, &key),
         now,
     )
     .await?;
@@ -735,14 +735,14 @@ pub async fn request_reset(
     let (token, hash) = new_token()?;
     auth::insert_reset(c, tenant.id, g.id, &hash, None, now, now + LINK_VALIDITY).await?;
     let link = format!("{base_url}/t/{}/password/nuova?token={token}", tenant.slug);
-    enqueue(
+    let content = crate::mail::password_reset(&tenant.name, &link)?;
+
+    let key = format!("password_reset:{hash}");
+
+    outbox::enqueue(
         c,
         tenant.id,
-        "password_reset",
-        "email",
-        &email,
-        &crate::mail::password_reset(&tenant.name, &link)?,
-        &format!("password_reset:{hash}"),
+        &Queued::email("password_reset", &email, &content, &key),
         now,
     )
     .await?;

@@ -185,11 +185,7 @@ async fn queue_kitchen_mail(
         outbox::enqueue(
             conn,
             tenant.id,
-            "kitchen_numbers",
-            "email",
-            &email,
-            &content,
-            &key,
+            &outbox::Queued::email("kitchen_numbers", &email, &content, &key),
             now,
         )
         .await?;

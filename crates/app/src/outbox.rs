@@ -293,21 +293,20 @@ pub async fn run(db: Db, settings: MailSettings, mut stop: watch::Receiver<bool>
             return;
         }
     };
+    let senders = Senders {
+        settings: &settings,
+        smtp: transport.as_ref(),
+        http: &http,
+    };
     tracing::info!(node = %node, delivery = %settings.describe(), "e-mail sender started");
     let mut gauge_at = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             break;
         }
-        let mut busy = match deliver_due(&db, &settings, transport.as_ref(), &node, &stop).await {
-            Ok(n) => n >= BATCH,
-            Err(e) => {
-                tracing::warn!(error = %e, "e-mail sender: cannot read the outbox");
-                false
-            }
-        };
-        for channel in [Channel::Sms, Channel::AppIo] {
-            match deliver_channel(&db, &settings, &http, channel, &node, &stop).await {
+        let mut busy = false;
+        for channel in [Channel::Email, Channel::Sms, Channel::AppIo] {
+            match deliver_due(&db, &senders, channel, &node, &stop).await {
                 Ok(n) => busy |= n >= BATCH,
                 Err(e) => {
                     tracing::warn!(error = %e, channel = channel.as_str(), "message sender: cannot read the outbox");
@@ -336,77 +335,64 @@ pub async fn run(db: Db, settings: MailSettings, mut stop: watch::Receiver<bool>
     tracing::info!(node = %node, "e-mail sender stopped");
 }
 
-/// Claims one batch of due e-mails and delivers them; returns how many were claimed.
-pub async fn deliver_due(
-    db: &Db,
-    settings: &MailSettings,
-    transport: Option<&AsyncSmtpTransport<Tokio1Executor>>,
-    node: &str,
-    stop: &watch::Receiver<bool>,
-) -> Result<i64, AppError> {
-    // The sender is not given a Clock yet (`run` is started by the server with the database
-    // and the mail settings only): its leases and retries run on the system clock, as before.
-    let now = SystemClock.now();
-    let claimed = {
-        let mut h = db.acquire().await?;
-        outbox::claim_due(&mut h.conn(), node, now, now + LEASE, BATCH).await?
-    };
-    let n = i64::try_from(claimed.len()).unwrap_or(BATCH);
-    let mut tenants: HashMap<i64, Option<Tenant>> = HashMap::new();
-    // A message is sent only while the lease has room for a whole SMTP exchange; the others
-    // (and all of them when the node stops) are given back untried.
-    let send_until = now + LEASE - SignedDuration::try_from(SMTP_TIMEOUT * 2).unwrap_or(LEASE);
-    for m in claimed {
-        if *stop.borrow() || SystemClock.now() >= send_until {
-            let mut h = db.acquire().await?;
-            outbox::release(&mut h.conn(), m.id, node).await?;
-            continue;
-        }
-        let tenant = match tenants.entry(m.tenant_id) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let mut h = db.acquire().await?;
-                e.insert(tenant::by_id(&mut h.conn(), TenantId(m.tenant_id)).await?)
-            }
-        }
-        .as_ref();
-        let outcome = match tenant {
-            None => Outcome::Permanent("Comune non trovato.".into()),
-            Some(t) => deliver(settings, transport, t, &m).await,
+/// How this node delivers: the SMTP transport (none: the test mailbox) and the HTTP client of
+/// the SMS gateways and App IO.
+struct Senders<'a> {
+    settings: &'a MailSettings,
+    smtp: Option<&'a AsyncSmtpTransport<Tokio1Executor>>,
+    http: &'a reqwest::Client,
+}
+
+impl Senders<'_> {
+    /// The longest one attempt on `channel` can take: the lease must have room for it.
+    fn attempt(&self, channel: Channel) -> SignedDuration {
+        let d = match channel {
+            Channel::Email => SMTP_TIMEOUT * 2,
+            _ => self.settings.channel_timeout * 3,
         };
-        let d = Delivery {
-            id: m.id,
-            kind: &m.kind,
-            channel: Channel::Email,
-            attempts: m.attempts,
-        };
-        record(db, settings, node, &d, outcome).await?;
+        SignedDuration::try_from(d).unwrap_or(LEASE)
     }
-    Ok(n)
+
+    /// One attempt to deliver `m` on `channel` for municipality `t`, whose gateway secret is
+    /// `secret`. A gateway written as a private address is refused without a call (see
+    /// [`guard`]).
+    async fn deliver(
+        &self,
+        channel: Channel,
+        t: &Tenant,
+        secret: Option<&str>,
+        m: &Claimed,
+    ) -> Outcome {
+        let gateway = match channel {
+            Channel::Email => return deliver(self.settings, self.smtp, t, m).await,
+            Channel::AppIo => t.settings.messaging.app_io.base_url.as_str(),
+            Channel::Sms => t.settings.messaging.sms.url.as_str(),
+        };
+        if let Some(why) = guard::refused_literal(gateway, self.settings.allow_private_hosts) {
+            return Outcome::Permanent(why);
+        }
+        match channel {
+            Channel::AppIo => appio::deliver(self.http, t, secret, m).await,
+            _ => sms::deliver(self.http, t, secret, m).await,
+        }
+    }
 }
 
-/// The message an attempt was about.
-struct Delivery<'a> {
-    id: i64,
-    kind: &'a str,
-    channel: Channel,
-    attempts: i32,
-}
-
-/// Claims one batch of due messages of `channel` (SMS or App IO) and delivers each through
-/// its municipality's gateway; returns how many were claimed.
-async fn deliver_channel(
+/// Claims one batch of due messages of `channel` and delivers each (an e-mail through SMTP, an
+/// SMS or App IO message through its municipality's gateway); returns how many were claimed.
+async fn deliver_due(
     db: &Db,
-    settings: &MailSettings,
-    http: &reqwest::Client,
+    senders: &Senders<'_>,
     channel: Channel,
     node: &str,
     stop: &watch::Receiver<bool>,
 ) -> Result<i64, AppError> {
+    // The sender is not given a Clock (`run` is started by the server with the database and the
+    // mail settings only): its leases and retries run on the system clock.
     let now = SystemClock.now();
     let claimed = {
         let mut h = db.acquire().await?;
-        outbox::claim_due_channel(
+        outbox::claim_due(
             &mut h.conn(),
             channel.as_str(),
             node,
@@ -417,9 +403,11 @@ async fn deliver_channel(
         .await?
     };
     let n = i64::try_from(claimed.len()).unwrap_or(BATCH);
+    // Each municipality once per batch, with its gateway's secret (none for e-mail).
     let mut tenants: HashMap<i64, Option<(Tenant, Option<String>)>> = HashMap::new();
-    let call = SignedDuration::try_from(settings.channel_timeout * 3).unwrap_or(LEASE);
-    let send_until = now + LEASE - call;
+    // A message is sent only while the lease has room for a whole attempt; the others (and all
+    // of them when the node stops) are given back untried.
+    let send_until = now + LEASE - senders.attempt(channel);
     for m in claimed {
         if *stop.borrow() || SystemClock.now() >= send_until {
             let mut h = db.acquire().await?;
@@ -433,11 +421,11 @@ async fn deliver_channel(
                 let c = &mut h.conn();
                 let found = match tenant::by_id(c, TenantId(m.tenant_id)).await? {
                     Some(t) => {
-                        let name = match channel {
-                            Channel::AppIo => appio::SECRET,
-                            _ => sms::SECRET,
+                        let secret = match channel {
+                            Channel::Email => None,
+                            Channel::AppIo => outbox::secret(c, t.id, appio::SECRET).await?,
+                            Channel::Sms => outbox::secret(c, t.id, sms::SECRET).await?,
                         };
-                        let secret = outbox::secret(c, t.id, name).await?;
                         Some((t, secret))
                     }
                     None => None,
@@ -446,22 +434,9 @@ async fn deliver_channel(
             }
         }
         .as_ref();
-        let private_address = tenant.and_then(|(t, _)| {
-            let url = match channel {
-                Channel::AppIo => t.settings.messaging.app_io.base_url.as_str(),
-                _ => t.settings.messaging.sms.url.as_str(),
-            };
-            guard::refused_literal(url, settings.allow_private_hosts)
-        });
-        let outcome = match (tenant, channel) {
-            (None, _) => Outcome::Permanent("Comune non trovato.".into()),
-            (Some(_), _) if private_address.is_some() => {
-                Outcome::Permanent(private_address.unwrap_or_default())
-            }
-            (Some((t, secret)), Channel::AppIo) => {
-                appio::deliver(http, t, secret.as_deref(), &m).await
-            }
-            (Some((t, secret)), _) => sms::deliver(http, t, secret.as_deref(), &m).await,
+        let outcome = match tenant {
+            None => Outcome::Permanent("Comune non trovato.".into()),
+            Some((t, secret)) => senders.deliver(channel, t, secret.as_deref(), &m).await,
         };
         let d = Delivery {
             id: m.id,
@@ -469,9 +444,17 @@ async fn deliver_channel(
             channel,
             attempts: m.attempts,
         };
-        record(db, settings, node, &d, outcome).await?;
+        record(db, senders.settings, node, &d, outcome).await?;
     }
     Ok(n)
+}
+
+/// The message an attempt was about.
+struct Delivery<'a> {
+    id: i64,
+    kind: &'a str,
+    channel: Channel,
+    attempts: i32,
 }
 
 async fn record(

@@ -20,23 +20,29 @@ pub struct Content {
     pub html: Option<String>,
 }
 
-/// A claimed e-mail, ready to send.
+/// A claimed message of any channel, ready to send, with what its channel needs beside the
+/// text.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Claimed {
     pub id: i64,
     pub tenant_id: i64,
     pub kind: String,
+    pub channel: String,
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    /// E-mail only: the HTML alternative.
     pub body_html: Option<String>,
+    /// JSON (`domain::messaging::Payload`), App IO's payment data.
+    pub payload: Option<String>,
     /// Attempts so far, this one included.
     pub attempts: i32,
 }
 
-/// The claim: the oldest due pending e-mails that no live lease holds, `$4` at most. The outer
-/// WHERE repeats the conditions so that PostgreSQL re-checks them on a row another node just
-/// claimed (READ COMMITTED re-evaluates the UPDATE's own WHERE on the newest row version).
+/// The claim: the oldest due pending messages of channel `$5` that no live lease holds, `$4` at
+/// most. The outer WHERE repeats the conditions so that PostgreSQL re-checks them on a row
+/// another node just claimed (READ COMMITTED re-evaluates the UPDATE's own WHERE on the newest
+/// row version).
 macro_rules! claim_sql {
     ($ids:literal, $lock:literal) => {
         concat!(
@@ -44,19 +50,22 @@ macro_rules! claim_sql {
              WHERE id ",
             $ids,
             "(SELECT id FROM outbox \
-               WHERE status = 'pending' AND channel = 'email' AND next_attempt_at <= $3 \
+               WHERE status = 'pending' AND channel = $5 AND next_attempt_at <= $3 \
                  AND (claimed_until IS NULL OR claimed_until <= $3) \
                ORDER BY next_attempt_at, id LIMIT $4",
             $lock,
             ") AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3) \
-             RETURNING id, tenant_id, kind, recipient, subject, body, body_html, attempts"
+             RETURNING id, tenant_id, kind, channel, recipient, subject, body, body_html, payload, \
+             attempts"
         )
     };
 }
 
-/// Claims up to `limit` due e-mails for `node` until `until`.
+/// Claims up to `limit` due messages of `channel` (`email`, `sms`, `app_io`) for `node` until
+/// `until`.
 pub async fn claim_due(
     conn: &mut Conn<'_>,
+    channel: &str,
     node: &str,
     now: jiff::Timestamp,
     until: jiff::Timestamp,
@@ -71,6 +80,7 @@ pub async fn claim_due(
         .bind(micros(until))
         .bind(micros(now))
         .bind(limit)
+        .bind(channel)
         .fetch_all(&mut *c)
         .await?);
     rows.sort_by_key(|r| r.id);
@@ -346,38 +356,6 @@ pub async fn outbox_backlog(conn: &mut Conn<'_>, tenant: TenantId) -> Result<u64
     u64::try_from(n).map_err(corrupt("outbox count"))
 }
 
-/// Queues a message; `false` when one with the same key was already queued.
-#[allow(clippy::too_many_arguments)]
-pub async fn enqueue(
-    conn: &mut Conn<'_>,
-    tenant: TenantId,
-    kind: &str,
-    channel: &str,
-    recipient: &str,
-    content: &crate::outbox::Content,
-    idempotency_key: &str,
-    now: jiff::Timestamp,
-) -> Result<bool> {
-    let sql = "INSERT INTO outbox (tenant_id, kind, channel, recipient, subject, body, body_html, idempotency_key, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING";
-    let n = on_conn!(conn, |c| {
-        sqlx::query(sql)
-            .bind(tenant.get())
-            .bind(kind)
-            .bind(channel)
-            .bind(recipient)
-            .bind(&content.subject)
-            .bind(&content.text)
-            .bind(content.html.as_deref())
-            .bind(idempotency_key)
-            .bind(micros(now))
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    Ok(n > 0)
-}
-
 /// A message for [`enqueue_many`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
@@ -469,65 +447,6 @@ pub async fn outbox(conn: &mut Conn<'_>, tenant: TenantId) -> Result<Vec<OutboxM
 // ---------------------------------------------------------------------------------------------
 // SMS, App IO and the office's communications (migration 0016).
 
-/// A claimed message of any channel, with what the channel needs beside the text.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ClaimedMessage {
-    pub id: i64,
-    pub tenant_id: i64,
-    pub kind: String,
-    pub channel: String,
-    pub recipient: String,
-    pub subject: String,
-    pub body: String,
-    /// JSON (`domain::messaging::Payload`), App IO's payment data.
-    pub payload: Option<String>,
-    /// Attempts so far, this one included.
-    pub attempts: i32,
-}
-
-/// [`claim_sql!`] for one channel given as `$5`.
-macro_rules! claim_channel_sql {
-    ($ids:literal, $lock:literal) => {
-        concat!(
-            "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE id ",
-            $ids,
-            "(SELECT id FROM outbox \
-               WHERE status = 'pending' AND channel = $5 AND next_attempt_at <= $3 \
-                 AND (claimed_until IS NULL OR claimed_until <= $3) \
-               ORDER BY next_attempt_at, id LIMIT $4",
-            $lock,
-            ") AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3) \
-             RETURNING id, tenant_id, kind, channel, recipient, subject, body, payload, attempts"
-        )
-    };
-}
-
-/// Claims up to `limit` due messages of `channel` (`sms`, `app_io`) for `node` until `until`.
-pub async fn claim_due_channel(
-    conn: &mut Conn<'_>,
-    channel: &str,
-    node: &str,
-    now: jiff::Timestamp,
-    until: jiff::Timestamp,
-    limit: i64,
-) -> Result<Vec<ClaimedMessage>> {
-    let sql = match conn {
-        Conn::Postgres(_) => claim_channel_sql!("= ANY(ARRAY", " FOR UPDATE SKIP LOCKED)"),
-        Conn::Sqlite(_) => claim_channel_sql!("IN ", ""),
-    };
-    let mut rows: Vec<ClaimedMessage> = on_conn!(conn, |c| sqlx::query_as(sql)
-        .bind(node)
-        .bind(micros(until))
-        .bind(micros(now))
-        .bind(limit)
-        .bind(channel)
-        .fetch_all(&mut *c)
-        .await?);
-    rows.sort_by_key(|r| r.id);
-    Ok(rows)
-}
-
 /// A message to queue with its family, communication and payload; `failed` queues it already
 /// failed with that reason (a family with no usable channel: shown to the office, never tried).
 #[derive(Debug, Clone)]
@@ -543,8 +462,30 @@ pub struct Queued<'a> {
     pub failed: Option<&'a str>,
 }
 
+impl<'a> Queued<'a> {
+    /// An e-mail to an address, tied to no family or communication.
+    pub fn email(
+        kind: &'a str,
+        recipient: &'a str,
+        content: &'a Content,
+        idempotency_key: &'a str,
+    ) -> Self {
+        Queued {
+            kind,
+            channel: "email",
+            recipient,
+            content,
+            idempotency_key,
+            payload: None,
+            family: None,
+            communication: None,
+            failed: None,
+        }
+    }
+}
+
 /// Queues a message; `false` when one with the same key was already queued.
-pub async fn enqueue_message(
+pub async fn enqueue(
     conn: &mut Conn<'_>,
     tenant: TenantId,
     q: &Queued<'_>,

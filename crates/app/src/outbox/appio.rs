@@ -5,7 +5,7 @@
 //! `payment_data` (notice number, amount in cents) so that the parent pays from the app. Every
 //! call carries the service's API key in `Ocp-Apim-Subscription-Key`.
 
-use refettorio_db::outbox::ClaimedMessage;
+use refettorio_db::outbox::Claimed;
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::messaging::{Payload, fit_for_io};
 use serde_json::json;
@@ -42,7 +42,7 @@ pub(crate) async fn deliver(
     http: &reqwest::Client,
     t: &Tenant,
     key: Option<&str>,
-    m: &ClaimedMessage,
+    m: &Claimed,
 ) -> Outcome {
     let io = &t.settings.messaging.app_io;
     if !io.enabled() {

@@ -104,7 +104,7 @@ pub async fn queue_for_family(
                     },
                 };
                 let key = format!("{}:{}", m.key, channel.as_str());
-                outbox::enqueue_message(
+                outbox::enqueue(
                     conn,
                     tenant.id,
                     &Queued {
@@ -126,7 +126,7 @@ pub async fn queue_for_family(
         }
         Err(why) => {
             let key = format!("{}:none", m.key);
-            outbox::enqueue_message(
+            outbox::enqueue(
                 conn,
                 tenant.id,
                 &Queued {
@@ -573,7 +573,7 @@ pub async fn queue_payment_notice(
     };
     let payload = serde_json::to_string(&payload).unwrap_or_default();
     let key = format!("notice:{}", n.notice.as_str());
-    outbox::enqueue_message(
+    outbox::enqueue(
         conn,
         tenant.id,
         &Queued {

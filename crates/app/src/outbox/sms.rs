@@ -2,7 +2,7 @@
 //! (`domain::messaging::SmsGateway`: URL, fields, JSON or form, header or basic
 //! authentication), so that a new provider is a setting, not code. Any 2xx is a success.
 
-use refettorio_db::outbox::ClaimedMessage;
+use refettorio_db::outbox::Claimed;
 use refettorio_db::registry::tenant::Tenant;
 use refettorio_domain::messaging::{BodyFormat, SmsAuth, SmsGateway};
 
@@ -41,7 +41,7 @@ pub(crate) async fn deliver(
     http: &reqwest::Client,
     t: &Tenant,
     secret: Option<&str>,
-    m: &ClaimedMessage,
+    m: &Claimed,
 ) -> Outcome {
     let g = &t.settings.messaging.sms;
     if !g.enabled() {
