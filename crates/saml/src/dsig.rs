@@ -243,20 +243,22 @@ pub fn verify_enveloped(
     Ok(())
 }
 
-/// Signs the root element of `xml` (our own document, with an `ID` and no signature yet) and
-/// returns the document with the `ds:Signature` inserted at byte `at`: right after the root's
-/// start tag, or after its `Issuer` where the schema wants it there. RSA-SHA256, SHA-256,
-/// exclusive canonicalization, the certificate in `KeyInfo`.
-pub fn sign_enveloped(xml: &str, at: usize, key: &SigningKey) -> Result<String> {
+/// Signs the element of `xml` whose `ID` is `id` (our own document, not signed yet) and
+/// returns the document with the `ds:Signature` inserted at byte `at`, which must be inside
+/// that element: right after its start tag, or after its `Issuer` where the schema wants it.
+/// RSA-SHA256, SHA-256, exclusive canonicalization, the certificate in `KeyInfo`. An element
+/// inside another is signed first, then the one around it (an assertion, then its response).
+pub fn sign_enveloped(xml: &str, id: &str, at: usize, key: &SigningKey) -> Result<String> {
     let doc = crate::xml::parse(xml)?;
-    let root = doc.root_element();
-    let id = root
-        .attribute("ID")
-        .ok_or_else(|| Error::Signature("the root element has no ID".into()))?;
-    if !xml.is_char_boundary(at) || at > xml.len() {
-        return refuse("insertion point outside the document");
+    let element = doc
+        .descendants()
+        .find(|n| n.is_element() && n.attribute("ID") == Some(id))
+        .ok_or_else(|| Error::Signature(format!("no element with ID {id}")))?;
+    let inside = element.range();
+    if !xml.is_char_boundary(at) || at <= inside.start || at >= inside.end {
+        return refuse("insertion point outside the signed element");
     }
-    let content = exclusive_c14n(&doc, root, None, &[])?;
+    let content = exclusive_c14n(&doc, element, None, &[])?;
     let digest = STANDARD.encode(digest_of(SHA256, content.as_bytes())?);
     let info_body = format!(
         "<ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod>\

@@ -9,7 +9,13 @@
 //!
 //! The crate does no IO and knows nothing of municipalities or sessions.
 
+pub mod authn;
 pub mod dsig;
+pub mod idp;
+pub mod response;
+pub mod sandbox;
+pub mod sp;
+pub mod spid;
 pub mod xml;
 
 /// Why a SAML message or signature is refused. The text is for logs and the office, in

@@ -48,7 +48,7 @@ fn verify_root(xml: &str, keys: &[PublicKey]) -> Result<(), refettorio_saml::Err
 #[test]
 fn what_we_sign_verifies_and_any_change_or_other_key_is_refused() {
     let k = keys();
-    let signed = sign_enveloped(METADATA, after_start_tag(METADATA), &k.signing).unwrap();
+    let signed = sign_enveloped(METADATA, "_a1", after_start_tag(METADATA), &k.signing).unwrap();
     verify_root(&signed, std::slice::from_ref(&k.public)).unwrap();
 
     let changed = signed.replace("c_x000", "c_x001");
@@ -58,14 +58,15 @@ fn what_we_sign_verifies_and_any_change_or_other_key_is_refused() {
     // One trusted key among several is enough (an identity provider rolling its keys).
     verify_root(&signed, &[other.public.clone(), k.public.clone()]).unwrap();
     // A message signed with a key of its own, carried in KeyInfo, is not trusted.
-    let forged = sign_enveloped(METADATA, after_start_tag(METADATA), &other.signing).unwrap();
+    let forged =
+        sign_enveloped(METADATA, "_a1", after_start_tag(METADATA), &other.signing).unwrap();
     assert!(verify_root(&forged, std::slice::from_ref(&k.public)).is_err());
 }
 
 #[test]
 fn the_profile_refuses_sha1_xslt_objects_foreign_references_and_duplicate_ids() {
     let k = keys();
-    let signed = sign_enveloped(METADATA, after_start_tag(METADATA), &k.signing).unwrap();
+    let signed = sign_enveloped(METADATA, "_a1", after_start_tag(METADATA), &k.signing).unwrap();
     let trusted = std::slice::from_ref(&k.public);
     let cases = [
         (
@@ -144,7 +145,7 @@ fn xmlsec1_verifies_what_we_sign() {
     }
     let k = keys();
     let dir = scratch("ours");
-    let signed = sign_enveloped(METADATA, after_start_tag(METADATA), &k.signing).unwrap();
+    let signed = sign_enveloped(METADATA, "_a1", after_start_tag(METADATA), &k.signing).unwrap();
     std::fs::write(dir.join("signed.xml"), &signed).unwrap();
     std::fs::write(dir.join("cert.pem"), &k.cert_pem).unwrap();
     let out = xmlsec1(

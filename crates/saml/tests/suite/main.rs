@@ -3,3 +3,4 @@
 
 mod c14n;
 mod dsig;
+mod spid;
