@@ -10,6 +10,7 @@
 //! The crate does no IO and knows nothing of municipalities or sessions.
 
 pub mod authn;
+pub mod cert;
 pub mod dsig;
 pub mod idp;
 pub mod response;

@@ -492,3 +492,63 @@ fn forged_unsigned_and_wrapped_answers_are_refused() {
             .is_err()
     );
 }
+
+/// The certificate `refettorio spid keygen` makes, read back as AgID's validator reads it.
+#[test]
+fn the_generated_certificate_follows_agids_public_sector_profile() {
+    use refettorio_saml::cert::{Subject, generate};
+    use x509_parser::prelude::*;
+    let now: Timestamp = "2026-12-07T08:00:00Z".parse().unwrap();
+    let subject = Subject {
+        organization: "Comune di Prova",
+        locality: "Prova",
+        ipa_code: "c_x000",
+        entity_id: "https://scuola.prova.it/t/prova/spid/metadata",
+    };
+    let (key, der) = generate(&subject, 2048, now, 730).unwrap();
+    SigningKey::new(&key, der.clone()).unwrap();
+    let (_, cert) = parse_x509_certificate(&der).unwrap();
+    let dn = cert.subject().to_string();
+    assert!(
+        dn.contains("CN=Comune di Prova") && dn.contains("C=IT"),
+        "{dn}"
+    );
+    let attr = |oid: &str| {
+        cert.subject()
+            .iter_attributes()
+            .find(|a| a.attr_type().to_id_string() == oid)
+            .and_then(|a| a.as_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(attr("2.5.4.97").as_deref(), Some("PA:IT-c_x000"));
+    assert_eq!(attr("2.5.4.83").as_deref(), Some(subject.entity_id));
+    assert_eq!(
+        cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp(),
+        730 * 86_400
+    );
+    let mut seen = Vec::new();
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::KeyUsage(ku) => {
+                assert!(ext.critical, "keyUsage must be critical");
+                assert!(ku.digital_signature() && ku.non_repudiation());
+                assert!(!ku.key_encipherment() && !ku.key_cert_sign() && !ku.crl_sign());
+                seen.push("keyUsage");
+            }
+            ParsedExtension::BasicConstraints(bc) => {
+                assert!(!ext.critical, "basicConstraints must not be critical");
+                assert!(!bc.ca);
+                seen.push("basicConstraints");
+            }
+            ParsedExtension::CertificatePolicies(p) => {
+                let oids: Vec<String> = p.iter().map(|i| i.policy_id.to_id_string()).collect();
+                assert_eq!(oids, ["1.3.76.16.6", "1.3.76.16.4.2.1"]);
+                seen.push("policies");
+            }
+            _ => {}
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ["basicConstraints", "keyUsage", "policies"]);
+    assert!(generate(&subject, 1024, now, 730).is_err());
+}
