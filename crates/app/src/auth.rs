@@ -60,6 +60,12 @@ pub fn new_token() -> Result<(String, String), AppError> {
     Ok((token, hash))
 }
 
+/// Whether two secrets (token hashes) are equal, in constant time.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
 pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }

@@ -27,6 +27,7 @@ pub mod registry;
 pub mod reports;
 pub mod scheduler;
 pub mod settings;
+pub mod spid;
 pub mod tenant;
 pub mod validation;
 

@@ -19,6 +19,7 @@ pub mod pagopa;
 pub mod platform;
 pub mod registry;
 pub mod reports;
+pub mod saml;
 pub mod synthetic;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -74,6 +74,7 @@ keyed! {
         ActivateWithCode = "activate_with_code" => "Attivazione dell'accesso con il codice dell'ufficio",
         ActivationCode = "activation_code" => "Codice di attivazione dato al genitore",
         ConfirmLogin = "confirm_login" => "Account registrato online confermato dall'ufficio",
+        IdentityProfile = "identity_profile" => "Profilo creato al primo accesso con SPID o CIE",
         Settings = "settings" => "Impostazioni del servizio",
         PublishNews = "publish_news" => "Notizia pubblicata",
         WithdrawNews = "withdraw_news" => "Notizia ritirata",

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::booking::BookingRules;
 use crate::ente::EnteFiscalCode;
+use crate::identity::IdentitySettings;
 use crate::ids::TenantId;
 use crate::messaging::MessagingSettings;
 use crate::pagopa::PagoPaSettings;
@@ -64,6 +65,8 @@ pub struct TenantSettings {
     pub pagopa: PagoPaSettings,
     /// SMS gateway and App IO (their secrets are stored apart, in `tenant_secret`).
     pub messaging: MessagingSettings,
+    /// SPID and CIE (the keys are stored apart, in `saml_key`).
+    pub identity: IdentitySettings,
 }
 
 impl Default for TenantSettings {
@@ -84,6 +87,7 @@ impl Default for TenantSettings {
             cutoff_by_school_kind: BTreeMap::new(),
             pagopa: PagoPaSettings::default(),
             messaging: MessagingSettings::default(),
+            identity: IdentitySettings::default(),
         }
     }
 }

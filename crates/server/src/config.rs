@@ -2,7 +2,7 @@
 //! environment variables, then command-line flags. Unknown keys are refused.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use axum::http::HeaderName;
 use figment::Figment;
@@ -59,6 +59,14 @@ pub struct Config {
     /// link-local…): off, so an office cannot make the server call the installation's own
     /// network; on for a gateway inside it.
     pub channels_allow_private_hosts: bool,
+    /// SPID's identity providers for municipalities in live mode: metadata files (the
+    /// registry's list, `https://registry.spid.gov.it/metadata/idp/spid-entities-idps.xml`,
+    /// saved by the operator; more files add providers, e.g. AgID's validator).
+    #[serde(default)]
+    pub spid_idp_metadata: Vec<PathBuf>,
+    /// CIE's identity provider: its metadata file(s).
+    #[serde(default)]
+    pub cie_idp_metadata: Vec<PathBuf>,
 }
 
 /// `[pagopa_station]`: every proof given here must hold for a call to the station.
@@ -160,6 +168,8 @@ impl Default for Config {
             mail_retry_seconds: 30,
             channel_timeout_seconds: 20,
             channels_allow_private_hosts: false,
+            spid_idp_metadata: Vec::new(),
+            cie_idp_metadata: Vec::new(),
         }
     }
 }
@@ -228,10 +238,17 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String
     config
         .mail()
         .map_err(|e| format!("invalid configuration: {e}"))?;
+    config.federation()?;
     Ok(config)
 }
 
 impl Config {
+    /// The identity providers of SPID and CIE for live mode, read from their metadata files.
+    pub fn federation(&self) -> Result<refettorio_app::spid::Federation, String> {
+        refettorio_app::spid::Federation::load(&self.spid_idp_metadata, &self.cie_idp_metadata)
+            .map_err(|e| format!("invalid configuration: identity provider metadata: {e}"))
+    }
+
     /// How e-mail is delivered; an error names the key at fault.
     pub fn mail(&self) -> Result<refettorio_app::outbox::MailSettings, String> {
         refettorio_app::outbox::MailSettings::new(

@@ -114,6 +114,7 @@ pub async fn serve(
         trusted_proxies: config.proxies().map_err(anyhow::Error::msg)?,
         station_access: config.station_access().map_err(anyhow::Error::msg)?,
         mail_simulated: mail.simulated(),
+        federation: config.federation().map_err(anyhow::Error::msg)?,
     });
     // The outbox's sender runs beside the web server and stops after it.
     let (stop_sender, sender_stop) = tokio::sync::watch::channel(false);
@@ -267,6 +268,66 @@ pub async fn kitchen_report(
         .await??),
         other => anyhow::bail!("unknown --format '{other}': use csv or pdf"),
     }
+}
+
+/// `refettorio spid keygen`: the municipality's SPID/CIE key and certificate (AgID's
+/// profile), stored; an existing key is kept unless `replace`. Returns the closing line.
+pub async fn spid_keygen(
+    db: &Db,
+    clock: &dyn Clock,
+    config: &Config,
+    slug: &str,
+    bits: u16,
+    days: i64,
+    replace: bool,
+) -> anyhow::Result<String> {
+    let tenant = tenant_by_slug(db, slug).await?;
+    let endpoints = spid_endpoints(config, slug)?;
+    let ctx = refettorio_app::Ctx::new(db, clock, &tenant, refettorio_domain::Actor::Public);
+    Ok(
+        match refettorio_app::spid::generate_key(ctx, &endpoints, bits, days, replace).await? {
+            Some(not_after) => {
+                format!("spid-keygen tenant={slug} bits={bits} not_after={not_after}")
+            }
+            None => format!("spid-keygen tenant={slug} kept (use --replace for a new key)"),
+        },
+    )
+}
+
+/// `refettorio spid metadata`: the signed metadata to give AgID (SPID) or the Ministry (CIE).
+pub async fn spid_metadata(
+    db: &Db,
+    clock: &dyn Clock,
+    config: &Config,
+    slug: &str,
+    cie: bool,
+) -> anyhow::Result<String> {
+    let tenant = tenant_by_slug(db, slug).await?;
+    let endpoints = spid_endpoints(config, slug)?;
+    let ctx = refettorio_app::Ctx::new(db, clock, &tenant, refettorio_domain::Actor::Public);
+    let profile = if cie {
+        refettorio_app::spid::Profile::Cie
+    } else {
+        refettorio_app::spid::Profile::Spid
+    };
+    Ok(refettorio_app::spid::metadata(
+        ctx,
+        &endpoints,
+        &config.federation().map_err(anyhow::Error::msg)?,
+        profile,
+    )
+    .await?)
+}
+
+fn spid_endpoints(config: &Config, slug: &str) -> anyhow::Result<refettorio_app::spid::Endpoints> {
+    refettorio_app::spid::Endpoints::configured(
+        config.public_url.as_deref(),
+        config.base_domain.as_deref(),
+        slug,
+    )
+    .ok_or_else(|| {
+        anyhow::anyhow!("SPID needs the service's public address: set public_url (or base_domain)")
+    })
 }
 
 /// `refettorio close-day`: closes a municipality's day as the scheduler does

@@ -63,6 +63,9 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// SPID and CIE: a municipality's key and certificate, its metadata.
+    #[command(subcommand)]
+    Spid(SpidCommand),
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -71,6 +74,32 @@ enum Command {
         /// Base URL of the instance, e.g. http://127.0.0.1:8080
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SpidCommand {
+    /// Make the municipality's key and self-signed certificate in AgID's public-sector profile
+    /// (needs public_url: the entity ID is in the certificate).
+    Keygen {
+        #[arg(long)]
+        tenant: String,
+        /// 2048, 3072 or 4096
+        #[arg(long, default_value_t = 3072)]
+        bits: u16,
+        /// Validity in days
+        #[arg(long, default_value_t = 730)]
+        days: i64,
+        /// Replace an existing key (the providers must get the new metadata)
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Print the signed metadata to give AgID (SPID) or, with --cie, the Ministry (CIE).
+    Metadata {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        cie: bool,
     },
 }
 
@@ -228,6 +257,33 @@ async fn run(
                 Some(path) => std::fs::write(&path, bytes)?,
                 None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
             }
+        }
+        Command::Spid(SpidCommand::Keygen {
+            tenant,
+            bits,
+            days,
+            replace,
+        }) => {
+            let db = refettorio_server::open_database(&config).await?;
+            let result = refettorio_server::spid_keygen(
+                &db,
+                clock.as_ref(),
+                &config,
+                &tenant,
+                bits,
+                days,
+                replace,
+            )
+            .await;
+            db.close().await;
+            println!("{}", result?);
+        }
+        Command::Spid(SpidCommand::Metadata { tenant, cie }) => {
+            let db = refettorio_server::open_database(&config).await?;
+            let result =
+                refettorio_server::spid_metadata(&db, clock.as_ref(), &config, &tenant, cie).await;
+            db.close().await;
+            println!("{}", result?);
         }
         Command::Bench(BenchCommand::Portal {
             pupils,

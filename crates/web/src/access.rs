@@ -28,7 +28,7 @@ use crate::{AppState, WebConfig, WebError};
 /// Only paths inside this municipality are honoured as a return address: a local path of
 /// visible ASCII characters (no CR/LF or other control characters, no spaces), with no `//`
 /// or `\` (which a browser could read as another host). Anything else is ignored.
-fn safe_next(slug: &str, next: Option<&str>) -> Option<String> {
+pub(crate) fn safe_next(slug: &str, next: Option<&str>) -> Option<String> {
     let prefix = format!("/t/{slug}/");
     next.filter(|n| {
         n.starts_with(&prefix)
@@ -42,7 +42,7 @@ fn safe_next(slug: &str, next: Option<&str>) -> Option<String> {
 }
 
 /// A 303 to `to`, or to `fallback` if `to` cannot be a `Location` (never a panic).
-fn see_other(to: &str, fallback: &str) -> Response {
+pub(crate) fn see_other(to: &str, fallback: &str) -> Response {
     match HeaderValue::from_str(to) {
         Ok(_) => Redirect::to(to).into_response(),
         Err(_) => Redirect::to(fallback).into_response(),
@@ -127,11 +127,12 @@ fn loopback_host(host: &str) -> bool {
 ///
 /// `None`: no link can be built; the caller refuses to send one.
 pub(crate) fn link_base(config: &WebConfig, slug: &str, headers: &HeaderMap) -> Option<String> {
-    if let Some(u) = &config.public_url {
-        return Some(u.trim_end_matches('/').to_string());
-    }
-    if let Some(base) = &config.base_domain {
-        return Some(format!("https://{slug}.{}", base.trim_matches('.')));
+    if let Some(b) = refettorio_app::spid::public_base(
+        config.public_url.as_deref(),
+        config.base_domain.as_deref(),
+        slug,
+    ) {
+        return Some(b);
     }
     headers
         .get(header::HOST)
@@ -167,6 +168,8 @@ struct LoginPage<'a> {
     error: Option<String>,
     local_login: bool,
     notice: Option<&'static str>,
+    /// SPID and CIE, each with its identity providers (name, login address).
+    identity: Vec<crate::spid::Choice>,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +204,7 @@ pub(crate) async fn login_form(
         error: None,
         local_login: t.settings.citizen_local_login,
         notice: notice(q.esito.as_deref()),
+        identity: crate::spid::choices(&state, &t, &headers, q.next.as_deref()).await,
     }
     .into_response();
     Ok(with_csrf_cookie(&state, page, &csrf, new))
@@ -265,6 +269,7 @@ pub(crate) async fn login(
                 error: refused.first().map(str::to_owned),
                 local_login: t.settings.citizen_local_login,
                 notice: None,
+                identity: crate::spid::choices(&state, &t, &headers, f.next.as_deref()).await,
             },
         )
             .into_response()),

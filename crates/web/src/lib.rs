@@ -16,6 +16,7 @@ pub mod pagopa;
 mod portal;
 mod recharge;
 mod session;
+mod spid;
 mod tenant;
 
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub struct WebConfig {
     /// No SMTP server is configured: e-mails go to the test mailbox (a simulation) that the
     /// office and the platform administrator read; the pages say so.
     pub mail_simulated: bool,
+    /// The identity providers of SPID and CIE in live mode (from the configured metadata).
+    pub federation: refettorio_app::spid::Federation,
 }
 
 impl WebConfig {
@@ -117,6 +120,16 @@ pub fn router(state: AppState) -> Router {
             get(access::register_form).post(access::register),
         )
         .route("/t/{slug}/attiva", get(access::activate))
+        .route("/t/{slug}/spid/metadata", get(spid::metadata))
+        .route("/t/{slug}/cie/metadata", get(spid::metadata))
+        .route("/t/{slug}/spid/login", get(spid::login))
+        .route("/t/{slug}/cie/login", get(spid::login))
+        .route("/t/{slug}/spid/acs", post(spid::acs))
+        .route("/t/{slug}/cie/acs", post(spid::acs))
+        .route(
+            "/t/{slug}/spid-prova/sso",
+            get(spid::sandbox).post(spid::sandbox_answer),
+        )
         .route(
             "/t/{slug}/password/recupera",
             get(access::reset_request_form).post(access::reset_request),

@@ -26,6 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use refettorio_db::registry::{calendar, family, school, service, staff, tenant};
 use refettorio_db::{Conn, Db};
+use refettorio_domain::identity::{IdentityMode, IdentitySettings};
 use refettorio_domain::pricing::{self, BandPrice};
 use refettorio_domain::{
     Billing, Cents, ClassId, Clock, Closure, ClosureKind, ClosureScope, CodiceFiscale, DietId,

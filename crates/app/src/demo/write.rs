@@ -158,6 +158,16 @@ pub(super) async fn write(
                 cbill: Some("A1B2C".to_string()),
                 ..PagoPaSettings::default()
             },
+            // SPID and CIE through the stand-in identity provider, clearly marked.
+            identity: IdentitySettings {
+                mode: IdentityMode::Sandbox,
+                ipa_code: "c_esempio".into(),
+                cadastral_code: "X000".into(),
+                contact_email: "ufficio.scuola@example.org".into(),
+                contact_phone: Some("+390123456789".into()),
+                website: "https://www.comune.esempio.it".into(),
+                cie: true,
+            },
             ..Default::default()
         },
     };

@@ -129,6 +129,23 @@ fn the_redirect_request_is_deflated_and_its_query_string_signed() {
     }
     assert!(!xml.contains("AllowCreate") && !xml.contains("IsPassive"));
 
+    // The stand-in provider reads it back, the signature checked over the bytes sent.
+    let received =
+        refettorio_saml::authn::read_redirect(query, std::slice::from_ref(&public)).unwrap();
+    assert_eq!(received.id, "_q1");
+    assert_eq!(received.level, Level::L2);
+    assert_eq!(received.relay_state, "tok123");
+    assert_eq!(
+        received.issuer,
+        "http://127.0.0.1:8080/t/demo/spid/metadata"
+    );
+    let (_, stranger) = key();
+    assert!(refettorio_saml::authn::read_redirect(query, &[stranger]).is_err());
+    let tampered = query.replace("tok123", "tok124");
+    assert!(
+        refettorio_saml::authn::read_redirect(&tampered, std::slice::from_ref(&public)).is_err()
+    );
+
     // The POST binding signs the request itself.
     let posted = sp(Profile::Spid).post_request(&r, &k).unwrap();
     let posted = String::from_utf8(STANDARD.decode(posted).unwrap()).unwrap();

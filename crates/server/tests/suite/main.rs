@@ -23,3 +23,4 @@ mod reports;
 mod scheduler;
 mod school_attendance;
 mod server;
+mod spid;

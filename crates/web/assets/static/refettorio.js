@@ -36,7 +36,13 @@
       filter
     );
   });
-  document.addEventListener("DOMContentLoaded", function () { within(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    within(document);
+    // A form marked `data-autosubmit` goes by itself (the return from the identity
+    // provider); its button stays for a browser without scripts.
+    var auto = document.querySelector("form[data-autosubmit]");
+    if (auto) auto.submit();
+  });
   document.addEventListener("htmx:afterSwap", function (e) { within(e.target); });
 })();
 

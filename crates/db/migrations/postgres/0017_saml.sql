@@ -1,0 +1,40 @@
+-- Issue 16, families' login with SPID and CIE (docs/spid-plan.md).
+
+-- A municipality's keys: `sp` signs its metadata and requests; `sandbox_idp` is the stand-in
+-- identity provider of a municipality in sandbox mode. PKCS#8 and X.509 DER, base64.
+CREATE TABLE saml_key (
+    tenant_id       BIGINT NOT NULL REFERENCES tenant (id),
+    purpose         TEXT NOT NULL CHECK (purpose IN ('sp', 'sandbox_idp')),
+    private_key     TEXT NOT NULL,
+    certificate     TEXT NOT NULL,
+    not_after BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, purpose)
+);
+
+-- A request sent to an identity provider, until its answer arrives (once) or it expires. The
+-- answer is trusted only from the provider recorded here and only in the browser that holds
+-- the cookie whose hash is `browser_hash`.
+CREATE TABLE saml_request (
+    id              TEXT PRIMARY KEY,
+    tenant_id       BIGINT NOT NULL REFERENCES tenant (id),
+    profile         TEXT NOT NULL CHECK (profile IN ('spid', 'cie')),
+    provider        TEXT NOT NULL,
+    level BIGINT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    browser_hash    TEXT NOT NULL,
+    next_path       TEXT,
+    consumed_at     BIGINT
+);
+CREATE INDEX saml_request_by_expiry ON saml_request (expires_at);
+
+-- Assertions already used, until they expire: the same one twice is a replay.
+CREATE TABLE saml_replay (
+    tenant_id       BIGINT NOT NULL REFERENCES tenant (id),
+    provider        TEXT NOT NULL,
+    assertion_id    TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, provider, assertion_id)
+);
+CREATE INDEX saml_replay_by_expiry ON saml_replay (expires_at);

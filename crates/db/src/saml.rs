@@ -1,0 +1,182 @@
+//! SPID and CIE (migration 0017): a municipality's keys, the requests sent to identity
+//! providers until their answer arrives, and the assertions already used.
+
+use refettorio_domain::TenantId;
+
+use crate::{Conn, Result, from_micros, micros, on_conn};
+
+/// A stored key: PKCS#8 and X.509 DER, base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub private_key: String,
+    pub certificate: String,
+    pub not_after: jiff::Timestamp,
+}
+
+/// The key of `purpose` (`sp`, `sandbox_idp`), if the municipality has one.
+pub async fn key(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    purpose: &str,
+) -> Result<Option<StoredKey>> {
+    let sql = "SELECT private_key, certificate, not_after FROM saml_key \
+               WHERE tenant_id = $1 AND purpose = $2";
+    let row: Option<(String, String, i64)> = on_conn!(conn, |c| sqlx::query_as(sql)
+        .bind(tenant.get())
+        .bind(purpose)
+        .fetch_optional(&mut *c)
+        .await?);
+    row.map(|(private_key, certificate, not_after)| {
+        Ok(StoredKey {
+            private_key,
+            certificate,
+            not_after: from_micros(not_after)?,
+        })
+    })
+    .transpose()
+}
+
+/// Stores a key; without `replace`, an existing one is kept and `false` returned.
+pub async fn put_key(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    purpose: &str,
+    key: &StoredKey,
+    replace: bool,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = if replace {
+        "INSERT INTO saml_key (tenant_id, purpose, private_key, certificate, not_after, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, purpose) DO UPDATE SET \
+         private_key = excluded.private_key, certificate = excluded.certificate, \
+         not_after = excluded.not_after, created_at = excluded.created_at"
+    } else {
+        "INSERT INTO saml_key (tenant_id, purpose, private_key, certificate, not_after, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, purpose) DO NOTHING"
+    };
+    let n = on_conn!(conn, |c| sqlx::query(sql)
+        .bind(tenant.get())
+        .bind(purpose)
+        .bind(&key.private_key)
+        .bind(&key.certificate)
+        .bind(micros(key.not_after))
+        .bind(micros(now))
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(n > 0)
+}
+
+/// A request sent to an identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub id: String,
+    pub profile: String,
+    pub provider: String,
+    pub level: u8,
+    /// The `IssueInstant` it carried (to the millisecond).
+    pub issued_at: jiff::Timestamp,
+    pub expires_at: jiff::Timestamp,
+    /// The hash of the cookie given to the browser that sent it.
+    pub browser_hash: String,
+    /// Where to go after the login (a path of this municipality).
+    pub next_path: Option<String>,
+}
+
+pub async fn insert_request(conn: &mut Conn<'_>, tenant: TenantId, r: &Request) -> Result<()> {
+    let sql = "INSERT INTO saml_request (id, tenant_id, profile, provider, level, issued_at, \
+               expires_at, browser_hash, next_path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(&r.id)
+            .bind(tenant.get())
+            .bind(&r.profile)
+            .bind(&r.provider)
+            .bind(i64::from(r.level))
+            .bind(micros(r.issued_at))
+            .bind(micros(r.expires_at))
+            .bind(&r.browser_hash)
+            .bind(r.next_path.as_deref())
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Takes the pending request `id` (once: a second answer to it finds nothing), if it has not
+/// expired.
+pub async fn consume_request(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: &str,
+    now: jiff::Timestamp,
+) -> Result<Option<Request>> {
+    let sql = "UPDATE saml_request SET consumed_at = $3 \
+               WHERE id = $1 AND tenant_id = $2 AND consumed_at IS NULL AND expires_at > $3 \
+               RETURNING id, profile, provider, level, issued_at, expires_at, browser_hash, next_path";
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        String,
+        Option<String>,
+    );
+    let row: Option<Row> = on_conn!(conn, |c| sqlx::query_as(sql)
+        .bind(id)
+        .bind(tenant.get())
+        .bind(micros(now))
+        .fetch_optional(&mut *c)
+        .await?);
+    row.map(
+        |(id, profile, provider, level, issued_at, expires_at, browser_hash, next_path)| {
+            Ok(Request {
+                id,
+                profile,
+                provider,
+                level: u8::try_from(level).unwrap_or(u8::MAX),
+                issued_at: from_micros(issued_at)?,
+                expires_at: from_micros(expires_at)?,
+                browser_hash,
+                next_path,
+            })
+        },
+    )
+    .transpose()
+}
+
+/// Records an assertion as used until `expires_at`; `false` if it already was (a replay).
+pub async fn use_assertion(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    provider: &str,
+    assertion_id: &str,
+    expires_at: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "INSERT INTO saml_replay (tenant_id, provider, assertion_id, expires_at) \
+               VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, provider, assertion_id) DO NOTHING";
+    let n = on_conn!(conn, |c| sqlx::query(sql)
+        .bind(tenant.get())
+        .bind(provider)
+        .bind(assertion_id)
+        .bind(micros(expires_at))
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(n > 0)
+}
+
+/// Deletes requests and used assertions past their expiry.
+pub async fn purge(conn: &mut Conn<'_>, now: jiff::Timestamp) -> Result<()> {
+    for sql in [
+        "DELETE FROM saml_request WHERE expires_at <= $1",
+        "DELETE FROM saml_replay WHERE expires_at <= $1",
+    ] {
+        on_conn!(conn, |c| {
+            sqlx::query(sql).bind(micros(now)).execute(&mut *c).await?;
+        });
+    }
+    Ok(())
+}

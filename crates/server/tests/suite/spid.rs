@@ -1,0 +1,265 @@
+//! Families' login with SPID and CIE through the real server (issue 16), on both databases:
+//! the login page offers the demo's stand-in identity provider, the browser goes there with a
+//! signed request, comes back with a signed answer and lands in the personal area; the same
+//! answer twice, in another browser, or cancelled by the person is refused with a page in
+//! Italian; a person not in the registry gets a profile; the metadata is signed.
+
+use crate::common::{App, browser, csrf_of, page, post, scalar, spawn, value_of};
+use refettorio_app::demo::DEMO_PARENT_CF;
+use refettorio_db::testing::TestDb;
+use refettorio_domain::CodiceFiscale;
+
+/// A value as the browser reads it from the page (askama writes `&` as `&#38;`).
+fn unescape(s: &str) -> String {
+    s.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// The path of an absolute address of the server.
+fn path_of(app: &App, url: &str) -> String {
+    url.strip_prefix(&app.base).unwrap_or(url).to_string()
+}
+
+/// From the login page to the stand-in provider's page: `(csrf, request)` of its form.
+async fn to_the_provider(app: &App, client: &reqwest::Client, profile: &str) -> (String, String) {
+    let (status, login) = page(client, app, "/t/esempio/accedi").await;
+    assert_eq!(status, 200);
+    assert!(login.contains("Entra con SPID") && login.contains("Entra con CIE"));
+    let marker = format!("href=\"/t/esempio/{profile}/login?");
+    let start = login.find(&marker).expect("a provider link") + "href=\"".len();
+    let href = unescape(login[start..].split('"').next().unwrap());
+    assert!(login.contains("IdP di prova (simulazione)"));
+    let r = client.get(app.url(&href)).send().await.unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        302,
+        "the login answers 302, as SPID's rules expect"
+    );
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.contains("/t/esempio/spid-prova/sso?SAMLRequest="),
+        "{location}"
+    );
+    assert!(location.contains("&SigAlg=") && location.contains("&Signature="));
+    let (status, idp) = page(client, app, &path_of(app, &location)).await;
+    assert_eq!(status, 200, "{idp}");
+    assert!(idp.contains("SIMULAZIONE"));
+    (csrf_of(&idp), unescape(&value_of(&idp, "richiesta")))
+}
+
+/// The stand-in provider's answer for `cf`: `(acs path, SAMLResponse, RelayState)`.
+async fn answer(
+    app: &App,
+    client: &reqwest::Client,
+    csrf: &str,
+    request: &str,
+    cf: &str,
+    action: &str,
+) -> (String, String, String) {
+    let r = post(
+        client,
+        app,
+        "/t/esempio/spid-prova/sso",
+        &[
+            ("_csrf", csrf),
+            ("richiesta", request),
+            ("codice_fiscale", cf),
+            ("nome", "Anna"),
+            ("cognome", "Neri"),
+            ("email", "anna.neri@example.org"),
+            ("azione", action),
+        ],
+    )
+    .await;
+    let status = r.status().as_u16();
+    let html = r.text().await.unwrap();
+    assert_eq!(status, 200, "{html}");
+    let start = html.find("action=\"").unwrap() + "action=\"".len();
+    let action = unescape(html[start..].split('"').next().unwrap());
+    (
+        path_of(app, &action),
+        unescape(&value_of(&html, "SAMLResponse")),
+        unescape(&value_of(&html, "RelayState")),
+    )
+}
+
+async fn to_acs(
+    client: &reqwest::Client,
+    app: &App,
+    acs: &str,
+    response: &str,
+    relay: &str,
+) -> reqwest::Response {
+    // The provider's page posts from its own site: no CSRF token, another Origin.
+    client
+        .post(app.url(acs))
+        .header("Origin", "https://idp.example")
+        .form(&[("SAMLResponse", response), ("RelayState", relay)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_parent_logs_in_with_spid_and_the_answer_cannot_be_used_again() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let client = browser();
+        let (csrf, request) = to_the_provider(&app, &client, "spid").await;
+        let (acs, response, relay) =
+            answer(&app, &client, &csrf, &request, DEMO_PARENT_CF, "accedi").await;
+        assert_eq!(acs, "/t/esempio/spid/acs");
+        let r = to_acs(&client, &app, &acs, &response, &relay).await;
+        assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+        assert_eq!(r.headers()["location"], "/t/esempio/area-personale");
+        let (status, home) = page(&client, &app, "/t/esempio/area-personale").await;
+        assert_eq!(status, 200);
+        assert!(home.contains("Ciao Mario"), "{home}");
+        assert!(!home.contains("Non ci sono figli iscritti"));
+
+        // The same answer again (a replay), even from the same browser: refused.
+        let again = to_acs(&browser(), &app, &acs, &response, &relay).await;
+        assert_eq!(again.status().as_u16(), 403);
+        let again = to_acs(&client, &app, &acs, &response, &relay).await;
+        assert_eq!(again.status().as_u16(), 403);
+        assert!(again.text().await.unwrap().contains("Accesso non riuscito"));
+
+        // An answer carried to another browser than the one that asked: refused, and that
+        // request is spent.
+        let asker = browser();
+        let (csrf, request) = to_the_provider(&app, &asker, "spid").await;
+        let (acs, response, relay) =
+            answer(&app, &asker, &csrf, &request, DEMO_PARENT_CF, "accedi").await;
+        let stranger = browser();
+        let r = to_acs(&stranger, &app, &acs, &response, &relay).await;
+        assert_eq!(r.status().as_u16(), 403);
+        let r = to_acs(&asker, &app, &acs, &response, &relay).await;
+        assert_eq!(r.status().as_u16(), 403);
+        let (status, _) = page(&stranger, &app, "/t/esempio/area-personale").await;
+        assert_eq!(status, 303, "the stranger has no session");
+
+        // A changed answer (a forged fiscal code) fails the signature.
+        let client = browser();
+        let (csrf, request) = to_the_provider(&app, &client, "spid").await;
+        let (acs, response, relay) =
+            answer(&app, &client, &csrf, &request, DEMO_PARENT_CF, "accedi").await;
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let xml = String::from_utf8(b64.decode(&response).unwrap()).unwrap();
+        let forged = b64.encode(xml.replace(DEMO_PARENT_CF, "BNCGLI82E61F205R"));
+        let r = to_acs(&client, &app, &acs, &forged, &relay).await;
+        assert_eq!(r.status().as_u16(), 403);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_login_says_why_and_a_new_person_gets_a_profile_with_cie() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let client = browser();
+        let (csrf, request) = to_the_provider(&app, &client, "spid").await;
+        let (acs, response, relay) =
+            answer(&app, &client, &csrf, &request, DEMO_PARENT_CF, "annulla").await;
+        let r = to_acs(&client, &app, &acs, &response, &relay).await;
+        assert_eq!(r.status().as_u16(), 403);
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("Hai annullato l&#39;accesso")
+                || html.contains("Hai annullato l'accesso"),
+            "{html}"
+        );
+        assert!(html.contains("Torna alla pagina di accesso"));
+
+        // An invalid fiscal code at the provider: its own form says so (422), nothing sent.
+        let (csrf, request) = to_the_provider(&app, &client, "cie").await;
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/spid-prova/sso",
+            &[
+                ("_csrf", &csrf),
+                ("richiesta", &request),
+                ("codice_fiscale", "XYZ"),
+                ("azione", "accedi"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Codice fiscale non valido")
+        );
+
+        // A person the registry does not know, with CIE: a profile with the identity's name
+        // and e-mail, and a personal area that says no child is linked.
+        let cf =
+            CodiceFiscale::compute("Neri", "Anna", "1985-03-04".parse().unwrap(), true, "F205")
+                .unwrap();
+        let before = scalar(&t, "SELECT COUNT(*) FROM guardian").await;
+        let (acs, response, relay) =
+            answer(&app, &client, &csrf, &request, cf.as_str(), "accedi").await;
+        assert_eq!(acs, "/t/esempio/cie/acs");
+        let r = to_acs(&client, &app, &acs, &response, &relay).await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(
+            scalar(&t, "SELECT COUNT(*) FROM guardian").await,
+            before + 1
+        );
+        let named = scalar(
+            &t,
+            &format!(
+                "SELECT COUNT(*) FROM guardian WHERE fiscal_code = '{}' AND first_name = 'Anna' \
+                 AND last_name = 'Neri' AND email = 'anna.neri@example.org'",
+                cf.as_str()
+            ),
+        )
+        .await;
+        assert_eq!(named, 1);
+        let (status, home) = page(&client, &app, "/t/esempio/area-personale").await;
+        assert_eq!(status, 200);
+        assert!(home.contains("Non ci sono figli iscritti"), "{home}");
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'identity_profile'"
+            )
+            .await,
+            1
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_metadata_is_signed_by_the_municipalitys_key() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        for profile in ["spid", "cie"] {
+            let r = app.get(&format!("/t/esempio/{profile}/metadata")).await;
+            assert_eq!(r.status().as_u16(), 200);
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/samlmetadata+xml")
+            );
+            let xml = r.text().await.unwrap();
+            let entity = format!("entityID=\"{}/t/esempio/{profile}/metadata\"", app.base);
+            assert!(xml.contains(&entity), "{xml}");
+            let doc = refettorio_saml::xml::parse(&xml).unwrap();
+            let cert = doc
+                .descendants()
+                .find(|n| n.tag_name().name() == "X509Certificate")
+                .and_then(|n| n.text())
+                .unwrap();
+            let key = refettorio_saml::dsig::PublicKey::from_certificate_base64(cert).unwrap();
+            refettorio_saml::dsig::verify_enveloped(&doc, doc.root_element(), &[key]).unwrap();
+        }
+        app.stop().await;
+    }
+}

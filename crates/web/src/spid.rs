@@ -1,0 +1,382 @@
+//! SPID and CIE at `/t/<slug>/spid/…` and `/t/<slug>/cie/…` (issue 16; the use cases are
+//! `app::spid`): the metadata, the login that sends the browser to the chosen identity
+//! provider (302, with a cookie that ties the answer to this browser), and the assertion
+//! consumer service, which the provider's page posts to from another site (so no CSRF token
+//! and no same-origin check: the signed answer, the pending request and the cookie are the
+//! proof). In sandbox mode, `/t/<slug>/spid-prova/sso` is the stand-in provider.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Extension;
+use axum::extract::{Form, MatchedPath, Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use refettorio_app::spid::{self, Endpoints, LoginFailed, Profile, SandboxPerson};
+use refettorio_domain::Actor;
+use serde::Deserialize;
+
+use crate::access::{link_base, safe_next, see_other, with_csrf_cookie};
+use crate::pages::Layout;
+use crate::session::{SESSION_COOKIE, anonymous_csrf, check_anonymous_csrf, cookie, set_cookie};
+use crate::tenant::CurrentTenant;
+use crate::{AppState, WebError};
+
+/// The cookie that ties an answer to the browser that asked.
+const BROWSER_COOKIE: &str = "refettorio_saml";
+
+/// The municipality's SPID/CIE addresses, from the configured public address (or, for the
+/// demo, a loopback host): never from an arbitrary `Host` header.
+fn endpoints(
+    state: &AppState,
+    t: &refettorio_app::Tenant,
+    headers: &HeaderMap,
+) -> Result<Endpoints, WebError> {
+    let base = link_base(&state.config, t.slug.as_str(), headers).ok_or_else(|| {
+        WebError::App(refettorio_app::AppError::Unavailable(
+            "L'accesso con SPID o CIE richiede l'indirizzo pubblico del servizio (public_url)."
+                .into(),
+        ))
+    })?;
+    Ok(Endpoints {
+        base: format!("{base}/t/{}", t.slug),
+    })
+}
+
+/// `spid` or `cie`, from the route.
+fn profile(path: &MatchedPath) -> Profile {
+    if path.as_str().contains("/cie/") {
+        Profile::Cie
+    } else {
+        Profile::Spid
+    }
+}
+
+/// A way in on the login page: SPID or CIE with its providers' names and login addresses.
+pub(crate) struct Choice {
+    pub label: &'static str,
+    pub providers: Vec<(String, String)>,
+}
+
+/// The ways in the municipality offers, for the login page; none when it offers none or they
+/// cannot be shown now (logged: the local login still works).
+pub(crate) async fn choices(
+    state: &AppState,
+    t: &refettorio_app::Tenant,
+    headers: &HeaderMap,
+    next: Option<&str>,
+) -> Vec<Choice> {
+    let ctx = state.ctx(t, Actor::Public);
+    let offered = spid::offered(ctx, &state.config.federation);
+    if offered.is_empty() {
+        return Vec::new();
+    }
+    let Ok(ep) = endpoints(state, t, headers) else {
+        return Vec::new();
+    };
+    let next = safe_next(t.slug.as_str(), next);
+    let mut all = Vec::new();
+    for profile in offered {
+        match spid::providers(ctx, &ep, &state.config.federation, profile).await {
+            Ok(list) => all.push(Choice {
+                label: profile.label_it(),
+                providers: list
+                    .into_iter()
+                    .map(|p| {
+                        let mut q = form_urlencoded::Serializer::new(String::new());
+                        q.append_pair("idp", &p.entity_id);
+                        if let Some(n) = &next {
+                            q.append_pair("next", n);
+                        }
+                        (
+                            format!("/t/{}/{}/login?{}", t.slug, profile.as_str(), q.finish()),
+                            p.name,
+                        )
+                    })
+                    .collect(),
+            }),
+            Err(e) => tracing::warn!(error = %e, "identity providers not available"),
+        }
+    }
+    all
+}
+
+/// `GET /t/<slug>/{spid,cie}/metadata`
+pub(crate) async fn metadata(
+    State(state): State<AppState>,
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    path: MatchedPath,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let ep = endpoints(&state, &t, &headers)?;
+    let xml = spid::metadata(
+        state.ctx(&t, Actor::Public),
+        &ep,
+        &state.config.federation,
+        profile(&path),
+    )
+    .await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/samlmetadata+xml; charset=utf-8",
+        )],
+        xml,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginQuery {
+    #[serde(default)]
+    idp: String,
+    next: Option<String>,
+}
+
+/// `GET /t/<slug>/{spid,cie}/login?idp=<entityID>`: 302 to the provider.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    path: MatchedPath,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, WebError> {
+    let ep = endpoints(&state, &t, &headers)?;
+    let next = safe_next(t.slug.as_str(), q.next.as_deref());
+    let started = spid::start_login(
+        state.ctx(&t, Actor::Public),
+        &ep,
+        &state.config.federation,
+        profile(&path),
+        &q.idp,
+        next.as_deref(),
+    )
+    .await?;
+    let location = HeaderValue::from_str(&started.location)
+        .map_err(|_| WebError::NotFound("provider address".into()))?;
+    // The answer comes back in a POST from the provider's site: on https the cookie must be
+    // SameSite=None to travel with it; over plain http (the demo) the stand-in is same-site.
+    let same_site = if state.config.secure_cookies() {
+        "None; Secure"
+    } else {
+        "Lax"
+    };
+    let cookie = format!(
+        "{BROWSER_COOKIE}={}; Path=/t/{}/; HttpOnly; SameSite={same_site}; Max-Age=1800",
+        started.browser_token, t.slug
+    );
+    let mut r = (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AcsForm {
+    #[serde(rename = "SAMLResponse", default)]
+    saml_response: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "spid_refused.html")]
+struct RefusedPage<'a> {
+    layout: Layout<'a>,
+    slug: &'a str,
+    profile: &'static str,
+    text: String,
+}
+
+/// `POST /t/<slug>/{spid,cie}/acs`: the provider's answer. Success: the session and the
+/// personal area; a refusal: 403 with why, in Italian.
+pub(crate) async fn acs(
+    State(state): State<AppState>,
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    path: MatchedPath,
+    headers: HeaderMap,
+    Form(f): Form<AcsForm>,
+) -> Result<Response, WebError> {
+    let ep = endpoints(&state, &t, &headers)?;
+    let profile = profile(&path);
+    let result = spid::finish_login(
+        state.ctx(&t, Actor::Public),
+        &ep,
+        &state.config.federation,
+        profile,
+        &f.saml_response,
+        cookie(&headers, BROWSER_COOKIE),
+    )
+    .await;
+    let text = match result {
+        Ok(done) => {
+            let home = format!("/t/{}/area-personale", t.slug);
+            let to = done
+                .next
+                .filter(|n| n.contains("/area-personale"))
+                .unwrap_or_else(|| home.clone());
+            let mut r = see_other(&to, &home);
+            let secure = state.config.secure_cookies();
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(SESSION_COOKIE, &done.session.token, secure, None),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{BROWSER_COOKIE}=; Path=/t/{}/; HttpOnly; Max-Age=0",
+                t.slug
+            )) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            return Ok(r);
+        }
+        Err(LoginFailed::App(e)) => return Err(e.into()),
+        Err(LoginFailed::Provider(code)) => {
+            tracing::info!(tenant = %t.slug, code = ?code, "identity provider refused the login");
+            code.and_then(spid::error_message_it)
+                .unwrap_or(
+                    "Il gestore dell'identità digitale non ha confermato l'accesso. Riprova.",
+                )
+                .to_string()
+        }
+        Err(LoginFailed::Invalid(why)) => {
+            tracing::warn!(tenant = %t.slug, reason = %why, "identity provider answer refused");
+            "Accesso non riuscito: la risposta del gestore dell'identità digitale non è valida o è scaduta. Riprova dall'inizio; se il problema continua, contatta il Comune.".to_string()
+        }
+    };
+    Ok((
+        StatusCode::FORBIDDEN,
+        RefusedPage {
+            layout: Layout::tenant("Accesso non riuscito", &t),
+            slug: t.slug.as_str(),
+            profile: profile.label_it(),
+            text,
+        },
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in identity provider (sandbox mode).
+
+#[derive(Template, WebTemplate)]
+#[template(path = "spid_sandbox.html")]
+struct SandboxPage<'a> {
+    layout: Layout<'a>,
+    slug: &'a str,
+    csrf: String,
+    /// The request as received (the raw query string), sent back with the answer.
+    request: String,
+    profile: &'static str,
+    level: u8,
+    person: SandboxPerson,
+    error: Option<String>,
+}
+
+/// `GET /t/<slug>/spid-prova/sso?SAMLRequest=…`: the stand-in provider's login page.
+pub(crate) async fn sandbox(
+    State(state): State<AppState>,
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let ep = endpoints(&state, &t, &headers)?;
+    let query = query.unwrap_or_default();
+    let request = spid::sandbox_request(state.ctx(&t, Actor::Public), &ep, &query).await?;
+    let (csrf, new) = anonymous_csrf(&headers)?;
+    // The demo's parent, ready to log in; elsewhere the fields are left to fill.
+    let (fiscal_code, first_name, last_name) = if t.slug.as_str() == refettorio_app::demo::DEMO_SLUG
+    {
+        (refettorio_app::demo::DEMO_PARENT_CF, "Mario", "Rossi")
+    } else {
+        ("", "", "")
+    };
+    let page = SandboxPage {
+        layout: Layout::tenant("IdP di prova", &t),
+        slug: t.slug.as_str(),
+        csrf: csrf.clone(),
+        request: query,
+        profile: request.profile.label_it(),
+        level: request.received.level.number(),
+        person: SandboxPerson {
+            fiscal_code: fiscal_code.into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            email: String::new(),
+        },
+        error: None,
+    }
+    .into_response();
+    Ok(with_csrf_cookie(&state, page, &csrf, new))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SandboxForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    richiesta: String,
+    #[serde(default)]
+    codice_fiscale: String,
+    #[serde(default)]
+    nome: String,
+    #[serde(default)]
+    cognome: String,
+    #[serde(default)]
+    email: String,
+    /// `annulla`: the person cancels (SPID error 25).
+    #[serde(default)]
+    azione: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "spid_post.html")]
+struct PostPage<'a> {
+    layout: Layout<'a>,
+    action: String,
+    saml_response: String,
+    relay_state: String,
+}
+
+/// `POST /t/<slug>/spid-prova/sso`: the stand-in provider's answer, posted to our assertion
+/// consumer service by the browser (a form it submits by itself; a button without scripts).
+pub(crate) async fn sandbox_answer(
+    State(state): State<AppState>,
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    headers: HeaderMap,
+    Form(f): Form<SandboxForm>,
+) -> Result<Response, WebError> {
+    check_anonymous_csrf(&headers, &f.csrf)?;
+    let ep = endpoints(&state, &t, &headers)?;
+    let person = SandboxPerson {
+        fiscal_code: f.codice_fiscale.trim().to_uppercase(),
+        first_name: f.nome,
+        last_name: f.cognome,
+        email: f.email,
+    };
+    let ctx = state.ctx(&t, Actor::Public);
+    match spid::sandbox_answer(ctx, &ep, &f.richiesta, &person, f.azione == "annulla").await {
+        Ok((saml_response, relay_state, action)) => Ok(PostPage {
+            layout: Layout::tenant("Ritorno al Comune", &t),
+            action,
+            saml_response,
+            relay_state,
+        }
+        .into_response()),
+        Err(refettorio_app::AppError::Fields(errors)) => {
+            let request = spid::sandbox_request(ctx, &ep, &f.richiesta).await?;
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                SandboxPage {
+                    layout: Layout::tenant("IdP di prova", &t),
+                    slug: t.slug.as_str(),
+                    csrf: f.csrf,
+                    request: f.richiesta,
+                    profile: request.profile.label_it(),
+                    level: request.received.level.number(),
+                    person,
+                    error: errors.first().map(|e| e.message.clone()),
+                },
+            )
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
