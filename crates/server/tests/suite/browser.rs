@@ -1492,3 +1492,86 @@ async fn first_visit_is_light_and_pages_keep_contrast_and_width() {
     t.cleanup().await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A parent on a phone (and at desktop width) logs in with SPID: the login page's "Entra con
+/// SPID" opens the list of providers, the demo's stand-in provider (plainly a simulation)
+/// asks who to be, and its answer goes back to the Comune by itself (the page's script) and
+/// lands in the personal area. The pages pass axe-core; REFETTORIO_SCREENSHOTS keeps them.
+#[tokio::test]
+async fn a_parent_logs_in_with_spid_in_the_browser() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    let axe_source = std::fs::read_to_string(axe_path()).unwrap();
+    let t = TestDb::sqlite().await.unwrap();
+    let app = spawn(&t, true).await;
+    let mut failures = Vec::new();
+    for phone in [true, false] {
+        let width = if phone { 375 } else { 1280 };
+        let c = browser(&driver, phone).await;
+        let shot = |name: &'static str| {
+            let c = c.clone();
+            async move {
+                if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
+                    let png = c.screenshot().await.unwrap();
+                    std::fs::write(Path::new(&dir).join(format!("{width}-{name}.png")), png)
+                        .unwrap();
+                }
+            }
+        };
+        c.goto(&app.url("/t/esempio/accedi")).await.unwrap();
+        click(&c, "details.rf-idp summary").await;
+        shot("spid-chooser").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px login with the chooser open: {v}"));
+        }
+        click(&c, "details.rf-idp a[href*='/spid/login?']").await;
+        for _ in 0..50 {
+            if c.current_url().await.unwrap().path() == "/t/esempio/spid-prova/sso" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            c.current_url().await.unwrap().path(),
+            "/t/esempio/spid-prova/sso"
+        );
+        shot("spid-sandbox").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px stand-in provider: {v}"));
+        }
+        let cf = c
+            .find(Locator::Id("codice_fiscale"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cf, DEMO_PARENT_CF);
+        click(&c, "button[value=accedi]").await;
+        for _ in 0..50 {
+            if c.current_url().await.unwrap().path() == "/t/esempio/area-personale" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            c.current_url().await.unwrap().path(),
+            "/t/esempio/area-personale",
+            "the answer did not go back by itself"
+        );
+        let h1 = c
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(h1, "Ciao Mario Rossi");
+        shot("spid-home").await;
+        c.close().await.unwrap();
+    }
+    app.stop().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -263,3 +263,143 @@ async fn the_metadata_is_signed_by_the_municipalitys_key() {
         app.stop().await;
     }
 }
+
+/// AgID's spid-sp-test, if installed: `REFETTORIO_SPID_SP_TEST` names its `spid_sp_test`
+/// (`.ci/run` installs it, pinned, into `target/spid-sp-test`). Without it the test fails in CI
+/// and is skipped, with a notice, elsewhere.
+fn spid_sp_test() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("REFETTORIO_SPID_SP_TEST")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "spid-sp-test is missing (REFETTORIO_SPID_SP_TEST, installed by .ci/run): AgID's suite must run in CI"
+        );
+        eprintln!(
+            "NOTICE: spid-sp-test is not installed (REFETTORIO_SPID_SP_TEST): AgID's suite skipped"
+        );
+    }
+    found
+}
+
+/// AgID's own test suite against the real server in live mode, with its test identity
+/// provider as the only provider: the metadata checks, the request checks and its ~100 signed
+/// answers (good ones to accept, each broken one to refuse), for SPID and CIE. Run on SQLite
+/// only: the answers' checks are the same code on both databases, which the tests above cover.
+#[tokio::test]
+async fn agids_spid_sp_test_passes_for_spid_and_cie() {
+    let Some(sst) = spid_sp_test() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("refettorio-sst-{}", std::process::id()));
+    let idp = dir.join("idp");
+    std::fs::create_dir_all(&idp).unwrap();
+    // The test provider's key (the one bundled with spid-sp-test has expired).
+    let pair = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        .unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .self_signed(&pair)
+        .unwrap();
+    std::fs::write(idp.join("private.key"), pair.serialize_pem()).unwrap();
+    std::fs::write(idp.join("public.cert"), cert.pem()).unwrap();
+    let metadata = std::process::Command::new(&sst)
+        .arg("--idp-metadata")
+        .env("IDP_CERT_PATH", &idp)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        metadata.status.success(),
+        "{}",
+        String::from_utf8_lossy(&metadata.stderr)
+    );
+    let idp_metadata = dir.join("test-idp.xml");
+    std::fs::write(&idp_metadata, &metadata.stdout).unwrap();
+
+    let t = TestDb::sqlite().await.unwrap();
+    let now = refettorio_domain::Clock::now(&refettorio_domain::SystemClock).to_string();
+    let app = crate::common::spawn_with(&t, true, &now, |c| {
+        c.scheduler = false;
+        c.spid_idp_metadata = vec![idp_metadata.clone()];
+        c.cie_idp_metadata = vec![idp_metadata.clone()];
+    })
+    .await;
+    // The demo municipality in live mode, with its key made as `refettorio spid keygen` does.
+    {
+        let mut h = t.db.acquire().await.unwrap();
+        let c = &mut h.conn();
+        let mut tenant = refettorio_db::registry::tenant::by_slug(c, "esempio")
+            .await
+            .unwrap()
+            .unwrap();
+        tenant.settings.identity.mode = refettorio_domain::identity::IdentityMode::Live;
+        refettorio_db::registry::tenant::set_settings(c, tenant.id, &tenant.settings)
+            .await
+            .unwrap();
+        drop(h);
+        let ctx = refettorio_app::Ctx::new(
+            &t.db,
+            app.clock.as_ref(),
+            &tenant,
+            refettorio_domain::Actor::Public,
+        );
+        let endpoints = refettorio_app::spid::Endpoints {
+            base: format!("{}/t/esempio", app.base),
+        };
+        refettorio_app::spid::generate_key(ctx, &endpoints, 2048, 730, false)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    for profile in ["spid", "cie"] {
+        // The suite talks to the server in this test's runtime: it runs on a thread of its own.
+        let out = tokio::process::Command::new(&sst)
+            .env("IDP_CERT_PATH", &idp)
+            .current_dir(&dir)
+            .args([
+                "--profile",
+                if profile == "spid" {
+                    "spid-sp-public"
+                } else {
+                    "cie-sp-public"
+                },
+                "--metadata-url",
+                &app.url(&format!("/t/esempio/{profile}/metadata")),
+                "--authn-url",
+                &app.url(&format!(
+                    "/t/esempio/{profile}/login?idp=https://localhost:8443"
+                )),
+                "--extra",
+                "--test-response",
+                "--debug",
+                "ERROR",
+            ])
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let summary = stdout
+            .lines()
+            .chain(stderr.lines())
+            .find(|l| l.starts_with("Spid QA:"))
+            .unwrap_or("no summary")
+            .to_string();
+        eprintln!("{profile}: {summary}");
+        assert!(
+            out.status.success() && summary.contains(", 0 failed"),
+            "{profile}: {summary}\n{stdout}\n{stderr}"
+        );
+        // The response tests ran (without them the suite has some 150 checks).
+        let executed: u32 = summary
+            .split_whitespace()
+            .nth(3)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(executed > 200, "{profile}: only {executed} checks ran");
+    }
+    app.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
