@@ -2,12 +2,10 @@
 //! SPID allows: HTTP-Redirect (the request deflated into the URL, the query string signed) or
 //! HTTP-POST (the request signed inside, carried by a form).
 
-use std::io::Write;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::dsig::{RSA_SHA256, SigningKey, sign_enveloped};
+use crate::dsig::{SigningKey, sign_enveloped};
 use crate::sp::{ENTITY, ServiceProvider, TRANSIENT};
 use crate::spid::Level;
 use crate::xml::escape;
@@ -67,30 +65,13 @@ impl ServiceProvider {
         relay_state: &str,
         key: &SigningKey,
     ) -> Result<String> {
-        let mut deflate =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-        deflate
-            .write_all(self.authn_request_xml(r).as_bytes())
-            .and_then(|()| deflate.try_finish())
-            .map_err(|e| Error::Xml(format!("deflate: {e}")))?;
-        let deflated = deflate
-            .finish()
-            .map_err(|e| Error::Xml(format!("deflate: {e}")))?;
-        let signed = form_urlencoded::Serializer::new(String::new())
-            .append_pair("SAMLRequest", &STANDARD.encode(deflated))
-            .append_pair("RelayState", relay_state)
-            .append_pair("SigAlg", RSA_SHA256)
-            .finish();
-        let signature = STANDARD.encode(key.sign(signed.as_bytes())?);
-        let query = form_urlencoded::Serializer::new(signed)
-            .append_pair("Signature", &signature)
-            .finish();
-        let sep = if r.destination.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        Ok(format!("{}{sep}{query}", r.destination))
+        crate::redirect::encode(
+            r.destination,
+            "SAMLRequest",
+            &self.authn_request_xml(r),
+            relay_state,
+            key,
+        )
     }
 
     /// HTTP-POST: the `SAMLRequest` form value, the request signed inside (the signature
@@ -104,9 +85,6 @@ impl ServiceProvider {
         Ok(STANDARD.encode(sign_enveloped(&xml, r.id, at, key)?))
     }
 }
-
-/// The largest inflated request a provider accepts (real ones are under 2 KiB).
-pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
 
 /// A request as an identity provider receives it in the HTTP-Redirect binding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,43 +100,11 @@ pub struct Received {
 /// `RelayState`, `SigAlg`, `Signature`, in that order), checking its signature with one of
 /// `keys` over exactly the bytes sent: what the stand-in provider does with our requests.
 pub fn read_redirect(query: &str, keys: &[crate::dsig::PublicKey]) -> Result<Received> {
-    use std::io::Read;
-    let (signed, signature) = query
-        .rsplit_once("&Signature=")
-        .ok_or_else(|| Error::Signature("the request is not signed".into()))?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let algorithm = get("SigAlg").unwrap_or("");
-    let signature = form_urlencoded::parse(format!("s={signature}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    let signature = STANDARD
-        .decode(signature.trim())
-        .map_err(|_| Error::Signature("invalid base64".into()))?;
-    if !keys
-        .iter()
-        .any(|k| k.verifies(algorithm, signed.as_bytes(), &signature))
-    {
-        return Err(Error::Signature(
-            "the request's signature does not verify".into(),
-        ));
+    let message = crate::redirect::decode(query, keys)?;
+    if message.parameter != "SAMLRequest" {
+        return Err(Error::Xml("not a request".into()));
     }
-    let deflated = STANDARD
-        .decode(get("SAMLRequest").unwrap_or(""))
-        .map_err(|_| Error::Xml("SAMLRequest is not base64".into()))?;
-    let mut xml = String::new();
-    flate2::read::DeflateDecoder::new(deflated.as_slice())
-        .take(MAX_REQUEST_BYTES)
-        .read_to_string(&mut xml)
-        .map_err(|e| Error::Xml(format!("inflate: {e}")))?;
+    let xml = message.xml;
     let doc = crate::xml::parse(&xml)?;
     let root = doc.root_element();
     if !crate::xml::is(root, PROTOCOL_NS, "AuthnRequest") {
@@ -179,6 +125,6 @@ pub fn read_redirect(query: &str, keys: &[crate::dsig::PublicKey]) -> Result<Rec
             .ok_or_else(|| Error::Xml("no IssueInstant".into()))?,
         issuer: text_of("Issuer"),
         level: Level::from_uri(&text_of("AuthnContextClassRef")).unwrap_or(Level::L2),
-        relay_state: get("RelayState").unwrap_or("").to_string(),
+        relay_state: message.relay_state,
     })
 }

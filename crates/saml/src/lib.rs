@@ -13,6 +13,8 @@ pub mod authn;
 pub mod cert;
 pub mod dsig;
 pub mod idp;
+pub mod logout;
+pub mod redirect;
 pub mod response;
 pub mod sandbox;
 pub mod sp;

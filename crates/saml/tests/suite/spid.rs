@@ -569,3 +569,61 @@ fn the_generated_certificate_follows_agids_public_sector_profile() {
     assert_eq!(seen, ["basicConstraints", "keyUsage", "policies"]);
     assert!(generate(&subject, 1024, now, 730).is_err());
 }
+
+/// Single logout's messages through the Redirect binding: signed, read back, refused with
+/// another key or changed.
+#[test]
+fn logout_messages_travel_signed_and_read_back() {
+    use refettorio_saml::logout::{Message, Subject, read, request_xml, response_xml};
+    use refettorio_saml::redirect::{decode, encode};
+    let (k, public) = key();
+    let now: Timestamp = "2026-12-07T08:00:00Z".parse().unwrap();
+    let subject = Subject {
+        name_id: "_n1".into(),
+        name_qualifier: IDP.into(),
+        session_index: None,
+    };
+    let xml = request_xml(
+        "_l1",
+        now,
+        "http://sp.example/metadata",
+        "https://idp.prova.example/slo",
+        &subject,
+    );
+    let url = encode(
+        "https://idp.prova.example/slo",
+        "SAMLRequest",
+        &xml,
+        "r1",
+        &k,
+    )
+    .unwrap();
+    let query = url.split_once('?').unwrap().1;
+    let got = decode(query, std::slice::from_ref(&public)).unwrap();
+    assert_eq!(got.parameter, "SAMLRequest");
+    assert_eq!(got.relay_state, "r1");
+    assert_eq!(
+        read(&got.xml).unwrap(),
+        Message::Request {
+            id: "_l1".into(),
+            issuer: "http://sp.example/metadata".into(),
+            subject,
+        }
+    );
+    let (_, stranger) = key();
+    assert!(decode(query, &[stranger]).is_err());
+    assert!(decode(&query.replace("r1", "r2"), std::slice::from_ref(&public)).is_err());
+
+    let xml = response_xml("_l2", now, IDP, "http://sp.example/slo", "_l1");
+    let url = encode("http://sp.example/slo", "SAMLResponse", &xml, "", &k).unwrap();
+    let got = decode(url.split_once('?').unwrap().1, &[public]).unwrap();
+    assert_eq!(
+        read(&got.xml).unwrap(),
+        Message::Response {
+            id: "_l2".into(),
+            issuer: IDP.into(),
+            in_response_to: "_l1".into(),
+            success: true,
+        }
+    );
+}
