@@ -372,6 +372,7 @@ pub async fn start_login(
         ctx.tenant.id,
         &saml::Request {
             id,
+            kind: "login".into(),
             profile: profile.as_str().into(),
             provider: idp.entity_id.clone(),
             level: LEVEL.number(),
@@ -438,7 +439,7 @@ pub async fn finish_login(
     let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     // Taken once: a second answer to the same request finds nothing.
-    let Some(request) = saml::consume_request(c, t.id, &answered, now).await? else {
+    let Some(request) = saml::consume_request(c, t.id, "login", &answered, now).await? else {
         return Err(invalid(
             "no pending request with that ID (unknown, used or expired)",
         ));
@@ -518,6 +519,20 @@ pub async fn finish_login(
     };
     refettorio_db::auth::purge_expired(c, now).await?;
     let session = open_session(c, Some(t.id), Subject::Guardian(guardian), now).await?;
+    saml::insert_session(
+        c,
+        t.id,
+        &token_hash(&session.token),
+        &saml::Session {
+            profile: profile.as_str().into(),
+            provider: idp.entity_id.clone(),
+            name_id: who.name_id.clone(),
+            name_qualifier: who.name_qualifier.clone(),
+            session_index: who.session_index.clone(),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         tenant = %t.slug,
@@ -580,7 +595,197 @@ fn refusal(r: Refusal) -> LoginFailed {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Single logout.
+
+/// A person leaves: if the session `token` was opened by SPID or CIE, where to send the
+/// browser so that the provider ends its session too (a signed `LogoutRequest`, remembered
+/// until its answer). The caller ends our session either way.
+pub async fn logout(
+    ctx: Ctx<'_>,
+    endpoints: &Endpoints,
+    federation: &Federation,
+    token: &str,
+) -> Result<Option<String>, AppError> {
+    let t = ctx.tenant;
+    let side = {
+        let mut h = ctx.db.acquire().await?;
+        saml::take_session(&mut h.conn(), t.id, &token_hash(token)).await?
+    };
+    let Some(side) = side else {
+        return Ok(None);
+    };
+    let Some(profile) = Profile::parse(&side.profile) else {
+        return Ok(None);
+    };
+    let list = match providers(ctx, endpoints, federation, profile).await {
+        Ok(list) => list,
+        Err(_) => return Ok(None),
+    };
+    let Some(slo) = list
+        .iter()
+        .find(|p| p.entity_id == side.provider)
+        .and_then(|p| p.slo_redirect.clone())
+    else {
+        return Ok(None);
+    };
+    let key = key(ctx, endpoints, "sp").await?;
+    let now = ctx.clock.now();
+    let issued = now.round(jiff::Unit::Millisecond).unwrap_or(now);
+    let (_, id) = new_token()?;
+    let id = format!("_{id}");
+    let xml = refettorio_saml::logout::request_xml(
+        &id,
+        issued,
+        &endpoints.entity_id(profile),
+        &slo,
+        &refettorio_saml::logout::Subject {
+            name_id: side.name_id,
+            name_qualifier: side.name_qualifier,
+            session_index: side.session_index,
+        },
+    );
+    let (relay_state, _) = new_token()?;
+    let url = refettorio_saml::redirect::encode(&slo, "SAMLRequest", &xml, &relay_state, &key)
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let mut h = ctx.db.acquire().await?;
+    saml::insert_request(
+        &mut h.conn(),
+        t.id,
+        &saml::Request {
+            id,
+            kind: "logout".into(),
+            profile: profile.as_str().into(),
+            provider: side.provider,
+            level: 0,
+            issued_at: issued,
+            expires_at: now + REQUEST_VALIDITY,
+            browser_hash: String::new(),
+            next_path: None,
+        },
+    )
+    .await?;
+    Ok(Some(url))
+}
+
+/// What a message at the single logout address led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slo {
+    /// The provider confirmed the logout we asked for.
+    LoggedOut,
+    /// The provider asked us to end the person's sessions: done; send the browser back to it
+    /// with our answer at this address.
+    Answer(String),
+}
+
+/// A message from a provider at `…/slo` (HTTP-Redirect, the raw query string): the answer to
+/// our logout request, or its own logout request (every session it opened for that person
+/// ends). Its signature must be by the provider it names.
+pub async fn slo(
+    ctx: Ctx<'_>,
+    endpoints: &Endpoints,
+    federation: &Federation,
+    profile: Profile,
+    query: &str,
+) -> Result<Slo, AppError> {
+    use refettorio_saml::logout::{Message, read, response_xml};
+    use refettorio_saml::redirect::decode;
+    let bad = |why: String| AppError::Invalid(format!("Messaggio di uscita non valido: {why}."));
+    let list = providers(ctx, endpoints, federation, profile).await?;
+    let all: Vec<PublicKey> = list.iter().flat_map(|p| p.keys.clone()).collect();
+    let message = decode(query, &all).map_err(|e| bad(e.to_string()))?;
+    let read = read(&message.xml).map_err(|e| bad(e.to_string()))?;
+    let issuer = match &read {
+        Message::Request { issuer, .. } | Message::Response { issuer, .. } => issuer,
+    };
+    let idp = list
+        .iter()
+        .find(|p| &p.entity_id == issuer)
+        .ok_or_else(|| bad("unknown provider".into()))?;
+    // Signed by the provider it names, not by another one of the list.
+    decode(query, &idp.keys).map_err(|e| bad(e.to_string()))?;
+    let t = ctx.tenant;
+    let now = ctx.clock.now();
+    let mut h = ctx.db.acquire().await?;
+    let c = &mut h.conn();
+    match read {
+        Message::Response { in_response_to, .. } => {
+            match saml::consume_request(c, t.id, "logout", &in_response_to, now).await? {
+                Some(r) if r.provider == idp.entity_id => Ok(Slo::LoggedOut),
+                _ => Err(bad("no logout request of ours with that ID".into())),
+            }
+        }
+        Message::Request { id, subject, .. } => {
+            let ended = saml::end_sessions_of(c, t.id, &idp.entity_id, &subject.name_id).await?;
+            tracing::info!(tenant = %t.slug, provider = %idp.entity_id, sessions = ended, "logout asked by the identity provider");
+            let slo = idp
+                .slo_redirect
+                .clone()
+                .ok_or_else(|| bad("the provider has no logout address".into()))?;
+            drop(h);
+            let key = key(ctx, endpoints, "sp").await?;
+            let (_, answer_id) = new_token()?;
+            let xml = response_xml(
+                &format!("_{answer_id}"),
+                now,
+                &endpoints.entity_id(profile),
+                &slo,
+                &id,
+            );
+            refettorio_saml::redirect::encode(
+                &slo,
+                "SAMLResponse",
+                &xml,
+                &message.relay_state,
+                &key,
+            )
+            .map(Slo::Answer)
+            .map_err(|e| AppError::Unavailable(e.to_string()))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The stand-in identity provider (sandbox mode).
+
+/// The stand-in provider at its single sign-on address receives our `LogoutRequest` too: it
+/// answers at once (it keeps no sessions of its own), sending the browser back to our logout
+/// address. `None`: the message is not a logout request.
+pub async fn sandbox_logout(
+    ctx: Ctx<'_>,
+    endpoints: &Endpoints,
+    query: &str,
+) -> Result<Option<String>, AppError> {
+    use refettorio_saml::logout::{Message, read, response_xml};
+    if ctx.tenant.settings.identity.mode != IdentityMode::Sandbox {
+        return Err(not_offered());
+    }
+    let ours = key(ctx, endpoints, "sp").await?;
+    let ours = PublicKey::from_certificate(ours.certificate())
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let Ok(message) = refettorio_saml::redirect::decode(query, &[ours]) else {
+        return Ok(None);
+    };
+    let Ok(Message::Request { id, issuer, .. }) = read(&message.xml) else {
+        return Ok(None);
+    };
+    let profile = [Profile::Spid, Profile::Cie]
+        .into_iter()
+        .find(|p| endpoints.entity_id(*p) == issuer)
+        .ok_or_else(|| AppError::Invalid("Richiesta di un altro fornitore di servizi.".into()))?;
+    let (key, idp) = sandbox_provider(ctx, endpoints).await?;
+    let (_, answer_id) = new_token()?;
+    let slo = endpoints.slo(profile);
+    let xml = response_xml(
+        &format!("_{answer_id}"),
+        ctx.clock.now(),
+        &idp.entity_id,
+        &slo,
+        &id,
+    );
+    refettorio_saml::redirect::encode(&slo, "SAMLResponse", &xml, &message.relay_state, &key)
+        .map(Some)
+        .map_err(|e| AppError::Unavailable(e.to_string()))
+}
 
 /// The stand-in provider of this municipality: its key and how it is described.
 async fn sandbox_provider(

@@ -71,6 +71,8 @@ pub async fn put_key(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub id: String,
+    /// `login` or `logout`.
+    pub kind: String,
     pub profile: String,
     pub provider: String,
     pub level: u8,
@@ -85,7 +87,8 @@ pub struct Request {
 
 pub async fn insert_request(conn: &mut Conn<'_>, tenant: TenantId, r: &Request) -> Result<()> {
     let sql = "INSERT INTO saml_request (id, tenant_id, profile, provider, level, issued_at, \
-               expires_at, browser_hash, next_path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+               expires_at, browser_hash, next_path, kind) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
     on_conn!(conn, |c| {
         sqlx::query(sql)
             .bind(&r.id)
@@ -97,23 +100,27 @@ pub async fn insert_request(conn: &mut Conn<'_>, tenant: TenantId, r: &Request) 
             .bind(micros(r.expires_at))
             .bind(&r.browser_hash)
             .bind(r.next_path.as_deref())
+            .bind(&r.kind)
             .execute(&mut *c)
             .await?;
     });
     Ok(())
 }
 
-/// Takes the pending request `id` (once: a second answer to it finds nothing), if it has not
-/// expired.
+/// Takes the pending request `id` of `kind` (once: a second answer to it finds nothing), if
+/// it has not expired.
 pub async fn consume_request(
     conn: &mut Conn<'_>,
     tenant: TenantId,
+    kind: &str,
     id: &str,
     now: jiff::Timestamp,
 ) -> Result<Option<Request>> {
     let sql = "UPDATE saml_request SET consumed_at = $3 \
                WHERE id = $1 AND tenant_id = $2 AND consumed_at IS NULL AND expires_at > $3 \
-               RETURNING id, profile, provider, level, issued_at, expires_at, browser_hash, next_path";
+               AND kind = $4 \
+               RETURNING id, profile, provider, level, issued_at, expires_at, browser_hash, \
+               next_path, kind";
     type Row = (
         String,
         String,
@@ -123,17 +130,20 @@ pub async fn consume_request(
         i64,
         String,
         Option<String>,
+        String,
     );
     let row: Option<Row> = on_conn!(conn, |c| sqlx::query_as(sql)
         .bind(id)
         .bind(tenant.get())
         .bind(micros(now))
+        .bind(kind)
         .fetch_optional(&mut *c)
         .await?);
     row.map(
-        |(id, profile, provider, level, issued_at, expires_at, browser_hash, next_path)| {
+        |(id, profile, provider, level, issued_at, expires_at, browser_hash, next_path, kind)| {
             Ok(Request {
                 id,
+                kind,
                 profile,
                 provider,
                 level: u8::try_from(level).unwrap_or(u8::MAX),
@@ -168,7 +178,8 @@ pub async fn use_assertion(
     Ok(n > 0)
 }
 
-/// Deletes requests and used assertions past their expiry.
+/// Deletes requests and used assertions past their expiry, and what is left of ended
+/// sessions.
 pub async fn purge(conn: &mut Conn<'_>, now: jiff::Timestamp) -> Result<()> {
     for sql in [
         "DELETE FROM saml_request WHERE expires_at <= $1",
@@ -178,5 +189,101 @@ pub async fn purge(conn: &mut Conn<'_>, now: jiff::Timestamp) -> Result<()> {
             sqlx::query(sql).bind(micros(now)).execute(&mut *c).await?;
         });
     }
+    // The SPID/CIE side of sessions that ended (expired, or logged out locally).
+    let orphans = "DELETE FROM saml_session WHERE NOT EXISTS \
+                   (SELECT 1 FROM web_session w WHERE w.token_hash = saml_session.token_hash)";
+    on_conn!(conn, |c| {
+        sqlx::query(orphans).execute(&mut *c).await?;
+    });
     Ok(())
+}
+
+/// What single logout needs of a session opened by SPID or CIE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub profile: String,
+    pub provider: String,
+    pub name_id: String,
+    pub name_qualifier: String,
+    pub session_index: Option<String>,
+}
+
+pub async fn insert_session(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    token_hash: &str,
+    s: &Session,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let sql = "INSERT INTO saml_session (token_hash, tenant_id, profile, provider, name_id, \
+               name_qualifier, session_index, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(token_hash)
+            .bind(tenant.get())
+            .bind(&s.profile)
+            .bind(&s.provider)
+            .bind(&s.name_id)
+            .bind(&s.name_qualifier)
+            .bind(s.session_index.as_deref())
+            .bind(micros(now))
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// The SPID/CIE side of a session, taken away (the session itself is ended by `auth`).
+pub async fn take_session(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    token_hash: &str,
+) -> Result<Option<Session>> {
+    let sql = "DELETE FROM saml_session WHERE token_hash = $1 AND tenant_id = $2 \
+               RETURNING profile, provider, name_id, name_qualifier, session_index";
+    let row: Option<(String, String, String, String, Option<String>)> =
+        on_conn!(conn, |c| sqlx::query_as(sql)
+            .bind(token_hash)
+            .bind(tenant.get())
+            .fetch_optional(&mut *c)
+            .await?);
+    Ok(row.map(
+        |(profile, provider, name_id, name_qualifier, session_index)| Session {
+            profile,
+            provider,
+            name_id,
+            name_qualifier,
+            session_index,
+        },
+    ))
+}
+
+/// Ends every session the provider opened for `name_id` (its logout request): the sessions
+/// and their SPID/CIE side. Returns how many.
+pub async fn end_sessions_of(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    provider: &str,
+    name_id: &str,
+) -> Result<u64> {
+    let sessions = "DELETE FROM web_session WHERE token_hash IN (SELECT token_hash FROM \
+                    saml_session WHERE tenant_id = $1 AND provider = $2 AND name_id = $3)";
+    let sides = "DELETE FROM saml_session WHERE tenant_id = $1 AND provider = $2 AND name_id = $3";
+    let n = on_conn!(conn, |c| {
+        let n = sqlx::query(sessions)
+            .bind(tenant.get())
+            .bind(provider)
+            .bind(name_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        sqlx::query(sides)
+            .bind(tenant.get())
+            .bind(provider)
+            .bind(name_id)
+            .execute(&mut *c)
+            .await?;
+        n
+    });
+    Ok(n)
 }

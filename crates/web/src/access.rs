@@ -288,13 +288,17 @@ pub(crate) async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfOnly>,
 ) -> Result<Response, WebError> {
+    // A session opened with SPID or CIE: the provider is asked to end its own too.
+    let mut provider = None;
     if let Some((session, token)) = current_session(&state, &headers).await? {
         if !same_origin(&headers) || !same_token(&session.csrf_token, &f.csrf) {
             return Err(WebError::Forbidden);
         }
+        provider = crate::spid::logout_at_provider(&state, &t, &headers, &token).await;
         auth::logout(state.installation(), &token).await?;
     }
-    let mut r = Redirect::to(&format!("/t/{}/accedi?esito=uscito", t.slug)).into_response();
+    let to = provider.unwrap_or_else(|| format!("/t/{}/accedi?esito=uscito", t.slug));
+    let mut r = Redirect::to(&to).into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(SESSION_COOKIE, "", state.config.secure_cookies(), Some(0)),

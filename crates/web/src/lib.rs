@@ -126,6 +126,8 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/cie/login", get(spid::login))
         .route("/t/{slug}/spid/acs", post(spid::acs))
         .route("/t/{slug}/cie/acs", post(spid::acs))
+        .route("/t/{slug}/spid/slo", get(spid::slo))
+        .route("/t/{slug}/cie/slo", get(spid::slo))
         .route(
             "/t/{slug}/spid-prova/sso",
             get(spid::sandbox).post(spid::sandbox_answer),

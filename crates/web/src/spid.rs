@@ -254,6 +254,66 @@ pub(crate) async fn acs(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Single logout.
+
+/// Where a person leaving goes so that the provider that logged them in ends its session too;
+/// `None` for a session not opened by SPID or CIE (or when the provider cannot be reached: our
+/// own session ends anyway, and that is logged).
+pub(crate) async fn logout_at_provider(
+    state: &AppState,
+    t: &refettorio_app::Tenant,
+    headers: &HeaderMap,
+    token: &str,
+) -> Option<String> {
+    let ep = endpoints(state, t, headers).ok()?;
+    match spid::logout(
+        state.ctx(t, Actor::Public),
+        &ep,
+        &state.config.federation,
+        token,
+    )
+    .await
+    {
+        Ok(to) => to,
+        Err(e) => {
+            tracing::warn!(error = %e, "logout not sent to the identity provider");
+            None
+        }
+    }
+}
+
+/// `GET /t/<slug>/{spid,cie}/slo`: the provider's answer to our logout, or its own request.
+pub(crate) async fn slo(
+    State(state): State<AppState>,
+    Extension(CurrentTenant(t)): Extension<CurrentTenant>,
+    path: MatchedPath,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, WebError> {
+    let ep = endpoints(&state, &t, &headers)?;
+    let outcome = spid::slo(
+        state.ctx(&t, Actor::Public),
+        &ep,
+        &state.config.federation,
+        profile(&path),
+        &query.unwrap_or_default(),
+    )
+    .await?;
+    let to = match outcome {
+        spid::Slo::LoggedOut => format!("/t/{}/accedi?esito=uscito", t.slug),
+        spid::Slo::Answer(url) => url,
+    };
+    let location =
+        HeaderValue::from_str(&to).map_err(|_| WebError::NotFound("provider address".into()))?;
+    let mut r = (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", state.config.secure_cookies(), Some(0)),
+    );
+    Ok(r)
+}
+
+// ---------------------------------------------------------------------------------------------
 // The stand-in identity provider (sandbox mode).
 
 #[derive(Template, WebTemplate)]
@@ -279,6 +339,12 @@ pub(crate) async fn sandbox(
 ) -> Result<Response, WebError> {
     let ep = endpoints(&state, &t, &headers)?;
     let query = query.unwrap_or_default();
+    // Our logout request: answered at once, back to our logout address.
+    if let Some(back) = spid::sandbox_logout(state.ctx(&t, Actor::Public), &ep, &query).await? {
+        let location = HeaderValue::from_str(&back)
+            .map_err(|_| WebError::NotFound("logout address".into()))?;
+        return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
+    }
     let request = spid::sandbox_request(state.ctx(&t, Actor::Public), &ep, &query).await?;
     let (csrf, new) = anonymous_csrf(&headers)?;
     // The demo's parent, ready to log in; elsewhere the fields are left to fill.

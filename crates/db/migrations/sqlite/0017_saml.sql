@@ -12,11 +12,12 @@ CREATE TABLE saml_key (
     PRIMARY KEY (tenant_id, purpose)
 ) STRICT;
 
--- A request sent to an identity provider, until its answer arrives (once) or it expires. The
--- answer is trusted only from the provider recorded here and only in the browser that holds
--- the cookie whose hash is `browser_hash`.
+-- A request sent to an identity provider (a login or a logout), until its answer arrives
+-- (once) or it expires. A login's answer is trusted only from the provider recorded here and
+-- only in the browser that holds the cookie whose hash is `browser_hash`.
 CREATE TABLE saml_request (
     id              TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('login', 'logout')),
     tenant_id       INTEGER NOT NULL REFERENCES tenant (id),
     profile         TEXT NOT NULL CHECK (profile IN ('spid', 'cie')),
     provider        TEXT NOT NULL,
@@ -38,3 +39,17 @@ CREATE TABLE saml_replay (
     PRIMARY KEY (tenant_id, provider, assertion_id)
 ) STRICT;
 CREATE INDEX saml_replay_by_expiry ON saml_replay (expires_at);
+
+-- A session opened by SPID or CIE: what single logout needs (the provider and the name it gave
+-- the person). Ends with the session.
+CREATE TABLE saml_session (
+    token_hash      TEXT PRIMARY KEY,
+    tenant_id       INTEGER NOT NULL REFERENCES tenant (id),
+    profile         TEXT NOT NULL,
+    provider        TEXT NOT NULL,
+    name_id         TEXT NOT NULL,
+    name_qualifier  TEXT NOT NULL,
+    session_index   TEXT,
+    created_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX saml_session_by_name ON saml_session (tenant_id, provider, name_id);

@@ -1570,6 +1570,27 @@ async fn a_parent_logs_in_with_spid_in_the_browser() {
             .unwrap();
         assert_eq!(h1, "Ciao Mario Rossi");
         shot("spid-home").await;
+        // Leaving goes through the provider (its session ends too) and back to the login.
+        click(&c, "form[action$='/esci'] button[type=submit]").await;
+        for _ in 0..50 {
+            if c.current_url().await.unwrap().path() == "/t/esempio/accedi" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let url = c.current_url().await.unwrap();
+        assert_eq!(url.path(), "/t/esempio/accedi");
+        assert_eq!(url.query(), Some("esito=uscito"));
+        let notice = c
+            .find(Locator::Css("[role=status]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(notice, "Sei uscito dall'area personale.");
+        c.goto(&app.url("/t/esempio/area-personale")).await.unwrap();
+        assert_eq!(c.current_url().await.unwrap().path(), "/t/esempio/accedi");
         c.close().await.unwrap();
     }
     app.stop().await;

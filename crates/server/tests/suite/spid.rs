@@ -403,3 +403,108 @@ async fn agids_spid_sp_test_passes_for_spid_and_cie() {
     app.stop().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Logs a parent in through the stand-in provider in `client`.
+async fn log_in_with_spid(app: &App, client: &reqwest::Client) {
+    let (csrf, request) = to_the_provider(app, client, "spid").await;
+    let (acs, response, relay) =
+        answer(app, client, &csrf, &request, DEMO_PARENT_CF, "accedi").await;
+    let r = to_acs(client, app, &acs, &response, &relay).await;
+    assert_eq!(r.status().as_u16(), 303);
+}
+
+/// Single logout, both ways: leaving ends the session here and at the provider, whose answer
+/// comes back signed; the provider's own logout request ends every session it opened for
+/// that person; a logout request signed by another key ends nothing.
+#[tokio::test]
+async fn logout_ends_the_session_at_both_ends() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let client = browser();
+        log_in_with_spid(&app, &client).await;
+        let (_, home) = page(&client, &app, "/t/esempio/area-personale").await;
+        let r = post(
+            &client,
+            &app,
+            "/t/esempio/esci",
+            &[("_csrf", &csrf_of(&home))],
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let to_idp = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            to_idp.contains("/t/esempio/spid-prova/sso?SAMLRequest="),
+            "{to_idp}"
+        );
+        let (status, _) = page(&client, &app, "/t/esempio/area-personale").await;
+        assert_eq!(status, 303, "our session ends at once");
+        let r = client.get(&to_idp).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 302);
+        let back = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(back.contains("/t/esempio/spid/slo?SAMLResponse="), "{back}");
+        let r = client.get(&back).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 302);
+        assert_eq!(r.headers()["location"], "/t/esempio/accedi?esito=uscito");
+        // The provider's answer once only.
+        let r = client.get(&back).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+
+        // The provider asks: every session it opened for that person ends.
+        let phone = browser();
+        log_in_with_spid(&app, &phone).await;
+        let name_id = crate::common::text(&t, "SELECT name_id FROM saml_session").await;
+        let stored = crate::common::text(
+            &t,
+            "SELECT private_key || ' ' || certificate FROM saml_key WHERE purpose = 'sandbox_idp'",
+        )
+        .await;
+        let (private, certificate) = stored.split_once(' ').unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let idp_key = refettorio_saml::dsig::SigningKey::new(
+            &b64.decode(private).unwrap(),
+            b64.decode(certificate).unwrap(),
+        )
+        .unwrap();
+        let slo = app.url("/t/esempio/spid/slo");
+        let ask = |key: &refettorio_saml::dsig::SigningKey| {
+            let xml = refettorio_saml::logout::request_xml(
+                "_idp1",
+                "2026-11-23T07:00:00Z".parse().unwrap(),
+                &app.url("/t/esempio/spid-prova"),
+                &slo,
+                &refettorio_saml::logout::Subject {
+                    name_id: name_id.clone(),
+                    name_qualifier: app.url("/t/esempio/spid-prova"),
+                    session_index: None,
+                },
+            );
+            refettorio_saml::redirect::encode(&slo, "SAMLRequest", &xml, "", key).unwrap()
+        };
+        let stranger = {
+            let pair =
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                    .unwrap();
+            let cert = rcgen::CertificateParams::new(vec!["x".into()])
+                .unwrap()
+                .self_signed(&pair)
+                .unwrap();
+            refettorio_saml::dsig::SigningKey::new(&pair.serialize_der(), cert.der().to_vec())
+                .unwrap()
+        };
+        let r = browser().get(ask(&stranger)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 422, "a forged logout request");
+        let (status, _) = page(&phone, &app, "/t/esempio/area-personale").await;
+        assert_eq!(status, 200, "the forged request ended nothing");
+        let r = browser().get(ask(&idp_key)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 302);
+        let answer = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            answer.contains("/t/esempio/spid-prova/sso?SAMLResponse="),
+            "{answer}"
+        );
+        let (status, _) = page(&phone, &app, "/t/esempio/area-personale").await;
+        assert_eq!(status, 303, "the provider's logout ended the session");
+        app.stop().await;
+    }
+}
