@@ -91,29 +91,103 @@ pub fn public_base(
 pub struct Federation {
     pub spid: Vec<IdentityProvider>,
     pub cie: Vec<IdentityProvider>,
+    /// Files that could not be read or parsed: their providers are missing, the server runs
+    /// on (the office sees why in its settings).
+    pub errors: Vec<String>,
 }
 
 impl Federation {
-    /// Reads the metadata files; a file that cannot be read or parsed is an error (the
-    /// server does not start with a list it cannot use).
-    pub fn load(
-        spid: &[std::path::PathBuf],
-        cie: &[std::path::PathBuf],
-    ) -> Result<Federation, String> {
-        let read = |files: &[std::path::PathBuf]| -> Result<Vec<IdentityProvider>, String> {
+    /// Reads the metadata files; a file that cannot be read or parsed is left out and named in
+    /// `errors`.
+    pub fn load(spid: &[std::path::PathBuf], cie: &[std::path::PathBuf]) -> Federation {
+        let mut errors = Vec::new();
+        let mut read = |files: &[std::path::PathBuf]| -> Vec<IdentityProvider> {
             let mut all = Vec::new();
             for f in files {
-                let text =
-                    std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-                all.extend(parse_providers(&text).map_err(|e| format!("{}: {e}", f.display()))?);
+                match std::fs::read_to_string(f)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| parse_providers(&text).map_err(|e| e.to_string()))
+                {
+                    Ok(list) if list.is_empty() => {
+                        errors.push(format!("{}: nessun gestore utilizzabile", f.display()));
+                    }
+                    Ok(list) => all.extend(list),
+                    Err(e) => errors.push(format!("{}: {e}", f.display())),
+                }
             }
-            Ok(all)
+            all
         };
-        Ok(Federation {
-            spid: read(spid)?,
-            cie: read(cie)?,
-        })
+        let spid = read(spid);
+        let cie = read(cie);
+        Federation { spid, cie, errors }
     }
+}
+
+/// How a municipality's SPID and CIE stand, for its office: what stops or will stop them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub mode: IdentityMode,
+    /// The service provider key's expiry, if there is a key.
+    pub key_expires: Option<jiff::Timestamp>,
+    /// What stops families from logging in, in Italian, for the office.
+    pub blockers: Vec<String>,
+    /// What will, or what is missing without stopping them.
+    pub warnings: Vec<String>,
+}
+
+impl Status {
+    /// Families can log in with SPID or CIE now.
+    pub fn usable(&self) -> bool {
+        match self.mode {
+            IdentityMode::Off => false,
+            IdentityMode::Sandbox => true,
+            IdentityMode::Live => self.blockers.is_empty(),
+        }
+    }
+}
+
+/// The municipality's SPID/CIE status: in live mode a missing or expiring key, providers that
+/// did not load.
+pub async fn status(ctx: Ctx<'_>, federation: &Federation) -> Result<Status, AppError> {
+    let s = &ctx.tenant.settings.identity;
+    let key = {
+        let mut h = ctx.db.acquire().await?;
+        saml::key(&mut h.conn(), ctx.tenant.id, "sp").await?
+    };
+    let now = ctx.clock.now();
+    let (mut blockers, mut warnings) = (Vec::new(), Vec::new());
+    if s.mode == IdentityMode::Live {
+        match &key {
+            None => blockers.push(
+                "Le chiavi del Comune per SPID e CIE non sono state create (comando refettorio spid keygen).".to_string(),
+            ),
+            Some(k) if k.not_after <= now => blockers.push(
+                "Il certificato del Comune per SPID e CIE è scaduto: va rinnovato (refettorio spid keygen --replace) e i nuovi metadata inviati ad AgID.".to_string(),
+            ),
+            Some(k) if k.not_after <= now + SignedDuration::from_hours(24 * 60) => warnings.push(
+                format!("Il certificato del Comune per SPID e CIE scade il {}: va rinnovato per tempo.", k.not_after.to_zoned(ctx.tenant.timezone.clone()).date()),
+            ),
+            Some(_) => {}
+        }
+        if federation.spid.is_empty() {
+            blockers.push("Nessun gestore SPID è caricato: manca o non si legge il file dei metadata (spid_idp_metadata).".to_string());
+        }
+        if s.cie && federation.cie.is_empty() {
+            warnings.push("Il gestore CIE non è caricato: manca o non si legge il file dei metadata (cie_idp_metadata).".to_string());
+        }
+        warnings.extend(
+            federation
+                .errors
+                .iter()
+                .map(|e| format!("Metadata non letti: {e}")),
+        );
+    }
+    Ok(Status {
+        mode: s.mode,
+        key_expires: key.map(|k| k.not_after),
+        blockers,
+        warnings,
+    })
 }
 
 /// The ways in a municipality offers, in order.

@@ -238,15 +238,19 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String
     config
         .mail()
         .map_err(|e| format!("invalid configuration: {e}"))?;
-    config.federation()?;
     Ok(config)
 }
 
 impl Config {
-    /// The identity providers of SPID and CIE for live mode, read from their metadata files.
-    pub fn federation(&self) -> Result<refettorio_app::spid::Federation, String> {
-        refettorio_app::spid::Federation::load(&self.spid_idp_metadata, &self.cie_idp_metadata)
-            .map_err(|e| format!("invalid configuration: identity provider metadata: {e}"))
+    /// The identity providers of SPID and CIE for live mode, read from their metadata files; a
+    /// file that does not load is logged and left out (the server runs on).
+    pub fn federation(&self) -> refettorio_app::spid::Federation {
+        let f =
+            refettorio_app::spid::Federation::load(&self.spid_idp_metadata, &self.cie_idp_metadata);
+        for e in &f.errors {
+            tracing::warn!(error = %e, "identity provider metadata not loaded");
+        }
+        f
     }
 
     /// How e-mail is delivered; an error names the key at fault.

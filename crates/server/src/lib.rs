@@ -114,7 +114,7 @@ pub async fn serve(
         trusted_proxies: config.proxies().map_err(anyhow::Error::msg)?,
         station_access: config.station_access().map_err(anyhow::Error::msg)?,
         mail_simulated: mail.simulated(),
-        federation: config.federation().map_err(anyhow::Error::msg)?,
+        federation: config.federation(),
     });
     // The outbox's sender runs beside the web server and stops after it.
     let (stop_sender, sender_stop) = tokio::sync::watch::channel(false);
@@ -310,13 +310,7 @@ pub async fn spid_metadata(
     } else {
         refettorio_app::spid::Profile::Spid
     };
-    Ok(refettorio_app::spid::metadata(
-        ctx,
-        &endpoints,
-        &config.federation().map_err(anyhow::Error::msg)?,
-        profile,
-    )
-    .await?)
+    Ok(refettorio_app::spid::metadata(ctx, &endpoints, &config.federation(), profile).await?)
 }
 
 fn spid_endpoints(config: &Config, slug: &str) -> anyhow::Result<refettorio_app::spid::Endpoints> {

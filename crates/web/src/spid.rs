@@ -70,6 +70,15 @@ pub(crate) async fn choices(
     if offered.is_empty() {
         return Vec::new();
     }
+    // Live without a key or providers: not offered (the office's settings say why).
+    match spid::status(ctx, &state.config.federation).await {
+        Ok(s) if s.usable() => {}
+        Ok(_) => return Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "identity status not available");
+            return Vec::new();
+        }
+    }
     let Ok(ep) = endpoints(state, t, headers) else {
         return Vec::new();
     };

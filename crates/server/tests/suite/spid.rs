@@ -508,3 +508,60 @@ async fn logout_ends_the_session_at_both_ends() {
         app.stop().await;
     }
 }
+
+/// A municipality in live mode whose key was never made and whose providers' metadata does
+/// not load: the server starts all the same, the login page offers no SPID, a login link is
+/// 404, and the office's settings say why.
+#[tokio::test]
+async fn a_live_municipality_without_keys_or_providers_offers_no_spid_and_the_office_sees_why() {
+    for t in TestDb::all().await.unwrap() {
+        let broken = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(broken.path(), "<md:EntitiesDescriptor").unwrap();
+        let path = broken.path().to_path_buf();
+        let app = crate::common::spawn_with(&t, true, crate::common::MONDAY_8AM, |c| {
+            c.scheduler = false;
+            c.spid_idp_metadata = vec![path];
+        })
+        .await;
+        {
+            let mut h = t.db.acquire().await.unwrap();
+            let c = &mut h.conn();
+            let mut tenant = refettorio_db::registry::tenant::by_slug(c, "esempio")
+                .await
+                .unwrap()
+                .unwrap();
+            tenant.settings.identity.mode = refettorio_domain::identity::IdentityMode::Live;
+            refettorio_db::registry::tenant::set_settings(c, tenant.id, &tenant.settings)
+                .await
+                .unwrap();
+        }
+        let client = browser();
+        let (status, login) = page(&client, &app, "/t/esempio/accedi").await;
+        assert_eq!(status, 200);
+        assert!(login.contains("non è ancora attivo"), "{login}");
+        assert!(!login.contains("/spid/login?"));
+        let (status, _) = page(&client, &app, "/t/esempio/spid/login?idp=https://x.example").await;
+        assert_eq!(status, 404);
+        let office = browser();
+        let r = crate::common::login(
+            &app,
+            &office,
+            refettorio_app::demo::DEMO_OFFICE_USER,
+            refettorio_app::demo::DEMO_OFFICE_PASSWORD,
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let (status, settings) = page(&office, &app, "/t/esempio/backoffice/impostazioni").await;
+        assert_eq!(status, 200);
+        let settings = unescape(&settings);
+        for why in [
+            "Accesso con SPID e CIE",
+            "non sono state create",
+            "Nessun gestore SPID è caricato",
+            "Metadata non letti",
+        ] {
+            assert!(settings.contains(why), "{why} missing");
+        }
+        app.stop().await;
+    }
+}

@@ -24,6 +24,10 @@ struct SettingsPage<'a> {
     done: bool,
     errors: FieldErrors,
     modes: [(&'static str, &'static str); 2],
+    /// SPID and CIE: how they stand (their settings are the installation operator's).
+    identity: Option<refettorio_app::spid::Status>,
+    /// When the municipality's SPID certificate expires, in words.
+    key_expires: Option<String>,
 }
 framed!(SettingsPage);
 
@@ -150,8 +154,21 @@ impl From<Posted> for SettingsForm {
     }
 }
 
-fn page(s: &Staff, form: SettingsForm, done: bool, errors: FieldErrors) -> Response {
+async fn page(
+    state: &AppState,
+    s: &Staff,
+    form: SettingsForm,
+    done: bool,
+    errors: FieldErrors,
+) -> Response {
     let status = errors.status();
+    let identity = refettorio_app::spid::status(s.ctx(state), &state.config.federation)
+        .await
+        .ok();
+    let key_expires = identity
+        .as_ref()
+        .and_then(|i| i.key_expires)
+        .map(|k| crate::filters::when_it(&k, &s.tenant.timezone));
     let page = SettingsPage {
         frame: s.frame(&SETTINGS),
         form,
@@ -159,20 +176,28 @@ fn page(s: &Staff, form: SettingsForm, done: bool, errors: FieldErrors) -> Respo
         done,
         errors,
         modes: MODES,
+        identity,
+        key_expires,
     };
     (status, page).into_response()
 }
 
 /// `GET /t/<slug>/backoffice/impostazioni`
-pub(crate) async fn settings(s: Staff, Query(q): Query<Done>) -> Result<Response, WebError> {
+pub(crate) async fn settings(
+    State(state): State<AppState>,
+    s: Staff,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
     s.require(SETTINGS.roles)?;
     let done = q.esito.as_deref() == Some("salvate");
     Ok(page(
+        &state,
         &s,
         SettingsForm::of(&s.tenant),
         done,
         FieldErrors::none(),
-    ))
+    )
+    .await)
 }
 
 /// `POST /t/<slug>/backoffice/impostazioni`
@@ -198,7 +223,7 @@ pub(crate) async fn save_settings(
                 checkout_key: String::new(),
                 ..form
             };
-            Ok(page(&s, form, false, errors))
+            Ok(page(&state, &s, form, false, errors).await)
         })
         .await
 }
