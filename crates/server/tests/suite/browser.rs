@@ -290,13 +290,21 @@ async fn log_in_as(c: &Client, app: &App, id: &str, password: &str, lands_on: &s
         .await
         .unwrap();
     click(c, "form[action$='/accedi'] button[type=submit]").await;
+    wait_path(c, lands_on).await;
+}
+
+/// Waits (five seconds at most) until the browser is at `path`.
+async fn wait_path(c: &Client, path: &str) {
     for _ in 0..50 {
-        if c.current_url().await.unwrap().path() == lands_on {
+        if c.current_url().await.unwrap().path() == path {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("login did not reach {lands_on}");
+    panic!(
+        "the browser did not reach {path}: it is at {}",
+        c.current_url().await.unwrap()
+    );
 }
 
 #[tokio::test]
@@ -1526,16 +1534,7 @@ async fn a_parent_logs_in_with_spid_in_the_browser() {
             failures.push(format!("{width}px login with the chooser open: {v}"));
         }
         click(&c, "details.rf-idp a[href*='/spid/login?']").await;
-        for _ in 0..50 {
-            if c.current_url().await.unwrap().path() == "/t/esempio/spid-prova/sso" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert_eq!(
-            c.current_url().await.unwrap().path(),
-            "/t/esempio/spid-prova/sso"
-        );
+        wait_path(&c, "/t/esempio/spid-prova/sso").await;
         shot("spid-sandbox").await;
         for v in axe(&c, &axe_source).await {
             failures.push(format!("{width}px stand-in provider: {v}"));
@@ -1550,17 +1549,8 @@ async fn a_parent_logs_in_with_spid_in_the_browser() {
             .unwrap();
         assert_eq!(cf, DEMO_PARENT_CF);
         click(&c, "button[value=accedi]").await;
-        for _ in 0..50 {
-            if c.current_url().await.unwrap().path() == "/t/esempio/area-personale" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert_eq!(
-            c.current_url().await.unwrap().path(),
-            "/t/esempio/area-personale",
-            "the answer did not go back by itself"
-        );
+        // The answer goes back by itself (the page's script).
+        wait_path(&c, "/t/esempio/area-personale").await;
         let h1 = c
             .find(Locator::Css("h1"))
             .await
@@ -1572,12 +1562,7 @@ async fn a_parent_logs_in_with_spid_in_the_browser() {
         shot("spid-home").await;
         // Leaving goes through the provider (its session ends too) and back to the login.
         click(&c, "form[action$='/esci'] button[type=submit]").await;
-        for _ in 0..50 {
-            if c.current_url().await.unwrap().path() == "/t/esempio/accedi" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_path(&c, "/t/esempio/accedi").await;
         let url = c.current_url().await.unwrap();
         assert_eq!(url.path(), "/t/esempio/accedi");
         assert_eq!(url.query(), Some("esito=uscito"));

@@ -328,17 +328,7 @@ async fn agids_spid_sp_test_passes_for_spid_and_cie() {
     .await;
     // The demo municipality in live mode, with its key made as `refettorio spid keygen` does.
     {
-        let mut h = t.db.acquire().await.unwrap();
-        let c = &mut h.conn();
-        let mut tenant = refettorio_db::registry::tenant::by_slug(c, "esempio")
-            .await
-            .unwrap()
-            .unwrap();
-        tenant.settings.identity.mode = refettorio_domain::identity::IdentityMode::Live;
-        refettorio_db::registry::tenant::set_settings(c, tenant.id, &tenant.settings)
-            .await
-            .unwrap();
-        drop(h);
+        let tenant = set_live(&t).await;
         let ctx = refettorio_app::Ctx::new(
             &t.db,
             app.clock.as_ref(),
@@ -402,6 +392,21 @@ async fn agids_spid_sp_test_passes_for_spid_and_cie() {
     }
     app.stop().await;
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Puts the demo municipality's SPID and CIE in live mode; returns it so.
+async fn set_live(t: &TestDb) -> refettorio_app::Tenant {
+    let mut h = t.db.acquire().await.unwrap();
+    let c = &mut h.conn();
+    let mut tenant = refettorio_db::registry::tenant::by_slug(c, "esempio")
+        .await
+        .unwrap()
+        .unwrap();
+    tenant.settings.identity.mode = refettorio_domain::identity::IdentityMode::Live;
+    refettorio_db::registry::tenant::set_settings(c, tenant.id, &tenant.settings)
+        .await
+        .unwrap();
+    tenant
 }
 
 /// Logs a parent in through the stand-in provider in `client`.
@@ -523,18 +528,7 @@ async fn a_live_municipality_without_keys_or_providers_offers_no_spid_and_the_of
             c.spid_idp_metadata = vec![path];
         })
         .await;
-        {
-            let mut h = t.db.acquire().await.unwrap();
-            let c = &mut h.conn();
-            let mut tenant = refettorio_db::registry::tenant::by_slug(c, "esempio")
-                .await
-                .unwrap()
-                .unwrap();
-            tenant.settings.identity.mode = refettorio_domain::identity::IdentityMode::Live;
-            refettorio_db::registry::tenant::set_settings(c, tenant.id, &tenant.settings)
-                .await
-                .unwrap();
-        }
+        set_live(&t).await;
         let client = browser();
         let (status, login) = page(&client, &app, "/t/esempio/accedi").await;
         assert_eq!(status, 200);
