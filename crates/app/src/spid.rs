@@ -243,7 +243,22 @@ pub async fn generate_key(
 ) -> Result<Option<jiff::Timestamp>, AppError> {
     let t = ctx.tenant;
     let now = ctx.clock.now();
-    let entity_id = endpoints.entity_id(Profile::Spid);
+    let made = make_key(ctx, endpoints.entity_id(Profile::Spid), bits, days).await?;
+    let mut h = ctx.db.acquire().await?;
+    let put = saml::put_key(&mut h.conn(), t.id, "sp", &made, replace, now).await?;
+    Ok(put.then_some(made.not_after))
+}
+
+/// A new key and certificate in AgID's profile for the municipality, as stored (RSA key
+/// generation takes a moment: off the request's thread).
+async fn make_key(
+    ctx: Ctx<'_>,
+    entity_id: String,
+    bits: u16,
+    days: i64,
+) -> Result<StoredKey, AppError> {
+    let t = ctx.tenant;
+    let now = ctx.clock.now();
     let organization = t.name.clone();
     let locality = t.name.trim_start_matches("Comune di ").to_string();
     let ipa_code = if t.settings.identity.ipa_code.is_empty() {
@@ -264,18 +279,11 @@ pub async fn generate_key(
         .await
         .map_err(|_| AppError::Password)?
         .map_err(AppError::Invalid)?;
-    let not_after = now + SignedDuration::from_hours(24 * days);
-    let mut h = ctx.db.acquire().await?;
-    let put = saml::put_key(
-        &mut h.conn(),
-        t.id,
-        "sp",
-        &stored(&private, &certificate, not_after),
-        replace,
-        now,
-    )
-    .await?;
-    Ok(put.then_some(not_after))
+    Ok(stored(
+        &private,
+        &certificate,
+        now + SignedDuration::from_hours(24 * days),
+    ))
 }
 
 /// The key of `purpose`; in sandbox mode a missing one is made (the demo needs no command).
@@ -299,29 +307,9 @@ async fn key(ctx: Ctx<'_>, endpoints: &Endpoints, purpose: &str) -> Result<Signi
     } else {
         endpoints.sandbox_entity()
     };
-    let name = t.name.clone();
-    let slug = t.slug.as_str().to_string();
-    let (private, certificate) =
-        tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, Vec<u8>), String> {
-            let subject = refettorio_saml::cert::Subject {
-                organization: &name,
-                locality: &name,
-                ipa_code: &slug,
-                entity_id: &entity_id,
-            };
-            refettorio_saml::cert::generate(&subject, SANDBOX_BITS, now, 3650)
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|_| AppError::Password)?
-        .map_err(AppError::Invalid)?;
+    let made = make_key(ctx, entity_id, SANDBOX_BITS, 3650).await?;
     let mut h = ctx.db.acquire().await?;
     let c = &mut h.conn();
-    let made = stored(
-        &private,
-        &certificate,
-        now + SignedDuration::from_hours(24 * 3650),
-    );
     // Two nodes making it at once: the first stored wins, both use it.
     saml::put_key(c, t.id, purpose, &made, false, now).await?;
     let k = saml::key(c, t.id, purpose)

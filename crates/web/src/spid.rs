@@ -42,6 +42,12 @@ fn endpoints(
     })
 }
 
+/// 302 to `to` (SAML's bindings and spid-sp-test expect 302, not axum's 303).
+fn found(to: &str) -> Result<Response, WebError> {
+    let location = HeaderValue::from_str(to).map_err(|_| WebError::NotFound("address".into()))?;
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+}
+
 /// `spid` or `cie`, from the route.
 fn profile(path: &MatchedPath) -> Profile {
     if path.as_str().contains("/cie/") {
@@ -160,8 +166,6 @@ pub(crate) async fn login(
         next.as_deref(),
     )
     .await?;
-    let location = HeaderValue::from_str(&started.location)
-        .map_err(|_| WebError::NotFound("provider address".into()))?;
     // The answer comes back in a POST from the provider's site: on https the cookie must be
     // SameSite=None to travel with it; over plain http (the demo) the stand-in is same-site.
     let same_site = if state.config.secure_cookies() {
@@ -173,7 +177,7 @@ pub(crate) async fn login(
         "{BROWSER_COOKIE}={}; Path=/t/{}/; HttpOnly; SameSite={same_site}; Max-Age=1800",
         started.browser_token, t.slug
     );
-    let mut r = (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+    let mut r = found(&started.location)?;
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -312,9 +316,7 @@ pub(crate) async fn slo(
         spid::Slo::LoggedOut => format!("/t/{}/accedi?esito=uscito", t.slug),
         spid::Slo::Answer(url) => url,
     };
-    let location =
-        HeaderValue::from_str(&to).map_err(|_| WebError::NotFound("provider address".into()))?;
-    let mut r = (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+    let mut r = found(&to)?;
     r.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(SESSION_COOKIE, "", state.config.secure_cookies(), Some(0)),
@@ -350,9 +352,7 @@ pub(crate) async fn sandbox(
     let query = query.unwrap_or_default();
     // Our logout request: answered at once, back to our logout address.
     if let Some(back) = spid::sandbox_logout(state.ctx(&t, Actor::Public), &ep, &query).await? {
-        let location = HeaderValue::from_str(&back)
-            .map_err(|_| WebError::NotFound("logout address".into()))?;
-        return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
+        return found(&back);
     }
     let request = spid::sandbox_request(state.ctx(&t, Actor::Public), &ep, &query).await?;
     let (csrf, new) = anonymous_csrf(&headers)?;
