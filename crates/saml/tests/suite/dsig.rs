@@ -138,6 +138,21 @@ fn xmlsec1(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// xmlsec1's verification of a signed metadata file in `dir` with `cert.pem` there.
+fn verify_metadata(dir: &Path, file: &str) -> std::process::Output {
+    xmlsec1(
+        dir,
+        &[
+            "--verify",
+            "--pubkey-cert-pem",
+            "cert.pem",
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+            file,
+        ],
+    )
+}
+
 #[test]
 fn xmlsec1_verifies_what_we_sign() {
     if !xmlsec1_available() {
@@ -148,17 +163,7 @@ fn xmlsec1_verifies_what_we_sign() {
     let signed = sign_enveloped(METADATA, "_a1", after_start_tag(METADATA), &k.signing).unwrap();
     std::fs::write(dir.join("signed.xml"), &signed).unwrap();
     std::fs::write(dir.join("cert.pem"), &k.cert_pem).unwrap();
-    let out = xmlsec1(
-        &dir,
-        &[
-            "--verify",
-            "--pubkey-cert-pem",
-            "cert.pem",
-            "--id-attr:ID",
-            "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
-            "signed.xml",
-        ],
-    );
+    let out = verify_metadata(&dir, "signed.xml");
     assert!(
         out.status.success(),
         "xmlsec1 refused our signature: {}",
@@ -166,18 +171,7 @@ fn xmlsec1_verifies_what_we_sign() {
     );
     // And a changed copy is refused by xmlsec1 too (the check can fail).
     std::fs::write(dir.join("changed.xml"), signed.replace("c_x000", "c_x001")).unwrap();
-    let out = xmlsec1(
-        &dir,
-        &[
-            "--verify",
-            "--pubkey-cert-pem",
-            "cert.pem",
-            "--id-attr:ID",
-            "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
-            "changed.xml",
-        ],
-    );
-    assert!(!out.status.success());
+    assert!(!verify_metadata(&dir, "changed.xml").status.success());
     std::fs::remove_dir_all(&dir).ok();
 }
 
