@@ -238,3 +238,73 @@ pub async fn marios_account(
     let account = hits[0].accounts[0].0;
     (tn, account)
 }
+
+/// The demo's canteen service, its first band, and the first and last class of the Rodari
+/// school.
+pub struct Canteen {
+    pub service: i64,
+    pub band: i64,
+    pub class_a: i64,
+    pub class_b: i64,
+}
+
+pub async fn demo_canteen(t: &TestDb) -> Canteen {
+    let service = scalar(t, "SELECT id FROM service WHERE kind = 'refezione'").await;
+    let band = scalar(
+        t,
+        &format!("SELECT MIN(id) FROM tariff_band WHERE service_id = {service}"),
+    )
+    .await;
+    let rodari = "(SELECT id FROM school WHERE name = 'Scuola primaria Gianni Rodari')";
+    let class_a = scalar(
+        t,
+        &format!("SELECT MIN(id) FROM class WHERE school_id = {rodari}"),
+    )
+    .await;
+    let class_b = scalar(
+        t,
+        &format!("SELECT MAX(id) FROM class WHERE school_id = {rodari}"),
+    )
+    .await;
+    assert_ne!(class_a, class_b);
+    Canteen {
+        service,
+        band,
+        class_a,
+        class_b,
+    }
+}
+
+impl Canteen {
+    /// Posts the office's enrolment form at `path` (a pupil's `…/iscrizioni`): this canteen,
+    /// class A, the first band, no diet, from 2026-11-24, card `card`.
+    pub async fn enrol(
+        &self,
+        client: &reqwest::Client,
+        app: &App,
+        path: String,
+        card: &str,
+        csrf: &str,
+    ) -> reqwest::Response {
+        let (s, c, b) = (
+            self.service.to_string(),
+            self.class_a.to_string(),
+            self.band.to_string(),
+        );
+        post(
+            client,
+            app,
+            path,
+            &[
+                ("iscrizione-servizio", s.as_str()),
+                ("iscrizione-classe", c.as_str()),
+                ("iscrizione-fascia", b.as_str()),
+                ("iscrizione-dieta", ""),
+                ("iscrizione-inizio", "2026-11-24"),
+                ("iscrizione-tessera", card),
+                ("_csrf", csrf),
+            ],
+        )
+        .await
+    }
+}

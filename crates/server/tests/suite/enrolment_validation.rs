@@ -78,40 +78,17 @@ async fn a_school_validates_only_its_own_enrolments() {
         .await;
         assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
         let pupil = scalar(&t, "SELECT id FROM pupil WHERE last_name = 'Convalida'").await;
-        let service = scalar(&t, "SELECT id FROM service WHERE kind = 'refezione'").await;
-        let band = scalar(
-            &t,
-            &format!("SELECT MIN(id) FROM tariff_band WHERE service_id = {service}"),
-        )
-        .await;
-        let rodari = "(SELECT id FROM school WHERE name = 'Scuola primaria Gianni Rodari')";
-        let class_a = scalar(
-            &t,
-            &format!("SELECT MIN(id) FROM class WHERE school_id = {rodari}"),
-        )
-        .await;
-        let class_b = scalar(
-            &t,
-            &format!("SELECT MAX(id) FROM class WHERE school_id = {rodari}"),
-        )
-        .await;
-        assert_ne!(class_a, class_b);
-        let (s, c, b) = (service.to_string(), class_a.to_string(), band.to_string());
-        let r = post(
-            &office,
-            &app,
-            format!("{BASE}/persone/alunni/{pupil}/iscrizioni"),
-            &[
-                ("iscrizione-servizio", s.as_str()),
-                ("iscrizione-classe", c.as_str()),
-                ("iscrizione-fascia", b.as_str()),
-                ("iscrizione-dieta", ""),
-                ("iscrizione-inizio", "2026-11-24"),
-                ("iscrizione-tessera", "CONV-001"),
-                ("_csrf", &office_csrf),
-            ],
-        )
-        .await;
+        let canteen = crate::common::demo_canteen(&t).await;
+        let (class_a, class_b) = (canteen.class_a, canteen.class_b);
+        let r = canteen
+            .enrol(
+                &office,
+                &app,
+                format!("{BASE}/persone/alunni/{pupil}/iscrizioni"),
+                "CONV-001",
+                &office_csrf,
+            )
+            .await;
         assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
         let mine = scalar(&t, "SELECT id FROM enrolment WHERE card_code = 'CONV-001'").await;
         let is_validated = format!(

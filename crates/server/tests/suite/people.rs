@@ -165,40 +165,18 @@ async fn pupils_enrolments_and_changes_with_an_effective_day() {
         assert!(html.contains("Alunno registrato"));
         assert!(html.contains(cf.as_str()));
         // Enrol in the canteen, class A of the Rodari school, from tomorrow.
-        let service = scalar(&t, "SELECT id FROM service WHERE kind = 'refezione'").await;
-        let band = scalar(
-            &t,
-            &format!("SELECT MIN(id) FROM tariff_band WHERE service_id = {service}"),
-        )
-        .await;
-        let rodari = "(SELECT id FROM school WHERE name = 'Scuola primaria Gianni Rodari')";
-        let class_a = scalar(
-            &t,
-            &format!("SELECT MIN(id) FROM class WHERE school_id = {rodari}"),
-        )
-        .await;
-        let class_b = scalar(
-            &t,
-            &format!("SELECT MAX(id) FROM class WHERE school_id = {rodari}"),
-        )
-        .await;
-        assert_ne!(class_a, class_b);
-        let (s, c, b) = (service.to_string(), class_a.to_string(), band.to_string());
-        let r = post(
-            &client,
-            &app,
-            format!("{BASE}/alunni/{pupil}/iscrizioni"),
-            &[
-                ("iscrizione-servizio", s.as_str()),
-                ("iscrizione-classe", c.as_str()),
-                ("iscrizione-fascia", b.as_str()),
-                ("iscrizione-dieta", ""),
-                ("iscrizione-inizio", "2026-11-24"),
-                ("iscrizione-tessera", "nuova-001"),
-                ("_csrf", &csrf),
-            ],
-        )
-        .await;
+        let canteen = crate::common::demo_canteen(&t).await;
+        let (class_a, class_b) = (canteen.class_a, canteen.class_b);
+        let c = class_a.to_string();
+        let r = canteen
+            .enrol(
+                &client,
+                &app,
+                format!("{BASE}/alunni/{pupil}/iscrizioni"),
+                "nuova-001",
+                &csrf,
+            )
+            .await;
         assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
         let enrolment = scalar(&t, "SELECT id FROM enrolment WHERE card_code = 'NUOVA-001'").await;
         assert_eq!(
