@@ -20,7 +20,7 @@ use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::session::{
     CSRF_COOKIE, SESSION_COOKIE, anonymous_csrf, check_anonymous_csrf, current_session,
-    same_origin, same_token, set_cookie,
+    same_origin, same_secret, set_cookie,
 };
 use crate::tenant::CurrentTenant;
 use crate::{AppState, WebConfig, WebError};
@@ -291,7 +291,7 @@ pub(crate) async fn logout(
     // A session opened with SPID or CIE: the provider is asked to end its own too.
     let mut provider = None;
     if let Some((session, token)) = current_session(&state, &headers).await? {
-        if !same_origin(&headers) || !same_token(&session.csrf_token, &f.csrf) {
+        if !same_origin(&headers) || !same_secret(&session.csrf_token, &f.csrf) {
             return Err(WebError::Forbidden);
         }
         provider = crate::spid::logout_at_provider(&state, &t, &headers, &token).await;

@@ -26,8 +26,8 @@ use crate::filters;
 use crate::form::{FieldErrors, FormResult};
 use crate::pages::Layout;
 use crate::session::{
-    SESSION_COOKIE, anonymous_csrf, check_anonymous_csrf, current_session, same_origin, same_token,
-    set_cookie,
+    SESSION_COOKIE, anonymous_csrf, check_anonymous_csrf, current_session, same_origin,
+    same_secret, set_cookie,
 };
 use crate::{AppState, WebError};
 
@@ -41,7 +41,7 @@ pub(crate) struct PlatformAdmin {
 
 impl PlatformAdmin {
     fn check_csrf(&self, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
-        (same_origin(headers) && same_token(&self.session.csrf_token, submitted))
+        (same_origin(headers) && same_secret(&self.session.csrf_token, submitted))
             .then_some(())
             .ok_or(WebError::Forbidden)
     }

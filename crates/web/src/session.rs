@@ -57,14 +57,8 @@ pub(crate) fn set_cookie(
     HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Compares two tokens in constant time (for equal lengths).
-pub(crate) fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
+/// Compares two tokens in constant time (the one implementation is `app::auth::same_secret`).
+pub(crate) use refettorio_app::auth::same_secret;
 
 /// Refuses a POST that comes from another site (`Origin` or `Referer` naming another host).
 pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
@@ -96,7 +90,7 @@ pub(crate) fn anonymous_csrf(headers: &HeaderMap) -> Result<(String, bool), WebE
 /// Checks the double-submit token of a pre-login form.
 pub(crate) fn check_anonymous_csrf(headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
     match cookie(headers, CSRF_COOKIE) {
-        Some(c) if same_origin(headers) && same_token(c, submitted) => Ok(()),
+        Some(c) if same_origin(headers) && same_secret(c, submitted) => Ok(()),
         _ => Err(WebError::Forbidden),
     }
 }
@@ -113,7 +107,7 @@ pub(crate) struct Citizen {
 impl Citizen {
     /// Checks the CSRF token of a form posted in this session.
     pub fn check_csrf(&self, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
-        if same_origin(headers) && same_token(&self.session.csrf_token, submitted) {
+        if same_origin(headers) && same_secret(&self.session.csrf_token, submitted) {
             Ok(())
         } else {
             Err(WebError::Forbidden)
@@ -277,9 +271,9 @@ mod tests {
 
     #[test]
     fn tokens_compare() {
-        assert!(same_token("abc", "abc"));
-        assert!(!same_token("abc", "abd"));
-        assert!(!same_token("abc", "ab"));
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "ab"));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub(crate) use reports::{report, report_file, reports};
 pub(crate) use settings::{save_settings, settings};
 
 use crate::pages::{Frame, Layout, framed};
-use crate::session::{current_session, same_origin, same_token, to_login};
+use crate::session::{current_session, same_origin, same_secret, to_login};
 use crate::tenant::CurrentTenant;
 use crate::{AppState, WebError};
 
@@ -212,7 +212,7 @@ impl Staff {
 
     /// Checks the CSRF token of a form posted in this session.
     pub fn check_csrf(&self, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
-        (same_origin(headers) && same_token(&self.session.csrf_token, submitted))
+        (same_origin(headers) && same_secret(&self.session.csrf_token, submitted))
             .then_some(())
             .ok_or(WebError::Forbidden)
     }
