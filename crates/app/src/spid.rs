@@ -9,11 +9,9 @@
 
 use base64::Engine;
 use jiff::SignedDuration;
-use refettorio_db::registry::family::{self, NewGuardian};
 use refettorio_db::saml::{self, StoredKey};
-use refettorio_domain::audit::{AuditAction, AuditEntry, AuditObject, ObjectKind};
-use refettorio_domain::identity::IdentityMode;
-use refettorio_domain::{CodiceFiscale, GuardianId};
+use refettorio_domain::CodiceFiscale;
+use refettorio_domain::identity::{IdentityMode, fiscal_code_of};
 use refettorio_saml::authn::AuthnRequest;
 use refettorio_saml::dsig::{PublicKey, SigningKey};
 use refettorio_saml::idp::{IdentityProvider, parse_providers};
@@ -22,7 +20,8 @@ use refettorio_saml::sp::ServiceProvider;
 
 pub use refettorio_saml::spid::{Level, Profile, error_message_it};
 
-use crate::auth::{NewSession, new_token, open_session, token_hash};
+use crate::auth::{new_token, open_session, token_hash};
+use crate::identity::{LoggedIn, LoginFailed, Proven, guardian_of};
 use crate::{AppError, Ctx};
 use refettorio_db::auth::Subject;
 
@@ -35,7 +34,8 @@ pub const LEVEL: Level = Level::L2;
 /// The stand-in provider's key is made here (2048 bits: it is never seen by AgID).
 const SANDBOX_BITS: u16 = 2048;
 
-/// Where a municipality's SPID and CIE addresses start: `{public address}/t/{slug}`.
+/// Where a municipality's addresses for SPID, CIE and its OpenID provider start:
+/// `{public address}/t/{slug}`.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub base: String,
@@ -69,6 +69,10 @@ impl Endpoints {
     }
     pub fn sandbox_sso(&self) -> String {
         format!("{}/spid-prova/sso", self.base)
+    }
+    /// Where a municipality's OpenID provider sends the browser back ([`crate::oidc`]).
+    pub fn oidc_callback(&self) -> String {
+        format!("{}/oidc/callback", self.base)
     }
 }
 
@@ -451,37 +455,6 @@ pub async fn start_login(
     })
 }
 
-/// Why a login at the assertion consumer service failed.
-#[derive(Debug)]
-pub enum LoginFailed {
-    /// The provider says the person did not authenticate (SPID's error code, if any).
-    Provider(Option<u16>),
-    /// The answer is not valid here (forged, replayed, expired, for another browser…): why,
-    /// for the log.
-    Invalid(String),
-    /// The database or the keys.
-    App(AppError),
-}
-
-impl From<AppError> for LoginFailed {
-    fn from(e: AppError) -> Self {
-        LoginFailed::App(e)
-    }
-}
-
-impl From<refettorio_db::DbError> for LoginFailed {
-    fn from(e: refettorio_db::DbError) -> Self {
-        LoginFailed::App(e.into())
-    }
-}
-
-/// A login that succeeded: the session, and where the person was going.
-#[derive(Debug)]
-pub struct LoggedIn {
-    pub session: NewSession,
-    pub next: Option<String>,
-}
-
 /// The answer at the assertion consumer service of `profile`: `field` is the `SAMLResponse`
 /// form value, `browser_token` the cookie given when the login started.
 pub async fn finish_login(
@@ -538,12 +511,18 @@ pub async fn finish_login(
         },
     )
     .map_err(refusal)?;
-    let fiscal_code = who
+    let person = who
         .attributes
         .get("fiscalNumber")
-        .map(|v| v.trim_start_matches("TINIT-"))
-        .and_then(|v| CodiceFiscale::parse(v).ok())
+        .and_then(|v| fiscal_code_of(v))
         .ok_or_else(|| invalid("fiscalNumber is not a valid Italian fiscal code"))?;
+    let attribute = |name: &str| who.attributes.get(name).map(String::as_str);
+    let person = Proven::new(person).with(
+        attribute("name"),
+        attribute("familyName"),
+        attribute("email"),
+        attribute("mobilePhone"),
+    );
     let mut tx = ctx.db.begin().await?;
     let c = &mut tx.conn();
     if !saml::use_assertion(
@@ -557,28 +536,7 @@ pub async fn finish_login(
     {
         return Err(invalid("the assertion was already used (replay)"));
     }
-    let attribute = |name: &str| who.attributes.get(name).map(|v| v.trim().to_string());
-    let guardian = match family::guardian_by_fiscal_code(c, t.id, &fiscal_code).await? {
-        Some(g) => {
-            // The identity proves the person: a self-registration waiting for the office's
-            // confirmation is confirmed. Contacts the registry lacks are filled in.
-            refettorio_db::auth::set_login_unproven(c, t.id, g.id, false).await?;
-            if g.email.is_none() || g.phone.is_none() {
-                let updated = NewGuardian {
-                    fiscal_code: g.fiscal_code.clone(),
-                    first_name: g.first_name.clone(),
-                    last_name: g.last_name.clone(),
-                    email: g.email.clone().or_else(|| attribute("email")),
-                    phone: g.phone.clone().or_else(|| attribute("mobilePhone")),
-                    address: g.address.clone(),
-                    resident: g.resident,
-                };
-                family::update_guardian(c, t.id, g.id, &updated).await?;
-            }
-            g.id
-        }
-        None => new_profile(ctx, c, fiscal_code, &who.attributes, now).await?,
-    };
+    let guardian = guardian_of(ctx, c, &person, now).await?;
     refettorio_db::auth::purge_expired(c, now).await?;
     let session = open_session(c, Some(t.id), Subject::Guardian(guardian), now).await?;
     saml::insert_session(
@@ -608,45 +566,6 @@ pub async fn finish_login(
         session,
         next: request.next_path,
     })
-}
-
-/// A person not in the registry yet: a profile with the identity's name and contacts, proven
-/// by the identity (the office links it to a family, or the person applies online).
-async fn new_profile(
-    ctx: Ctx<'_>,
-    c: &mut refettorio_db::Conn<'_>,
-    fiscal_code: CodiceFiscale,
-    attributes: &std::collections::BTreeMap<String, String>,
-    now: jiff::Timestamp,
-) -> Result<GuardianId, AppError> {
-    let attribute = |name: &str| attributes.get(name).map(|v| v.trim().to_string());
-    let id = family::insert_guardian(
-        c,
-        ctx.tenant.id,
-        &NewGuardian {
-            fiscal_code,
-            first_name: attribute("name").unwrap_or_default(),
-            last_name: attribute("familyName").unwrap_or_default(),
-            email: attribute("email"),
-            phone: attribute("mobilePhone"),
-            address: String::new(),
-            resident: true,
-        },
-        None,
-    )
-    .await?;
-    refettorio_db::audit::record(
-        c,
-        ctx.tenant.id,
-        &AuditEntry::new(
-            ctx.actor,
-            AuditAction::IdentityProfile,
-            AuditObject::new(ObjectKind::Guardian, id.get()),
-        ),
-        now,
-    )
-    .await?;
-    Ok(id)
 }
 
 fn refusal(r: Refusal) -> LoginFailed {

@@ -14,6 +14,7 @@ pub mod content;
 pub mod import;
 pub mod kitchen;
 pub mod ledger;
+pub mod oidc;
 pub mod outbox;
 pub mod pagopa;
 pub mod platform;

@@ -99,6 +99,7 @@ keyed! {
         ReactivateStaff = "reactivate_staff" => "Utente del personale riattivato",
         SetStaffSchools = "set_staff_schools" => "Scuole di un utente della scuola",
         ChannelSettings = "messaging_settings" => "Canali di comunicazione (SMS, App IO)",
+        IdentitySettings = "identity_settings" => "Accesso con l'identità digitale (SPID, CIE, OpenID Connect)",
         SendCommunication = "send_communication" => "Comunicazione alle famiglie",
     }
 }

@@ -55,9 +55,9 @@ pub struct Config {
     /// How long one call to a municipality's SMS gateway or to App IO may take, in seconds; a
     /// call that takes longer is tried again later.
     pub channel_timeout_seconds: u64,
-    /// Whether SMS gateways and App IO may be at private addresses (loopback, 10/8, 192.168/16,
-    /// link-local…): off, so an office cannot make the server call the installation's own
-    /// network; on for a gateway inside it.
+    /// Whether SMS gateways, App IO and municipalities' OpenID providers may be at private
+    /// addresses (loopback, 10/8, 192.168/16, link-local…): off, so an office cannot make the
+    /// server call the installation's own network; on for a gateway inside it.
     pub channels_allow_private_hosts: bool,
     /// SPID's identity providers for municipalities in live mode: metadata files (the
     /// registry's list, `https://registry.spid.gov.it/metadata/idp/spid-entities-idps.xml`,

@@ -115,6 +115,7 @@ pub async fn serve(
         station_access: config.station_access().map_err(anyhow::Error::msg)?,
         mail_simulated: mail.simulated(),
         federation: config.federation(),
+        oidc: refettorio_app::oidc::RelyingParty::new(config.channels_allow_private_hosts),
     });
     // The outbox's sender runs beside the web server and stops after it.
     let (stop_sender, sender_stop) = tokio::sync::watch::channel(false);

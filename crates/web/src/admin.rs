@@ -1,11 +1,16 @@
 //! The platform administrator's pages at `/admin`: login and logout, the list of
 //! municipalities with the form to add one (with its first office user), and a
 //! municipality's staff with the forms to add, deactivate and reactivate a user and to set the
-//! schools a school user works for.
+//! schools a school user works for; its digital identity (SPID, CIE, OpenID Connect:
+//! [`identity`]).
 //!
 //! Every handler takes [`PlatformAdmin`]: a session with no municipality of an active staff
 //! user whose role is `platform_admin`. A municipality's session (staff or family) gets 403;
 //! no session, the login. Every POST checks the session's CSRF token.
+
+mod identity;
+
+pub(crate) use identity::{identity, save_identity};
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -40,7 +45,7 @@ pub(crate) struct PlatformAdmin {
 }
 
 impl PlatformAdmin {
-    fn check_csrf(&self, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
+    pub(crate) fn check_csrf(&self, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
         (same_origin(headers) && same_secret(&self.session.csrf_token, submitted))
             .then_some(())
             .ok_or(WebError::Forbidden)
@@ -48,7 +53,7 @@ impl PlatformAdmin {
 
     /// The use cases' context for a change to a municipality, written in its audit log as
     /// the platform administrator's.
-    fn ctx<'a>(&self, state: &'a AppState, t: &'a Tenant) -> refettorio_app::Ctx<'a> {
+    pub(crate) fn ctx<'a>(&self, state: &'a AppState, t: &'a Tenant) -> refettorio_app::Ctx<'a> {
         state.ctx(t, Actor::PlatformAdmin)
     }
 }

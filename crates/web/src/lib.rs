@@ -11,6 +11,7 @@ mod files;
 mod filters;
 mod form;
 mod metrics;
+mod oidc;
 mod pages;
 pub mod pagopa;
 mod portal;
@@ -57,6 +58,8 @@ pub struct WebConfig {
     pub mail_simulated: bool,
     /// The identity providers of SPID and CIE in live mode (from the configured metadata).
     pub federation: refettorio_app::spid::Federation,
+    /// The municipalities' OpenID Connect providers: the HTTP client and discovery cache.
+    pub oidc: refettorio_app::oidc::RelyingParty,
 }
 
 impl WebConfig {
@@ -126,6 +129,8 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/cie/login", get(spid::login))
         .route("/t/{slug}/spid/acs", post(spid::acs))
         .route("/t/{slug}/cie/acs", post(spid::acs))
+        .route("/t/{slug}/oidc/login", get(oidc::login))
+        .route("/t/{slug}/oidc/callback", get(oidc::callback))
         .route("/t/{slug}/spid/slo", get(spid::slo))
         .route("/t/{slug}/cie/slo", get(spid::slo))
         .route(
@@ -486,6 +491,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/posta/{id}", get(admin::mailbox_message))
         .route("/admin/comuni/{slug}", get(admin::tenant))
         .route("/admin/comuni/{slug}/personale", post(admin::add_staff))
+        .route(
+            "/admin/comuni/{slug}/identita",
+            get(admin::identity).post(admin::save_identity),
+        )
         .route(
             "/admin/comuni/{slug}/personale/{id}/scuole",
             post(admin::staff_schools),

@@ -11,7 +11,8 @@ use axum::Extension;
 use axum::extract::{Form, MatchedPath, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use refettorio_app::spid::{self, Endpoints, LoginFailed, Profile, SandboxPerson};
+use refettorio_app::identity::{LoggedIn, LoginFailed};
+use refettorio_app::spid::{self, Endpoints, Profile, SandboxPerson};
 use refettorio_domain::Actor;
 use serde::Deserialize;
 
@@ -26,7 +27,7 @@ const BROWSER_COOKIE: &str = "refettorio_saml";
 
 /// The municipality's SPID/CIE addresses, from the configured public address (or, for the
 /// demo, a loopback host): never from an arbitrary `Host` header.
-fn endpoints(
+pub(crate) fn endpoints(
     state: &AppState,
     t: &refettorio_app::Tenant,
     headers: &HeaderMap,
@@ -43,7 +44,7 @@ fn endpoints(
 }
 
 /// 302 to `to` (SAML's bindings and spid-sp-test expect 302, not axum's 303).
-fn found(to: &str) -> Result<Response, WebError> {
+pub(crate) fn found(to: &str) -> Result<Response, WebError> {
     let location = HeaderValue::from_str(to).map_err(|_| WebError::NotFound("address".into()))?;
     Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
 }
@@ -57,9 +58,11 @@ fn profile(path: &MatchedPath) -> Profile {
     }
 }
 
-/// A way in on the login page: SPID or CIE with its providers' names and login addresses.
+/// A way in on the login page: SPID or CIE with its providers' names and login addresses, or
+/// the municipality's OpenID provider (one button, `href`, whose words are `label`).
 pub(crate) struct Choice {
-    pub label: &'static str,
+    pub label: String,
+    pub href: Option<String>,
     pub providers: Vec<(String, String)>,
 }
 
@@ -72,28 +75,40 @@ pub(crate) async fn choices(
     next: Option<&str>,
 ) -> Vec<Choice> {
     let ctx = state.ctx(t, Actor::Public);
+    let next = safe_next(t.slug.as_str(), next);
+    let mut all = Vec::new();
+    if let Some(o) = refettorio_app::oidc::offered(ctx) {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(n) = &next {
+            q.append_pair("next", n);
+        }
+        all.push(Choice {
+            label: o.label().to_string(),
+            href: Some(format!("/t/{}/oidc/login?{}", t.slug, q.finish())),
+            providers: Vec::new(),
+        });
+    }
     let offered = spid::offered(ctx, &state.config.federation);
     if offered.is_empty() {
-        return Vec::new();
+        return all;
     }
     // Live without a key or providers: not offered (the office's settings say why).
     match spid::status(ctx, &state.config.federation).await {
         Ok(s) if s.usable() => {}
-        Ok(_) => return Vec::new(),
+        Ok(_) => return all,
         Err(e) => {
             tracing::warn!(error = %e, "identity status not available");
-            return Vec::new();
+            return all;
         }
     }
     let Ok(ep) = endpoints(state, t, headers) else {
-        return Vec::new();
+        return all;
     };
-    let next = safe_next(t.slug.as_str(), next);
-    let mut all = Vec::new();
     for profile in offered {
         match spid::providers(ctx, &ep, &state.config.federation, profile).await {
             Ok(list) => all.push(Choice {
-                label: profile.label_it(),
+                label: profile.label_it().to_string(),
+                href: None,
                 providers: list
                     .into_iter()
                     .map(|p| {
@@ -195,7 +210,7 @@ pub(crate) struct AcsForm {
 struct RefusedPage<'a> {
     layout: Layout<'a>,
     slug: &'a str,
-    profile: &'static str,
+    way: &'a str,
     text: String,
 }
 
@@ -219,29 +234,52 @@ pub(crate) async fn acs(
         cookie(&headers, BROWSER_COOKIE),
     )
     .await;
-    let text = match result {
-        Ok(done) => {
-            let home = format!("/t/{}/area-personale", t.slug);
-            let to = done
-                .next
-                .filter(|n| n.contains("/area-personale"))
-                .unwrap_or_else(|| home.clone());
-            let mut r = see_other(&to, &home);
-            let secure = state.config.secure_cookies();
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(SESSION_COOKIE, &done.session.token, secure, None),
-            );
-            if let Ok(v) = HeaderValue::from_str(&format!(
-                "{BROWSER_COOKIE}=; Path=/t/{}/; HttpOnly; Max-Age=0",
-                t.slug
-            )) {
-                r.headers_mut().append(header::SET_COOKIE, v);
-            }
-            return Ok(r);
-        }
-        Err(LoginFailed::App(e)) => return Err(e.into()),
-        Err(LoginFailed::Provider(code)) => {
+    match result {
+        Ok(done) => Ok(logged_in(&state, &t, done, BROWSER_COOKIE)),
+        Err(failed) => refused(&t, profile.label_it(), failed),
+    }
+}
+
+/// A login that succeeded (SPID, CIE or the OpenID provider): the session cookie, the
+/// browser's one-login cookie `browser_cookie` cleared, and the personal area (or the page
+/// the person was going to there).
+pub(crate) fn logged_in(
+    state: &AppState,
+    t: &refettorio_app::Tenant,
+    done: LoggedIn,
+    browser_cookie: &str,
+) -> Response {
+    let home = format!("/t/{}/area-personale", t.slug);
+    let to = done
+        .next
+        .filter(|n| n.contains("/area-personale"))
+        .unwrap_or_else(|| home.clone());
+    let mut r = see_other(&to, &home);
+    let secure = state.config.secure_cookies();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &done.session.token, secure, None),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{browser_cookie}=; Path=/t/{}/; HttpOnly; Max-Age=0",
+        t.slug
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// A login that failed: 403 with why, in Italian (the provider's words for SPID's error
+/// codes), the reason logged; `way` names the way in ("SPID", "CIE", the OpenID button's
+/// words).
+pub(crate) fn refused(
+    t: &refettorio_app::Tenant,
+    way: &str,
+    failed: LoginFailed,
+) -> Result<Response, WebError> {
+    let text = match failed {
+        LoginFailed::App(e) => return Err(e.into()),
+        LoginFailed::Provider(code) => {
             tracing::info!(tenant = %t.slug, code = ?code, "identity provider refused the login");
             code.and_then(spid::error_message_it)
                 .unwrap_or(
@@ -249,7 +287,7 @@ pub(crate) async fn acs(
                 )
                 .to_string()
         }
-        Err(LoginFailed::Invalid(why)) => {
+        LoginFailed::Invalid(why) => {
             tracing::warn!(tenant = %t.slug, reason = %why, "identity provider answer refused");
             "Accesso non riuscito: la risposta del gestore dell'identità digitale non è valida o è scaduta. Riprova dall'inizio; se il problema continua, contatta il Comune.".to_string()
         }
@@ -257,9 +295,9 @@ pub(crate) async fn acs(
     Ok((
         StatusCode::FORBIDDEN,
         RefusedPage {
-            layout: Layout::tenant("Accesso non riuscito", &t),
+            layout: Layout::tenant("Accesso non riuscito", t),
             slug: t.slug.as_str(),
-            profile: profile.label_it(),
+            way,
             text,
         },
     )

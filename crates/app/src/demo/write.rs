@@ -167,6 +167,7 @@ pub(super) async fn write(
                 contact_phone: Some("+390123456789".into()),
                 website: "https://www.comune.esempio.it".into(),
                 cie: true,
+                ..IdentitySettings::default()
             },
             ..Default::default()
         },

@@ -4,7 +4,9 @@
 //! a municipality's staff and families kept out of /admin; the administrator's session kept
 //! out of every municipality's back office and personal area.
 
-use crate::common::{App, browser, csrf_of, form_csrf, login, page, post, scalar, spawn};
+use crate::common::{
+    admin, admin_login, browser, csrf_of, form_csrf, login, page, post, scalar, spawn,
+};
 use refettorio_app::demo::{
     DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USER, DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF,
     DEMO_PARENT_PASSWORD,
@@ -26,32 +28,6 @@ fn location(r: &reqwest::Response) -> String {
         .get("location")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
-}
-
-async fn admin_login(app: &App, client: &reqwest::Client, pw: &str) -> reqwest::Response {
-    let csrf = form_csrf(app, client, "/admin/accedi").await;
-    post(
-        client,
-        app,
-        "/admin/accedi",
-        &[
-            ("username", DEMO_ADMIN_USER),
-            ("password", pw),
-            ("_csrf", &csrf),
-        ],
-    )
-    .await
-}
-
-/// A logged-in administrator's client and the session's CSRF token.
-async fn admin(app: &App) -> (reqwest::Client, String) {
-    let client = browser();
-    let r = admin_login(app, &client, DEMO_ADMIN_PASSWORD).await;
-    assert_eq!(r.status(), 303);
-    assert_eq!(location(&r), "/admin");
-    let (status, html) = page(&client, app, "/admin").await;
-    assert_eq!(status, 200, "{html}");
-    (client, csrf_of(&html))
 }
 
 fn new_fiscal_code() -> String {

@@ -1219,8 +1219,18 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             .unwrap();
         click(&c, "form[action='/admin/accedi'] button[type=submit]").await;
         wait_text(&c, "main", "Aggiungi un Comune").await;
-        for path in ["/admin", "/admin/comuni/esempio", "/admin/posta"] {
+        for path in [
+            "/admin",
+            "/admin/comuni/esempio",
+            "/admin/comuni/esempio/identita",
+            "/admin/posta",
+        ] {
             c.goto(&app.url(path)).await.unwrap();
+            if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
+                let name = path.trim_start_matches('/').replace('/', "_");
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(Path::new(&dir).join(format!("{width}-{name}.png")), png).unwrap();
+            }
             for v in axe(&c, &axe_source).await {
                 failures.push(format!("{width}px {path}: {v}"));
             }

@@ -120,6 +120,33 @@ pub async fn login(app: &App, client: &reqwest::Client, id: &str, pw: &str) -> r
     .await
 }
 
+/// The platform administrator's login form, posted with `pw`.
+pub async fn admin_login(app: &App, client: &reqwest::Client, pw: &str) -> reqwest::Response {
+    let csrf = form_csrf(app, client, "/admin/accedi").await;
+    post(
+        client,
+        app,
+        "/admin/accedi",
+        &[
+            ("username", refettorio_app::demo::DEMO_ADMIN_USER),
+            ("password", pw),
+            ("_csrf", &csrf),
+        ],
+    )
+    .await
+}
+
+/// A logged-in administrator's client and the session's CSRF token.
+pub async fn admin(app: &App) -> (reqwest::Client, String) {
+    let client = browser();
+    let r = admin_login(app, &client, refettorio_app::demo::DEMO_ADMIN_PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin");
+    let (status, html) = page(&client, app, "/admin").await;
+    assert_eq!(status, 200, "{html}");
+    (client, csrf_of(&html))
+}
+
 /// Posts a form as a browser does.
 pub async fn post(
     client: &reqwest::Client,

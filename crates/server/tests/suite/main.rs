@@ -15,6 +15,7 @@ mod import;
 mod mail;
 mod messaging;
 mod office;
+mod oidc;
 mod pagopa;
 mod people;
 mod portal;

@@ -28,6 +28,8 @@ struct SettingsPage<'a> {
     identity: Option<refettorio_app::spid::Status>,
     /// When the municipality's SPID certificate expires, in words.
     key_expires: Option<String>,
+    /// The OpenID provider families also log in through, if any.
+    oidc_issuer: Option<String>,
 }
 framed!(SettingsPage);
 
@@ -178,6 +180,7 @@ async fn page(
         modes: MODES,
         identity,
         key_expires,
+        oidc_issuer: refettorio_app::oidc::offered(s.ctx(state)).map(|o| o.issuer.clone()),
     };
     (status, page).into_response()
 }
