@@ -9,6 +9,7 @@ use refettorio_domain::identity::{IdentityMode, IdentitySettings, OidcSettings};
 use refettorio_domain::{CodiceFiscale, GuardianId};
 
 use crate::auth::NewSession;
+use crate::tenant::SecretChange;
 use crate::{AppError, Ctx, FieldError};
 
 /// What the identity says about the person: the fiscal code proven, the rest as given.
@@ -111,6 +112,14 @@ pub async fn guardian_of(
     )
     .await?;
     Ok(id)
+}
+
+/// A login started: where to send the browser, and the token its cookie must hold at the
+/// answer (the answer counts only in the browser that asked).
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub location: String,
+    pub browser_token: String,
 }
 
 /// Why a login failed (at SPID's assertion consumer service, at the OpenID callback).
@@ -233,12 +242,7 @@ pub fn check(f: &IdentityForm) -> Result<IdentitySettings, AppError> {
     for (field, message) in s.check() {
         errors.push(FieldError { field, message });
     }
-    if f.oidc_secret.len() > 2000 || f.oidc_secret.chars().any(char::is_control) {
-        errors.push(FieldError {
-            field: "oidc_secret",
-            message: "Valore non valido: una sola riga, al massimo 2000 caratteri.".into(),
-        });
-    }
+    errors.extend(crate::tenant::check_secret("oidc_secret", &f.oidc_secret));
     if errors.is_empty() {
         Ok(s)
     } else {
@@ -256,15 +260,19 @@ pub async fn save(ctx: Ctx<'_>, f: &IdentityForm) -> Result<(), AppError> {
     let current = tenant::by_id(c, ctx.tenant.id)
         .await?
         .ok_or_else(|| AppError::NotFound("Comune non trovato.".into()))?;
-    let mut secret = None;
-    if f.oidc_secret_clear {
-        outbox::set_secret(c, ctx.tenant.id, crate::oidc::SECRET, None, now).await?;
-        secret = Some("segreto del client OpenID rimosso");
-    } else if !f.oidc_secret.trim().is_empty() {
-        let value = Some(f.oidc_secret.trim());
-        outbox::set_secret(c, ctx.tenant.id, crate::oidc::SECRET, value, now).await?;
-        secret = Some("segreto del client OpenID cambiato");
-    }
+    let secret = crate::tenant::apply_secret(
+        c,
+        ctx.tenant.id,
+        crate::oidc::SECRET,
+        &f.oidc_secret,
+        f.oidc_secret_clear,
+        now,
+    )
+    .await?
+    .map(|change| match change {
+        SecretChange::Removed => "segreto del client OpenID rimosso",
+        SecretChange::Changed => "segreto del client OpenID cambiato",
+    });
     if identity == current.settings.identity && secret.is_none() {
         return Ok(());
     }

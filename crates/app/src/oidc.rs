@@ -34,7 +34,7 @@ use refettorio_domain::identity::{OidcSettings, fiscal_code_of};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{new_token, open_session, token_hash};
-use crate::identity::{LoggedIn, LoginFailed, Proven, guardian_of};
+use crate::identity::{LoggedIn, LoginFailed, Proven, Started, guardian_of};
 use crate::outbox::guard;
 use crate::spid::Endpoints;
 use crate::{AppError, Ctx};
@@ -253,14 +253,6 @@ pub fn offered(ctx: Ctx<'_>) -> Option<&OidcSettings> {
 
 fn not_offered() -> AppError {
     AppError::NotFound("Accesso con SPID o CIE non attivo per questo Comune.".into())
-}
-
-/// A login started: where to send the browser, and the token its cookie must hold at the
-/// answer.
-#[derive(Debug, Clone)]
-pub struct Started {
-    pub location: String,
-    pub browser_token: String,
 }
 
 /// Starts a login: the provider's authorization address with a fresh `state`, `nonce` and

@@ -21,7 +21,7 @@ use refettorio_saml::sp::ServiceProvider;
 pub use refettorio_saml::spid::{Level, Profile, error_message_it};
 
 use crate::auth::{new_token, open_session, token_hash};
-use crate::identity::{LoggedIn, LoginFailed, Proven, guardian_of};
+use crate::identity::{LoggedIn, LoginFailed, Proven, Started, guardian_of};
 use crate::{AppError, Ctx};
 use refettorio_db::auth::Subject;
 
@@ -386,14 +386,6 @@ pub async fn providers(
             list
         }
     })
-}
-
-/// A login started: where to send the browser, and the token its cookie must hold at the
-/// answer (the answer counts only in the browser that asked).
-#[derive(Debug, Clone)]
-pub struct Started {
-    pub location: String,
-    pub browser_token: String,
 }
 
 /// Starts a login with the provider `provider` (its entity ID, from the chooser): a signed

@@ -5,7 +5,7 @@
 
 use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use refettorio_app::oidc::{self, Callback};
 use refettorio_domain::Actor;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::access::safe_next;
 use crate::session::cookie;
-use crate::spid::{endpoints, found, logged_in, refused};
+use crate::spid::{endpoints, logged_in, refused, to_provider};
 use crate::tenant::CurrentTenant;
 use crate::{AppState, WebError};
 
@@ -44,20 +44,8 @@ pub(crate) async fn login(
         next.as_deref(),
     )
     .await?;
-    let secure = if state.config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{BROWSER_COOKIE}={}; Path=/t/{}/; HttpOnly; SameSite=Lax; Max-Age=1800{secure}",
-        started.browser_token, t.slug
-    );
-    let mut r = found(&started.location)?;
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    Ok(r)
+    // The answer is a top-level GET from the provider's site: Lax lets the cookie travel.
+    to_provider(&state, &t, &started, BROWSER_COOKIE, "Lax")
 }
 
 /// `GET /t/<slug>/oidc/callback?code=…&state=…`: the provider's answer. Success: the session

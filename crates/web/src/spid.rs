@@ -11,7 +11,7 @@ use axum::Extension;
 use axum::extract::{Form, MatchedPath, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use refettorio_app::identity::{LoggedIn, LoginFailed};
+use refettorio_app::identity::{LoggedIn, LoginFailed, Started};
 use refettorio_app::spid::{self, Endpoints, Profile, SandboxPerson};
 use refettorio_domain::Actor;
 use serde::Deserialize;
@@ -183,13 +183,27 @@ pub(crate) async fn login(
     .await?;
     // The answer comes back in a POST from the provider's site: on https the cookie must be
     // SameSite=None to travel with it; over plain http (the demo) the stand-in is same-site.
+    to_provider(&state, &t, &started, BROWSER_COOKIE, "None")
+}
+
+/// 302 to the provider where a login `started`, with the cookie `name` that ties the answer to
+/// this browser (half an hour, this municipality's paths only). `same_site` is what the
+/// answer's way back needs on https (`None` for a cross-site POST, `Lax` for a top-level GET);
+/// over plain http (the demo) it is `Lax`.
+pub(crate) fn to_provider(
+    state: &AppState,
+    t: &refettorio_app::Tenant,
+    started: &Started,
+    name: &str,
+    same_site: &str,
+) -> Result<Response, WebError> {
     let same_site = if state.config.secure_cookies() {
-        "None; Secure"
+        format!("{same_site}; Secure")
     } else {
-        "Lax"
+        "Lax".to_string()
     };
     let cookie = format!(
-        "{BROWSER_COOKIE}={}; Path=/t/{}/; HttpOnly; SameSite={same_site}; Max-Age=1800",
+        "{name}={}; Path=/t/{}/; HttpOnly; SameSite={same_site}; Max-Age=1800",
         started.browser_token, t.slug
     );
     let mut r = found(&started.location)?;

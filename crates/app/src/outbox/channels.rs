@@ -10,6 +10,7 @@ use refettorio_domain::messaging::{
 use refettorio_domain::{AuditAction, AuditEntry, AuditObject, ObjectKind};
 
 use super::{appio, sms};
+use crate::tenant::SecretChange;
 use crate::{AppError, Ctx, FieldError};
 
 /// What the page shows: the settings and which secrets are set.
@@ -117,12 +118,7 @@ pub fn check(f: &ChannelsForm) -> Result<MessagingSettings, AppError> {
         errors.push(FieldError { field, message });
     }
     for (field, secret) in [("sms_secret", &f.sms_secret), ("io_key", &f.io_key)] {
-        if secret.len() > 2000 || secret.chars().any(char::is_control) {
-            errors.push(FieldError {
-                field,
-                message: "Valore non valido: una sola riga, al massimo 2000 caratteri.".into(),
-            });
-        }
+        errors.extend(crate::tenant::check_secret(field, secret));
     }
     if errors.is_empty() {
         Ok(s)
@@ -161,12 +157,10 @@ pub async fn save(ctx: Ctx<'_>, f: &ChannelsForm) -> Result<(), AppError> {
             "chiave API di App IO cambiata",
         ),
     ] {
-        if clear {
-            outbox::set_secret(c, ctx.tenant.id, name, None, now).await?;
-            changed_secrets.push(removed);
-        } else if !value.is_empty() {
-            outbox::set_secret(c, ctx.tenant.id, name, Some(value), now).await?;
-            changed_secrets.push(changed);
+        match crate::tenant::apply_secret(c, ctx.tenant.id, name, value, clear, now).await? {
+            Some(SecretChange::Removed) => changed_secrets.push(removed),
+            Some(SecretChange::Changed) => changed_secrets.push(changed),
+            None => {}
         }
     }
     if messaging == current.settings.messaging && changed_secrets.is_empty() {
