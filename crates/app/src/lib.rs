@@ -13,6 +13,7 @@ pub mod content;
 pub mod ctx;
 pub mod demo;
 pub mod error;
+pub mod fees;
 pub mod identity;
 pub mod import;
 pub mod kitchen;

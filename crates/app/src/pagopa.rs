@@ -229,10 +229,13 @@ async fn recharge(
             iban: iban.as_str(),
             transfer_category: category,
             created_by: &by,
+            fee_of: None,
+            expires: true,
         },
         now,
     )
-    .await?;
+    .await?
+    .ok_or_else(|| AppError::Unavailable("Avviso non creato: riprova.".into()))?;
     let position = store::position(c, tenant.id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("Posizione non trovata.".into()))?;
@@ -339,7 +342,7 @@ pub async fn payable(
     match p.status {
         PositionStatus::Paid => Err(StationFault::AlreadyPaid),
         PositionStatus::Cancelled => Err(StationFault::Cancelled),
-        PositionStatus::Open if p.due_date < ctx.today() => Err(StationFault::Expired),
+        PositionStatus::Open if p.is_expired(ctx.today()) => Err(StationFault::Expired),
         PositionStatus::Open => Ok(p),
     }
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod booking;
 pub mod close;
 pub mod content;
+pub mod fees;
 pub mod import;
 pub mod kitchen;
 pub mod ledger;

@@ -2,7 +2,7 @@
 
 use jiff::civil::Date;
 use refettorio_domain::{
-    AccountId, Cents, FamilyId, NoticeNumber, PositionId, SegregationCode, TenantId,
+    AccountId, Cents, FamilyId, NoticeNumber, PositionId, SegregationCode, ServiceId, TenantId,
 };
 
 use crate::registry::corrupt;
@@ -70,6 +70,10 @@ pub struct NewPosition<'a> {
     pub iban: &'a str,
     pub transfer_category: &'a str,
     pub created_by: &'a str,
+    /// A fee's service and period (`2026-12`, `anno`, `iscrizione`): one per family.
+    pub fee_of: Option<(ServiceId, &'a str)>,
+    /// Unpaid past its due date it can no longer be paid.
+    pub expires: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +95,18 @@ pub struct Position {
     pub cart_id: Option<String>,
     pub created_at: jiff::Timestamp,
     pub paid_at: Option<jiff::Timestamp>,
+    /// A fee's service and period.
+    pub fee_of: Option<(ServiceId, String)>,
+    /// Unpaid past its due date it can no longer be paid.
+    pub expires: bool,
+}
+
+impl Position {
+    /// Open, past its due date, and of a kind that then can no longer be paid: the station
+    /// answers `PAA_PAGAMENTO_SCADUTO` and the family's page says "Scaduto".
+    pub fn is_expired(&self, today: Date) -> bool {
+        self.status == PositionStatus::Open && self.expires && self.due_date < today
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -112,6 +128,9 @@ struct PositionRow {
     cart_id: Option<String>,
     created_at: i64,
     paid_at: Option<i64>,
+    service_id: Option<i64>,
+    period: Option<String>,
+    expires: bool,
 }
 
 impl TryFrom<PositionRow> for Position {
@@ -138,6 +157,8 @@ impl TryFrom<PositionRow> for Position {
             cart_id: r.cart_id,
             created_at: from_micros(r.created_at)?,
             paid_at: r.paid_at.map(from_micros).transpose()?,
+            fee_of: r.service_id.map(ServiceId).zip(r.period),
+            expires: r.expires,
         })
     }
 }
@@ -145,22 +166,25 @@ impl TryFrom<PositionRow> for Position {
 macro_rules! position_columns {
     () => {
         "id, kind, notice_number, iuv, family_id, account_id, debtor_fiscal_code, debtor_name, description, \
-         amount_cents, due_date, iban, transfer_category, status, cart_id, created_at, paid_at"
+         amount_cents, due_date, iban, transfer_category, status, cart_id, created_at, paid_at, \
+         service_id, period, expires"
     };
 }
 
-/// Stores a new open position.
+/// Stores a new open position; `None` when a fee of the same family, service and period is
+/// already there (issued earlier or concurrently): nothing is written.
 pub async fn insert_position(
     conn: &mut Conn<'_>,
     tenant: TenantId,
     p: &NewPosition<'_>,
     now: jiff::Timestamp,
-) -> Result<PositionId> {
+) -> Result<Option<PositionId>> {
     let sql = "INSERT INTO payment_position (tenant_id, kind, notice_number, iuv, family_id, account_id, \
                debtor_fiscal_code, debtor_name, description, amount_cents, due_date, iban, transfer_category, \
-               status, created_by, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15) RETURNING id";
-    let id: i64 = on_conn!(conn, |c| {
+               status, created_by, created_at, service_id, period, expires) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15, $16, $17, $18) \
+               ON CONFLICT DO NOTHING RETURNING id";
+    let id: Option<i64> = on_conn!(conn, |c| {
         sqlx::query_scalar(sql)
             .bind(tenant.get())
             .bind(p.kind.as_str())
@@ -177,10 +201,31 @@ pub async fn insert_position(
             .bind(p.transfer_category)
             .bind(p.created_by)
             .bind(micros(now))
-            .fetch_one(&mut *c)
+            .bind(p.fee_of.map(|(s, _)| s.get()))
+            .bind(p.fee_of.map(|(_, period)| period))
+            .bind(p.expires)
+            .fetch_optional(&mut *c)
             .await?
     });
-    Ok(PositionId(id))
+    Ok(id.map(PositionId))
+}
+
+/// The families that already have a fee of `service` for `period`.
+pub async fn fee_families(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    service: ServiceId,
+    period: &str,
+) -> Result<Vec<FamilyId>> {
+    let sql = "SELECT family_id FROM payment_position WHERE tenant_id = $1 AND kind = 'fee' \
+               AND service_id = $2 AND period = $3";
+    let ids: Vec<i64> = on_conn!(conn, |c| sqlx::query_scalar(sql)
+        .bind(tenant.get())
+        .bind(service.get())
+        .bind(period)
+        .fetch_all(&mut *c)
+        .await?);
+    Ok(ids.into_iter().map(FamilyId).collect())
 }
 
 /// The position of a notice number.

@@ -26,6 +26,8 @@ pub enum Actor {
     Demo,
     /// Someone not logged in: a login, a registration, a public page (`public`).
     Public,
+    /// The installation's operator, at the command line (`operator`: `refettorio fees issue`).
+    Operator,
 }
 
 impl Actor {
@@ -40,6 +42,7 @@ impl Actor {
             Actor::Import => Some("importazione dal gestionale precedente"),
             Actor::Demo => Some("dati dimostrativi"),
             Actor::Public => Some("visitatore del sito"),
+            Actor::Operator => Some("gestore della piattaforma (riga di comando)"),
         }
     }
 }
@@ -55,6 +58,7 @@ impl fmt::Display for Actor {
             Actor::Import => f.write_str("import"),
             Actor::Demo => f.write_str("demo"),
             Actor::Public => f.write_str("public"),
+            Actor::Operator => f.write_str("operator"),
         }
     }
 }
@@ -82,6 +86,7 @@ impl FromStr for Actor {
             "import" => Ok(Actor::Import),
             "demo" => Ok(Actor::Demo),
             "public" => Ok(Actor::Public),
+            "operator" => Ok(Actor::Operator),
             _ => Err(UnknownActor(s.to_string())),
         }
     }
@@ -102,6 +107,7 @@ mod tests {
             Actor::PagoPa,
             Actor::Import,
             Actor::Demo,
+            Actor::Operator,
         ];
         for a in all {
             assert_eq!(a.to_string().parse::<Actor>(), Ok(a), "{a}");

@@ -99,6 +99,8 @@ keyed! {
         ReactivateStaff = "reactivate_staff" => "Utente del personale riattivato",
         SetStaffSchools = "set_staff_schools" => "Scuole di un utente della scuola",
         ChannelSettings = "messaging_settings" => "Canali di comunicazione (SMS, App IO)",
+        FeeRule = "fee_rule" => "Regola delle quote di un servizio",
+        IssueFees = "issue_fees" => "Emissione delle quote",
         IdentitySettings = "identity_settings" => "Accesso con l'identità digitale (SPID, CIE, OpenID Connect)",
         SendCommunication = "send_communication" => "Comunicazione alle famiglie",
     }

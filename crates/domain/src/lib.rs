@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod clock;
 pub mod codice_fiscale;
 pub mod ente;
+pub mod fees;
 pub mod identity;
 pub mod ids;
 pub mod ledger;

@@ -325,6 +325,19 @@ fn spid_endpoints(config: &Config, slug: &str) -> anyhow::Result<refettorio_app:
     })
 }
 
+/// `refettorio fees issue`: a post-paid service's fees for a period, issued (or previewed) as
+/// the office's page does, by the installation's operator.
+pub async fn issue_fees(
+    db: &Db,
+    clock: &dyn Clock,
+    slug: &str,
+    req: &refettorio_app::fees::IssueRequest,
+) -> anyhow::Result<refettorio_app::fees::Issued> {
+    let tenant = tenant_by_slug(db, slug).await?;
+    let ctx = refettorio_app::Ctx::new(db, clock, &tenant, refettorio_domain::Actor::Operator);
+    Ok(refettorio_app::fees::issue(ctx, req).await?)
+}
+
 /// `refettorio close-day`: closes a municipality's day as the scheduler does
 /// (`app::scheduler::close_one_day`).
 pub async fn close_day(

@@ -63,6 +63,9 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Post-paid fees: issue a service's fees for a period as pagoPA notices.
+    #[command(subcommand)]
+    Fees(FeesCommand),
     /// SPID and CIE: a municipality's key and certificate, its metadata.
     #[command(subcommand)]
     Spid(SpidCommand),
@@ -74,6 +77,28 @@ enum Command {
         /// Base URL of the instance, e.g. http://127.0.0.1:8080
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FeesCommand {
+    /// Issue (or, with --dry-run, preview) one notice per family for a post-paid service and a
+    /// period; a period issued again issues only what is missing.
+    Issue {
+        #[arg(long)]
+        tenant: String,
+        /// The service's number (as in the back office's Anagrafiche).
+        #[arg(long)]
+        service: i64,
+        /// A month (2026-12), `anno` (a yearly fee) or `iscrizione` (the enrolment fee).
+        #[arg(long)]
+        period: String,
+        /// The due date, YYYY-MM-DD (default: the rule's days after today).
+        #[arg(long)]
+        due: Option<String>,
+        /// Print what would be issued; issue nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -317,6 +342,49 @@ async fn run(
             let line = refettorio_server::bench::close_day(cli_database_url.as_deref(), enrolments)
                 .await?;
             println!("{line}");
+        }
+        Command::Fees(FeesCommand::Issue {
+            tenant,
+            service,
+            period,
+            due,
+            dry_run,
+        }) => {
+            let due = due
+                .map(|d| {
+                    d.parse::<jiff::civil::Date>()
+                        .map_err(|e| anyhow::anyhow!("invalid --due '{d}' (use YYYY-MM-DD): {e}"))
+                })
+                .transpose()?;
+            let db = refettorio_server::open_database(&config).await?;
+            let req = refettorio_app::fees::IssueRequest {
+                service: refettorio_domain::ServiceId(service),
+                period,
+                due,
+                dry_run,
+            };
+            let result = refettorio_server::issue_fees(&db, clock.as_ref(), &tenant, &req).await;
+            db.close().await;
+            let issued = result?;
+            for f in &issued.fees {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    f.payer_fiscal_code,
+                    f.payer_name,
+                    f.amount.format_it(),
+                    if f.already {
+                        "già emesso"
+                    } else if dry_run {
+                        "da emettere"
+                    } else {
+                        "emesso"
+                    }
+                );
+            }
+            for e in &issued.exceptions {
+                println!("attenzione: {e}");
+            }
+            println!("{}", issued.summary_line(req.service));
         }
         Command::Health { url } => {
             let body = refettorio_server::check_health(&url).await?;

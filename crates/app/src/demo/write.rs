@@ -288,6 +288,25 @@ pub(super) async fn write(
             }),
     )
     .await?;
+    // The transport's fees: monthly, a begun month paid whole, a yearly enrolment fee, paid to
+    // the demo's IBAN under school transport's taxonomy code (issued from the back office or
+    // `refettorio fees issue`).
+    refettorio_db::fees::put_rule(
+        c,
+        t,
+        bus,
+        &refettorio_domain::fees::FeeRule {
+            frequency: refettorio_domain::fees::Frequency::Monthly,
+            pro_rata: refettorio_domain::fees::ProRata::Whole,
+            enrolment_fee: Cents(3000),
+            iban: "IT61X0306909606100000012345".into(),
+            taxonomy: refettorio_domain::pagopa::CATEGORY_TRANSPORT.into(),
+            due_days: 30,
+            expires: false,
+        },
+        now,
+    )
+    .await?;
 
     let mut diets: Vec<DietId> = Vec::with_capacity(DIETS.len());
     for (code, name, kind, _) in DIETS {

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod common;
 mod enrolment_validation;
+mod fees;
 mod import;
 mod mail;
 mod messaging;

@@ -328,7 +328,7 @@ pub(crate) async fn pay(
         .await
         .map_err(WebError::not_yours)?;
     let day = c.ctx(&state).today();
-    if p.status != PositionStatus::Open || p.due_date < day {
+    if p.status != PositionStatus::Open || p.is_expired(day) {
         return Ok(Redirect::to(&format!(
             "/t/{}/area-personale/avvisi/{}",
             c.tenant.slug, p.id

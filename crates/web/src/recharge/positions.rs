@@ -23,7 +23,7 @@ pub(crate) fn rows(positions: &[Position], today: jiff::civil::Date) -> Vec<Posi
     positions
         .iter()
         .map(|p| {
-            let expired = p.status == PositionStatus::Open && p.due_date < today;
+            let expired = p.is_expired(today);
             PositionRow {
                 id: p.id.get(),
                 description: p.description.clone(),
