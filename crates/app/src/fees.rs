@@ -346,3 +346,49 @@ pub async fn issue(ctx: Ctx<'_>, req: &IssueRequest) -> Result<Issued, AppError>
         exceptions,
     })
 }
+
+/// A post-paid service of the current school year as the fees page shows it.
+#[derive(Debug, Clone)]
+pub struct ServiceFees {
+    pub id: ServiceId,
+    pub name: String,
+    pub year: String,
+    pub rule: Option<FeeRule>,
+    /// Its fees, newest period first.
+    pub fees: Vec<positions::Position>,
+}
+
+/// The post-paid services of the school year under way (or the next), with their rules and
+/// fees.
+pub async fn overview(ctx: Ctx<'_>) -> Result<Vec<ServiceFees>, AppError> {
+    let today = ctx.today();
+    let mut h = ctx.db.acquire().await?;
+    let c = &mut h.conn();
+    let years = calendar::school_years(c, ctx.tenant.id).await?;
+    let Some(year) = years
+        .iter()
+        .find(|y| y.starts_on <= today && today <= y.ends_on)
+        .or_else(|| {
+            years
+                .iter()
+                .filter(|y| y.starts_on > today)
+                .min_by_key(|y| y.starts_on)
+        })
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for svc in service::services(c, ctx.tenant.id, year.id).await? {
+        if svc.billing != Billing::Postpaid {
+            continue;
+        }
+        out.push(ServiceFees {
+            id: svc.id,
+            rule: store::rule(c, ctx.tenant.id, svc.id).await?,
+            fees: positions::fees_of_service(c, ctx.tenant.id, svc.id).await?,
+            name: svc.name,
+            year: year.label.clone(),
+        });
+    }
+    Ok(out)
+}

@@ -280,10 +280,35 @@ pub async fn positions_of_family(
         position_columns!(),
         " FROM payment_position WHERE tenant_id = $1 AND family_id = $2 ORDER BY created_at DESC, id DESC"
     );
+    positions_by(conn, sql, tenant, family.get()).await
+}
+
+/// A service's fees, newest period first, then by debtor.
+pub async fn fees_of_service(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    service: ServiceId,
+) -> Result<Vec<Position>> {
+    let sql = concat!(
+        "SELECT ",
+        position_columns!(),
+        " FROM payment_position WHERE tenant_id = $1 AND kind = 'fee' AND service_id = $2 \
+         ORDER BY period DESC, debtor_name, id"
+    );
+    positions_by(conn, sql, tenant, service.get()).await
+}
+
+/// The positions `sql` selects with the tenant and one id.
+async fn positions_by(
+    conn: &mut Conn<'_>,
+    sql: &'static str,
+    tenant: TenantId,
+    id: i64,
+) -> Result<Vec<Position>> {
     let rows: Vec<PositionRow> = on_conn!(conn, |c| {
         sqlx::query_as(sql)
             .bind(tenant.get())
-            .bind(family.get())
+            .bind(id)
             .fetch_all(&mut *c)
             .await?
     });

@@ -362,6 +362,15 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/backoffice/scuola/iscrizioni/{id}/segnala",
             post(backoffice::validation::report),
         )
+        .route("/t/{slug}/backoffice/quote", get(backoffice::fees_page))
+        .route(
+            "/t/{slug}/backoffice/quote/{service}/regola",
+            post(backoffice::save_rule),
+        )
+        .route(
+            "/t/{slug}/backoffice/quote/{service}/emissione",
+            post(backoffice::issue_fees),
+        )
         .route(
             "/t/{slug}/backoffice/chiusure",
             get(backoffice::closures).post(backoffice::add_closure),

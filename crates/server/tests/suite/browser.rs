@@ -201,6 +201,17 @@ async fn labels_over_text(c: &Client) -> Vec<String> {
 /// Clicks an element as a user would: scrolled to the middle of the screen first, so that no
 /// fixed header or footer covers it. An element that htmx replaced between finding it and
 /// clicking it (a stale element) is found again, as a user would click the new one.
+/// REFETTORIO_SCREENSHOTS=<dir> keeps a picture of the page, to look at.
+async fn shoot(c: &Client, width: u32, path: &str) {
+    if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
+        let name = path
+            .trim_start_matches('/')
+            .replace(['/', '?', '=', '&'], "_");
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(Path::new(&dir).join(format!("{width}-{name}.png")), png).unwrap();
+    }
+}
+
 async fn click(c: &Client, css: &str) {
     for _ in 0..50 {
         let e = c.find(Locator::Css(css)).await.unwrap();
@@ -835,14 +846,7 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         pages.push(href);
         for path in &pages {
             c.goto(&app.url(path)).await.unwrap();
-            // REFETTORIO_SCREENSHOTS=<dir> keeps a picture of every page, to look at.
-            if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
-                let name = path
-                    .trim_start_matches('/')
-                    .replace(['/', '?', '=', '&'], "_");
-                let png = c.screenshot().await.unwrap();
-                std::fs::write(Path::new(&dir).join(format!("{width}-{name}.png")), png).unwrap();
-            }
+            shoot(&c, width, path).await;
             for v in axe(&c, &axe_source).await {
                 failures.push(format!("{width}px {path}: {v}"));
             }
@@ -889,6 +893,7 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             "/t/esempio/backoffice/menu",
             "/t/esempio/backoffice/registro?azione=adjustment&dal=2026-11-01&al=2026-11-30",
             "/t/esempio/backoffice/chiusure",
+            "/t/esempio/backoffice/quote",
             "/t/esempio/backoffice/cucina",
             "/t/esempio/backoffice/cucina?giorno=2026-11-24",
             "/t/esempio/backoffice/refettorio",
@@ -1007,9 +1012,26 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         }
         for path in &pages {
             c.goto(&app.url(path)).await.unwrap();
+            shoot(&c, width, path).await;
             for v in axe(&c, &axe_source).await {
                 failures.push(format!("{width}px {path}: {v}"));
             }
+        }
+        // The transport's fees of a month, previewed (nothing issued).
+        c.goto(&app.url("/t/esempio/backoffice/quote"))
+            .await
+            .unwrap();
+        c.execute(
+            "document.getElementById('periodo').value = '2026-12';",
+            vec![],
+        )
+        .await
+        .unwrap();
+        click(&c, "button[value=anteprima]").await;
+        wait_text(&c, "main", "Nulla è stato emesso").await;
+        shoot(&c, width, "/t/esempio/backoffice/quote-anteprima").await;
+        for v in axe(&c, &axe_source).await {
+            failures.push(format!("{width}px fees preview: {v}"));
         }
         c.goto(&app.url(&account)).await.unwrap();
         c.execute(
@@ -1226,11 +1248,7 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             "/admin/posta",
         ] {
             c.goto(&app.url(path)).await.unwrap();
-            if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
-                let name = path.trim_start_matches('/').replace('/', "_");
-                let png = c.screenshot().await.unwrap();
-                std::fs::write(Path::new(&dir).join(format!("{width}-{name}.png")), png).unwrap();
-            }
+            shoot(&c, width, path).await;
             for v in axe(&c, &axe_source).await {
                 failures.push(format!("{width}px {path}: {v}"));
             }
@@ -1463,17 +1481,7 @@ async fn first_visit_is_light_and_pages_keep_contrast_and_width() {
             pages.push("/t/esempio/backoffice".to_owned());
             for path in &pages {
                 c.goto(&app.url(path)).await.unwrap();
-                if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
-                    let name = path
-                        .trim_start_matches('/')
-                        .replace(['/', '?', '=', '&'], "_");
-                    let png = c.screenshot().await.unwrap();
-                    std::fs::write(
-                        Path::new(&dir).join(format!("{width}-{user}-{name}.png")),
-                        png,
-                    )
-                    .unwrap();
-                }
+                shoot(&c, width, &format!("{user}-{path}")).await;
                 for v in axe(&c, &axe_source).await {
                     failures.push(format!("{width}px {user} {path}: {v}"));
                 }
@@ -1527,25 +1535,15 @@ async fn a_parent_logs_in_with_spid_in_the_browser() {
     for phone in [true, false] {
         let width = if phone { 375 } else { 1280 };
         let c = browser(&driver, phone).await;
-        let shot = |name: &'static str| {
-            let c = c.clone();
-            async move {
-                if let Some(dir) = std::env::var_os("REFETTORIO_SCREENSHOTS") {
-                    let png = c.screenshot().await.unwrap();
-                    std::fs::write(Path::new(&dir).join(format!("{width}-{name}.png")), png)
-                        .unwrap();
-                }
-            }
-        };
         c.goto(&app.url("/t/esempio/accedi")).await.unwrap();
         click(&c, "details.rf-idp summary").await;
-        shot("spid-chooser").await;
+        shoot(&c, width, "spid-chooser").await;
         for v in axe(&c, &axe_source).await {
             failures.push(format!("{width}px login with the chooser open: {v}"));
         }
         click(&c, "details.rf-idp a[href*='/spid/login?']").await;
         wait_path(&c, "/t/esempio/spid-prova/sso").await;
-        shot("spid-sandbox").await;
+        shoot(&c, width, "spid-sandbox").await;
         for v in axe(&c, &axe_source).await {
             failures.push(format!("{width}px stand-in provider: {v}"));
         }
@@ -1569,7 +1567,7 @@ async fn a_parent_logs_in_with_spid_in_the_browser() {
             .await
             .unwrap();
         assert_eq!(h1, "Ciao Mario Rossi");
-        shot("spid-home").await;
+        shoot(&c, width, "spid-home").await;
         // Leaving goes through the provider (its session ends too) and back to the login.
         click(&c, "form[action$='/esci'] button[type=submit]").await;
         wait_path(&c, "/t/esempio/accedi").await;

@@ -7,12 +7,14 @@ use std::process::Command;
 
 use refettorio_app::AppError;
 use refettorio_app::Ctx;
-use refettorio_app::demo::{DEMO_PARENT_CF, DEMO_PARENT_PASSWORD};
+use refettorio_app::demo::{
+    DEMO_OFFICE_PASSWORD, DEMO_OFFICE_USER, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD,
+};
 use refettorio_app::fees::{self, IssueRequest};
 use refettorio_db::testing::TestDb;
 use refettorio_domain::{Actor, Cents, ServiceId, StaffUserId};
 
-use crate::common::{browser, demo_tenant, exec, login, page, scalar, spawn};
+use crate::common::{browser, csrf_of, demo_tenant, exec, login, page, post, scalar, spawn};
 
 fn request(service: ServiceId, period: &str, dry_run: bool) -> IssueRequest {
     IssueRequest {
@@ -277,4 +279,88 @@ fn the_command_line_previews_and_issues_a_month_once() {
     assert!(!fields[4].ends_with("=0"), "{issued}");
     let again = run(&issue);
     assert!(again.contains(" fees=0 total_cents=0"), "{again}");
+}
+
+#[tokio::test]
+async fn the_office_sets_the_rule_previews_and_issues_from_its_page() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let client = browser();
+        let r = login(&app, &client, DEMO_OFFICE_USER, DEMO_OFFICE_PASSWORD).await;
+        assert_eq!(r.status(), 303);
+        let (status, html) = page(&client, &app, "/t/esempio/backoffice/quote").await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Trasporto scolastico"));
+        let csrf = csrf_of(&html);
+        let bus = scalar(&t, "SELECT id FROM service WHERE kind = 'trasporto'").await;
+        let base = format!("/t/esempio/backoffice/quote/{bus}");
+
+        // A rule without a valid IBAN: 422, the field's message, nothing saved.
+        let rule = |iban: &'static str| {
+            vec![
+                ("_csrf", csrf.clone()),
+                ("frequency", "monthly".to_string()),
+                ("pro_rata", "days".into()),
+                ("enrolment_fee", "30,00".into()),
+                ("iban", iban.into()),
+                ("taxonomy", "9/0107102SP/".into()),
+                ("due_days", "20".into()),
+            ]
+        };
+        let bad = rule("IT00");
+        let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, format!("{base}/regola"), &bad).await;
+        assert_eq!(r.status().as_u16(), 422);
+        assert!(r.text().await.unwrap().contains("IBAN non valido"));
+        assert_eq!(scalar(&t, "SELECT due_days FROM fee_rule").await, 30);
+        let good = rule("IT61 X030 6909 6061 0000 0012 345");
+        let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, format!("{base}/regola"), &good).await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(scalar(&t, "SELECT due_days FROM fee_rule").await, 20);
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'fee_rule'"
+            )
+            .await,
+            1
+        );
+
+        // The preview writes nothing; the issue issues; a bad period says why.
+        let run = |period: &'static str, action: &'static str| {
+            vec![
+                ("_csrf", csrf.clone()),
+                ("periodo", period.to_string()),
+                ("azione", action.to_string()),
+            ]
+        };
+        let form = run("2026-12", "anteprima");
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, format!("{base}/emissione"), &form).await;
+        assert_eq!(r.status().as_u16(), 200);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Nulla è stato emesso"), "{html}");
+        assert_eq!(fees_of(&t, "2026-12").await.0, 0);
+        let form = run("2026-12", "emetti");
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, format!("{base}/emissione"), &form).await;
+        let html = r.text().await.unwrap();
+        assert!(html.contains("avvisi emessi"), "{html}");
+        let (n, _) = fees_of(&t, "2026-12").await;
+        assert!(n > 0);
+        assert!(html.contains("Quote emesse") && html.contains("Da pagare"));
+        let form = run("2027-09", "emetti");
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&client, &app, format!("{base}/emissione"), &form).await;
+        assert_eq!(r.status().as_u16(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("non è nell&#39;anno scolastico")
+        );
+        assert_eq!(fees_of(&t, "2026-12").await.0, n);
+        app.stop().await;
+    }
 }

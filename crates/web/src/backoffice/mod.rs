@@ -13,6 +13,7 @@ mod channels;
 mod closures;
 mod communications;
 mod content;
+mod fees;
 mod import;
 mod kitchen;
 mod menus;
@@ -46,6 +47,7 @@ pub(crate) use communications::{communication_report, communications, post_commu
 pub(crate) use content::{
     DOCUMENT_BODY_LIMIT, add_document, add_news, content_page, withdraw_document, withdraw_news,
 };
+pub(crate) use fees::{fees_page, issue as issue_fees, save_rule};
 pub(crate) use import::{UPLOAD_BODY_LIMIT, import_page, job_page, template, upload};
 pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf, kitchen_xlsx};
 pub(crate) use menus::{add_menu, menus, withdraw_menu};
@@ -75,7 +77,7 @@ const ANY_STAFF: &[StaffRole] = &[
     StaffRole::Kitchen,
     StaffRole::CanteenStaff,
 ];
-const OFFICE: &[StaffRole] = &[StaffRole::Office];
+pub(crate) const OFFICE: &[StaffRole] = &[StaffRole::Office];
 
 pub(crate) const HOME: Section = Section {
     path: "",
@@ -179,6 +181,7 @@ pub(crate) const SECTIONS: &[&Section] = &[
     &CANTEEN,
     &ACCOUNTS,
     &RECEIPTS,
+    &fees::FEES,
     &registry::REGISTRY,
     &people::PEOPLE,
     &people::SCHOOL_CLASSES,

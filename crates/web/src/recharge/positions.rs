@@ -19,26 +19,29 @@ pub(crate) struct PositionRow {
     pub open: bool,
 }
 
+/// A notice's state in words: "Pagato", "Annullato", "Scaduto" (no longer payable), "Da
+/// pagare".
+pub(crate) fn state_it(p: &Position, today: jiff::civil::Date) -> &'static str {
+    match p.status {
+        PositionStatus::Paid => "Pagato",
+        PositionStatus::Cancelled => "Annullato",
+        PositionStatus::Open if p.is_expired(today) => "Scaduto",
+        PositionStatus::Open => "Da pagare",
+    }
+}
+
 pub(crate) fn rows(positions: &[Position], today: jiff::civil::Date) -> Vec<PositionRow> {
     positions
         .iter()
-        .map(|p| {
-            let expired = p.is_expired(today);
-            PositionRow {
-                id: p.id.get(),
-                description: p.description.clone(),
-                notice: p.notice_number.grouped(),
-                amount: p.amount.format_it(),
-                due: crate::filters::dmy_it(&p.due_date),
-                state: match p.status {
-                    PositionStatus::Paid => "Pagato",
-                    PositionStatus::Cancelled => "Annullato",
-                    PositionStatus::Open if expired => "Scaduto",
-                    PositionStatus::Open => "Da pagare",
-                },
-                paid: p.status == PositionStatus::Paid,
-                open: p.status == PositionStatus::Open && !expired,
-            }
+        .map(|p| PositionRow {
+            id: p.id.get(),
+            description: p.description.clone(),
+            notice: p.notice_number.grouped(),
+            amount: p.amount.format_it(),
+            due: crate::filters::dmy_it(&p.due_date),
+            state: state_it(p, today),
+            paid: p.status == PositionStatus::Paid,
+            open: p.status == PositionStatus::Open && !p.is_expired(today),
         })
         .collect()
 }
