@@ -1454,3 +1454,118 @@ async fn an_office_payment_interrupted_half_way_leaves_nothing() {
         t.cleanup().await;
     }
 }
+
+/// Mario's fee of the demo's school transport for `period`, issued as the office does.
+async fn marios_fee(app: &App, t: &TestDb, d: &Demo, period: &str) -> Position {
+    let bus = refettorio_domain::ServiceId(
+        scalar(t, "SELECT id FROM service WHERE kind = 'trasporto'").await,
+    );
+    refettorio_app::fees::issue(
+        office_ctx(app, t, d),
+        &refettorio_app::fees::IssueRequest {
+            service: bus,
+            period: period.into(),
+            due: None,
+            dry_run: false,
+        },
+    )
+    .await
+    .unwrap();
+    let id = scalar(
+        t,
+        &format!(
+            "SELECT pp.id FROM payment_position pp WHERE pp.kind = 'fee' AND pp.period = '{period}' \
+             AND pp.debtor_fiscal_code = '{DEMO_PARENT_CF}'"
+        ),
+    )
+    .await;
+    let mut h = t.db.acquire().await.unwrap();
+    store::position(
+        &mut h.conn(),
+        d.tenant.id,
+        refettorio_domain::PositionId(id),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_station_takes_a_fees_payment_once_and_credits_no_account() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let d = demo(&t).await;
+        let fee = marios_fee(&app, &t, &d, "2026-12").await;
+        let nav = fee.notice_number.as_str().to_string();
+        let amount = fee.amount;
+        assert!(amount.get() > 0);
+
+        // Verified and fetched with the rule's IBAN and taxonomy code.
+        let v = station(&app, "paVerifyPaymentNotice fee", &verify(&d, &nav)).await;
+        match soap::parse_response(v.as_bytes()).unwrap() {
+            soap::Response::VerifyOk(ok) => assert_eq!(ok.amount, amount),
+            other => panic!("{other:?}"),
+        }
+        let g = station(
+            &app,
+            "paGetPaymentV2 fee",
+            &get_payment(&d, &nav, Some(amount)),
+        )
+        .await;
+        match soap::parse_response(g.as_bytes()).unwrap() {
+            soap::Response::GetPaymentOk(Version::V2, data) => {
+                assert_eq!(data.transfers.len(), 1);
+                assert_eq!(data.transfers[0].transfer_category, "9/0107102SP/");
+                assert_eq!(data.debtor.id, DEMO_PARENT_CF);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Past its due date a fee whose rule does not expire stays payable.
+        app.clock.set("2027-01-20T09:00:00Z".parse().unwrap());
+        let v = station(&app, "paVerify late fee", &verify(&d, &nav)).await;
+        assert!(fault_code(&v).is_none(), "{v}");
+
+        // The receipt: the fee paid, no account credited; a second payment (another receipt)
+        // is kept for the office.
+        let entries = scalar(&t, "SELECT COUNT(*) FROM ledger_entry").await;
+        let rt = receipt(&d, Version::V2, "rt-fee-1", &nav, amount.get(), false);
+        let ok = station(&app, "paSendRTV2 fee", &rt).await;
+        assert!(fault_code(&ok).is_none(), "{ok}");
+        assert_eq!(position(&t, &d, &fee).await.status, PositionStatus::Paid);
+        assert_eq!(
+            scalar(&t, "SELECT COUNT(*) FROM ledger_entry").await,
+            entries
+        );
+        let again = station(&app, "paSendRTV2 fee again", &rt).await;
+        assert_eq!(fault_code(&again).as_deref(), Some("PAA_RECEIPT_DUPLICATA"));
+        let second = receipt(&d, Version::V2, "rt-fee-2", &nav, amount.get(), false);
+        let ok = station(&app, "paSendRTV2 fee paid twice", &second).await;
+        assert!(fault_code(&ok).is_none(), "{ok}");
+        assert_eq!(
+            hold_of(&t, "rt-fee-2").await,
+            ("held".to_string(), "already_paid".to_string())
+        );
+        assert_eq!(
+            scalar(&t, "SELECT COUNT(*) FROM ledger_entry").await,
+            entries
+        );
+        let v = station(&app, "paVerify paid fee", &verify(&d, &nav)).await;
+        assert_eq!(fault_code(&v).as_deref(), Some("PAA_PAGAMENTO_DUPLICATO"));
+
+        // A rule that says fees expire: past the due date the node is told so.
+        exec(
+            &t,
+            "UPDATE fee_rule SET expires = TRUE",
+            "UPDATE fee_rule SET expires = 1",
+        )
+        .await;
+        app.clock.set(MONDAY_8AM.parse().unwrap());
+        let march = marios_fee(&app, &t, &d, "2027-03").await;
+        app.clock.set("2027-03-01T09:00:00Z".parse().unwrap());
+        let nav = march.notice_number.as_str().to_string();
+        let v = station(&app, "paVerify expired fee", &verify(&d, &nav)).await;
+        assert_eq!(fault_code(&v).as_deref(), Some("PAA_PAGAMENTO_SCADUTO"));
+        app.stop().await;
+    }
+}
