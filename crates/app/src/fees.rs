@@ -14,7 +14,8 @@ use refettorio_domain::fees::{Enrolled, FeeRule, Period, due_date, fee};
 use refettorio_domain::pricing::{Sibling, sibling_rank};
 use refettorio_domain::registry::Billing;
 use refettorio_domain::{
-    AuditAction, AuditEntry, AuditObject, Cents, FamilyId, NoticeNumber, ObjectKind, ServiceId,
+    AuditAction, AuditEntry, AuditObject, Cents, FamilyId, NoticeNumber, ObjectKind, PositionId,
+    ServiceId,
 };
 
 use crate::{AppError, Ctx, FieldError};
@@ -391,4 +392,93 @@ pub async fn overview(ctx: Ctx<'_>) -> Result<Vec<ServiceFees>, AppError> {
         });
     }
     Ok(out)
+}
+
+/// One fee of the municipality, for the office's page of it.
+pub async fn issued_fee(ctx: Ctx<'_>, id: PositionId) -> Result<positions::Position, AppError> {
+    let mut h = ctx.db.acquire().await?;
+    positions::position(&mut h.conn(), ctx.tenant.id, id)
+        .await?
+        .filter(|p| p.kind == PositionKind::Fee)
+        .ok_or_else(|| AppError::NotFound("Quota non trovata.".into()))
+}
+
+/// What the office changes on an open fee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeeChange {
+    /// Cancelled, with the reason (the station then answers `PAA_PAGAMENTO_ANNULLATO`).
+    Cancel(String),
+    /// A new due date (not before today).
+    Due(Date),
+}
+
+/// Cancels an open fee or moves its due date, audited. Refused with a reason in Italian: an
+/// empty reason, a due date before today, a fee no longer open.
+pub async fn change_fee(ctx: Ctx<'_>, id: PositionId, change: &FeeChange) -> Result<(), AppError> {
+    let field = |field: &'static str, message: &str| {
+        AppError::Fields(vec![FieldError {
+            field,
+            message: message.into(),
+        }])
+    };
+    match change {
+        FeeChange::Cancel(r) if r.trim().is_empty() || r.chars().count() > 500 => {
+            return Err(field(
+                "motivo",
+                "Scrivi il motivo dell'annullamento (al massimo 500 caratteri).",
+            ));
+        }
+        FeeChange::Due(d) if *d < ctx.today() => {
+            return Err(field(
+                "scadenza",
+                "La nuova scadenza non può essere nel passato.",
+            ));
+        }
+        _ => {}
+    }
+    let now = ctx.now();
+    let mut tx = ctx.db.begin().await?;
+    let c = &mut tx.conn();
+    let before = positions::position(c, ctx.tenant.id, id)
+        .await?
+        .filter(|p| p.kind == PositionKind::Fee)
+        .ok_or_else(|| AppError::NotFound("Quota non trovata.".into()))?;
+    let (done, action, reason, after) = match change {
+        FeeChange::Cancel(r) => (
+            positions::cancel_fee(c, ctx.tenant.id, id, r.trim()).await?,
+            AuditAction::CancelFee,
+            r.trim().to_string(),
+            serde_json::json!({"status": "cancelled"}),
+        ),
+        FeeChange::Due(d) => (
+            positions::set_fee_due_date(c, ctx.tenant.id, id, *d).await?,
+            AuditAction::FeeDueDate,
+            String::new(),
+            serde_json::json!({"due_date": d.to_string()}),
+        ),
+    };
+    if !done {
+        return Err(AppError::Invalid(
+            "La quota non è più da pagare (pagata o annullata): nessuna modifica.".into(),
+        ));
+    }
+    refettorio_db::audit::record(
+        c,
+        ctx.tenant.id,
+        &AuditEntry::new(
+            ctx.actor,
+            action,
+            AuditObject::new(ObjectKind::Position, id.get()),
+        )
+        .before(serde_json::json!({
+            "status": before.status.as_str(),
+            "due_date": before.due_date.to_string(),
+        }))
+        .after(after)
+        .reason(reason),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

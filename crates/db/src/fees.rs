@@ -26,9 +26,9 @@ pub async fn rule(
     row.map(
         |(frequency, pro_rata, fee, iban, taxonomy, due_days, expires)| {
             Ok(FeeRule {
-                frequency: Frequency::parse(&frequency)
+                frequency: Frequency::from_key(&frequency)
                     .ok_or_else(|| corrupt("fee frequency")(frequency))?,
-                pro_rata: ProRata::parse(&pro_rata)
+                pro_rata: ProRata::from_key(&pro_rata)
                     .ok_or_else(|| corrupt("fee pro rata")(pro_rata))?,
                 enrolment_fee: Cents::new(fee),
                 iban,

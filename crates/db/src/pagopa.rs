@@ -99,6 +99,8 @@ pub struct Position {
     pub fee_of: Option<(ServiceId, String)>,
     /// Unpaid past its due date it can no longer be paid.
     pub expires: bool,
+    /// Why the office cancelled it.
+    pub cancel_reason: Option<String>,
 }
 
 impl Position {
@@ -131,6 +133,7 @@ struct PositionRow {
     service_id: Option<i64>,
     period: Option<String>,
     expires: bool,
+    cancel_reason: Option<String>,
 }
 
 impl TryFrom<PositionRow> for Position {
@@ -159,6 +162,7 @@ impl TryFrom<PositionRow> for Position {
             paid_at: r.paid_at.map(from_micros).transpose()?,
             fee_of: r.service_id.map(ServiceId).zip(r.period),
             expires: r.expires,
+            cancel_reason: r.cancel_reason,
         })
     }
 }
@@ -167,7 +171,7 @@ macro_rules! position_columns {
     () => {
         "id, kind, notice_number, iuv, family_id, account_id, debtor_fiscal_code, debtor_name, description, \
          amount_cents, due_date, iban, transfer_category, status, cart_id, created_at, paid_at, \
-         service_id, period, expires"
+         service_id, period, expires, cancel_reason"
     };
 }
 
@@ -332,6 +336,49 @@ pub async fn set_cart(
             .await?;
     });
     Ok(())
+}
+
+/// Cancels an open fee, with the office's reason. False if it is not an open fee (paid,
+/// cancelled already, or a recharge).
+pub async fn cancel_fee(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: PositionId,
+    reason: &str,
+) -> Result<bool> {
+    let sql = "UPDATE payment_position SET status = 'cancelled', cancel_reason = $1 \
+               WHERE tenant_id = $2 AND id = $3 AND status = 'open' AND kind = 'fee'";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(reason)
+            .bind(tenant.get())
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Moves an open fee's due date. False if it is not an open fee.
+pub async fn set_fee_due_date(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: PositionId,
+    due: Date,
+) -> Result<bool> {
+    let sql = "UPDATE payment_position SET due_date = $1 \
+               WHERE tenant_id = $2 AND id = $3 AND status = 'open' AND kind = 'fee'";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(SqlDate(due))
+            .bind(tenant.get())
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
 }
 
 /// Marks an open position paid; `false` when it was not open.

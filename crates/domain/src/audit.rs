@@ -3,9 +3,6 @@
 //! `db::audit::record` writes it; [`changes`] turns before/after into the words the office reads
 //! ("Prezzo del pasto: 4,50 € → 5,00 €").
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde_json::Value;
 
 use crate::{Actor, Cents};
@@ -36,24 +33,27 @@ macro_rules! keyed {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownKey;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::audit::UnknownKey;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $name::from_key(s).ok_or_else(|| UnknownKey(s.to_string()))
+                $name::from_key(s).ok_or_else(|| $crate::audit::UnknownKey(s.to_string()))
             }
         }
     };
 }
+/// The one way the domain names a closed set of values with a stored key and Italian words
+/// (audit actions and objects, fee frequencies…).
+pub(crate) use keyed;
 
-/// A stored action or object key that names none.
+/// A stored key that names no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown audit key: {0}")]
+#[error("unknown key: {0}")]
 pub struct UnknownKey(pub String);
 
 keyed! {
@@ -101,6 +101,8 @@ keyed! {
         ChannelSettings = "messaging_settings" => "Canali di comunicazione (SMS, App IO)",
         FeeRule = "fee_rule" => "Regola delle quote di un servizio",
         IssueFees = "issue_fees" => "Emissione delle quote",
+        CancelFee = "cancel_fee" => "Quota annullata",
+        FeeDueDate = "fee_due_date" => "Scadenza di una quota cambiata",
         IdentitySettings = "identity_settings" => "Accesso con l'identità digitale (SPID, CIE, OpenID Connect)",
         SendCommunication = "send_communication" => "Comunicazione alle famiglie",
     }
@@ -122,6 +124,7 @@ keyed! {
         Enrolment = "enrolment" => "Iscrizione",
         LedgerEntry = "ledger_entry" => "Movimento",
         PagopaReceipt = "pagopa_receipt" => "Ricevuta pagoPA",
+        Position = "payment_position" => "Avviso pagoPA",
         Closure = "closure" => "Chiusura",
         News = "news" => "Notizia",
         Document = "document" => "Documento",

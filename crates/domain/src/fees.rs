@@ -6,61 +6,32 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::keyed;
 use crate::money::Cents;
 use crate::pagopa::Iban;
 use crate::pricing::sibling_rank_reduction;
 
-/// How often a service's fee is issued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Frequency {
-    /// One fee a month ("2026-12").
-    #[default]
-    Monthly,
-    /// One fee for the school year.
-    Yearly,
+keyed! {
+    /// How often a service's fee is issued.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    Frequency {
+        Monthly = "monthly" => "Mensile",
+        Yearly = "yearly" => "Annuale",
+    }
 }
 
-/// What an enrolment that starts or ends within a period pays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProRata {
-    /// A period begun is paid whole.
-    #[default]
-    Whole,
-    /// In proportion to the calendar days enrolled.
-    Days,
-    /// Only whole periods are paid: a period begun or ended within pays nothing.
-    None,
+keyed! {
+    /// What an enrolment that starts or ends within a period pays: a begun period whole, in
+    /// proportion to the calendar days enrolled, or only whole periods.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    ProRata {
+        Whole = "whole" => "Periodo iniziato: quota intera",
+        Days = "days" => "In proporzione ai giorni di iscrizione",
+        None = "none" => "Solo periodi interi",
+    }
 }
-
-macro_rules! keyed_enum {
-    ($t:ty { $($v:ident = $k:literal => $label:literal),* $(,)? }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $k),* }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($k => Some(Self::$v),)* _ => None }
-            }
-            pub fn label_it(self) -> &'static str {
-                match self { $(Self::$v => $label),* }
-            }
-            pub const ALL: &'static [Self] = &[$(Self::$v),*];
-        }
-    };
-}
-
-keyed_enum!(Frequency {
-    Monthly = "monthly" => "Mensile",
-    Yearly = "yearly" => "Annuale",
-});
-
-keyed_enum!(ProRata {
-    Whole = "whole" => "Periodo iniziato: quota intera",
-    Days = "days" => "In proporzione ai giorni di iscrizione",
-    None = "none" => "Solo periodi interi",
-});
 
 /// A post-paid service's fee rule: how fees are issued and where they are paid to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

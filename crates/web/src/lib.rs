@@ -372,6 +372,14 @@ pub fn router(state: AppState) -> Router {
             post(backoffice::issue_fees),
         )
         .route(
+            "/t/{slug}/backoffice/quote/avvisi/{id}",
+            get(backoffice::fee_page),
+        )
+        .route(
+            "/t/{slug}/backoffice/quote/avvisi/{id}/{what}",
+            post(backoffice::change_fee),
+        )
+        .route(
             "/t/{slug}/backoffice/chiusure",
             get(backoffice::closures).post(backoffice::add_closure),
         )

@@ -1566,6 +1566,39 @@ async fn the_station_takes_a_fees_payment_once_and_credits_no_account() {
         let nav = march.notice_number.as_str().to_string();
         let v = station(&app, "paVerify expired fee", &verify(&d, &nav)).await;
         assert_eq!(fault_code(&v).as_deref(), Some("PAA_PAGAMENTO_SCADUTO"));
+
+        // A cancelled fee: the node is told so, and a payment arriving anyway is kept for the
+        // office, not applied.
+        app.clock.set(MONDAY_8AM.parse().unwrap());
+        let april = marios_fee(&app, &t, &d, "2027-04").await;
+        refettorio_app::fees::change_fee(
+            office_ctx(&app, &t, &d),
+            april.id,
+            &refettorio_app::fees::FeeChange::Cancel("Iscrizione ritirata".into()),
+        )
+        .await
+        .unwrap();
+        let nav = april.notice_number.as_str().to_string();
+        let v = station(&app, "paVerify cancelled fee", &verify(&d, &nav)).await;
+        assert_eq!(fault_code(&v).as_deref(), Some("PAA_PAGAMENTO_ANNULLATO"));
+        let rt = receipt(
+            &d,
+            Version::V2,
+            "rt-fee-cancelled",
+            &nav,
+            april.amount.get(),
+            false,
+        );
+        let ok = station(&app, "paSendRTV2 cancelled fee", &rt).await;
+        assert!(fault_code(&ok).is_none(), "{ok}");
+        assert_eq!(
+            hold_of(&t, "rt-fee-cancelled").await,
+            ("held".to_string(), "not_payable".to_string())
+        );
+        assert_eq!(
+            position(&t, &d, &april).await.status,
+            PositionStatus::Cancelled
+        );
         app.stop().await;
     }
 }

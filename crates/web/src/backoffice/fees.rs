@@ -80,11 +80,11 @@ impl RuleForm {
                 message: message.into(),
             });
         };
-        let frequency = Frequency::parse(&self.frequency);
+        let frequency = Frequency::from_key(&self.frequency);
         if frequency.is_none() {
             field("frequency", "Scegli la frequenza delle quote.");
         }
-        let pro_rata = ProRata::parse(&self.pro_rata);
+        let pro_rata = ProRata::from_key(&self.pro_rata);
         if pro_rata.is_none() {
             field(
                 "pro_rata",
@@ -146,6 +146,7 @@ pub(crate) struct FeesQuery {
 
 /// A fee as the list shows it.
 struct Row {
+    id: i64,
     period: String,
     debtor: String,
     notice: String,
@@ -214,6 +215,7 @@ async fn render(state: &AppState, s: &Staff, shown: Shown) -> Result<Response, W
             f.fees
                 .iter()
                 .map(|p| Row {
+                    id: p.id.get(),
                     period: p
                         .fee_of
                         .as_ref()
@@ -348,4 +350,134 @@ pub(crate) async fn issue(
     }
     shown.issue = f;
     render(&state, &s, shown).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// One fee: cancel it, move its due date.
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backoffice/fee.html")]
+struct FeePage<'a> {
+    frame: Frame<'a>,
+    fee: refettorio_app::pagopa::Position,
+    state: &'static str,
+    open: bool,
+    change: ChangeForm,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+framed!(FeePage);
+
+impl FeePage<'_> {
+    fn due(&self) -> String {
+        filters::dmy_it(&self.fee.due_date)
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct ChangeForm {
+    #[serde(default)]
+    motivo: String,
+    #[serde(default)]
+    scadenza: String,
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct FeeQuery {
+    esito: Option<String>,
+}
+
+async fn render_fee(
+    state: &AppState,
+    s: &Staff,
+    id: i64,
+    change: ChangeForm,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> Result<Response, WebError> {
+    let ctx = s.ctx(state);
+    let fee = fees::issued_fee(ctx, refettorio_domain::PositionId(id)).await?;
+    let today = ctx.today();
+    let status = errors.status();
+    let page = FeePage {
+        frame: s.frame(&FEES),
+        state: crate::recharge::positions::state_it(&fee, today),
+        open: fee.status == refettorio_app::pagopa::PositionStatus::Open,
+        fee,
+        change,
+        errors,
+        notice,
+    };
+    Ok((status, page).into_response())
+}
+
+/// `GET /t/<slug>/backoffice/quote/avvisi/<id>`
+pub(crate) async fn fee_page(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id)): Path<(String, i64)>,
+    Query(q): Query<FeeQuery>,
+) -> Result<Response, WebError> {
+    s.require(FEES.roles)?;
+    let notice = match q.esito.as_deref() {
+        Some("annullata") => Some("Quota annullata: l'avviso non si può più pagare."),
+        Some("scadenza") => Some("Scadenza cambiata."),
+        _ => None,
+    };
+    render_fee(
+        &state,
+        &s,
+        id,
+        ChangeForm::default(),
+        FieldErrors::none(),
+        notice,
+    )
+    .await
+}
+
+/// `POST /t/<slug>/backoffice/quote/avvisi/<id>/annulla` and `…/scadenza`
+pub(crate) async fn change_fee(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, id, what)): Path<(String, i64, String)>,
+    headers: HeaderMap,
+    Form(f): Form<ChangeForm>,
+) -> Result<Response, WebError> {
+    s.require(FEES.roles)?;
+    s.check_csrf(&headers, &f.csrf)?;
+    let (change, esito) = match what.as_str() {
+        "annulla" => (Ok(fees::FeeChange::Cancel(f.motivo.clone())), "annullata"),
+        "scadenza" => (
+            f.scadenza
+                .trim()
+                .parse()
+                .map(fees::FeeChange::Due)
+                .map_err(|_| FieldErrors::one("scadenza", "Scegli la nuova scadenza.")),
+            "scadenza",
+        ),
+        _ => return Err(WebError::NotFound("pagina".into())),
+    };
+    let change = match change {
+        Ok(c) => c,
+        Err(errors) => return render_fee(&state, &s, id, f, errors, None).await,
+    };
+    let result = fees::change_fee(s.ctx(&state), refettorio_domain::PositionId(id), &change).await;
+    match result {
+        Err(AppError::Invalid(m)) => {
+            render_fee(&state, &s, id, f, FieldErrors::one("motivo", &m), None).await
+        }
+        other => {
+            other
+                .map(|()| {
+                    Redirect::to(&format!(
+                        "/t/{}/backoffice/quote/avvisi/{id}?esito={esito}",
+                        s.slug()
+                    ))
+                })
+                .or_form(|errors| render_fee(&state, &s, id, f.clone(), errors, None))
+                .await
+        }
+    }
 }
