@@ -201,3 +201,34 @@ mod tests {
         );
     }
 }
+
+/// Turns the synthetic municipality's service into post-paid school transport with a monthly
+/// `fee` per child, and gives every payer an address (for the fees benchmark).
+pub async fn make_postpaid(conn: &mut Conn<'_>, built: Synthetic, fee: i64) -> Result<()> {
+    let (t, s) = (built.tenant.get(), built.service.get());
+    on_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE service SET billing = 'postpaid', kind = 'trasporto' WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(t)
+        .bind(s)
+        .execute(&mut *c)
+        .await?;
+        for sql in [
+            "UPDATE tariff_band SET fixed_fee_cents = $3 WHERE tenant_id = $1 AND service_id = $2",
+            "UPDATE enrolment SET fixed_fee_cents = $3 WHERE tenant_id = $1 AND service_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(t)
+                .bind(s)
+                .bind(fee)
+                .execute(&mut *c)
+                .await?;
+        }
+        sqlx::query("UPDATE guardian SET address = 'Via Roma 1, Sintetico' WHERE tenant_id = $1")
+            .bind(t)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! The `refettorio` program: configuration, telemetry, wiring and the commands of the CLI.
 
 pub mod bench;
+pub mod bench_fees;
 pub mod bench_pagopa;
 pub mod bench_portal;
 pub mod config;

@@ -149,6 +149,12 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// Issue a month of post-paid fees for a synthetic municipality of N families and render
+    /// their notice PDFs, in a scratch database.
+    Fees {
+        #[arg(long, default_value_t = 10_000)]
+        families: u32,
+    },
     /// Play the pagoPA node against the station on loopback: paVerifyPaymentNotice and
     /// paGetPaymentV2 at a fixed rate on the demo's open notices, in a scratch database.
     Pagopa {
@@ -322,6 +328,11 @@ async fn run(
                 requests,
             )
             .await?;
+            println!("{line}");
+        }
+        Command::Bench(BenchCommand::Fees { families }) => {
+            let line =
+                refettorio_server::bench_fees::fees(cli_database_url.as_deref(), families).await?;
             println!("{line}");
         }
         Command::Bench(BenchCommand::Pagopa {
