@@ -177,31 +177,6 @@ pub fn with_database(url: &str, name: &str) -> Result<String> {
     Ok(format!("{}/{name}{query}", &base[..host_end]))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "x")
-                .ok()
-                .as_deref(),
-            Some("postgres://postgres@127.0.0.1:5432/x")
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/test?sslmode=disable", "x")
-                .ok()
-                .as_deref(),
-            Some("postgres://u:p@h/x?sslmode=disable")
-        );
-        assert_eq!(
-            with_database("postgres://h", "x").ok().as_deref(),
-            Some("postgres://h/x")
-        );
-    }
-}
-
 /// Turns the synthetic municipality's service into post-paid school transport with a monthly
 /// `fee` per child, and gives every payer an address (for the fees benchmark).
 pub async fn make_postpaid(conn: &mut Conn<'_>, built: Synthetic, fee: i64) -> Result<()> {
@@ -231,4 +206,29 @@ pub async fn make_postpaid(conn: &mut Conn<'_>, built: Synthetic, fee: i64) -> R
             .await?;
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x")
+                .ok()
+                .as_deref(),
+            Some("postgres://postgres@127.0.0.1:5432/x")
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/test?sslmode=disable", "x")
+                .ok()
+                .as_deref(),
+            Some("postgres://u:p@h/x?sslmode=disable")
+        );
+        assert_eq!(
+            with_database("postgres://h", "x").ok().as_deref(),
+            Some("postgres://h/x")
+        );
+    }
 }
