@@ -162,6 +162,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/t/{slug}/area-personale/pagamenti", get(portal::payments))
         .route(
+            "/t/{slug}/area-personale/pagamenti/carrello",
+            post(recharge::pay_cart),
+        )
+        .route(
             "/t/{slug}/area-personale/comunicazioni",
             get(portal::messages),
         )

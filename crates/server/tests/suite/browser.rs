@@ -783,6 +783,31 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
     let axe_source = std::fs::read_to_string(axe_path()).unwrap();
     let t = TestDb::sqlite().await.unwrap();
     let app = spawn(&t, true).await;
+    // Two months of the transport's fees, so that the payments page offers its cart.
+    {
+        let tenant = crate::common::demo_tenant(&t).await;
+        let ctx = refettorio_app::Ctx::new(
+            &t.db,
+            app.clock.as_ref(),
+            &tenant,
+            refettorio_domain::Actor::Demo,
+        );
+        let bus =
+            crate::common::scalar(&t, "SELECT id FROM service WHERE kind = 'trasporto'").await;
+        for period in ["2026-12", "2027-01"] {
+            refettorio_app::fees::issue(
+                ctx,
+                &refettorio_app::fees::IssueRequest {
+                    service: refettorio_domain::ServiceId(bus),
+                    period: period.into(),
+                    due: None,
+                    dry_run: false,
+                },
+            )
+            .await
+            .unwrap();
+        }
+    }
     let public = [
         "/",
         "/accessibilita",
@@ -851,6 +876,17 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
                 failures.push(format!("{width}px {path}: {v}"));
             }
         }
+        // The notices, with the cart of several.
+        c.goto(&app.url("/t/esempio/area-personale/pagamenti"))
+            .await
+            .unwrap();
+        c.execute(
+            "document.getElementById('avvisi').scrollIntoView({behavior: 'instant'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+        shoot(&c, width, "pagamenti-avvisi").await;
         // A form with errors, as a parent sees it.
         c.goto(&app.url("/t/esempio/area-personale/profilo"))
             .await

@@ -1602,3 +1602,117 @@ async fn the_station_takes_a_fees_payment_once_and_credits_no_account() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_family_pays_three_fees_in_one_cart_through_the_sandbox() {
+    for t in TestDb::all().await.unwrap() {
+        let app = spawn(&t, true).await;
+        let d = demo(&t).await;
+        let fees = [
+            marios_fee(&app, &t, &d, "2026-12").await,
+            marios_fee(&app, &t, &d, "2027-01").await,
+            marios_fee(&app, &t, &d, "2027-02").await,
+        ];
+        let client = browser();
+        assert_eq!(
+            login(&app, &client, DEMO_PARENT_CF, DEMO_PARENT_PASSWORD)
+                .await
+                .status()
+                .as_u16(),
+            303
+        );
+        let (status, html) = page(&client, &app, "/t/esempio/area-personale/pagamenti").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Paga insieme online"), "{html}");
+        let csrf = csrf_of(&html);
+        let ids: Vec<String> = fees.iter().map(|f| f.id.get().to_string()).collect();
+        let cart = "/t/esempio/area-personale/pagamenti/carrello";
+
+        // None chosen, or another family's notice: nothing sent.
+        let r = post(&client, &app, cart, &[("_csrf", csrf.as_str())]).await;
+        assert_eq!(
+            r.headers()["location"],
+            "/t/esempio/area-personale/pagamenti?carrello=vuoto"
+        );
+        let other = scalar(
+            &t,
+            &format!(
+                "SELECT MIN(id) FROM payment_position WHERE kind = 'fee' AND debtor_fiscal_code <> '{DEMO_PARENT_CF}'"
+            ),
+        )
+        .await
+        .to_string();
+        let r = post(
+            &client,
+            &app,
+            cart,
+            &[("_csrf", csrf.as_str()), ("avviso", &other)],
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 403);
+
+        // Three together: one cart of three notices to the sandbox, paid there.
+        let mut form = vec![("_csrf", csrf.as_str())];
+        form.extend(ids.iter().map(|i| ("avviso", i.as_str())));
+        let r = post(&client, &app, cart, &form).await;
+        assert_eq!(r.status().as_u16(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            to.starts_with("/pagopa/sandbox/pagamento?carrello="),
+            "{to}"
+        );
+        let (status, html) = page(&client, &app, &to).await;
+        assert_eq!(status, 200);
+        for f in &fees {
+            assert!(
+                html.contains(&f.notice_number.grouped())
+                    || html.contains(f.notice_number.as_str()),
+                "{html}"
+            );
+        }
+        let r = post(
+            &client,
+            &app,
+            "/pagopa/sandbox/pagamento",
+            &[
+                ("_csrf", &csrf_of(&html)),
+                ("carrello", &value_of(&html, "carrello")),
+                ("esito", "paga"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let back = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            back.ends_with("/t/esempio/area-personale/pagamenti?esito=ok"),
+            "{back}"
+        );
+        for f in &fees {
+            assert_eq!(position(&t, &d, f).await.status, PositionStatus::Paid);
+        }
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM pagopa_receipt WHERE status = 'applied'"
+            )
+            .await,
+            3
+        );
+        let (_, html) = page(
+            &client,
+            &app,
+            "/t/esempio/area-personale/pagamenti?esito=ok",
+        )
+        .await;
+        assert!(html.contains("Pagamento inviato"));
+        // Paid: they cannot go in a cart again.
+        let mut form = vec![("_csrf", csrf.as_str())];
+        form.extend(ids.iter().map(|i| ("avviso", i.as_str())));
+        let r = post(&client, &app, cart, &form).await;
+        assert_eq!(
+            r.headers()["location"],
+            "/t/esempio/area-personale/pagamenti?carrello=non-pagabile"
+        );
+        app.stop().await;
+    }
+}

@@ -92,24 +92,32 @@ fn cut(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// The cart of one position.
+/// Checkout takes at most this many notices in one cart.
+pub const MAX_CART: usize = 5;
+
+/// The cart of one or more positions (at most [`MAX_CART`]); the family comes back to `back`
+/// (a path of the personal area) with `?esito=ok|annullato|errore`.
 pub fn cart_of(
     tenant: &Tenant,
-    p: &Position,
+    positions: &[Position],
     base: &str,
+    back: &str,
     email: Option<&str>,
     id_cart: &str,
 ) -> CartRequest {
-    let back = format!("{base}/t/{}/area-personale/avvisi/{}", tenant.slug, p.id);
+    let back = format!("{base}{back}");
     CartRequest {
         email_notice: email.map(str::to_string),
-        payment_notices: vec![CartNotice {
-            notice_number: p.notice_number.as_str().to_string(),
-            fiscal_code: tenant.fiscal_code.as_str().to_string(),
-            amount: p.amount.get(),
-            company_name: cut(&tenant.name, 140),
-            description: cut(&p.description, 140),
-        }],
+        payment_notices: positions
+            .iter()
+            .map(|p| CartNotice {
+                notice_number: p.notice_number.as_str().to_string(),
+                fiscal_code: tenant.fiscal_code.as_str().to_string(),
+                amount: p.amount.get(),
+                company_name: cut(&tenant.name, 140),
+                description: cut(&p.description, 140),
+            })
+            .collect(),
         return_urls: ReturnUrls {
             return_ok_url: format!("{back}?esito=ok"),
             return_cancel_url: format!("{back}?esito=annullato"),
@@ -120,15 +128,20 @@ pub fn cart_of(
     }
 }
 
-/// Sends a position's cart to Checkout (or to the sandbox) and returns where to send the
-/// family. The cart id is stored on the position: it comes back as paGetPayment's
-/// `paymentNote`.
+/// Sends the cart of `positions` (1 to [`MAX_CART`]) to Checkout (or to the sandbox) and
+/// returns where to send the family, who comes back to `back`. The cart id is stored on each
+/// position: it comes back as paGetPayment's `paymentNote`.
 pub async fn start(
     state: &AppState,
     ctx: Ctx<'_>,
-    p: &Position,
+    positions: &[Position],
+    back: &str,
     email: Option<&str>,
 ) -> Result<String, CheckoutError> {
+    let first = positions.first().ok_or(CheckoutError::Refused(400))?;
+    if positions.len() > MAX_CART {
+        return Err(CheckoutError::Refused(400));
+    }
     let tenant = ctx.tenant;
     let settings = &tenant.settings.pagopa;
     let (endpoint, key) = match settings.mode {
@@ -160,10 +173,17 @@ pub async fn start(
     };
     let id_cart = format!(
         "{}-{}",
-        p.iuv,
+        first.iuv,
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let cart = cart_of(tenant, p, &public_base(state), email, &id_cart);
+    let cart = cart_of(
+        tenant,
+        positions,
+        &public_base(state),
+        back,
+        email,
+        &id_cart,
+    );
     let mut req = client()?.post(&endpoint).json(&cart);
     if let Some(k) = key {
         req = req.header("Ocp-Apim-Subscription-Key", k);
@@ -183,6 +203,8 @@ pub async fn start(
         .filter(|l| l.starts_with("https://") || l.starts_with("http://") || l.starts_with('/'))
         .ok_or(CheckoutError::Refused(status.as_u16()))?
         .to_string();
-    pay::set_cart(ctx, p.id, &id_cart).await?;
+    for p in positions {
+        pay::set_cart(ctx, p.id, &id_cart).await?;
+    }
     Ok(location)
 }

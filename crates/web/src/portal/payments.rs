@@ -26,6 +26,39 @@ pub(crate) struct PaymentsQuery {
     conto: Option<i64>,
     dal: Option<String>,
     al: Option<String>,
+    /// Back from Checkout after paying several notices together.
+    esito: Option<String>,
+    /// Why a cart was not sent.
+    carrello: Option<String>,
+}
+
+/// What the page says about a cart of notices: `(alert kind, text)`.
+fn cart_message(q: &PaymentsQuery) -> Option<(&'static str, &'static str)> {
+    match (q.carrello.as_deref(), q.esito.as_deref()) {
+        (Some("vuoto"), _) => Some(("warning", "Scegli almeno un avviso da pagare.")),
+        (Some("troppi"), _) => Some(("warning", "Si possono pagare insieme al massimo 5 avvisi.")),
+        (Some("non-pagabile"), _) => Some((
+            "warning",
+            "Uno degli avvisi scelti non è più da pagare (pagato, annullato o scaduto).",
+        )),
+        (_, Some("ok")) => Some((
+            "info",
+            "Pagamento inviato: ogni avviso risulta pagato appena arriva la sua ricevuta da pagoPA.",
+        )),
+        (_, Some("annullato")) => Some((
+            "warning",
+            "Pagamento annullato: non è stato addebitato nulla. Puoi riprovare quando vuoi.",
+        )),
+        (_, Some("errore")) => Some((
+            "danger",
+            "Il pagamento non è andato a buon fine. Non è stato addebitato nulla: riprova più tardi.",
+        )),
+        (_, Some("non-disponibile")) => Some((
+            "danger",
+            "Il pagamento online non è disponibile in questo momento: riprova più tardi o paga gli avvisi stampati.",
+        )),
+        _ => None,
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -40,8 +73,17 @@ struct PaymentsPage<'a> {
     /// The pagoPA notices of the guardian's families (recharges and fees).
     positions: Vec<crate::recharge::positions::PositionRow>,
     pagopa: bool,
+    /// How a cart of several notices went.
+    cart: Option<(&'static str, &'static str)>,
 }
 framed!(PaymentsPage);
+
+impl PaymentsPage<'_> {
+    /// More than one notice can be paid now: the page offers to pay them together.
+    fn cart_offered(&self) -> bool {
+        self.pagopa && self.positions.iter().filter(|p| p.open).count() > 1
+    }
+}
 
 pub(crate) async fn payments(
     State(state): State<AppState>,
@@ -94,6 +136,7 @@ pub(crate) async fn payments(
             error,
             positions,
             pagopa: refettorio_app::pagopa::enabled(&c.tenant),
+            cart: cart_message(&q),
         },
     )
         .into_response())

@@ -224,17 +224,68 @@ pub(crate) async fn recharge(
 
 /// Sends a position to Checkout and the family after it.
 async fn pay_online(state: &AppState, c: &Citizen, p: &Position) -> Result<Response, WebError> {
-    match checkout::start(state, c.ctx(state), p, c.guardian.email.as_deref()).await {
+    let back = format!("/t/{}/area-personale/avvisi/{}", c.tenant.slug, p.id);
+    to_checkout(state, c, std::slice::from_ref(p), &back).await
+}
+
+/// Sends a cart to Checkout and the family after it; if Checkout cannot take it, back to
+/// `back` saying so.
+async fn to_checkout(
+    state: &AppState,
+    c: &Citizen,
+    positions: &[Position],
+    back: &str,
+) -> Result<Response, WebError> {
+    let email = c.guardian.email.as_deref();
+    match checkout::start(state, c.ctx(state), positions, back, email).await {
         Ok(url) => Ok(Redirect::to(&url).into_response()),
         Err(e) => {
-            tracing::warn!(error = %e, notice = %p.notice_number, "checkout cart refused");
-            Ok(Redirect::to(&format!(
-                "/t/{}/area-personale/avvisi/{}?esito=non-disponibile",
-                c.tenant.slug, p.id
-            ))
-            .into_response())
+            tracing::warn!(error = %e, notices = positions.len(), "checkout cart refused");
+            Ok(Redirect::to(&format!("{back}?esito=non-disponibile")).into_response())
         }
     }
+}
+
+/// `POST /t/<slug>/area-personale/pagamenti/carrello`: several open notices (`avviso`, one
+/// field each, at most five) paid together in one Checkout cart.
+pub(crate) async fn pay_cart(
+    State(state): State<AppState>,
+    c: Citizen,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "_csrf")
+        .map_or("", |(_, v)| v.as_str());
+    c.check_csrf(&headers, csrf)?;
+    c.require_payments()?;
+    let back = format!("/t/{}/area-personale/pagamenti", c.tenant.slug);
+    let day = c.ctx(&state).today();
+    let mut chosen: Vec<Position> = Vec::new();
+    for (_, v) in fields.iter().filter(|(k, _)| k == "avviso") {
+        let p = pay::position_of(c.ctx(&state), &c.access, position_id(v)?)
+            .await
+            .map_err(WebError::not_yours)?;
+        if !chosen.iter().any(|q| q.id == p.id) {
+            chosen.push(p);
+        }
+    }
+    let refused =
+        |esito: &str| Ok(Redirect::to(&format!("{back}?carrello={esito}")).into_response());
+    if chosen.is_empty() {
+        return refused("vuoto");
+    }
+    if chosen.len() > checkout::MAX_CART {
+        return refused("troppi");
+    }
+    if chosen
+        .iter()
+        .any(|p| p.status != PositionStatus::Open || p.is_expired(day))
+    {
+        return refused("non-pagabile");
+    }
+    to_checkout(&state, &c, &chosen, &back).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -270,7 +321,16 @@ pub(crate) async fn notice(
     let row = rows(std::slice::from_ref(&p), day)
         .pop()
         .ok_or_else(|| WebError::NotFound("Avviso non trovato.".into()))?;
+    let recharge = p.kind == pay::PositionKind::Recharge;
     let message = match (q.esito.as_deref(), row.paid) {
+        (Some("ok"), true) if !recharge => Some((
+            "success",
+            "Pagamento ricevuto: la quota risulta pagata. La ricevuta è qui sotto.",
+        )),
+        (Some("ok"), false) if !recharge => Some((
+            "info",
+            "Stiamo aspettando la conferma di pagoPA: l'avviso risulterà pagato appena arriva la ricevuta.",
+        )),
         (Some("creato"), _) => Some((
             "success",
             "Avviso creato: scaricalo e pagalo dove preferisci, oppure paga subito online.",
