@@ -410,6 +410,9 @@ pub enum FeeChange {
     Cancel(String),
     /// A new due date (not before today).
     Due(Date),
+    /// Paid elsewhere (a bank transfer, at the counter): how (one of
+    /// `pagopa::OFFICE_CHANNELS`) and the payment's reference, which pays one fee only.
+    PaidElsewhere { channel: String, reference: String },
 }
 
 /// Cancels an open fee or moves its due date, audited. Refused with a reason in Italian: an
@@ -456,10 +459,23 @@ pub async fn change_fee(ctx: Ctx<'_>, id: PositionId, change: &FeeChange) -> Res
             String::new(),
             serde_json::json!({"due_date": d.to_string()}),
         ),
+        FeeChange::PaidElsewhere { channel, reference } => {
+            let normalised = refettorio_domain::pagopa::payment_reference(reference);
+            let label = crate::pagopa::OFFICE_CHANNELS
+                .iter()
+                .find(|(k, _)| k == channel)
+                .map_or("", |(_, l)| l);
+            (
+                positions::pay_fee_elsewhere(c, ctx.tenant.id, id, &normalised, now).await?,
+                AuditAction::FeePaidElsewhere,
+                format!("{label}, rif. {normalised}"),
+                serde_json::json!({"status": "paid", "reference": normalised}),
+            )
+        }
     };
     if !done {
         return Err(AppError::Invalid(
-            "La quota non è più da pagare (pagata o annullata): nessuna modifica.".into(),
+            "Nessuna modifica: la quota non è più da pagare (pagata o annullata), oppure quel riferimento ha già pagato un'altra quota.".into(),
         ));
     }
     refettorio_db::audit::record(

@@ -604,13 +604,8 @@ pub async fn record_office_payment(ctx: Ctx<'_>, p: &OfficePayment) -> Result<i6
     if !account_exists(c, tenant, p.account).await? {
         return Err(AppError::NotFound("Conto non trovato.".into()));
     }
-    let normalised: String = reference
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_uppercase)
-        .collect();
     let key = Key::OfficePayment {
-        reference: normalised,
+        reference: refettorio_domain::pagopa::payment_reference(reference),
     };
     let reason = if p.note.trim().is_empty() {
         format!("{channel_label}, rif. {reference}")

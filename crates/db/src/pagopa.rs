@@ -360,6 +360,32 @@ pub async fn cancel_fee(
     Ok(n == 1)
 }
 
+/// Marks an open fee paid elsewhere, with the payment's (normalised) reference. False if it is
+/// not an open fee, or if that reference already paid a fee.
+pub async fn pay_fee_elsewhere(
+    conn: &mut Conn<'_>,
+    tenant: TenantId,
+    id: PositionId,
+    reference: &str,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let sql = "UPDATE payment_position SET status = 'paid', paid_at = $1, paid_reference = $2 \
+               WHERE tenant_id = $3 AND id = $4 AND status = 'open' AND kind = 'fee' \
+               AND NOT EXISTS (SELECT 1 FROM payment_position o WHERE o.tenant_id = $3 \
+               AND o.paid_reference = $2)";
+    let n = on_conn!(conn, |c| {
+        sqlx::query(sql)
+            .bind(micros(now))
+            .bind(reference)
+            .bind(tenant.get())
+            .bind(id.get())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}
+
 /// Moves an open fee's due date. False if it is not an open fee.
 pub async fn set_fee_due_date(
     conn: &mut Conn<'_>,

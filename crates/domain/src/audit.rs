@@ -103,6 +103,7 @@ keyed! {
         IssueFees = "issue_fees" => "Emissione delle quote",
         CancelFee = "cancel_fee" => "Quota annullata",
         FeeDueDate = "fee_due_date" => "Scadenza di una quota cambiata",
+        FeePaidElsewhere = "fee_paid_elsewhere" => "Quota pagata altrove, registrata dall'ufficio",
         IdentitySettings = "identity_settings" => "Accesso con l'identità digitale (SPID, CIE, OpenID Connect)",
         SendCommunication = "send_communication" => "Comunicazione alle famiglie",
     }

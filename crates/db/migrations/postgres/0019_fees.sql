@@ -25,5 +25,10 @@ ALTER TABLE payment_position ADD COLUMN cancel_reason TEXT;
 -- Unpaid past its due date the notice can no longer be paid (a recharge always; a fee when its
 -- rule said so when it was issued).
 ALTER TABLE payment_position ADD COLUMN expires BOOLEAN NOT NULL DEFAULT TRUE;
+-- A fee the office records as paid elsewhere (a bank transfer, at the counter) keeps the
+-- payment's reference, normalised: the same proof never pays two fees.
+ALTER TABLE payment_position ADD COLUMN paid_reference TEXT;
+CREATE UNIQUE INDEX payment_position_paid_reference
+    ON payment_position (tenant_id, paid_reference) WHERE paid_reference IS NOT NULL;
 CREATE UNIQUE INDEX payment_position_fee_once
     ON payment_position (tenant_id, service_id, period, family_id) WHERE kind = 'fee';

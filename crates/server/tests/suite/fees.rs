@@ -361,6 +361,103 @@ async fn the_office_sets_the_rule_previews_and_issues_from_its_page() {
                 .contains("non è nell&#39;anno scolastico")
         );
         assert_eq!(fees_of(&t, "2026-12").await.0, n);
+
+        // One fee: its due date moved, then cancelled with a reason (an empty one refused).
+        let id = scalar(
+            &t,
+            "SELECT MIN(id) FROM payment_position WHERE kind = 'fee'",
+        )
+        .await;
+        let fee = format!("/t/esempio/backoffice/quote/avvisi/{id}");
+        let (status, html) = page(&client, &app, &fee).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Da pagare") && html.contains("Annulla la quota"));
+        let form = |pairs: &[(&'static str, &'static str)]| {
+            let mut f = vec![("_csrf", csrf.clone())];
+            f.extend(pairs.iter().map(|(k, v)| (*k, v.to_string())));
+            f
+        };
+        let send = |path: String, f: Vec<(&'static str, String)>| {
+            let client = client.clone();
+            let url = app.url(&path);
+            async move { client.post(url).form(&f).send().await.unwrap() }
+        };
+        let r = send(
+            format!("{fee}/scadenza"),
+            form(&[("scadenza", "2027-01-31")]),
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 303);
+        assert_eq!(
+            crate::common::text(
+                &t,
+                &format!("SELECT CAST(due_date AS TEXT) FROM payment_position WHERE id = {id}")
+            )
+            .await,
+            "2027-01-31"
+        );
+        let r = send(
+            format!("{fee}/scadenza"),
+            form(&[("scadenza", "2026-11-01")]),
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 422, "a due date in the past");
+        let r = send(format!("{fee}/annulla"), form(&[("motivo", " ")])).await;
+        assert_eq!(r.status().as_u16(), 422);
+        assert!(r.text().await.unwrap().contains("Scrivi il motivo"));
+        let r = send(
+            format!("{fee}/annulla"),
+            form(&[("motivo", "Iscrizione ritirata")]),
+        )
+        .await;
+        assert_eq!(r.status().as_u16(), 303);
+        let (_, html) = page(&client, &app, &format!("{fee}?esito=annullata")).await;
+        assert!(html.contains("Annullato: Iscrizione ritirata"), "{html}");
+        assert!(!html.contains("Annulla la quota"));
+        // Already cancelled: nothing more to change.
+        let r = send(format!("{fee}/annulla"), form(&[("motivo", "di nuovo")])).await;
+        assert_eq!(r.status().as_u16(), 422);
+
+        // Paid elsewhere: one fee with a bank reference; the same reference, written another
+        // way, cannot pay a second fee.
+        let next = |after: i64| {
+            format!("SELECT MIN(id) FROM payment_position WHERE kind = 'fee' AND id > {after}")
+        };
+        let second = scalar(&t, &next(id)).await;
+        let third = scalar(&t, &next(second)).await;
+        let paid = |fee: i64, reference: &'static str| {
+            send(
+                format!("/t/esempio/backoffice/quote/avvisi/{fee}/pagata"),
+                form(&[("canale", "bonifico"), ("riferimento", reference)]),
+            )
+        };
+        assert_eq!(paid(second, "CRO 0012 3456").await.status().as_u16(), 303);
+        let state_of = |fee: i64| {
+            format!(
+                "SELECT status || ' ' || COALESCE(paid_reference, '-') FROM payment_position WHERE id = {fee}"
+            )
+        };
+        assert_eq!(
+            crate::common::text(&t, &state_of(second)).await,
+            "paid CRO00123456"
+        );
+        let r = paid(third, "cro00123456").await;
+        assert_eq!(r.status().as_u16(), 422);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("riferimento ha già pagato")
+        );
+        assert_eq!(crate::common::text(&t, &state_of(third)).await, "open -");
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM audit_log WHERE action IN ('cancel_fee', 'fee_due_date', 'fee_paid_elsewhere')"
+            )
+            .await,
+            3
+        );
         app.stop().await;
     }
 }

@@ -353,12 +353,13 @@ pub(crate) async fn issue(
 }
 
 // ---------------------------------------------------------------------------------------------
-// One fee: cancel it, move its due date.
+// One fee: cancel it, move its due date, record a payment made elsewhere.
 
 #[derive(Template, WebTemplate)]
 #[template(path = "backoffice/fee.html")]
 struct FeePage<'a> {
     frame: Frame<'a>,
+    channels: Vec<(&'static str, &'static str)>,
     fee: refettorio_app::pagopa::Position,
     state: &'static str,
     open: bool,
@@ -380,6 +381,10 @@ pub(crate) struct ChangeForm {
     motivo: String,
     #[serde(default)]
     scadenza: String,
+    #[serde(default)]
+    canale: String,
+    #[serde(default)]
+    riferimento: String,
     #[serde(rename = "_csrf", default)]
     csrf: String,
 }
@@ -403,6 +408,7 @@ async fn render_fee(
     let status = errors.status();
     let page = FeePage {
         frame: s.frame(&FEES),
+        channels: refettorio_app::pagopa::OFFICE_CHANNELS.to_vec(),
         state: crate::recharge::positions::state_it(&fee, today),
         open: fee.status == refettorio_app::pagopa::PositionStatus::Open,
         fee,
@@ -424,6 +430,7 @@ pub(crate) async fn fee_page(
     let notice = match q.esito.as_deref() {
         Some("annullata") => Some("Quota annullata: l'avviso non si può più pagare."),
         Some("scadenza") => Some("Scadenza cambiata."),
+        Some("pagata") => Some("Pagamento registrato: la quota risulta pagata."),
         _ => None,
     };
     render_fee(
@@ -447,14 +454,27 @@ pub(crate) async fn change_fee(
 ) -> Result<Response, WebError> {
     s.require(FEES.roles)?;
     s.check_csrf(&headers, &f.csrf)?;
-    let (change, esito) = match what.as_str() {
-        "annulla" => (Ok(fees::FeeChange::Cancel(f.motivo.clone())), "annullata"),
+    let (change, esito, field) = match what.as_str() {
+        "annulla" => (
+            Ok(fees::FeeChange::Cancel(f.motivo.clone())),
+            "annullata",
+            "motivo",
+        ),
+        "pagata" => (
+            Ok(fees::FeeChange::PaidElsewhere {
+                channel: f.canale.trim().to_string(),
+                reference: f.riferimento.clone(),
+            }),
+            "pagata",
+            "riferimento",
+        ),
         "scadenza" => (
             f.scadenza
                 .trim()
                 .parse()
                 .map(fees::FeeChange::Due)
                 .map_err(|_| FieldErrors::one("scadenza", "Scegli la nuova scadenza.")),
+            "scadenza",
             "scadenza",
         ),
         _ => return Err(WebError::NotFound("pagina".into())),
@@ -466,7 +486,7 @@ pub(crate) async fn change_fee(
     let result = fees::change_fee(s.ctx(&state), refettorio_domain::PositionId(id), &change).await;
     match result {
         Err(AppError::Invalid(m)) => {
-            render_fee(&state, &s, id, f, FieldErrors::one("motivo", &m), None).await
+            render_fee(&state, &s, id, f, FieldErrors::one(field, &m), None).await
         }
         other => {
             other
