@@ -472,6 +472,16 @@ pub fn payment_method_it(code: &str) -> String {
     words.to_string()
 }
 
+/// A payment's reference as the office types it (CRO/TRN of a transfer, a receipt number),
+/// normalised so that the same proof is one key however it is written: no spaces, upper case.
+pub fn payment_reference(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -713,14 +723,4 @@ mod tests {
         );
         assert_eq!(payment_method_it("XYZ"), "Altro (XYZ)");
     }
-}
-
-/// A payment's reference as the office types it (CRO/TRN of a transfer, a receipt number),
-/// normalised so that the same proof is one key however it is written: no spaces, upper case.
-pub fn payment_reference(typed: &str) -> String {
-    typed
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_uppercase)
-        .collect()
 }
