@@ -498,3 +498,57 @@ pub async fn change_fee(ctx: Ctx<'_>, id: PositionId, change: &FeeChange) -> Res
     tx.commit().await?;
     Ok(())
 }
+
+/// A service's fees as a table (the office's CSV and XLSX export): period, payer, notice,
+/// amount, due date, state.
+pub async fn fees_table(
+    ctx: Ctx<'_>,
+    service: ServiceId,
+) -> Result<crate::reports::Table, AppError> {
+    use crate::reports::{Cell, Table};
+    let today = ctx.today();
+    let (svc, fees) = {
+        let mut h = ctx.db.acquire().await?;
+        let c = &mut h.conn();
+        let svc = postpaid(c, ctx, service).await?;
+        (
+            svc,
+            positions::fees_of_service(c, ctx.tenant.id, service).await?,
+        )
+    };
+    let mut table = Table::new(
+        format!("Quote emesse – {}", svc.name),
+        &[
+            "Periodo",
+            "Codice fiscale del pagatore",
+            "Pagatore",
+            "Codice avviso",
+            "Importo",
+            "Scadenza",
+            "Stato",
+        ],
+    );
+    let mut total = 0;
+    for p in &fees {
+        total += p.amount.get();
+        table.rows.push(vec![
+            Cell::text(p.fee_of.as_ref().map_or("", |(_, k)| k.as_str())),
+            Cell::text(p.debtor_fiscal_code.as_str()),
+            Cell::text(p.debtor_name.as_str()),
+            Cell::text(p.notice_number.as_str()),
+            Cell::Money(p.amount.get()),
+            Cell::Date(p.due_date),
+            Cell::text(p.state_it(today)),
+        ]);
+    }
+    table.totals.push(vec![
+        Cell::text("Totale"),
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Money(total),
+        Cell::Empty,
+        Cell::Empty,
+    ]);
+    Ok(table)
+}

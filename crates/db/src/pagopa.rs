@@ -109,6 +109,11 @@ impl Position {
     pub fn is_expired(&self, today: Date) -> bool {
         self.status == PositionStatus::Open && self.expires && self.due_date < today
     }
+
+    /// Its state in words ("Da pagare", "Scaduto", "Pagato", "Annullato").
+    pub fn state_it(&self, today: Date) -> &'static str {
+        refettorio_domain::pagopa::position_state_it(self.status, self.is_expired(today))
+    }
 }
 
 #[derive(sqlx::FromRow)]

@@ -482,6 +482,17 @@ pub fn payment_reference(typed: &str) -> String {
         .collect()
 }
 
+/// A notice's state in the words of the pages and exports: "Pagato", "Annullato", "Scaduto"
+/// (open but no longer payable), "Da pagare".
+pub fn position_state_it(status: PositionStatus, expired: bool) -> &'static str {
+    match status {
+        PositionStatus::Paid => "Pagato",
+        PositionStatus::Cancelled => "Annullato",
+        PositionStatus::Open if expired => "Scaduto",
+        PositionStatus::Open => "Da pagare",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -376,6 +376,10 @@ pub fn router(state: AppState) -> Router {
             post(backoffice::issue_fees),
         )
         .route(
+            "/t/{slug}/backoffice/quote/{service}/{format}",
+            get(backoffice::fees_file),
+        )
+        .route(
             "/t/{slug}/backoffice/quote/avvisi/{id}",
             get(backoffice::fee_page),
         )

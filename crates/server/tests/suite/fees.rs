@@ -350,6 +350,32 @@ async fn the_office_sets_the_rule_previews_and_issues_from_its_page() {
         let (n, _) = fees_of(&t, "2026-12").await;
         assert!(n > 0);
         assert!(html.contains("Quote emesse") && html.contains("Da pagare"));
+        // The export: a header, one row per fee, the total; and the workbook.
+        let r = client
+            .get(app.url(&format!("{base}/csv")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let csv = r.text().await.unwrap();
+        assert!(
+            csv.contains(
+                "Periodo;Codice fiscale del pagatore;Pagatore;Codice avviso;Importo;Scadenza;Stato"
+            ),
+            "{csv}"
+        );
+        assert_eq!(
+            csv.lines().filter(|l| l.starts_with("2026-12;")).count() as i64,
+            n
+        );
+        assert!(csv.lines().any(|l| l.starts_with("Totale;")));
+        let r = client
+            .get(app.url(&format!("{base}/xlsx")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.bytes().await.unwrap().starts_with(b"PK"));
         let form = run("2027-09", "emetti");
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = post(&client, &app, format!("{base}/emissione"), &form).await;

@@ -225,7 +225,7 @@ async fn render(state: &AppState, s: &Staff, shown: Shown) -> Result<Response, W
                     notice: p.notice_number.grouped(),
                     amount: p.amount.format_it(),
                     due: filters::dmy_it(&p.due_date),
-                    state: crate::recharge::positions::state_it(p, today),
+                    state: p.state_it(today),
                 })
                 .collect()
         })
@@ -409,7 +409,7 @@ async fn render_fee(
     let page = FeePage {
         frame: s.frame(&FEES),
         channels: refettorio_app::pagopa::OFFICE_CHANNELS.to_vec(),
-        state: crate::recharge::positions::state_it(&fee, today),
+        state: fee.state_it(today),
         open: fee.status == refettorio_app::pagopa::PositionStatus::Open,
         fee,
         change,
@@ -500,4 +500,22 @@ pub(crate) async fn change_fee(
                 .await
         }
     }
+}
+
+/// `GET /t/<slug>/backoffice/quote/<service>/<csv|xlsx>`: the service's fees as a file.
+pub(crate) async fn fees_file(
+    State(state): State<AppState>,
+    s: Staff,
+    Path((_, service, format)): Path<(String, i64, String)>,
+) -> Result<Response, WebError> {
+    s.require(FEES.roles)?;
+    let format = refettorio_app::reports::ExportFormat::parse(&format)
+        .ok_or_else(|| WebError::NotFound("Formato non disponibile.".into()))?;
+    let table = fees::fees_table(s.ctx(&state), ServiceId(service)).await?;
+    let bytes = refettorio_app::reports::export(table, format).await?;
+    Ok(crate::files::attachment(
+        bytes,
+        format.content_type(),
+        &format!("quote-{service}.{}", format.extension()),
+    ))
 }

@@ -47,7 +47,7 @@ pub(crate) use communications::{communication_report, communications, post_commu
 pub(crate) use content::{
     DOCUMENT_BODY_LIMIT, add_document, add_news, content_page, withdraw_document, withdraw_news,
 };
-pub(crate) use fees::{change_fee, fee_page, fees_page, issue as issue_fees, save_rule};
+pub(crate) use fees::{change_fee, fee_page, fees_file, fees_page, issue as issue_fees, save_rule};
 pub(crate) use import::{UPLOAD_BODY_LIMIT, import_page, job_page, template, upload};
 pub(crate) use kitchen::{kitchen, kitchen_csv, kitchen_pdf, kitchen_xlsx};
 pub(crate) use menus::{add_menu, menus, withdraw_menu};

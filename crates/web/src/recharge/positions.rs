@@ -19,17 +19,6 @@ pub(crate) struct PositionRow {
     pub open: bool,
 }
 
-/// A notice's state in words: "Pagato", "Annullato", "Scaduto" (no longer payable), "Da
-/// pagare".
-pub(crate) fn state_it(p: &Position, today: jiff::civil::Date) -> &'static str {
-    match p.status {
-        PositionStatus::Paid => "Pagato",
-        PositionStatus::Cancelled => "Annullato",
-        PositionStatus::Open if p.is_expired(today) => "Scaduto",
-        PositionStatus::Open => "Da pagare",
-    }
-}
-
 pub(crate) fn rows(positions: &[Position], today: jiff::civil::Date) -> Vec<PositionRow> {
     positions
         .iter()
@@ -39,7 +28,7 @@ pub(crate) fn rows(positions: &[Position], today: jiff::civil::Date) -> Vec<Posi
             notice: p.notice_number.grouped(),
             amount: p.amount.format_it(),
             due: crate::filters::dmy_it(&p.due_date),
-            state: state_it(p, today),
+            state: p.state_it(today),
             paid: p.status == PositionStatus::Paid,
             open: p.status == PositionStatus::Open && !p.is_expired(today),
         })
