@@ -552,3 +552,38 @@ pub async fn fees_table(
     ]);
     Ok(table)
 }
+
+/// A family's fees at a glance, as the payments page sums them up (the lines of the previous
+/// vendors' statements: notices issued, the enrolment fee, paid, still to pay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeeSummary {
+    /// Every fee issued and not cancelled.
+    pub issued: Cents,
+    /// Of which the yearly enrolment fees.
+    pub enrolment: Cents,
+    pub paid: Cents,
+    pub to_pay: Cents,
+}
+
+/// Sums up the fees among `positions` (recharges are left out); `None` when there is none.
+pub fn summary(positions: &[positions::Position]) -> Option<FeeSummary> {
+    let mut s = FeeSummary::default();
+    let mut any = false;
+    for p in positions.iter().filter(|p| p.kind == PositionKind::Fee) {
+        if p.status == positions::PositionStatus::Cancelled {
+            continue;
+        }
+        any = true;
+        let add = |a: Cents| a.checked_add(p.amount).unwrap_or(a);
+        s.issued = add(s.issued);
+        if p.fee_of.as_ref().is_some_and(|(_, k)| k == "iscrizione") {
+            s.enrolment = add(s.enrolment);
+        }
+        if p.status == positions::PositionStatus::Paid {
+            s.paid = add(s.paid);
+        } else {
+            s.to_pay = add(s.to_pay);
+        }
+    }
+    any.then_some(s)
+}

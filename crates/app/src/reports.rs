@@ -189,28 +189,7 @@ pub async fn attendance(
     })
 }
 
-/// "novembre 2026"
-pub fn month_it(d: Date) -> String {
-    const MONTHS: [&str; 12] = [
-        "gennaio",
-        "febbraio",
-        "marzo",
-        "aprile",
-        "maggio",
-        "giugno",
-        "luglio",
-        "agosto",
-        "settembre",
-        "ottobre",
-        "novembre",
-        "dicembre",
-    ];
-    let m = MONTHS
-        .get(usize::try_from(d.month() - 1).unwrap_or(0))
-        .copied()
-        .unwrap_or_default();
-    format!("{m} {}", d.year())
-}
+pub use refettorio_domain::booking::month_it;
 
 impl Attendance {
     /// A period's label: the day (`23/11/2026`) or the month (`novembre 2026`).

@@ -84,27 +84,39 @@ fn capitalize(s: &str) -> String {
     }
 }
 
+/// The months' names, January first.
+const MONTHS_IT: [&str; 12] = [
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+];
+
+/// "novembre" for a date in November.
+pub fn month_name_it(d: Date) -> &'static str {
+    usize::try_from(d.month() - 1)
+        .ok()
+        .and_then(|m| MONTHS_IT.get(m))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// "novembre 2026"
+pub fn month_it(d: Date) -> String {
+    format!("{} {}", month_name_it(d), d.year())
+}
+
 /// "lunedì 23 novembre 2026"
 pub fn day_it(d: Date) -> String {
-    const MONTHS: [&str; 12] = [
-        "gennaio",
-        "febbraio",
-        "marzo",
-        "aprile",
-        "maggio",
-        "giugno",
-        "luglio",
-        "agosto",
-        "settembre",
-        "ottobre",
-        "novembre",
-        "dicembre",
-    ];
-    let month = usize::try_from(d.month() - 1)
-        .ok()
-        .and_then(|m| MONTHS.get(m))
-        .copied()
-        .unwrap_or_default();
+    let month = month_name_it(d);
     format!(
         "{} {} {month} {}",
         weekday_name_it(d.weekday()).to_lowercase(),

@@ -129,25 +129,8 @@ impl Period {
 
     /// For the notice's description and the pages: "dicembre 2026", "anno scolastico 2026/2027".
     pub fn label_it(self, year_label: &str) -> String {
-        const MONTHS: [&str; 12] = [
-            "gennaio",
-            "febbraio",
-            "marzo",
-            "aprile",
-            "maggio",
-            "giugno",
-            "luglio",
-            "agosto",
-            "settembre",
-            "ottobre",
-            "novembre",
-            "dicembre",
-        ];
         match self {
-            Period::Month(d) => {
-                let m = usize::try_from(d.month() - 1).unwrap_or(0);
-                format!("{} {}", MONTHS[m.min(11)], d.year())
-            }
+            Period::Month(d) => crate::booking::month_it(d),
             Period::Year => format!("anno scolastico {year_label}"),
             Period::Enrolment => format!("quota di iscrizione {year_label}"),
         }

@@ -20,26 +20,12 @@ pub(crate) fn dmy_it(d: &Date) -> String {
 
 /// "Novembre 2026"
 pub(crate) fn month_name(d: Date) -> String {
-    const MONTHS: [&str; 12] = [
-        "Gennaio",
-        "Febbraio",
-        "Marzo",
-        "Aprile",
-        "Maggio",
-        "Giugno",
-        "Luglio",
-        "Agosto",
-        "Settembre",
-        "Ottobre",
-        "Novembre",
-        "Dicembre",
-    ];
-    let m = usize::try_from(d.month() - 1).unwrap_or(0);
-    format!(
-        "{} {}",
-        MONTHS.get(m).copied().unwrap_or_default(),
-        d.year()
-    )
+    let text = refettorio_domain::booking::month_it(d);
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// "1 giorno", "3 giorni": a count with its noun in the right number (templates call it as

@@ -228,6 +228,16 @@ async fn a_month_of_transport_fees_is_issued_once_with_the_tariffs_amounts() {
             "{html}"
         );
         assert!(html.contains("Da pagare"));
+        // Summed up as the previous vendors' statements do: issued, the enrolment fee, paid,
+        // to pay (Mario's Luca takes the bus: two months and the enrolment fee, none paid).
+        assert!(html.contains("Quote dei servizi"), "{html}");
+        assert!(
+            html.contains(
+                "di cui quota iscrizione</dt><dd class=\"col-5 col-md-8 rf-money\">30,00 €"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("Pagato</dt><dd class=\"col-5 col-md-8 rf-money\">0,00 €"));
         app.stop().await;
     }
 }

@@ -75,6 +75,8 @@ struct PaymentsPage<'a> {
     pagopa: bool,
     /// How a cart of several notices went.
     cart: Option<(&'static str, &'static str)>,
+    /// The post-paid services' fees summed up.
+    fees: Option<refettorio_app::fees::FeeSummary>,
 }
 framed!(PaymentsPage);
 
@@ -118,7 +120,7 @@ pub(crate) async fn payments(
             format!("{} alle {}", dmy(&z.date()), z.strftime("%H:%M"))
         })
         .unwrap_or_default();
-    let positions = crate::recharge::positions::of_citizen(&state, &c).await?;
+    let (positions, fees) = crate::recharge::positions::of_citizen(&state, &c).await?;
     let name = c.full_name();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -137,6 +139,7 @@ pub(crate) async fn payments(
             positions,
             pagopa: refettorio_app::pagopa::enabled(&c.tenant),
             cart: cart_message(&q),
+            fees,
         },
     )
         .into_response())

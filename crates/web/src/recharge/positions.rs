@@ -35,12 +35,16 @@ pub(crate) fn rows(positions: &[Position], today: jiff::civil::Date) -> Vec<Posi
         .collect()
 }
 
-/// The notices of the guardian's families whose payments the guardian sees, newest first.
+/// The notices of the guardian's families whose payments the guardian sees, newest first, and
+/// their fees summed up.
 pub(crate) async fn of_citizen(
     state: &AppState,
     c: &Citizen,
-) -> Result<Vec<PositionRow>, WebError> {
+) -> Result<(Vec<PositionRow>, Option<refettorio_app::fees::FeeSummary>), WebError> {
     let ctx = c.ctx(state);
     let positions = pay::positions(ctx, &c.access).await?;
-    Ok(rows(&positions, ctx.today()))
+    Ok((
+        rows(&positions, ctx.today()),
+        refettorio_app::fees::summary(&positions),
+    ))
 }
