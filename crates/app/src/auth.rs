@@ -60,6 +60,14 @@ pub fn new_token() -> Result<(String, String), AppError> {
     Ok((token, hash))
 }
 
+/// Whether the browser's cookie `token` is the one whose hash a pending login stored (the
+/// answer to a login counts only in the browser that asked), in constant time.
+pub fn same_browser(token: Option<&str>, stored_hash: &str) -> bool {
+    token
+        .map(token_hash)
+        .is_some_and(|h| same_secret(&h, stored_hash))
+}
+
 /// Whether two secrets (token hashes) are equal, in constant time.
 pub fn same_secret(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;

@@ -156,7 +156,7 @@ pub async fn issue(ctx: Ctx<'_>, req: &IssueRequest) -> Result<Issued, AppError>
     })?;
     let today = ctx.today();
     let now = ctx.now();
-    let (svc, year, rule, enrolled, reductions, issued_before) = {
+    let (svc, year, rule, days, enrolled, reductions, issued_before) = {
         let mut h = ctx.db.acquire().await?;
         let c = &mut h.conn();
         let svc = postpaid(c, ctx, req.service).await?;
@@ -184,11 +184,8 @@ pub async fn issue(ctx: Ctx<'_>, req: &IssueRequest) -> Result<Issued, AppError>
                 .await?
                 .into_iter()
                 .collect();
-        (svc, year, rule, enrolled, reductions, before)
+        (svc, year, rule, days, enrolled, reductions, before)
     };
-    let days = period
-        .days(&rule, (year.starts_on, year.ends_on))
-        .map_err(AppError::Invalid)?;
     let due = due_date(&rule, today, req.due).map_err(AppError::Invalid)?;
     // Family by family: the children enrolled within the period, ranked eldest first.
     let mut by_family: BTreeMap<FamilyId, Vec<&store::Enrolled>> = BTreeMap::new();

@@ -33,7 +33,7 @@ use refettorio_db::oidc;
 use refettorio_domain::identity::{OidcSettings, fiscal_code_of};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{new_token, open_session, token_hash};
+use crate::auth::{new_token, open_session};
 use crate::identity::{LoggedIn, LoginFailed, Proven, Started, guardian_of};
 use crate::outbox::guard;
 use crate::spid::Endpoints;
@@ -146,7 +146,7 @@ impl<'c> AsyncHttpClient<'c> for Http {
 /// documents it has read (by issuer, for [`DISCOVERY_TTL`]).
 #[derive(Clone)]
 pub struct RelyingParty {
-    http: Http,
+    http: Option<Http>,
     allow_private: bool,
     discovered: Arc<Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>>,
 }
@@ -169,18 +169,28 @@ impl RelyingParty {
     /// `allow_private`: whether providers may be at private addresses (the installation's
     /// `channels_allow_private_hosts`, as for the SMS gateways).
     pub fn new(allow_private: bool) -> RelyingParty {
-        let client = reqwest::Client::builder()
+        // No client (TLS could not start): every login through a provider is refused, never
+        // sent through a client without these guards.
+        let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(guard::PublicOnly { allow_private }))
             .timeout(CALL_TIMEOUT)
             .connect_timeout(CALL_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
+            .map(Http)
+            .map_err(|e| tracing::error!(error = %e, "no HTTP client for OpenID providers"))
+            .ok();
         RelyingParty {
-            http: Http(client),
+            http,
             allow_private,
             discovered: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    fn http(&self) -> Result<&Http, AppError> {
+        self.http.as_ref().ok_or_else(|| {
+            AppError::Unavailable("Il servizio di accesso del Comune non è disponibile.".into())
+        })
     }
 
     /// The provider's discovery document and keys, read again after [`DISCOVERY_TTL`].
@@ -202,7 +212,7 @@ impl RelyingParty {
             return Err(unavailable(why));
         }
         let url = IssuerUrl::new(issuer.to_string()).map_err(|e| unavailable(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(url, &self.http)
+        let metadata = CoreProviderMetadata::discover_async(url, self.http()?)
             .await
             .map_err(|e| unavailable(error_chain(&e)))?;
         if let Ok(mut map) = self.discovered.lock() {
@@ -345,10 +355,7 @@ pub async fn finish_login(
         oidc::take_request(&mut h.conn(), t.id, state, now).await?
     }
     .ok_or_else(|| invalid("no pending login with that state (unknown, used or expired)"))?;
-    let same_browser = browser_token
-        .map(token_hash)
-        .is_some_and(|h| crate::auth::same_secret(&h, &request.browser_hash));
-    if !same_browser {
+    if !crate::auth::same_browser(browser_token, &request.browser_hash) {
         return Err(invalid(
             "the answer came to another browser than the request's",
         ));
@@ -381,7 +388,7 @@ pub async fn finish_login(
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .map_err(|e| invalid(&format!("the provider has no token endpoint: {e}")))?
         .set_pkce_verifier(PkceCodeVerifier::new(request.pkce_verifier.clone()))
-        .request_async(&rp.http)
+        .request_async(rp.http()?)
         .await
         .map_err(|e| invalid(&format!("the code was not redeemed: {}", error_chain(&e))))?;
     let id_token = tokens
@@ -438,7 +445,7 @@ pub async fn finish_login(
                     "no {claim} claim in the ID token, and no user info"
                 ))
             })?
-            .request_async(&rp.http)
+            .request_async(rp.http()?)
             .await
             .map_err(|e| invalid(&format!("user info: {}", error_chain(&e))))?;
         person = info

@@ -475,10 +475,7 @@ pub async fn finish_login(
     if request.profile != profile.as_str() {
         return Err(invalid("the request was for the other profile"));
     }
-    let same_browser = browser_token
-        .map(token_hash)
-        .is_some_and(|h| crate::auth::same_secret(&h, &request.browser_hash));
-    if !same_browser {
+    if !crate::auth::same_browser(browser_token, &request.browser_hash) {
         return Err(invalid(
             "the answer came to another browser than the request's",
         ));

@@ -262,22 +262,29 @@ pub(crate) async fn pay_cart(
     c.require_payments()?;
     let back = format!("/t/{}/area-personale/pagamenti", c.tenant.slug);
     let day = c.ctx(&state).today();
-    let mut chosen: Vec<Position> = Vec::new();
-    for (_, v) in fields.iter().filter(|(k, _)| k == "avviso") {
-        let p = pay::position_of(c.ctx(&state), &c.access, position_id(v)?)
-            .await
-            .map_err(WebError::not_yours)?;
-        if !chosen.iter().any(|q| q.id == p.id) {
-            chosen.push(p);
-        }
-    }
     let refused =
         |esito: &str| Ok(Redirect::to(&format!("{back}?carrello={esito}")).into_response());
-    if chosen.is_empty() {
+    // Counted before anything is read: a form with many notices costs no queries.
+    let mut ids: Vec<PositionId> = Vec::new();
+    for (_, v) in fields.iter().filter(|(k, _)| k == "avviso") {
+        let id = position_id(v)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        if ids.len() > checkout::MAX_CART {
+            return refused("troppi");
+        }
+    }
+    if ids.is_empty() {
         return refused("vuoto");
     }
-    if chosen.len() > checkout::MAX_CART {
-        return refused("troppi");
+    let mut chosen: Vec<Position> = Vec::new();
+    for id in ids {
+        chosen.push(
+            pay::position_of(c.ctx(&state), &c.access, id)
+                .await
+                .map_err(WebError::not_yours)?,
+        );
     }
     if chosen
         .iter()
